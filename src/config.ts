@@ -1,0 +1,102 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(def ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+/**
+ * The one schema for every setting. Each variable is documented in `.env.example`; names that
+ * API.md lists are part of the public interface.
+ */
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: int(3000),
+  HOST: z.string().default('0.0.0.0'),
+  DATA_DIR: z.string().default('./.data'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  DATABASE_URL: optionalString,
+  DB_SECRET_ID: optionalString,
+  DB_NAME: z.string().default('arogya'),
+  DB_SSL: z.enum(['disable', 'require', 'verify-full']).default('disable'),
+  DB_POOL_MAX: int(10, 1),
+  EMBEDDED_PG_PORT: int(0),
+
+  S3_BUCKET: optionalString,
+  S3_KMS_KEY_ID: optionalString,
+  S3_PREFIX: z.string().default('recordings/'),
+  EMBEDDED_S3_PORT: int(0),
+  AWS_REGION: z.string().default('us-east-1'),
+
+  TRANSCRIBE_ENGINE: z.enum(['local', 'aws']).default('local'),
+  MAX_SESSIONS: int(100, 1),
+  IDLE_TIMEOUT_MS: int(300_000, 1),
+  MAX_SESSION_MS: int(1_800_000, 1),
+
+  SESSION_SECRET: optionalString,
+  SESSION_IDLE_MS: int(8 * 60 * 60 * 1000, 60_000),
+  TRUST_PROXY: z.string().default('loopback'),
+  COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
+  ALLOWED_ORIGINS: optionalString,
+  LOGIN_MAX_PER_IP: int(20, 1),
+  LOGIN_MAX_PER_USER: int(5, 1),
+  LOGIN_WINDOW_MS: int(15 * 60 * 1000, 1000),
+
+  HEALTH_CACHE_MS: int(2000, 0),
+  SHUTDOWN_TIMEOUT_MS: int(25_000, 1000),
+});
+
+type Raw = z.infer<typeof configSchema>;
+
+export interface Config extends Raw {
+  /** Absolute DATA_DIR. */
+  dataDir: string;
+  /** Allowed browser origins; empty means "same host as the request". */
+  allowedOrigins: string[];
+  /** True when neither DATABASE_URL nor DB_SECRET_ID is set: run our own PostgreSQL. */
+  embeddedDatabase: boolean;
+  /** True when S3_BUCKET is unset: run our own S3-API server. */
+  embeddedStorage: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses the environment once. Throws {@link ConfigError} listing every problem at once.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const raw = parsed.data;
+  const problems: string[] = [];
+  if (raw.DATABASE_URL && raw.DB_SECRET_ID) problems.push('DATABASE_URL and DB_SECRET_ID: set one, not both');
+  if (raw.NODE_ENV === 'production' && !raw.SESSION_SECRET) problems.push('SESSION_SECRET: required in production');
+  if (raw.SESSION_SECRET && raw.SESSION_SECRET.length < 32) problems.push('SESSION_SECRET: at least 32 characters');
+  if (raw.IDLE_TIMEOUT_MS > raw.MAX_SESSION_MS) problems.push('IDLE_TIMEOUT_MS: must not exceed MAX_SESSION_MS');
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    ...raw,
+    dataDir: path.resolve(raw.DATA_DIR),
+    allowedOrigins: (raw.ALLOWED_ORIGINS ?? '')
+      .split(',')
+      .map((o) => o.trim().replace(/\/$/, ''))
+      .filter(Boolean),
+    embeddedDatabase: !raw.DATABASE_URL && !raw.DB_SECRET_ID,
+    embeddedStorage: !raw.S3_BUCKET,
+  };
+}
