@@ -1,0 +1,66 @@
+/**
+ * The transcription port: every speech engine (AWS Transcribe Medical, the offline engine, the
+ * scripted fake in tests) implements it. Audio goes in by push, results come out by async iteration.
+ * Retry, reconnect and timestamp offsets live in one wrapper around any engine, not in adapters.
+ */
+
+export type Specialty = 'PRIMARYCARE' | 'CARDIOLOGY' | 'NEUROLOGY' | 'ONCOLOGY' | 'RADIOLOGY' | 'UROLOGY';
+export type SessionType = 'CONVERSATION' | 'DICTATION';
+
+export interface StreamOptions {
+  /** Always 16000: the audio pipeline resamples before the engine. */
+  sampleRate: 16000;
+  specialty: Specialty;
+  type: SessionType;
+  languageCode: 'en-US';
+  /** For log correlation only. */
+  sessionId: string;
+}
+
+export interface TranscriptResult {
+  kind: 'partial' | 'final';
+  /** Stable for one utterance within a stream: partials and their final share it. */
+  segmentId: string;
+  text: string;
+  /** Milliseconds from the first sample written to this stream. */
+  startMs: number;
+  endMs: number;
+  speaker?: string;
+}
+
+export interface TranscriptionStream extends AsyncIterable<TranscriptResult> {
+  /** Pushes 16 kHz mono s16le PCM (normally one 100 ms frame). Never blocks. */
+  write(pcm: Buffer): void;
+  /** Signals end of audio; resolves after the last final has been yielded and iteration ended. */
+  end(): Promise<void>;
+  /** Cancels now; iteration ends, pending results are dropped. */
+  abort(reason?: Error): void;
+}
+
+export interface TranscriptionEngine {
+  /** Tag stored with every segment this engine produced, e.g. `local` or `aws`. */
+  readonly name: string;
+  /** Opens a stream. Rejects with {@link ProviderError}. */
+  start(options: StreamOptions): Promise<TranscriptionStream>;
+  /** Cheap readiness probe for /health; rejects when the engine cannot serve. */
+  check(): Promise<void>;
+  /** Releases models, workers and clients. */
+  close(): Promise<void>;
+}
+
+/** A failure from an engine. 4xx is not retryable, except throttling. */
+export class ProviderError extends Error {
+  override readonly name = 'ProviderError';
+  constructor(
+    message: string,
+    readonly options: { retryable: boolean; code?: string; cause?: unknown },
+  ) {
+    super(message, { cause: options.cause });
+  }
+  get retryable(): boolean {
+    return this.options.retryable;
+  }
+  get code(): string | undefined {
+    return this.options.code;
+  }
+}
