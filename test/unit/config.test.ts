@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+describe('loadConfig', () => {
+  it('uses embedded defaults when nothing is set', () => {
+    const c = loadConfig({});
+    expect(c.PORT).toBe(3000);
+    expect(c.embeddedDatabase).toBe(true);
+    expect(c.embeddedStorage).toBe(true);
+    expect(c.TRANSCRIBE_ENGINE).toBe('local');
+    expect(c.MAX_SESSIONS).toBe(100);
+    expect(c.IDLE_TIMEOUT_MS).toBe(300_000);
+    expect(c.MAX_SESSION_MS).toBe(1_800_000);
+  });
+
+  it('lists every problem at once', () => {
+    try {
+      loadConfig({ PORT: 'abc', TRANSCRIBE_ENGINE: 'whisper', MAX_SESSIONS: '0' });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const problems = (err as ConfigError).problems.join('\n');
+      expect(problems).toMatch(/PORT/);
+      expect(problems).toMatch(/TRANSCRIBE_ENGINE/);
+      expect(problems).toMatch(/MAX_SESSIONS/);
+    }
+  });
+
+  it('requires a strong SESSION_SECRET in production', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/SESSION_SECRET/);
+    expect(() => loadConfig({ NODE_ENV: 'production', SESSION_SECRET: 'short' })).toThrow(/32 characters/);
+  });
+
+  it('refuses DATABASE_URL together with DB_SECRET_ID', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://x', DB_SECRET_ID: 'arn' })).toThrow(/set one/);
+  });
+});
