@@ -27,6 +27,7 @@ export const configSchema = z.object({
   DB_SECRET_ID: optionalString,
   DB_NAME: z.string().default('arogya'),
   DB_SSL: z.enum(['disable', 'require', 'verify-full']).default('disable'),
+  DB_SSL_CA_FILE: optionalString,
   DB_POOL_MAX: int(10, 1),
   EMBEDDED_PG_PORT: int(0),
 

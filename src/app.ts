@@ -1,0 +1,128 @@
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import express, { type RequestHandler, type Router } from 'express';
+import helmet from 'helmet';
+import type { LoginLimiter } from './auth/login-limiter.js';
+import type { UserRepository } from './auth/users.js';
+import type { AuditLog } from './audit/audit-log.js';
+import type { Config } from './config.js';
+import type { HealthMonitor } from './health/health-monitor.js';
+import { errorHandler, notFound } from './http/middleware/errors.js';
+import { requireSameOrigin } from './http/middleware/origin.js';
+import { authRoutes } from './http/routes/auth.js';
+import type { Logger } from './lib/logger.js';
+import { createRealtimeServer, httpSessionRoom, type AppServer } from './realtime/server.js';
+
+export const PUBLIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'public');
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  users: UserRepository;
+  audit: AuditLog;
+  loginLimiter: LoginLimiter;
+  sessionMiddleware: RequestHandler;
+  health: HealthMonitor;
+  /** Extra API routers mounted under /api by feature modules (transcriptions, admin…). */
+  apiRouters?: (io: AppServer) => Array<[string, Router]>;
+  /** Registers Socket.IO event handlers for a feature (the live dictation sessions…). */
+  realtimeHandlers?: (io: AppServer) => void;
+}
+
+export interface App {
+  app: express.Express;
+  server: http.Server;
+  io: AppServer;
+}
+
+/**
+ * Wires Express and Socket.IO over the given dependencies. Does no I/O of its own and does not
+ * listen: `main.ts` does, and tests listen on port 0.
+ */
+export function createApp(deps: AppDeps): App {
+  const { config, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', parseTrustProxy(config.TRUST_PROXY));
+  const server = http.createServer(app);
+  // Keep-alive longer than the ALB's idle timeout, so the ALB closes first (no 502 races).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+
+  const trustFn = app.get('trust proxy fn') as (addr: string, i: number) => boolean;
+  const io = createRealtimeServer({
+    httpServer: server,
+    sessionMiddleware: deps.sessionMiddleware,
+    users: deps.users,
+    allowedOrigins: config.allowedOrigins,
+    trustProxy: (addr) => trustFn(addr, 0),
+    logger,
+  });
+
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          mediaSrc: ["'self'", 'blob:'],
+          connectSrc: ["'self'"],
+          workerSrc: ["'self'", 'blob:'],
+          fontSrc: ["'self'"],
+          objectSrc: ["'none'"],
+          baseUri: ["'self'"],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+        },
+      },
+      // HSTS only means something over TLS; helmet sends it always, browsers ignore it over HTTP.
+      strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
+      crossOriginEmbedderPolicy: false,
+    }),
+  );
+
+  app.get('/health', async (_req, res) => {
+    const snapshot = await deps.health.current();
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(snapshot.status === 'healthy' ? 200 : 503).json({ status: snapshot.status, checks: snapshot.checks });
+  });
+
+  const api = express.Router();
+  api.use(express.json({ limit: '64kb', strict: true }));
+  api.use(requireSameOrigin(config.allowedOrigins));
+  api.use(deps.sessionMiddleware);
+  api.use((_req, res, next) => {
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
+  api.use(
+    '/auth',
+    authRoutes({
+      users: deps.users,
+      audit: deps.audit,
+      limiter: deps.loginLimiter,
+      disconnectSession: (sid) => io.in(httpSessionRoom(sid)).disconnectSockets(true),
+    }),
+  );
+  for (const [mount, router] of deps.apiRouters?.(io) ?? []) api.use(mount, router);
+  api.use(notFound);
+  app.use('/api', api);
+
+  app.use(express.static(PUBLIC_DIR, { index: 'index.html', extensions: ['html'], maxAge: '1h' }));
+  app.use(notFound);
+  app.use(errorHandler(logger));
+
+  deps.realtimeHandlers?.(io);
+  return { app, server, io };
+}
+
+function parseTrustProxy(value: string): boolean | number | string {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value;
+}

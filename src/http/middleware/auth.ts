@@ -1,0 +1,40 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Role, User, UserRepository } from '../../auth/users.js';
+import { AppError } from '../../lib/app-error.js';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    user?: User;
+  }
+}
+
+/**
+ * Loads the session's user on every API request, so a disabled user or a changed role takes effect
+ * at once on every task. Sets `req.user`, or answers 401 `unauthenticated`.
+ */
+export function requireUser(users: UserRepository): RequestHandler {
+  return async (req: Request, _res: Response, next: NextFunction) => {
+    const userId = req.session?.userId;
+    if (!userId) return next(new AppError('unauthenticated'));
+    const user = await users.findById(userId);
+    if (!user || user.disabled) {
+      await new Promise<void>((resolve) => req.session.destroy(() => resolve()));
+      return next(new AppError('unauthenticated'));
+    }
+    req.user = user;
+    next();
+  };
+}
+
+/** 403 unless the user has one of `roles`. Use after {@link requireUser}. */
+export function requireRole(...roles: Role[]): RequestHandler {
+  return (req, _res, next) => {
+    if (!req.user || !roles.includes(req.user.role)) return next(new AppError('forbidden'));
+    next();
+  };
+}
+
+/** The client's address as the trusted proxy chain reports it. */
+export function clientIp(req: Request): string {
+  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
+}

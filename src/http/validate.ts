@@ -1,0 +1,15 @@
+import type { z } from 'zod';
+import { AppError } from '../lib/app-error.js';
+
+/**
+ * Validates untrusted input against a schema.
+ * @throws AppError `invalid_payload` naming the fields at fault (never echoing their values).
+ */
+export function parseBody<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const fields = [...new Set(parsed.error.issues.map((i) => i.path.join('.') || '(body)'))].slice(0, 10);
+    throw new AppError('invalid_payload', `Invalid or missing: ${fields.join(', ')}.`, { details: { fields } });
+  }
+  return parsed.data;
+}

@@ -1,0 +1,53 @@
+/**
+ * The Socket.IO contract of API.md, typed once for the server, the browser page and test clients.
+ */
+import type { Role } from '../auth/users.js';
+import type { ErrorCode } from '../lib/app-error.js';
+import type { SessionType, Specialty } from '../transcription/port.js';
+
+export type AudioEncoding = 'pcm_s16le' | 'webm_opus' | 'ogg_opus';
+
+export interface SessionStartPayload {
+  title?: string;
+  specialty?: Specialty;
+  type?: SessionType;
+  audio: { encoding: AudioEncoding; sampleRate?: number; channels?: 1 };
+}
+
+export interface AudioChunkPayload {
+  sessionId: string;
+  seq: number;
+  data: Buffer | ArrayBuffer | Uint8Array;
+}
+
+export type Failure = { ok: false; error: { code: ErrorCode; message: string } };
+export type Ack<T> = (response: ({ ok: true } & T) | Failure) => void;
+
+export type EndReason = 'stopped' | 'idle_timeout' | 'max_duration' | 'server_shutdown' | 'error';
+
+export interface ClientToServerEvents {
+  'session:start': (payload: SessionStartPayload, ack: Ack<{ sessionId: string; transcriptionId: string }>) => void;
+  'audio:chunk': (payload: AudioChunkPayload, ack: Ack<{ ackSeq: number }>) => void;
+  'session:stop': (payload: { sessionId: string }, ack: Ack<{ transcriptionId: string; durationMs: number }>) => void;
+  'session:resume': (payload: { sessionId: string; lastSeq?: number }, ack: Ack<{ ackSeq: number }>) => void;
+}
+
+export interface ServerToClientEvents {
+  'transcript:partial': (p: { sessionId: string; segmentId: string; text: string; startMs: number; endMs: number }) => void;
+  'transcript:final': (p: {
+    sessionId: string;
+    segmentId: string;
+    text: string;
+    startMs: number;
+    endMs: number;
+    speaker?: string;
+  }) => void;
+  'session:ended': (p: { sessionId: string; transcriptionId: string; reason: EndReason }) => void;
+  'session:error': (p: { sessionId: string; code: ErrorCode | string; message: string; fatal: boolean }) => void;
+  'session:level': (p: { sessionId: string; dbfs: number }) => void;
+}
+
+export interface SocketData {
+  user: { id: string; username: string; role: Role };
+  httpSessionId: string;
+}
