@@ -24,11 +24,12 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutdown_started');
-    // The last resort: never outlive the container's stop timeout.
+    // The last resort: never outlive the container's stop timeout. Deliberately not unref'd: it
+    // also keeps the event loop alive while shutdown steps wait on sockets and servers.
     setTimeout(() => {
       logger.error('shutdown_deadline_exceeded');
       process.exit(1);
-    }, config.SHUTDOWN_TIMEOUT_MS + 2000).unref();
+    }, config.SHUTDOWN_TIMEOUT_MS + 2000);
     void (service?.close() ?? Promise.resolve()).then(() => {
       logger.info('shutdown_complete');
       process.exit(0);

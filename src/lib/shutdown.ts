@@ -25,6 +25,7 @@ export class Shutdown {
       const deadline = Date.now() + deadlineMs;
       for (const step of this.steps) {
         const left = deadline - Date.now();
+        this.logger.debug({ step: step.name }, 'shutdown_step');
         try {
           await Promise.race([
             Promise.resolve(step.run()),
