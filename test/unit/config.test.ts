@@ -35,3 +35,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DATABASE_URL: 'postgres://x', DB_SECRET_ID: 'arn' })).toThrow(/set one/);
   });
 });
+
+describe('.env.example', () => {
+  it('documents every configuration variable', async () => {
+    const fs = await import('node:fs');
+    const { configSchema } = await import('../../src/config.js');
+    const example = fs.readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
+    for (const key of Object.keys(configSchema.shape)) expect(example, key).toMatch(new RegExp(`^${key}=`, 'm'));
+  });
+});
