@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type RequestHandler, type Router } from 'express';
@@ -13,6 +14,9 @@ import { requireSameOrigin } from './http/middleware/origin.js';
 import { authRoutes } from './http/routes/auth.js';
 import type { Logger } from './lib/logger.js';
 import { createRealtimeServer, httpSessionRoom, type AppServer } from './realtime/server.js';
+
+const require = createRequire(import.meta.url);
+const SOCKET_IO_CLIENT_DIST = path.join(path.dirname(require.resolve('socket.io-client/package.json')), 'dist');
 
 export const PUBLIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'public');
 
@@ -113,6 +117,8 @@ export function createApp(deps: AppDeps): App {
   app.use('/api', api);
 
   app.use(express.static(PUBLIC_DIR, { index: 'index.html', extensions: ['html'], maxAge: '1h' }));
+  // The browser build of the Socket.IO client, from the same package version as the server's peer.
+  app.use('/vendor', express.static(SOCKET_IO_CLIENT_DIST, { maxAge: '1h', index: false }));
   app.use(notFound);
   app.use(errorHandler(logger));
 

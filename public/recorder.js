@@ -1,0 +1,375 @@
+// The clinician's recording page: log in, record, watch the words arrive, stop and save.
+import { io } from '/vendor/socket.io.esm.min.js';
+
+const $ = (id) => document.getElementById(id);
+const CHUNK_FRAMES = 2; // 200 ms of 16 kHz PCM per audio:chunk
+const MAX_IN_FLIGHT = 10; // unacknowledged chunks before we wait (throttled by acks, never dropped)
+
+const MESSAGES = {
+  mic_denied: 'Microphone access was denied. Allow the microphone for this site in the browser settings, then try again.',
+  mic_missing: 'No microphone was found. Connect one and try again.',
+  capacity_exceeded: 'All recording slots on the server are in use. Please try again in a minute.',
+  transcriber_unavailable: 'The speech engine is unavailable right now. Your audio is still being recorded.',
+  storage_unavailable: 'The recording store is unreachable; your audio is kept on the server and saved when it returns.',
+  connection_lost: 'Connection lost. Recording continues and the audio is sent when the connection returns.',
+  invalid_audio: 'The audio could not be decoded. The session was ended; what was received is saved.',
+  server_shutdown: 'The server is restarting; reconnecting to continue.',
+  unsupported: 'This browser cannot record audio here. Use a current Chrome, Firefox, Edge or Safari.',
+  save_failed: 'Failed to save audio file.',
+};
+
+const state = {
+  user: null,
+  socket: null,
+  recording: false,
+  sessionId: null,
+  transcriptionId: null,
+  seq: 0,
+  ackSeq: -1,
+  ledger: new Map(), // seq → ArrayBuffer, sent and not yet acknowledged
+  pending: [], // 100 ms frames not yet packed into a chunk
+  inFlight: 0,
+  startedAt: 0,
+  timer: null,
+  capture: null,
+  partials: new Map(), // segmentId → element
+};
+
+// ---- auth -----------------------------------------------------------------------------------------
+async function api(path, options = {}) {
+  const res = await fetch(path, { credentials: 'same-origin', headers: { 'content-type': 'application/json' }, ...options });
+  const body = res.status === 204 ? null : await res.json().catch(() => null);
+  if (!res.ok) throw Object.assign(new Error(body?.error?.message ?? res.statusText), { status: res.status, code: body?.error?.code });
+  return body;
+}
+
+async function boot() {
+  try {
+    const { user } = await api('/api/auth/me');
+    loggedIn(user);
+  } catch {
+    showLogin();
+  }
+}
+
+function showLogin() {
+  $('login-view').hidden = false;
+  $('record-view').hidden = true;
+  $('nav').hidden = true;
+  $('username').focus();
+}
+
+$('login-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  $('login-error').hidden = true;
+  try {
+    const { user } = await api('/api/auth/login', {
+      method: 'POST',
+      body: JSON.stringify({ username: $('username').value, password: $('password').value }),
+    });
+    $('password').value = '';
+    loggedIn(user);
+  } catch (err) {
+    $('login-error').textContent = err.status === 429 ? 'Too many attempts. Wait a few minutes and try again.' : err.message;
+    $('login-error').hidden = false;
+  }
+});
+
+$('logout').addEventListener('click', async () => {
+  if (state.recording && !confirm('A recording is in progress. Stop it and log out?')) return;
+  if (state.recording) await stopRecording();
+  await api('/api/auth/logout', { method: 'POST' }).catch(() => {});
+  state.socket?.disconnect();
+  state.socket = null;
+  showLogin();
+});
+
+function loggedIn(user) {
+  state.user = user;
+  $('who').textContent = `${user.username} (${user.role})`;
+  $('nav').hidden = false;
+  $('login-view').hidden = true;
+  $('record-view').hidden = false;
+  connect();
+}
+
+// ---- socket ---------------------------------------------------------------------------------------
+function setConnection(s, text) {
+  const el = $('connection');
+  el.dataset.state = s;
+  el.textContent = text;
+}
+
+function connect() {
+  if (state.socket) return;
+  const socket = io({ transports: ['websocket', 'polling'], reconnectionDelay: 500, reconnectionDelayMax: 5000 });
+  state.socket = socket;
+  socket.on('connect', async () => {
+    setConnection('connected', 'Connected');
+    if (state.sessionId) await resume();
+  });
+  socket.on('disconnect', (reason) => {
+    if (reason === 'io server disconnect') {
+      // Logged out elsewhere or the session expired.
+      setConnection('offline', 'Signed out');
+      return;
+    }
+    setConnection('reconnecting', 'Reconnecting…');
+    if (state.recording) showMessage('warn', MESSAGES.connection_lost);
+  });
+  socket.on('connect_error', (err) => {
+    if (err.message === 'unauthorized') {
+      socket.disconnect();
+      state.socket = null;
+      showLogin();
+      return;
+    }
+    setConnection('reconnecting', `Reconnecting… ${bufferedSeconds()}`);
+  });
+  socket.on('transcript:partial', (p) => p.sessionId === state.sessionId && showPartial(p));
+  socket.on('transcript:final', (p) => p.sessionId === state.sessionId && showFinal(p));
+  socket.on('session:error', (p) => {
+    if (p.sessionId !== state.sessionId) return;
+    const text = p.code === 'storage_unavailable' && /Failed to save/.test(p.message) ? MESSAGES.save_failed : MESSAGES[p.code] ?? p.message;
+    showMessage(p.fatal ? 'error' : 'warn', text);
+  });
+  socket.on('session:ended', (p) => {
+    if (p.sessionId !== state.sessionId || p.reason === 'stopped') return;
+    const why = { idle_timeout: 'The session ended after 5 minutes without audio.', max_duration: 'The session reached its maximum length and was saved.', server_shutdown: MESSAGES.server_shutdown, error: 'The session ended because of an error; what was received is saved.' }[p.reason];
+    endLocally(why);
+  });
+}
+
+function bufferedSeconds() {
+  const frames = state.ledger.size * CHUNK_FRAMES + state.pending.length;
+  return frames ? `(${(frames / 10).toFixed(1)} s buffered)` : '';
+}
+
+async function resume() {
+  try {
+    const res = await state.socket.timeout(10_000).emitWithAck('session:resume', { sessionId: state.sessionId, lastSeq: state.seq - 1 });
+    if (!res.ok) throw Object.assign(new Error(res.error.message), { code: res.error.code });
+    acknowledge(res.ackSeq);
+    state.inFlight = 0;
+    for (const [seq, data] of [...state.ledger].sort((a, b) => a[0] - b[0])) send(seq, data);
+    hideMessage();
+  } catch (err) {
+    if (err.code === 'session_not_found' || err.code === 'session_ended') {
+      endLocally('The session could not be resumed; the audio the server received is saved.');
+    }
+  }
+}
+
+// ---- recording ------------------------------------------------------------------------------------
+$('record').addEventListener('click', () => (state.recording ? stopRecording() : startRecording()));
+
+async function startRecording() {
+  hideMessage();
+  $('saved').hidden = true;
+  if (!navigator.mediaDevices?.getUserMedia || !window.AudioWorkletNode) return showMessage('error', MESSAGES.unsupported);
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true } });
+  } catch (err) {
+    return showMessage('error', err.name === 'NotFoundError' ? MESSAGES.mic_missing : MESSAGES.mic_denied);
+  }
+  $('record').disabled = true;
+  try {
+    const res = await state.socket.timeout(15_000).emitWithAck('session:start', {
+      title: $('title').value.trim() || undefined,
+      specialty: $('specialty').value,
+      type: $('type').value,
+      audio: { encoding: 'pcm_s16le', sampleRate: 16000, channels: 1 },
+    });
+    if (!res.ok) throw Object.assign(new Error(res.error.message), { code: res.error.code });
+    Object.assign(state, { sessionId: res.sessionId, transcriptionId: res.transcriptionId, seq: 0, ackSeq: -1, inFlight: 0, pending: [] });
+    state.ledger.clear();
+  } catch (err) {
+    stream.getTracks().forEach((t) => t.stop());
+    $('record').disabled = false;
+    return showMessage('error', MESSAGES[err.code] ?? (err.message === 'operation has timed out' ? MESSAGES.connection_lost : err.message));
+  }
+  const ctx = new AudioContext();
+  await ctx.audioWorklet.addModule('/pcm-worklet.js');
+  const source = ctx.createMediaStreamSource(stream);
+  const node = new AudioWorkletNode(ctx, 'pcm-downsampler');
+  node.port.onmessage = ({ data }) => onFrame(data.pcm, data.dbfs);
+  source.connect(node);
+  state.capture = { ctx, stream, node, source };
+  state.recording = true;
+  state.startedAt = performance.now();
+  $('transcript').replaceChildren();
+  state.partials.clear();
+  const button = $('record');
+  button.textContent = '■ Stop';
+  button.setAttribute('aria-pressed', 'true');
+  button.disabled = false;
+  for (const id of ['title', 'specialty', 'type']) $(id).disabled = true;
+  state.timer = setInterval(tick, 250);
+}
+
+function tick() {
+  const s = Math.floor((performance.now() - state.startedAt) / 1000);
+  $('elapsed').textContent = `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+  if (state.socket && !state.socket.connected) setConnection('reconnecting', `Reconnecting… ${bufferedSeconds()}`);
+}
+
+function onFrame(pcm, dbfs) {
+  $('level').value = Math.max(-60, Math.min(0, dbfs));
+  state.pending.push(new Uint8Array(pcm));
+  if (state.pending.length >= CHUNK_FRAMES) flushChunk();
+}
+
+function flushChunk() {
+  if (state.pending.length === 0) return;
+  const size = state.pending.reduce((n, f) => n + f.byteLength, 0);
+  const data = new Uint8Array(size);
+  let off = 0;
+  for (const f of state.pending) {
+    data.set(f, off);
+    off += f.byteLength;
+  }
+  state.pending = [];
+  const seq = state.seq++;
+  state.ledger.set(seq, data.buffer);
+  send(seq, data.buffer);
+}
+
+function send(seq, data) {
+  if (!state.socket?.connected || state.inFlight >= MAX_IN_FLIGHT) return; // kept in the ledger; sent on ack or resume
+  state.inFlight += 1;
+  state.socket.timeout(30_000).emit('audio:chunk', { sessionId: state.sessionId, seq, data }, (err, res) => {
+    state.inFlight = Math.max(0, state.inFlight - 1);
+    if (err) return; // timed out: the resume after reconnect resends it
+    if (res.ok) acknowledge(res.ackSeq);
+    else if (res.error.code === 'sequence_gap') acknowledge(res.ackSeq ?? state.ackSeq);
+    else if (res.error.code === 'session_ended' || res.error.code === 'session_not_found' || res.error.code === 'invalid_audio') return;
+    else showMessage('warn', MESSAGES[res.error.code] ?? res.error.message);
+    pump();
+  });
+}
+
+function acknowledge(ackSeq) {
+  if (typeof ackSeq !== 'number') return;
+  state.ackSeq = Math.max(state.ackSeq, ackSeq);
+  for (const seq of state.ledger.keys()) if (seq <= state.ackSeq) state.ledger.delete(seq);
+}
+
+/** Sends what waits in the ledger, oldest first, while the window has room. */
+function pump() {
+  const waiting = [...state.ledger.keys()].sort((a, b) => a - b);
+  for (const seq of waiting.slice(0, Math.max(0, MAX_IN_FLIGHT - state.inFlight))) {
+    if (seq > state.ackSeq) send(seq, state.ledger.get(seq));
+  }
+}
+
+async function stopRecording() {
+  const button = $('record');
+  button.disabled = true;
+  button.textContent = 'Saving…';
+  stopCapture();
+  flushChunk();
+  // Everything recorded must be acknowledged before the stop.
+  const deadline = Date.now() + 120_000;
+  while (state.ledger.size > 0 && Date.now() < deadline) {
+    pump();
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  try {
+    const res = await state.socket.timeout(120_000).emitWithAck('session:stop', { sessionId: state.sessionId });
+    if (!res.ok) throw new Error(res.error.message);
+    endLocally();
+    const saved = $('saved');
+    saved.replaceChildren(`Saved (${formatMs(res.durationMs)}). `);
+    const a = document.createElement('a');
+    a.href = `/review.html#/t/${res.transcriptionId}`;
+    a.textContent = 'Open the transcript';
+    saved.append(a);
+    saved.hidden = false;
+  } catch (err) {
+    endLocally();
+    showMessage('error', `The session could not be stopped cleanly: ${err.message}. The audio the server received is saved.`);
+  }
+}
+
+function stopCapture() {
+  const c = state.capture;
+  if (!c) return;
+  c.source.disconnect();
+  c.node.port.onmessage = null;
+  c.stream.getTracks().forEach((t) => t.stop());
+  void c.ctx.close();
+  state.capture = null;
+}
+
+function endLocally(message) {
+  stopCapture();
+  clearInterval(state.timer);
+  state.recording = false;
+  state.sessionId = null;
+  state.ledger.clear();
+  const button = $('record');
+  button.textContent = '● Record';
+  button.setAttribute('aria-pressed', 'false');
+  button.disabled = false;
+  for (const id of ['title', 'specialty', 'type']) $(id).disabled = false;
+  $('level').value = -60;
+  if (message) showMessage('warn', message);
+}
+
+// ---- transcript -----------------------------------------------------------------------------------
+function formatMs(ms) {
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+function segmentElement(p, partial) {
+  const el = document.createElement('p');
+  el.className = partial ? 'segment partial' : 'segment final';
+  el.dataset.segmentId = p.segmentId;
+  const time = document.createElement('span');
+  time.className = 'time';
+  time.textContent = formatMs(p.startMs);
+  el.append(time);
+  if (p.speaker) {
+    const who = document.createElement('span');
+    who.className = 'speaker';
+    who.textContent = p.speaker.replace(/^spk_/, 'Speaker ');
+    el.append(who);
+  }
+  el.append(document.createTextNode(p.text));
+  return el;
+}
+
+function showPartial(p) {
+  const el = segmentElement(p, true);
+  const old = state.partials.get(p.segmentId);
+  if (old) old.replaceWith(el);
+  else $('transcript').append(el);
+  state.partials.set(p.segmentId, el);
+}
+
+function showFinal(p) {
+  const el = segmentElement(p, false);
+  const old = state.partials.get(p.segmentId) ?? $('transcript').querySelector(`[data-segment-id="${CSS.escape(p.segmentId)}"]`);
+  if (old) old.replaceWith(el);
+  else $('transcript').append(el);
+  state.partials.delete(p.segmentId);
+}
+
+function showMessage(kind, text) {
+  const el = $('message');
+  el.className = `message ${kind}`;
+  el.textContent = text;
+  el.hidden = false;
+}
+
+function hideMessage() {
+  $('message').hidden = true;
+}
+
+window.addEventListener('beforeunload', (e) => {
+  if (state.recording) e.preventDefault();
+});
+
+void boot();

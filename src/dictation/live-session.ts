@@ -1,0 +1,327 @@
+import type { AudioDecoder, OpusHeadInfo } from '../audio/index.js';
+import { Framer, InvalidAudioError, LevelMeter } from '../audio/index.js';
+import { AppError, toAppError } from '../lib/app-error.js';
+import type { Logger } from '../lib/logger.js';
+import type { EndReason } from '../realtime/events.js';
+import type { RecordingWriter } from '../recordings/writer.js';
+import type { TranscriptionStream, TranscriptResult } from '../transcription/port.js';
+import type { DictationRepository } from './dictation-repo.js';
+import { PartialFilter } from './partial-filter.js';
+
+/** What a live session tells the outside world (the Socket.IO layer maps these to events). */
+export interface SessionSink {
+  partial(p: { segmentId: string; text: string; startMs: number; endMs: number }): void;
+  final(p: { segmentId: string; text: string; startMs: number; endMs: number; speaker?: string }): void;
+  error(p: { code: string; message: string; fatal: boolean }): void;
+  level(p: { dbfs: number }): void;
+  ended(p: { reason: EndReason }): void;
+}
+
+export interface LiveSessionLimits {
+  idleTimeoutMs: number;
+  maxSessionMs: number;
+  maxChunkBytes: number;
+  /** Audio received but not yet processed, per session. */
+  maxBacklogBytes: number;
+}
+
+export interface LiveSessionDeps {
+  id: string;
+  transcriptionId: string;
+  userId: string;
+  engineName: string;
+  decoder: AudioDecoder;
+  stream: TranscriptionStream;
+  /** Opens the recording; for Opus input it is called once the stream's OpusHead is known. */
+  openRecording: (opusHead?: OpusHeadInfo) => Promise<RecordingWriter>;
+  /** True for PCM input, whose recording opens at once. */
+  recordingOpensImmediately: boolean;
+  repo: DictationRepository;
+  sink: SessionSink;
+  limits: LiveSessionLimits;
+  logger: Logger;
+  /** Called once when the session is over (to free its capacity slot). */
+  onClosed: () => void;
+}
+
+type OpusPacket = { data: Buffer; samples48k: number };
+
+const PROGRESS_EVERY_MS = 2000;
+const LEVEL_EVERY_FRAMES = 2; // 5 level updates a second
+
+/**
+ * One live dictation: audio chunks in (ordered by `seq`, stored durably before they are
+ * acknowledged), PCM frames to the engine, partial/final results out, segments stored as finals
+ * arrive. All chunk work runs through one queue, so a stop waits for every chunk before it.
+ */
+export class LiveSession {
+  readonly startedAt = Date.now();
+  ackSeq = -1;
+  private audioMs = 0;
+  private backlogBytes = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly framer = new Framer();
+  private readonly meter = new LevelMeter();
+  private framesSinceLevel = 0;
+  private readonly partials: PartialFilter;
+  private recording?: RecordingWriter;
+  private recordingOpening?: Promise<RecordingWriter>;
+  private pendingPackets: OpusPacket[] = [];
+  private opusHead?: OpusHeadInfo;
+  private idleTimer?: NodeJS.Timeout;
+  private readonly maxTimer: NodeJS.Timeout;
+  private lastProgressAt = 0;
+  private engineFailed?: AppError;
+  private readonly consumer: Promise<void>;
+  private ending?: Promise<{ durationMs: number }>;
+  private endReason?: EndReason;
+  private storageWarned = false;
+  private readonly log: Logger;
+
+  constructor(private readonly d: LiveSessionDeps) {
+    this.log = d.logger.child({ sessionId: d.id, transcriptionId: d.transcriptionId });
+    this.partials = new PartialFilter((r) => d.sink.partial({ segmentId: r.segmentId, text: r.text, startMs: r.startMs, endMs: r.endMs }));
+    this.consumer = this.consume();
+    this.armIdleTimer();
+    this.maxTimer = setTimeout(() => void this.end('max_duration'), d.limits.maxSessionMs);
+    if (d.recordingOpensImmediately) void this.ensureRecording().catch(() => {});
+  }
+
+  get id(): string {
+    return this.d.id;
+  }
+  get transcriptionId(): string {
+    return this.d.transcriptionId;
+  }
+  get userId(): string {
+    return this.d.userId;
+  }
+  get ended(): boolean {
+    return this.ending !== undefined;
+  }
+
+  /** The decoder's hooks for Opus input: called synchronously from `decoder.push`. */
+  static opusHooks(target: { session?: LiveSession }) {
+    return {
+      onOpusHead: (head: OpusHeadInfo) => {
+        if (target.session) target.session.opusHead = head;
+      },
+      onOpusPacket: (data: Buffer, samples48k: number) => {
+        target.session?.pendingPackets.push({ data: Buffer.from(data), samples48k });
+      },
+    };
+  }
+
+  /**
+   * Takes chunk `seq`. Resolves with the new ackSeq once the chunk is stored durably (duplicates
+   * resolve at once). Rejects with `sequence_gap`, `audio_too_large`, `audio_backlog_exceeded`,
+   * `session_ended`, `invalid_audio` (fatal: the session ends, keeping what was received) or
+   * `storage_unavailable` (the chunk is not acknowledged; the client resends it).
+   */
+  chunk(seq: number, data: Buffer): Promise<number> {
+    if (this.ending) return Promise.reject(new AppError('session_ended'));
+    if (data.length > this.d.limits.maxChunkBytes) return Promise.reject(new AppError('audio_too_large'));
+    if (this.backlogBytes + data.length > this.d.limits.maxBacklogBytes) return Promise.reject(new AppError('audio_backlog_exceeded', undefined, { retryable: true }));
+    this.backlogBytes += data.length;
+    const work = this.queue.then(() => this.process(seq, data)).finally(() => {
+      this.backlogBytes -= data.length;
+    });
+    this.queue = work.catch(() => {});
+    return work;
+  }
+
+  private async process(seq: number, data: Buffer): Promise<number> {
+    if (this.endReason) throw new AppError('session_ended');
+    if (seq <= this.ackSeq) return this.ackSeq; // a resend of something we hold
+    if (seq !== this.ackSeq + 1) {
+      throw new AppError('sequence_gap', undefined, { details: { ackSeq: this.ackSeq } });
+    }
+    let pcm: Buffer;
+    try {
+      pcm = this.d.decoder.push(data);
+    } catch (err) {
+      if (err instanceof InvalidAudioError) {
+        this.log.warn({ seq, reason: err.reason }, 'invalid_audio');
+        this.d.sink.error({ code: 'invalid_audio', message: err.message, fatal: true });
+        void this.end('error', 'invalid_audio');
+        throw err;
+      }
+      throw err;
+    }
+    await this.store(pcm);
+    this.ackSeq = seq;
+    this.audioMs += (pcm.length / 2 / 16_000) * 1000;
+    this.armIdleTimer();
+    this.feed(pcm);
+    const now = Date.now();
+    if (now - this.lastProgressAt >= PROGRESS_EVERY_MS) {
+      this.lastProgressAt = now;
+      void this.d.repo.progress(this.d.transcriptionId, this.ackSeq, this.audioMs).catch((err: unknown) => {
+        this.log.warn({ err: { message: (err as Error).message } }, 'progress_write_failed');
+      });
+    }
+    return this.ackSeq;
+  }
+
+  /** Durable before ack: PCM input stores the received PCM; Opus input its demuxed packets. */
+  private async store(pcm: Buffer): Promise<void> {
+    const packets = this.pendingPackets;
+    this.pendingPackets = [];
+    if (this.d.recordingOpensImmediately) {
+      const writer = await this.ensureRecording();
+      // Stored at the client's rate would need the raw bytes; we keep the 16 kHz PCM the
+      // recording was opened with (see openRecording in the session manager).
+      await writer.appendPcm(pcm);
+      return;
+    }
+    if (packets.length === 0) return;
+    if (!this.opusHead) throw new AppError('invalid_audio', 'Opus packets arrived before the OpusHead.');
+    const writer = await this.ensureRecording();
+    await writer.appendOpus(packets);
+  }
+
+  private ensureRecording(): Promise<RecordingWriter> {
+    this.recordingOpening ??= this.d.openRecording(this.opusHead).then((w) => {
+      this.recording = w;
+      w.on('warning', () => {
+        if (this.storageWarned) return;
+        this.storageWarned = true;
+        this.d.sink.error({ code: 'storage_unavailable', message: 'The recording store is unreachable; audio is kept on the server and uploaded when it returns.', fatal: false });
+      });
+      w.on('recovered', () => {
+        this.storageWarned = false;
+      });
+      w.on('failed', (err) => {
+        this.d.sink.error({ code: 'storage_unavailable', message: 'Failed to save audio file.', fatal: false });
+        this.log.error({ code: err.code }, 'recording_failed');
+      });
+      return w;
+    });
+    this.recordingOpening.catch(() => {
+      this.recordingOpening = undefined; // let the next chunk try again
+    });
+    return this.recordingOpening;
+  }
+
+  private feed(pcm: Buffer): void {
+    for (const frame of this.framer.push(pcm)) this.writeFrame(frame);
+  }
+
+  private writeFrame(frame: Buffer): void {
+    if (!this.engineFailed) this.d.stream.write(frame);
+    const level = this.meter.update(frame);
+    if (++this.framesSinceLevel >= LEVEL_EVERY_FRAMES) {
+      this.framesSinceLevel = 0;
+      this.d.sink.level({ dbfs: Math.round(level.smoothedDb * 10) / 10 });
+    }
+  }
+
+  private async consume(): Promise<void> {
+    try {
+      for await (const r of this.d.stream) {
+        if (r.kind === 'partial') this.partials.partial(r);
+        else await this.onFinal(r);
+      }
+    } catch (err) {
+      this.engineFailed = toAppError(err).code === 'internal_error' ? new AppError('transcriber_unavailable', undefined, { cause: err }) : toAppError(err);
+      this.log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'engine_failed');
+      this.d.sink.error({ code: 'transcriber_unavailable', message: 'The speech engine stopped; the recording continues.', fatal: false });
+    } finally {
+      this.partials.flush();
+    }
+  }
+
+  private async onFinal(r: TranscriptResult): Promise<void> {
+    if (!this.partials.final(r)) return;
+    const text = r.text.trim();
+    if (!text) return;
+    // Stored before it is shown: a crash after this line loses no final text.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.d.repo.insertSegment({
+          transcriptionId: this.d.transcriptionId,
+          segmentKey: r.segmentId,
+          startMs: r.startMs,
+          endMs: r.endMs,
+          text,
+          speaker: r.speaker,
+          engine: this.d.engineName,
+        });
+        break;
+      } catch (err) {
+        if (attempt >= 20) throw err;
+        this.log.warn({ attempt }, 'segment_write_retry');
+        await new Promise((res) => setTimeout(res, Math.min(100 * 2 ** attempt, 2000)));
+      }
+    }
+    this.d.sink.final({ segmentId: r.segmentId, text, startMs: r.startMs, endMs: r.endMs, speaker: r.speaker });
+  }
+
+  private armIdleTimer(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => void this.end('idle_timeout'), this.d.limits.idleTimeoutMs);
+  }
+
+  /**
+   * Ends the session: waits for queued chunks, flushes the decoder, waits for the engine's last
+   * final (stored), finishes the recording and the transcription row, then emits `session:ended`.
+   * Idempotent: later calls get the same result.
+   */
+  end(reason: EndReason, failure?: string): Promise<{ durationMs: number }> {
+    this.ending ??= this.finish(reason, failure);
+    return this.ending;
+  }
+
+  private async finish(reason: EndReason, failure?: string): Promise<{ durationMs: number }> {
+    clearTimeout(this.maxTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    await this.queue;
+    this.endReason = reason;
+    let failureReason = failure;
+    try {
+      let tail: Buffer = Buffer.alloc(0);
+      try {
+        tail = this.d.decoder.end();
+      } catch {
+        /* a broken stream's tail is lost; what was acknowledged is already stored */
+      }
+      if (tail.length > 0) {
+        this.audioMs += (tail.length / 2 / 16_000) * 1000;
+        this.feed(tail);
+      }
+      const last = this.framer.flush();
+      if (last) this.writeFrame(last);
+
+      if (!this.engineFailed) {
+        await this.d.stream.end().catch((err: unknown) => {
+          this.log.warn({ err: { message: (err as Error).message } }, 'engine_end_failed');
+        });
+      } else {
+        this.d.stream.abort();
+      }
+      await this.consumer;
+      if (this.engineFailed) failureReason ??= 'transcriber_unavailable';
+
+      let status: 'completed' | 'failed' = 'completed';
+      if (this.recording || this.recordingOpening) {
+        try {
+          const writer = await this.ensureRecording();
+          const result = await writer.finish({ timeoutMs: 1000 });
+          if (result.state === 'pending') this.log.warn('recording_upload_pending');
+        } catch (err) {
+          status = 'failed';
+          failureReason = 'recording_not_saved';
+          this.log.error({ code: toAppError(err).code }, 'recording_finish_failed');
+        }
+      }
+      const durationMs = Math.round(this.audioMs);
+      await this.d.repo.finish(this.d.transcriptionId, { status, endReason: reason, durationMs, ackSeq: this.ackSeq, failureReason });
+      this.log.info({ reason, durationMs, status }, 'session_ended');
+      this.d.sink.ended({ reason });
+      return { durationMs };
+    } finally {
+      this.partials.close();
+      this.d.onClosed();
+    }
+  }
+}

@@ -1,0 +1,104 @@
+import { z } from 'zod';
+import type { SessionManager } from '../dictation/session-manager.js';
+import type { SessionSink } from '../dictation/live-session.js';
+import { AppError, errorAck, toAppError } from '../lib/app-error.js';
+import type { Logger } from '../lib/logger.js';
+import type { Ack } from './events.js';
+import type { AppServer, AppSocket } from './server.js';
+
+/** The room a live session's events go to; its sockets (first and resumed) join it. */
+export const liveRoom = (sessionId: string) => `live:${sessionId}`;
+
+const chunkSchema = z.object({
+  sessionId: z.string().max(64),
+  seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  data: z.custom<Buffer | ArrayBuffer | Uint8Array>((v) => Buffer.isBuffer(v) || v instanceof ArrayBuffer || ArrayBuffer.isView(v)),
+});
+const stopSchema = z.object({ sessionId: z.string().max(64) });
+const resumeSchema = z.object({ sessionId: z.string().max(64), lastSeq: z.number().int().min(-1).optional() });
+
+/** Emits a live session's events to its room. */
+export function roomSink(io: AppServer, sessionId: string, transcriptionId: string): SessionSink {
+  const room = io.to(liveRoom(sessionId));
+  return {
+    partial: (p) => room.emit('transcript:partial', { sessionId, ...p }),
+    final: (p) => room.emit('transcript:final', { sessionId, ...p }),
+    error: (p) => room.emit('session:error', { sessionId, ...p }),
+    level: (p) => room.volatile.emit('session:level', { sessionId, ...p }),
+    ended: (p) => room.emit('session:ended', { sessionId, transcriptionId, ...p }),
+  };
+}
+
+/**
+ * Socket.IO events of a live session (API.md): `session:start`, `audio:chunk`, `session:stop`,
+ * `session:resume`. Every ack is `{ ok: true, … }` or `{ ok: false, error: { code, message } }`;
+ * a malformed event or one without an ack callback never throws.
+ */
+export function registerDictationHandlers(io: AppServer, manager: SessionManager, logger: Logger): void {
+  io.on('connection', (socket: AppSocket) => {
+    const userId = socket.data.user.id;
+    const guard = <T>(event: string, handler: (payload: unknown) => Promise<T>) => {
+      return async (payload: unknown, ack?: unknown) => {
+        const reply = typeof ack === 'function' ? (ack as Ack<T & object>) : () => {};
+        try {
+          const result = await handler(payload);
+          reply({ ok: true, ...(result as T & object) });
+        } catch (err) {
+          const e = toAppError(err);
+          if (e.code === 'internal_error') logger.error({ err, event }, 'socket_event_failed');
+          const body = errorAck(e);
+          if (e.code === 'sequence_gap' && typeof e.options.details?.ackSeq === 'number') {
+            reply({ ...body, ackSeq: e.options.details.ackSeq } as never);
+          } else reply(body);
+        }
+      };
+    };
+
+    socket.on(
+      'session:start',
+      guard('session:start', async (payload) => {
+        const started = await manager.start(userId, payload);
+        await socket.join(liveRoom(started.sessionId));
+        return started;
+      }),
+    );
+
+    socket.on(
+      'audio:chunk',
+      guard('audio:chunk', async (payload) => {
+        const p = chunkSchema.safeParse(payload);
+        if (!p.success) throw new AppError('invalid_payload', 'audio:chunk needs {sessionId, seq, data} with binary data.');
+        const data = Buffer.isBuffer(p.data.data)
+          ? p.data.data
+          : p.data.data instanceof ArrayBuffer
+            ? Buffer.from(p.data.data)
+            : Buffer.from(p.data.data.buffer, p.data.data.byteOffset, p.data.data.byteLength);
+        const session = manager.get(userId, p.data.sessionId);
+        return { ackSeq: await session.chunk(p.data.seq, data) };
+      }),
+    );
+
+    socket.on(
+      'session:stop',
+      guard('session:stop', async (payload) => {
+        const p = stopSchema.safeParse(payload);
+        if (!p.success) throw new AppError('invalid_payload', 'session:stop needs {sessionId}.');
+        const session = manager.get(userId, p.data.sessionId);
+        const { durationMs } = await session.end('stopped');
+        return { transcriptionId: session.transcriptionId, durationMs };
+      }),
+    );
+
+    socket.on(
+      'session:resume',
+      guard('session:resume', async (payload) => {
+        const p = resumeSchema.safeParse(payload);
+        if (!p.success) throw new AppError('invalid_payload', 'session:resume needs {sessionId, lastSeq}.');
+        const session = manager.get(userId, p.data.sessionId);
+        if (session.ended) throw new AppError('session_ended');
+        await socket.join(liveRoom(session.id));
+        return { ackSeq: session.ackSeq };
+      }),
+    );
+  });
+}
