@@ -124,8 +124,8 @@ class AwsStandIn {
         }
         case 'RegisterTaskDefinition': {
           const revision = Math.max(...this.revisions.keys()) + 1;
-          const def = { ...body, taskDefinitionArn: tdArn(revision), revision, status: 'ACTIVE' };
-          delete def.tags;
+          const { tags: _tags, ...rest } = body;
+          const def = { ...rest, taskDefinitionArn: tdArn(revision), revision, status: 'ACTIVE' };
           this.revisions.set(revision, { def, status: 'ACTIVE' });
           return [200, { taskDefinition: def }];
         }
