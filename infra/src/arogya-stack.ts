@@ -1,0 +1,198 @@
+import type { Construct } from 'constructs';
+import { AwsProvider } from '@cdktf/provider-aws/lib/provider/index.js';
+import { S3Backend, TerraformOutput, TerraformStack } from 'cdktf';
+import { ContainerRegistry } from './container-registry.js';
+import { Database } from './database.js';
+import { EncryptionKey } from './encryption-key.js';
+import { FargateService } from './fargate-service.js';
+import { GeneratedSecret } from './generated-secret.js';
+import { IamRoles } from './iam-roles.js';
+import { LoadBalancer } from './load-balancer.js';
+import { LogGroup } from './log-group.js';
+import { APP_METRICS, Monitoring } from './monitoring.js';
+import { Network } from './network.js';
+import {
+  ALB_IDLE_TIMEOUT_SECONDS,
+  CONTAINER_PORT,
+  RECORDINGS_PREFIX,
+  drainSeconds,
+  stopTimeoutSeconds,
+  validateParams,
+} from './params.js';
+import type { EnvironmentParams } from './params.js';
+import { RecordingsBucket } from './recordings-bucket.js';
+import { SecurityGroups } from './security-groups.js';
+import { ServiceAutoscaling } from './service-autoscaling.js';
+
+/**
+ * One environment of arogya-live: network, load balancer, Fargate service, database, recordings
+ * bucket, registry, roles and monitoring. Throws when the parameters are invalid, listing every problem.
+ */
+export class ArogyaStack extends TerraformStack {
+  constructor(scope: Construct, id: string, p: EnvironmentParams) {
+    super(scope, id);
+    const problems = validateParams(p);
+    if (problems.length > 0) throw new Error(`Invalid parameters for ${id}:\n  - ${problems.join('\n  - ')}`);
+
+    new S3Backend(this, {
+      bucket: p.stateBucket,
+      key: `arogya-live/${p.name}/terraform.tfstate`,
+      region: p.stateRegion,
+      encrypt: true,
+    });
+    // S3-native state locking (Terraform >= 1.10); cdktf 0.21 has no typed option for it.
+    this.addOverride('terraform.backend.s3.use_lockfile', true);
+
+    new AwsProvider(this, 'aws', {
+      region: p.region,
+      allowedAccountIds: [p.accountId],
+      defaultTags: [{ tags: { application: 'arogya-live', environment: p.name, 'managed-by': 'cdktf' } }],
+    });
+
+    const network = new Network(this, 'network', {
+      name: p.name,
+      region: p.region,
+      cidr: p.vpcCidr,
+      availabilityZones: p.availabilityZones,
+    });
+    const groups = new SecurityGroups(this, 'security-groups', {
+      name: p.name,
+      vpcId: network.vpc.id,
+      vpcCidr: p.vpcCidr,
+      containerPort: CONTAINER_PORT,
+    });
+
+    const recordingsKey = new EncryptionKey(this, 'recordings-key', {
+      alias: `arogya-${p.name}-recordings`,
+      description: `arogya-live ${p.name}: recordings in S3`,
+    });
+    const databaseKey = new EncryptionKey(this, 'database-key', {
+      alias: `arogya-${p.name}-database`,
+      description: `arogya-live ${p.name}: RDS storage and Performance Insights`,
+    });
+    const recordings = new RecordingsBucket(this, 'recordings', {
+      bucketName: `arogya-${p.name}-recordings-${p.accountId}`,
+      kmsKeyArn: recordingsKey.key.arn,
+      prefix: RECORDINGS_PREFIX,
+      retentionDays: p.recordingRetentionDays,
+      forceDestroy: !p.deletionProtection,
+    });
+    const registry = new ContainerRegistry(this, 'registry', { repositoryName: `arogya-live-${p.name}`, keepImages: 30 });
+
+    const database = new Database(this, 'database', {
+      name: p.name,
+      subnetIds: network.privateSubnetIds,
+      securityGroupId: groups.database.id,
+      kmsKeyArn: databaseKey.key.arn,
+      instanceClass: p.dbInstanceClass,
+      allocatedStorageGiB: p.dbAllocatedStorageGiB,
+      maxAllocatedStorageGiB: p.dbMaxAllocatedStorageGiB,
+      multiAz: p.dbMultiAz,
+      backupRetentionDays: p.dbBackupRetentionDays,
+      deletionProtection: p.deletionProtection,
+    });
+    const sessionSecret = new GeneratedSecret(this, 'session-secret', {
+      secretName: `arogya/${p.name}/session-secret`,
+      description: 'arogya-live SESSION_SECRET (cookie signing)',
+      length: 64,
+      recoveryWindowDays: p.deletionProtection ? 30 : 7,
+    });
+    sessionSecret.storeValue();
+
+    const logs = new LogGroup(this, 'logs', { name: p.name, retentionDays: p.logRetentionDays });
+    const roles = new IamRoles(this, 'iam', {
+      name: p.name,
+      accountId: p.accountId,
+      region: p.region,
+      bucketArn: recordings.bucket.arn,
+      recordingsPrefix: RECORDINGS_PREFIX,
+      recordingsKeyArn: recordingsKey.key.arn,
+      databaseSecretArn: database.credentials.secret.arn,
+      sessionSecretArn: sessionSecret.secret.arn,
+      repositoryArn: registry.repository.arn,
+      logGroupArn: logs.group.arn,
+    });
+
+    const alb = new LoadBalancer(this, 'load-balancer', {
+      name: p.name,
+      vpcId: network.vpc.id,
+      subnetIds: network.publicSubnetIds,
+      securityGroupId: groups.alb.id,
+      certificateArn: p.certificateArn,
+      containerPort: CONTAINER_PORT,
+      idleTimeoutSeconds: ALB_IDLE_TIMEOUT_SECONDS,
+      deregistrationDelaySeconds: drainSeconds(p),
+      deletionProtection: p.deletionProtection,
+    });
+
+    const app = new FargateService(this, 'app', {
+      name: p.name,
+      region: p.region,
+      cpu: p.taskCpu,
+      memoryMiB: p.taskMemoryMiB,
+      image: `${registry.repository.repositoryUrl}:${p.initialImageTag}`,
+      containerPort: CONTAINER_PORT,
+      environment: {
+        NODE_ENV: 'production',
+        PORT: String(CONTAINER_PORT),
+        LOG_LEVEL: 'info',
+        AWS_REGION: p.region,
+        DB_SECRET_ID: database.credentials.secret.arn,
+        DB_SSL: 'verify-full',
+        S3_BUCKET: recordings.bucket.bucket,
+        S3_KMS_KEY_ID: recordingsKey.key.arn,
+        S3_PREFIX: RECORDINGS_PREFIX,
+        TRANSCRIBE_ENGINE: 'aws',
+        // Only the ALB, inside the VPC, may set X-Forwarded-For.
+        TRUST_PROXY: p.vpcCidr,
+        COOKIE_SECURE: 'true',
+        ALLOWED_ORIGINS: `https://${p.domainName}`,
+        MAX_SESSIONS: String(p.maxSessionsPerTask),
+        SHUTDOWN_TIMEOUT_MS: String(p.shutdownTimeoutMs),
+      },
+      secrets: { SESSION_SECRET: sessionSecret.secret.arn },
+      stopTimeoutSeconds: stopTimeoutSeconds(p),
+      taskRoleArn: roles.taskRole.arn,
+      executionRoleArn: roles.executionRole.arn,
+      logGroupName: logs.group.name,
+      subnetIds: network.privateSubnetIds,
+      securityGroupId: groups.service.id,
+      targetGroupArn: alb.targetGroup.arn,
+      desiredCount: p.minTasks,
+    });
+    // The service may only register targets once the listener forwards to the target group.
+    app.service.node.addDependency(alb.httpsListener);
+
+    const monitoring = new Monitoring(this, 'monitoring', {
+      name: p.name,
+      region: p.region,
+      logGroupName: logs.group.name,
+      loadBalancerArnSuffix: alb.lb.arnSuffix,
+      targetGroupArnSuffix: alb.targetGroup.arnSuffix,
+      clusterName: app.cluster.name,
+      serviceName: app.service.name,
+      databaseIdentifier: database.instance.identifier,
+      alarmEmail: p.alarmEmail,
+      transcribeConcurrentStreamsQuota: p.transcribeConcurrentStreamsQuota,
+    });
+    new ServiceAutoscaling(this, 'autoscaling', {
+      clusterName: app.cluster.name,
+      serviceName: app.service.name,
+      minTasks: p.minTasks,
+      maxTasks: p.maxTasks,
+      cpuTargetPercent: p.cpuTargetPercent,
+      sessionsMetric: { namespace: monitoring.namespace, name: APP_METRICS.liveSessions },
+      sessionsTargetPerTask: p.sessionsTargetPerTask,
+    });
+
+    new TerraformOutput(this, 'url', { value: `https://${p.domainName}`, description: 'Public URL (point its DNS at alb_dns_name)' });
+    new TerraformOutput(this, 'alb_dns_name', { value: alb.lb.dnsName });
+    new TerraformOutput(this, 'ecr_repository_url', { value: registry.repository.repositoryUrl });
+    new TerraformOutput(this, 'cluster_name', { value: app.cluster.name });
+    new TerraformOutput(this, 'service_name', { value: app.service.name });
+    new TerraformOutput(this, 'task_family', { value: app.taskDefinition.family });
+    new TerraformOutput(this, 'log_group', { value: logs.group.name });
+    new TerraformOutput(this, 'dashboard', { value: monitoring.dashboardName });
+    new TerraformOutput(this, 'alarm_topic_arn', { value: monitoring.topic.arn });
+  }
+}

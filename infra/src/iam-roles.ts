@@ -1,0 +1,112 @@
+import { Construct } from 'constructs';
+import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document/index.js';
+import { IamRole } from '@cdktf/provider-aws/lib/iam-role/index.js';
+import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy/index.js';
+
+export interface IamRolesProps {
+  readonly name: string;
+  readonly accountId: string;
+  readonly region: string;
+  readonly bucketArn: string;
+  readonly recordingsPrefix: string;
+  readonly recordingsKeyArn: string;
+  readonly databaseSecretArn: string;
+  readonly sessionSecretArn: string;
+  readonly repositoryArn: string;
+  readonly logGroupArn: string;
+}
+
+/**
+ * Two roles, least privilege, no wildcard actions:
+ * - the task role is what the app's AWS SDK uses (Transcribe Medical streaming, recordings objects,
+ *   the recordings key, the database secret);
+ * - the execution role is what ECS uses to start the task (pull the image, write logs, inject
+ *   SESSION_SECRET).
+ */
+export class IamRoles extends Construct {
+  readonly taskRole: IamRole;
+  readonly executionRole: IamRole;
+
+  constructor(scope: Construct, id: string, props: IamRolesProps) {
+    super(scope, id);
+    const assume = new DataAwsIamPolicyDocument(this, 'assume-ecs-tasks', {
+      statement: [
+        {
+          actions: ['sts:AssumeRole'],
+          principals: [{ type: 'Service', identifiers: ['ecs-tasks.amazonaws.com'] }],
+          // Confused-deputy guard: only ECS tasks of this account may assume the roles.
+          condition: [
+            { test: 'StringEquals', variable: 'aws:SourceAccount', values: [props.accountId] },
+            { test: 'ArnLike', variable: 'aws:SourceArn', values: [`arn:aws:ecs:${props.region}:${props.accountId}:*`] },
+          ],
+        },
+      ],
+    });
+
+    this.taskRole = new IamRole(this, 'task-role', {
+      name: `arogya-${props.name}-task`,
+      description: 'arogya-live application (AWS SDK inside the container)',
+      assumeRolePolicy: assume.json,
+    });
+    const taskPolicy = new DataAwsIamPolicyDocument(this, 'task-policy', {
+      statement: [
+        {
+          sid: 'TranscribeMedicalStreaming',
+          actions: ['transcribe:StartMedicalStreamTranscription'],
+          resources: ['*'], // the action has no resource type
+        },
+        {
+          sid: 'RecordingObjects',
+          actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+          resources: [`${props.bucketArn}/${props.recordingsPrefix}*`],
+        },
+        {
+          sid: 'RecordingsKey',
+          actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+          resources: [props.recordingsKeyArn],
+        },
+        {
+          sid: 'DatabaseSecret',
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [props.databaseSecretArn],
+        },
+      ],
+    });
+    new IamRolePolicy(this, 'task-role-policy', { name: 'arogya-live', role: this.taskRole.id, policy: taskPolicy.json });
+
+    this.executionRole = new IamRole(this, 'execution-role', {
+      name: `arogya-${props.name}-execution`,
+      description: 'ECS agent: pull the image, write logs, inject secrets',
+      assumeRolePolicy: assume.json,
+    });
+    const executionPolicy = new DataAwsIamPolicyDocument(this, 'execution-policy', {
+      statement: [
+        {
+          sid: 'EcrLogin',
+          actions: ['ecr:GetAuthorizationToken'],
+          resources: ['*'], // the action has no resource type
+        },
+        {
+          sid: 'PullImage',
+          actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+          resources: [props.repositoryArn],
+        },
+        {
+          sid: 'WriteLogs',
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [`${props.logGroupArn}:*`],
+        },
+        {
+          sid: 'InjectSessionSecret',
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [props.sessionSecretArn],
+        },
+      ],
+    });
+    new IamRolePolicy(this, 'execution-role-policy', {
+      name: 'arogya-live-execution',
+      role: this.executionRole.id,
+      policy: executionPolicy.json,
+    });
+  }
+}
