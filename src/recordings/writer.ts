@@ -13,6 +13,7 @@ import { PermanentError, withRetry, type RetryPolicy } from './retry.js';
 import { partFileName, readSpoolPart, SpoolPartWriter } from './spool.js';
 import { WAV_HEADER_BYTES } from './wav.js';
 
+/** `warning`: recording while S3 is unreachable (the spool holds the audio; uploads are retried). */
 export type WriterState = 'recording' | 'warning' | 'finishing' | 'completed' | 'failed' | 'aborted';
 
 export interface WriterStatus {
@@ -71,7 +72,9 @@ export interface WriterDeps {
  * and `finish()` only has the last part (and, for WAV, the header part) left to send.
  */
 export class RecordingWriter extends EventEmitter<WriterEvents> {
-  private stateValue: WriterState = 'recording';
+  private stateValue: Exclude<WriterState, 'warning'> = 'recording';
+  /** True between a failed storage call and the next successful one. */
+  private storageDown = false;
   private current: SpoolPartWriter | undefined;
   private currentBodyBytes = 0;
   private partNumber = 0;
@@ -121,7 +124,7 @@ export class RecordingWriter extends EventEmitter<WriterEvents> {
         ? Math.round((this.pcmBytes * 1000) / (2 * (this.format.sampleRate ?? 16000)))
         : Number(((this.samples48k - BigInt(this.preSkip)) * 1000n) / 48000n);
     return {
-      state: this.stateValue,
+      state: this.stateValue === 'recording' && this.storageDown ? 'warning' : this.stateValue,
       durationMs,
       bytesAppended: this.bytesAppended,
       partsUploaded: this.uploaded.size,
@@ -222,7 +225,7 @@ export class RecordingWriter extends EventEmitter<WriterEvents> {
   }
 
   private async appendPayload(payload: Buffer): Promise<void> {
-    if (this.stateValue !== 'recording' && this.stateValue !== 'warning') throw new AppError('session_ended', 'The recording is no longer open.');
+    if (this.stateValue !== 'recording') throw new AppError('session_ended', 'The recording is no longer open.');
     try {
       // Parts are sealed lazily, at the next append, so the part being filled always holds the
       // latest audio (finish then has exactly one data part to send).
@@ -355,20 +358,18 @@ export class RecordingWriter extends EventEmitter<WriterEvents> {
   }
 
   private retry<T>(fn: () => Promise<T>): Promise<T> {
-    let warned = false;
     return withRetry(fn, this.deps.retry, {
       signal: this.abortController.signal,
       onRetry: (err, attempt, waitMs) => {
         this.log.warn({ err, attempt, waitMs }, 'recording storage call failed; retrying');
-        if (!warned && this.stateValue === 'recording') {
-          warned = true;
-          this.stateValue = 'warning';
+        if (!this.storageDown) {
+          this.storageDown = true;
           this.emit('warning', { code: 'storage_unavailable', attempt, retryInMs: waitMs });
         }
       },
     }).then((value) => {
-      if (this.stateValue === 'warning') {
-        this.stateValue = 'recording';
+      if (this.storageDown) {
+        this.storageDown = false;
         this.emit('recovered');
       }
       return value;
