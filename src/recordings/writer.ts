@@ -39,6 +39,8 @@ export interface FinishResult {
   bytes?: number;
   durationMs?: number;
   sha256?: string;
+  /** From finish() being called to the last part(s) being confirmed by S3. */
+  stopToLastPartMs?: number;
   /** From finish() being called to CompleteMultipartUpload answering. */
   stopToCompleteMs?: number;
   /** From finish() being called to the metadata being stored (read-back check included). */
@@ -184,8 +186,9 @@ export class RecordingWriter extends EventEmitter<WriterEvents> {
     const work = this.completeAll(t0);
     work.catch(() => undefined);
     if (options.timeoutMs === undefined) return work;
-    const timer = sleep(options.timeoutMs, 'timeout' as const, { signal: this.abortController.signal }).catch(() => 'timeout' as const);
-    const winner = await Promise.race([work, timer]);
+    const cancelTimer = new AbortController();
+    const timer = sleep(options.timeoutMs, 'timeout' as const, { signal: cancelTimer.signal }).catch(() => 'timeout' as const);
+    const winner = await Promise.race([work, timer]).finally(() => cancelTimer.abort());
     if (winner === 'timeout') {
       this.log.warn('recording upload continues after stop');
       return { state: 'pending', objectKey: this.objectKey, contentType: this.contentType };
@@ -305,6 +308,7 @@ export class RecordingWriter extends EventEmitter<WriterEvents> {
       const wavDataBytes = this.pcmBytes;
       const finals = this.format.container === 'wav' && last > 1 ? [1, last] : [last];
       await Promise.all(finals.map((n) => this.sendPart(n, { isLast: n === last, wavDataBytes })));
+      const stopToLastPartMs = performance.now() - t0;
       const uploadId = await this.ensureUpload();
       const parts = [...this.uploaded.values()];
       await this.retry(() => completeUpload(this.deps.store, this.objectKey, uploadId, parts));
@@ -318,6 +322,7 @@ export class RecordingWriter extends EventEmitter<WriterEvents> {
         objectKey: this.objectKey,
         contentType: this.contentType,
         ...facts,
+        stopToLastPartMs,
         stopToCompleteMs,
         stopToStoredMs: performance.now() - t0,
       };
@@ -326,6 +331,7 @@ export class RecordingWriter extends EventEmitter<WriterEvents> {
       this.deps.onSettled();
       return result;
     } catch (err) {
+      if (this.fatal) throw this.fatal;
       if (this.abortController.signal.aborted) {
         throw new AppError('storage_unavailable', 'The recording upload was interrupted; it will be recovered at the next start.', { cause: err, retryable: true });
       }
