@@ -148,6 +148,51 @@ describe('recording writer (PCM → WAV, streamed multipart upload)', () => {
   });
 });
 
+describe('recording writer when S3 stays away or refuses', () => {
+  it('stop while S3 is down: finish answers `pending` after its timeout, then completes in the background once S3 is back', async () => {
+    const { store } = s3.store();
+    const service = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger(), retry: { baseMs: 100, maxMs: 300 } });
+    const { transcriptionId } = await seedTranscription(db);
+    const writer = await service.open({ transcriptionId, encoding: 'pcm_s16le', sampleRate: 16000 });
+    const chunks = Array.from({ length: 10 }, (_, seq) => pcmChunk(seq, CHUNK));
+    for (const c of chunks) await writer.appendPcm(c);
+    await s3.proxy.cut();
+    const completed = new Promise<{ objectKey: string }>((resolve) => writer.once('completed', resolve));
+    const result = await writer.finish({ timeoutMs: 500 });
+    expect(result.state).toBe('pending');
+    expect((await recordingRow(transcriptionId)).upload_state).toBe('completing');
+    await s3.proxy.restore();
+    const done = await completed;
+    const pcm = Buffer.concat(chunks);
+    expect(sha256(await getObject(store, done.objectKey))).toBe(sha256(Buffer.concat([wavHeader(16000, pcm.length), pcm])));
+    expect((await recordingRow(transcriptionId)).upload_state).toBe('completed');
+  }, 30_000);
+
+  it('a store that refuses the upload (no such bucket) fails the recording with a terminal `failed`, not a warning', async () => {
+    const { createObjectStore } = await import('../../src/storage/s3.js');
+    const store = createObjectStore(
+      { bucket: 'no-such-bucket', prefix: 'recordings/', region: 'us-east-1', endpoint: s3.proxy.endpoint, credentials: s3.s3.credentials, maxAttempts: 1 },
+      silentLogger(),
+    );
+    try {
+      const service = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger(), retry: { baseMs: 50, maxMs: 100 } });
+      const { transcriptionId } = await seedTranscription(db);
+      const writer = await service.open({ transcriptionId, encoding: 'pcm_s16le', sampleRate: 16000 });
+      const events: string[] = [];
+      writer.on('warning', () => events.push('warning'));
+      const failed = new Promise<Error>((resolve) => writer.once('failed', resolve));
+      const err = await failed;
+      expect(err).toMatchObject({ code: 'storage_unavailable' });
+      expect(events).toEqual([]);
+      await expect(writer.appendPcm(pcmChunk(0, CHUNK))).rejects.toMatchObject({ code: 'storage_unavailable' });
+      for (let i = 0; i < 50 && (await recordingRow(transcriptionId)).upload_state !== 'failed'; i++) await new Promise((r) => setTimeout(r, 20));
+      expect((await recordingRow(transcriptionId)).upload_state).toBe('failed');
+    } finally {
+      store.close();
+    }
+  });
+});
+
 describe('recording writer (Opus packets → Ogg Opus)', () => {
   it('re-muxes packets into a seekable Ogg Opus object whose duration matches the audio within 1 %', async () => {
     const { store } = s3.store();
