@@ -148,6 +148,28 @@ describe('recording crash recovery', () => {
     expect(await service.recoverUnfinished({ taskId: 'task-b' })).toEqual([]);
   }, 60_000);
 
+  it('drops a chunk torn by the crash (written in part, never acknowledged) and keeps every whole one', async () => {
+    const { store } = s3.store();
+    const live = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger() });
+    const { transcriptionId } = await seedTranscription(db, { ownerTask: 'task-d' });
+    const writer = await live.open({ transcriptionId, encoding: 'pcm_s16le', sampleRate: 16000 });
+    const chunks = Array.from({ length: 3 }, (_, seq) => pcmChunk(seq, CHUNK));
+    for (const c of chunks) await writer.appendPcm(c);
+    live.close();
+    // What a kill in the middle of the next write leaves: a record header and part of its payload.
+    const header = Buffer.alloc(12);
+    header.write('ARS1', 0, 'latin1');
+    header.writeUInt32LE(CHUNK, 4);
+    fs.appendFileSync(path.join(spoolRoot, writer.recordingId, 'part-00001.spool'), Buffer.concat([header, pcmChunk(3, CHUNK).subarray(0, 1000)]));
+
+    const service = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger() });
+    const outcomes = await service.recoverUnfinished({ taskId: 'task-d' });
+    expect(outcomes).toMatchObject([{ transcriptionId, outcome: 'completed', bytes: 44 + 3 * CHUNK }]);
+    const { recording } = await rows(transcriptionId);
+    const pcm = Buffer.concat(chunks);
+    expect(sha256(await getObject(store, recording.object_key))).toBe(sha256(Buffer.concat([wavHeader(16000, pcm.length), pcm])));
+  });
+
   it('leaves sessions of another live task alone until their grace period has passed', async () => {
     const { store } = s3.store();
     const other = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger() });
