@@ -27,6 +27,9 @@ interface Deps {
 
 class Unrecoverable extends Error {}
 
+const RECOVERED = 'recovered after the server stopped unexpectedly';
+const RECOVERED_WITHOUT_SPOOL = 'recovered after the server stopped unexpectedly, from uploaded parts only: the spool was not on this host, audio after the last uploaded part is missing';
+
 /**
  * Finishes one recording a dead process left behind. The database's `parts` list is the journal
  * of parts S3 confirmed (written before their spool file is deleted), so the object is parts
@@ -44,10 +47,12 @@ export async function recoverRecording(row: RecordingRow & { transcriptionStatus
   try {
     // A crash after CompleteMultipartUpload answered but before the row was updated.
     if (uploadId && row.uploadState === 'completing' && (await retry(() => objectExists(deps.store, row.objectKey)))) {
-      return await finishStored(row, deps, dir, base, retry);
+      return await finishStored(row, deps, dir, base, retry, RECOVERED);
     }
 
     const spooled = new Map<number, Buffer>();
+    // The folder is made at open; without it (another host's spool) only the uploaded parts exist.
+    const spoolPresent = await fs.stat(dir).then(() => true, () => false);
     const spoolNumbers = await listSpoolParts(dir);
     const lastSpooled = spoolNumbers.at(-1);
     for (const n of spoolNumbers) {
@@ -94,7 +99,7 @@ export async function recoverRecording(row: RecordingRow & { transcriptionStatus
       journalled.set(n, part);
     }
     await retry(() => completeUpload(deps.store, row.objectKey, id, [...journalled.values()]));
-    return await finishStored(row, deps, dir, base, retry);
+    return await finishStored(row, deps, dir, base, retry, spoolPresent ? RECOVERED : RECOVERED_WITHOUT_SPOOL);
   } catch (err) {
     if (!(err instanceof Unrecoverable) && isRetryableStorageError(err)) {
       log.warn({ err }, 'recording recovery deferred');
@@ -116,11 +121,11 @@ async function finishStored(
   dir: string,
   base: { recordingId: string; transcriptionId: string },
   retry: <T>(fn: () => Promise<T>) => Promise<T>,
+  note: string,
 ): Promise<RecoveryOutcome> {
   const facts = await retry(() => inspectObject(deps.store, row.objectKey, row.format));
-  const note = 'recovered after the server stopped unexpectedly';
   await deps.repo.markCompleted(row.id, { ...facts, note });
   await deps.repo.endCrashedTranscription(row.transcriptionId, { status: 'completed', reason: note, durationMs: facts.durationMs });
   await fs.rm(dir, { recursive: true, force: true });
-  return { ...base, outcome: 'completed', bytes: facts.bytes, durationMs: facts.durationMs };
+  return { ...base, outcome: 'completed', reason: note, bytes: facts.bytes, durationMs: facts.durationMs };
 }

@@ -170,6 +170,27 @@ describe('recording crash recovery', () => {
     expect(sha256(await getObject(store, recording.object_key))).toBe(sha256(Buffer.concat([wavHeader(16000, pcm.length), pcm])));
   });
 
+  it('without the spool (another host), completes from the uploaded parts and says what is missing', async () => {
+    const { store } = s3.store();
+    const live = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger() });
+    const { transcriptionId } = await seedTranscription(db, { ownerTask: 'task-e', encoding: 'ogg_opus' });
+    const writer = await live.open({ transcriptionId, encoding: 'ogg_opus', opusHead: { channels: 1, preSkip: 0, inputSampleRate: 48000 } });
+    for (let seq = 0; seq < 700; seq++) await writer.appendOpus([{ data: Buffer.alloc(10_000, seq), samples48k: 960 }]);
+    for (let i = 0; i < 200 && writer.status().partsUploaded < 1; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(writer.status().partsUploaded).toBe(1);
+    live.close();
+    fs.rmSync(path.join(spoolRoot, writer.recordingId), { recursive: true });
+
+    const service = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger() });
+    const [outcome] = await service.recoverUnfinished({ taskId: 'task-e' });
+    expect(outcome).toMatchObject({ transcriptionId, outcome: 'completed', reason: expect.stringMatching(/audio after the last uploaded part is missing/) });
+    expect(outcome!.durationMs).toBeLessThan(700 * 20);
+    expect(outcome!.durationMs).toBeGreaterThan(0);
+    const { transcription } = await rows(transcriptionId);
+    expect(transcription.status).toBe('completed');
+    expect(transcription.failure_reason).toMatch(/missing/);
+  });
+
   it('leaves sessions of another live task alone until their grace period has passed', async () => {
     const { store } = s3.store();
     const other = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger() });
