@@ -1,29 +1,20 @@
-import fs from 'node:fs';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { audioRoute } from '../../src/recordings/audio-route.js';
 import { createRecordingService } from '../../src/recordings/service.js';
-import { createTestDatabase } from '../support/db.js';
-import { getObject, migrate, pcmChunk, seedTranscription, silentLogger, startS3Fixture, tempDir, type S3Fixture } from '../support/recordings.js';
+import { getObject, pcmChunk, seedTranscription, silentLogger, useRecordingsEnv } from '../support/recordings.js';
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
-let db: pg.Pool;
-let s3: S3Fixture;
-let spoolRoot: string;
-let server: import('node:http').Server;
+const env = useRecordingsEnv();
+let server: Server | undefined;
 let base: string;
 let mine: { transcriptionId: string; userId: string };
 let theirs: { transcriptionId: string; userId: string };
 let stored: Buffer;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  await migrate(database.url);
-  db = new pg.Pool({ connectionString: database.url, max: 5 });
-  s3 = await startS3Fixture();
-  spoolRoot = tempDir('arogya-test-spool-');
+  const { db, s3, spoolRoot } = env;
   const { store } = s3.store();
   const recordings = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger() });
   mine = await seedTranscription(db);
@@ -60,17 +51,14 @@ beforeAll(async () => {
       },
     }),
   );
-  server = app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const listening = app.listen(0, '127.0.0.1');
+  server = listening;
+  await new Promise<void>((resolve) => listening.once('listening', () => resolve()));
+  base = `http://127.0.0.1:${(listening.address() as AddressInfo).port}`;
 });
 
 afterAll(async () => {
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  await db?.end();
-  await s3?.close();
-  await database?.drop();
-  if (spoolRoot) fs.rmSync(spoolRoot, { recursive: true, force: true });
 });
 
 function get(id: string, headers: Record<string, string> = {}) {
@@ -85,7 +73,7 @@ describe('GET /api/transcriptions/:id/audio', () => {
     expect(res.headers.get('content-length')).toBe(String(stored.length));
     expect(res.headers.get('accept-ranges')).toBe('bytes');
     expect(Buffer.from(await res.arrayBuffer()).equals(stored)).toBe(true);
-    const { rows } = await db.query(`SELECT * FROM audit_log WHERE target_id = $1 AND action = 'recording.read'`, [mine.transcriptionId]);
+    const { rows } = await env.db.query(`SELECT * FROM audit_log WHERE target_id = $1 AND action = 'recording.read'`, [mine.transcriptionId]);
     expect(rows.length).toBeGreaterThanOrEqual(1);
     expect(rows[0].actor_id).toBe(mine.userId);
   });
@@ -131,14 +119,14 @@ describe('GET /api/transcriptions/:id/audio', () => {
       expect(res.status).toBe(404);
       expect(await res.json()).toMatchObject({ error: { code: 'not_found' } });
     }
-    const { rows } = await db.query(`SELECT count(*)::int AS n FROM audit_log WHERE target_id = $1`, [theirs.transcriptionId]);
+    const { rows } = await env.db.query(`SELECT count(*)::int AS n FROM audit_log WHERE target_id = $1`, [theirs.transcriptionId]);
     expect(rows[0].n).toBe(0);
   });
 
   it('answers 404 while a recording is not completed', async () => {
-    const pending = await seedTranscription(db, { username: (await db.query(`SELECT username FROM users WHERE id = $1`, [mine.userId])).rows[0].username });
-    const { store } = s3.store();
-    const recordings = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger() });
+    const pending = await seedTranscription(env.db, { username: (await env.db.query(`SELECT username FROM users WHERE id = $1`, [mine.userId])).rows[0].username });
+    const { store } = env.s3.store();
+    const recordings = createRecordingService({ db: env.db, store, spoolDir: env.spoolRoot, logger: silentLogger() });
     const w = await recordings.open({ transcriptionId: pending.transcriptionId, encoding: 'pcm_s16le', sampleRate: 16000 });
     await w.appendPcm(pcmChunk(0, 1000));
     const res = await get(pending.transcriptionId);

@@ -2,38 +2,19 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createRecordingService } from '../../src/recordings/service.js';
 import { wavHeader } from '../../src/recordings/wav.js';
-import { createTestDatabase } from '../support/db.js';
-import { getObject, migrate, pcmChunk, seedTranscription, sha256, silentLogger, startS3Fixture, tempDir, type S3Fixture } from '../support/recordings.js';
+import { getObject, pcmChunk, seedTranscription, sha256, silentLogger, useRecordingsEnv } from '../support/recordings.js';
 
 const CHUNK = 64 * 1024;
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
-let db: pg.Pool;
-let s3: S3Fixture;
-let spoolRoot: string;
 
-beforeAll(async () => {
-  database = await createTestDatabase();
-  await migrate(database.url);
-  db = new pg.Pool({ connectionString: database.url, max: 5 });
-  s3 = await startS3Fixture();
-  spoolRoot = tempDir('arogya-test-spool-');
-});
-
-afterAll(async () => {
-  await db?.end();
-  await s3?.close();
-  await database?.drop();
-  if (spoolRoot) fs.rmSync(spoolRoot, { recursive: true, force: true });
-});
+const env = useRecordingsEnv();
 
 async function rows(transcriptionId: string) {
-  const r = await db.query(`SELECT * FROM recordings WHERE transcription_id = $1`, [transcriptionId]);
-  const t = await db.query(`SELECT * FROM transcriptions WHERE id = $1`, [transcriptionId]);
+  const r = await env.db.query(`SELECT * FROM recordings WHERE transcription_id = $1`, [transcriptionId]);
+  const t = await env.db.query(`SELECT * FROM transcriptions WHERE id = $1`, [transcriptionId]);
   return { recording: r.rows[0], transcription: t.rows[0] };
 }
 
@@ -42,10 +23,10 @@ async function recordAndKill(transcriptionId: string, killAfter: number): Promis
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/recording-child.ts'], {
     env: {
       ...process.env,
-      DATABASE_URL: database.url,
-      S3_ENDPOINT: s3.proxy.endpoint,
-      S3_BUCKET: s3.s3.bucket,
-      SPOOL_DIR: spoolRoot,
+      DATABASE_URL: env.databaseUrl,
+      S3_ENDPOINT: env.s3.proxy.endpoint,
+      S3_BUCKET: env.s3.s3.bucket,
+      SPOOL_DIR: env.spoolRoot,
       TRANSCRIPTION_ID: transcriptionId,
       CHUNK_BYTES: String(CHUNK),
     },
@@ -75,7 +56,7 @@ async function recordAndKill(transcriptionId: string, killAfter: number): Promis
 
 describe('recording crash recovery', () => {
   it('after SIGKILL mid-session, recovery at the next start stores every acknowledged chunk', async () => {
-    const { transcriptionId } = await seedTranscription(db, { ownerTask: 'task-a' });
+    const { transcriptionId } = await seedTranscription(env.db, { ownerTask: 'task-a' });
     // ≥ 12.5 MiB: part 1 (the WAV header part) stays spooled, part 2 is in S3, part 3 is being filled.
     const { lastAcked } = await recordAndKill(transcriptionId, 200);
     const before = await rows(transcriptionId);
@@ -83,8 +64,8 @@ describe('recording crash recovery', () => {
     expect(before.transcription.status).toBe('recording');
     expect(before.recording.parts.length).toBeGreaterThanOrEqual(1);
 
-    const { store } = s3.store();
-    const service = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger() });
+    const { store } = env.s3.store();
+    const service = createRecordingService({ db: env.db, store, spoolDir: env.spoolRoot, logger: silentLogger() });
     const outcomes = await service.recoverUnfinished({ taskId: 'task-a', retry: { baseMs: 50, maxMs: 200 } });
     expect(outcomes).toHaveLength(1);
     expect(outcomes[0]).toMatchObject({ transcriptionId, outcome: 'completed' });
@@ -104,26 +85,26 @@ describe('recording crash recovery', () => {
     expect(sha256(stored)).toBe(sha256(Buffer.concat([wavHeader(16000, pcm.length), pcm])));
     expect(after.recording.sha256).toBe(sha256(stored));
     expect(Number(after.recording.duration_ms)).toBe(Math.round((pcm.length / 32000) * 1000));
-    expect(fs.existsSync(path.join(spoolRoot, after.recording.id))).toBe(false);
+    expect(fs.existsSync(path.join(env.spoolRoot, after.recording.id))).toBe(false);
   }, 90_000);
 
   it('a corrupt spool file fails that session with a reason; another crashed session is recovered', async () => {
-    const { store } = s3.store();
-    const live = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger() });
-    const bad = await seedTranscription(db, { ownerTask: 'task-b' });
-    const good = await seedTranscription(db, { ownerTask: 'task-b', encoding: 'ogg_opus' });
+    const { store } = env.s3.store();
+    const live = createRecordingService({ db: env.db, store, spoolDir: env.spoolRoot, logger: silentLogger() });
+    const bad = await seedTranscription(env.db, { ownerTask: 'task-b' });
+    const good = await seedTranscription(env.db, { ownerTask: 'task-b', encoding: 'ogg_opus' });
     const badWriter = await live.open({ transcriptionId: bad.transcriptionId, encoding: 'pcm_s16le', sampleRate: 16000 });
     const goodWriter = await live.open({ transcriptionId: good.transcriptionId, encoding: 'ogg_opus', opusHead: { channels: 1, preSkip: 312, inputSampleRate: 48000 } });
     for (let seq = 0; seq < 20; seq++) await badWriter.appendPcm(pcmChunk(seq, CHUNK));
     for (let seq = 0; seq < 200; seq++) await goodWriter.appendOpus([{ data: Buffer.alloc(80, seq), samples48k: 960 }]);
     // The process "dies": no finish, no more retries; the spools stay.
     live.close();
-    const spoolFile = path.join(spoolRoot, badWriter.recordingId, 'part-00001.spool');
+    const spoolFile = path.join(env.spoolRoot, badWriter.recordingId, 'part-00001.spool');
     const fd = fs.openSync(spoolFile, 'r+');
     fs.writeSync(fd, Buffer.from('garbage!'), 0, 8, 300_000);
     fs.closeSync(fd);
 
-    const service = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger() });
+    const service = createRecordingService({ db: env.db, store, spoolDir: env.spoolRoot, logger: silentLogger() });
     const outcomes = await service.recoverUnfinished({ taskId: 'task-b', retry: { baseMs: 50, maxMs: 200 } });
     const byId = new Map(outcomes.map((o) => [o.transcriptionId, o]));
     expect(byId.get(bad.transcriptionId)).toMatchObject({ outcome: 'failed', reason: expect.stringMatching(/spool corrupt/) });
@@ -149,9 +130,9 @@ describe('recording crash recovery', () => {
   }, 60_000);
 
   it('drops a chunk torn by the crash (written in part, never acknowledged) and keeps every whole one', async () => {
-    const { store } = s3.store();
-    const live = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger() });
-    const { transcriptionId } = await seedTranscription(db, { ownerTask: 'task-d' });
+    const { store } = env.s3.store();
+    const live = createRecordingService({ db: env.db, store, spoolDir: env.spoolRoot, logger: silentLogger() });
+    const { transcriptionId } = await seedTranscription(env.db, { ownerTask: 'task-d' });
     const writer = await live.open({ transcriptionId, encoding: 'pcm_s16le', sampleRate: 16000 });
     const chunks = Array.from({ length: 3 }, (_, seq) => pcmChunk(seq, CHUNK));
     for (const c of chunks) await writer.appendPcm(c);
@@ -160,9 +141,9 @@ describe('recording crash recovery', () => {
     const header = Buffer.alloc(12);
     header.write('ARS1', 0, 'latin1');
     header.writeUInt32LE(CHUNK, 4);
-    fs.appendFileSync(path.join(spoolRoot, writer.recordingId, 'part-00001.spool'), Buffer.concat([header, pcmChunk(3, CHUNK).subarray(0, 1000)]));
+    fs.appendFileSync(path.join(env.spoolRoot, writer.recordingId, 'part-00001.spool'), Buffer.concat([header, pcmChunk(3, CHUNK).subarray(0, 1000)]));
 
-    const service = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger() });
+    const service = createRecordingService({ db: env.db, store, spoolDir: env.spoolRoot, logger: silentLogger() });
     const outcomes = await service.recoverUnfinished({ taskId: 'task-d' });
     expect(outcomes).toMatchObject([{ transcriptionId, outcome: 'completed', bytes: 44 + 3 * CHUNK }]);
     const { recording } = await rows(transcriptionId);
@@ -171,17 +152,17 @@ describe('recording crash recovery', () => {
   });
 
   it('without the spool (another host), completes from the uploaded parts and says what is missing', async () => {
-    const { store } = s3.store();
-    const live = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger() });
-    const { transcriptionId } = await seedTranscription(db, { ownerTask: 'task-e', encoding: 'ogg_opus' });
+    const { store } = env.s3.store();
+    const live = createRecordingService({ db: env.db, store, spoolDir: env.spoolRoot, logger: silentLogger() });
+    const { transcriptionId } = await seedTranscription(env.db, { ownerTask: 'task-e', encoding: 'ogg_opus' });
     const writer = await live.open({ transcriptionId, encoding: 'ogg_opus', opusHead: { channels: 1, preSkip: 0, inputSampleRate: 48000 } });
     for (let seq = 0; seq < 700; seq++) await writer.appendOpus([{ data: Buffer.alloc(10_000, seq), samples48k: 960 }]);
     for (let i = 0; i < 200 && writer.status().partsUploaded < 1; i++) await new Promise((r) => setTimeout(r, 25));
     expect(writer.status().partsUploaded).toBe(1);
     live.close();
-    fs.rmSync(path.join(spoolRoot, writer.recordingId), { recursive: true });
+    fs.rmSync(path.join(env.spoolRoot, writer.recordingId), { recursive: true });
 
-    const service = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger() });
+    const service = createRecordingService({ db: env.db, store, spoolDir: env.spoolRoot, logger: silentLogger() });
     const [outcome] = await service.recoverUnfinished({ taskId: 'task-e' });
     expect(outcome).toMatchObject({ transcriptionId, outcome: 'completed', reason: expect.stringMatching(/audio after the last uploaded part is missing/) });
     expect(outcome!.durationMs).toBeLessThan(700 * 20);
@@ -192,14 +173,14 @@ describe('recording crash recovery', () => {
   });
 
   it('leaves sessions of another live task alone until their grace period has passed', async () => {
-    const { store } = s3.store();
-    const other = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger() });
-    const { transcriptionId } = await seedTranscription(db, { ownerTask: 'task-other' });
+    const { store } = env.s3.store();
+    const other = createRecordingService({ db: env.db, store, spoolDir: env.spoolRoot, logger: silentLogger() });
+    const { transcriptionId } = await seedTranscription(env.db, { ownerTask: 'task-other' });
     const writer = await other.open({ transcriptionId, encoding: 'pcm_s16le', sampleRate: 16000 });
     await writer.appendPcm(pcmChunk(0, CHUNK));
-    const service = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger() });
+    const service = createRecordingService({ db: env.db, store, spoolDir: env.spoolRoot, logger: silentLogger() });
     expect(await service.recoverUnfinished({ taskId: 'task-c', graceMs: 60_000 })).toEqual([]);
-    await db.query(`UPDATE transcriptions SET last_audio_at = now() - interval '5 minutes' WHERE id = $1`, [transcriptionId]);
+    await env.db.query(`UPDATE transcriptions SET last_audio_at = now() - interval '5 minutes' WHERE id = $1`, [transcriptionId]);
     other.close();
     const outcomes = await service.recoverUnfinished({ taskId: 'task-c', graceMs: 60_000 });
     expect(outcomes).toMatchObject([{ transcriptionId, outcome: 'completed', bytes: 44 + CHUNK }]);

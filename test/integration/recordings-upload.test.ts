@@ -1,45 +1,26 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { wavHeader } from '../../src/recordings/wav.js';
 import { createRecordingService } from '../../src/recordings/service.js';
-import { createTestDatabase } from '../support/db.js';
-import { getObject, migrate, pcmChunk, seedTranscription, sha256, silentLogger, startS3Fixture, tempDir, type S3Fixture } from '../support/recordings.js';
+import { getObject, pcmChunk, seedTranscription, sha256, silentLogger, useRecordingsEnv } from '../support/recordings.js';
 
 const MiB = 1024 * 1024;
 const CHUNK = 64 * 1024; // 2 s of 16 kHz PCM
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
-let db: pg.Pool;
-let s3: S3Fixture;
-let spoolRoot: string;
 
-beforeAll(async () => {
-  database = await createTestDatabase();
-  await migrate(database.url);
-  db = new pg.Pool({ connectionString: database.url, max: 5 });
-  s3 = await startS3Fixture();
-  spoolRoot = tempDir('arogya-test-spool-');
-});
-
-afterAll(async () => {
-  await db?.end();
-  await s3?.close();
-  await database?.drop();
-  if (spoolRoot) fs.rmSync(spoolRoot, { recursive: true, force: true });
-});
+const env = useRecordingsEnv();
 
 async function recordingRow(transcriptionId: string) {
-  const { rows } = await db.query(`SELECT * FROM recordings WHERE transcription_id = $1`, [transcriptionId]);
+  const { rows } = await env.db.query(`SELECT * FROM recordings WHERE transcription_id = $1`, [transcriptionId]);
   return rows[0];
 }
 
 describe('recording writer (PCM → WAV, streamed multipart upload)', () => {
   it('S3 unreachable for 10 s mid-recording: warns, keeps accepting audio, recovers, and stores the full recording', async () => {
-    const { store } = s3.store();
-    const service = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger(), retry: { baseMs: 100, maxMs: 500 } });
-    const { transcriptionId } = await seedTranscription(db);
+    const { store } = env.s3.store();
+    const service = createRecordingService({ db: env.db, store, spoolDir: env.spoolRoot, logger: silentLogger(), retry: { baseMs: 100, maxMs: 500 } });
+    const { transcriptionId } = await seedTranscription(env.db);
     const writer = await service.open({ transcriptionId, encoding: 'pcm_s16le', sampleRate: 16000 });
     const events: string[] = [];
     writer.on('warning', () => events.push('warning'));
@@ -55,7 +36,7 @@ describe('recording writer (PCM → WAV, streamed multipart upload)', () => {
       }
     };
     await append(0, 100); // ~6.25 MiB: part 1 (held for the WAV header) sealed, part 2 open
-    await s3.proxy.cut();
+    await env.s3.proxy.cut();
     const outageStart = Date.now();
     // Part 2 and 3 fill and seal while S3 is away; the writer must keep acknowledging.
     await append(100, 260);
@@ -63,10 +44,10 @@ describe('recording writer (PCM → WAV, streamed multipart upload)', () => {
     await new Promise((r) => setTimeout(r, Math.max(0, 10_000 - (Date.now() - outageStart))));
     expect(events).toEqual(['warning']);
     expect(writer.status().state).toBe('warning');
-    const spoolFiles = fs.readdirSync(path.join(spoolRoot, writer.recordingId));
+    const spoolFiles = fs.readdirSync(path.join(env.spoolRoot, writer.recordingId));
     expect(spoolFiles.length).toBeGreaterThanOrEqual(3);
     const recovered = new Promise<void>((resolve) => writer.once('recovered', () => resolve()));
-    await s3.proxy.restore();
+    await env.s3.proxy.restore();
     await append(260, 300);
     await recovered;
     expect(writer.status().state).toBe('recording');
@@ -89,13 +70,13 @@ describe('recording writer (PCM → WAV, streamed multipart upload)', () => {
     expect(row.object_key).toMatch(/^recordings\/[0-9a-f-]{36}\.wav$/);
     expect(row.object_key).not.toContain(transcriptionId);
     // Spool deleted once S3 holds everything.
-    expect(fs.existsSync(path.join(spoolRoot, writer.recordingId))).toBe(false);
+    expect(fs.existsSync(path.join(env.spoolRoot, writer.recordingId))).toBe(false);
   }, 60_000);
 
   it('finishes a multi-part recording within 1 s of stop: only the header part and the last part remain', async () => {
-    const { store, requests } = s3.store();
-    const service = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger(), retry: { baseMs: 100, maxMs: 500 } });
-    const { transcriptionId } = await seedTranscription(db);
+    const { store, requests } = env.s3.store();
+    const service = createRecordingService({ db: env.db, store, spoolDir: env.spoolRoot, logger: silentLogger(), retry: { baseMs: 100, maxMs: 500 } });
+    const { transcriptionId } = await seedTranscription(env.db);
     const writer = await service.open({ transcriptionId, encoding: 'pcm_s16le', sampleRate: 16000 });
     const chunks: Buffer[] = [];
     for (let seq = 0; seq < 260; seq++) {
@@ -117,9 +98,9 @@ describe('recording writer (PCM → WAV, streamed multipart upload)', () => {
 
   it('asks for SSE-KMS with the configured key, and AES256 without one', async () => {
     for (const kmsKeyId of ['arn:aws:kms:us-east-1:111122223333:key/test-key', undefined]) {
-      const { store, requests } = s3.store(kmsKeyId ? { kmsKeyId } : {});
-      const service = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger(), retry: { baseMs: 50, maxMs: 200 } });
-      const { transcriptionId } = await seedTranscription(db);
+      const { store, requests } = env.s3.store(kmsKeyId ? { kmsKeyId } : {});
+      const service = createRecordingService({ db: env.db, store, spoolDir: env.spoolRoot, logger: silentLogger(), retry: { baseMs: 50, maxMs: 200 } });
+      const { transcriptionId } = await seedTranscription(env.db);
       const writer = await service.open({ transcriptionId, encoding: 'pcm_s16le', sampleRate: 16000 });
       await writer.appendPcm(pcmChunk(1, CHUNK));
       await writer.finish();
@@ -136,12 +117,12 @@ describe('recording writer (PCM → WAV, streamed multipart upload)', () => {
   });
 
   it('spools under owner-only permissions', async () => {
-    const { store } = s3.store();
-    const service = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger() });
-    const { transcriptionId } = await seedTranscription(db);
+    const { store } = env.s3.store();
+    const service = createRecordingService({ db: env.db, store, spoolDir: env.spoolRoot, logger: silentLogger() });
+    const { transcriptionId } = await seedTranscription(env.db);
     const writer = await service.open({ transcriptionId, encoding: 'pcm_s16le', sampleRate: 16000 });
     await writer.appendPcm(pcmChunk(0, CHUNK));
-    const dir = path.join(spoolRoot, writer.recordingId);
+    const dir = path.join(env.spoolRoot, writer.recordingId);
     expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
     for (const f of fs.readdirSync(dir)) expect(fs.statSync(path.join(dir, f)).mode & 0o777).toBe(0o600);
     await writer.finish();
@@ -150,18 +131,18 @@ describe('recording writer (PCM → WAV, streamed multipart upload)', () => {
 
 describe('recording writer when S3 stays away or refuses', () => {
   it('stop while S3 is down: finish answers `pending` after its timeout, then completes in the background once S3 is back', async () => {
-    const { store } = s3.store();
-    const service = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger(), retry: { baseMs: 100, maxMs: 300 } });
-    const { transcriptionId } = await seedTranscription(db);
+    const { store } = env.s3.store();
+    const service = createRecordingService({ db: env.db, store, spoolDir: env.spoolRoot, logger: silentLogger(), retry: { baseMs: 100, maxMs: 300 } });
+    const { transcriptionId } = await seedTranscription(env.db);
     const writer = await service.open({ transcriptionId, encoding: 'pcm_s16le', sampleRate: 16000 });
     const chunks = Array.from({ length: 10 }, (_, seq) => pcmChunk(seq, CHUNK));
     for (const c of chunks) await writer.appendPcm(c);
-    await s3.proxy.cut();
+    await env.s3.proxy.cut();
     const completed = new Promise<{ objectKey: string }>((resolve) => writer.once('completed', resolve));
     const result = await writer.finish({ timeoutMs: 500 });
     expect(result.state).toBe('pending');
     expect((await recordingRow(transcriptionId)).upload_state).toBe('completing');
-    await s3.proxy.restore();
+    await env.s3.proxy.restore();
     const done = await completed;
     const pcm = Buffer.concat(chunks);
     expect(sha256(await getObject(store, done.objectKey))).toBe(sha256(Buffer.concat([wavHeader(16000, pcm.length), pcm])));
@@ -171,12 +152,12 @@ describe('recording writer when S3 stays away or refuses', () => {
   it('a store that refuses the upload (no such bucket) fails the recording with a terminal `failed`, not a warning', async () => {
     const { createObjectStore } = await import('../../src/storage/s3.js');
     const store = createObjectStore(
-      { bucket: 'no-such-bucket', prefix: 'recordings/', region: 'us-east-1', endpoint: s3.proxy.endpoint, credentials: s3.s3.credentials, maxAttempts: 1 },
+      { bucket: 'no-such-bucket', prefix: 'recordings/', region: 'us-east-1', endpoint: env.s3.proxy.endpoint, credentials: env.s3.s3.credentials, maxAttempts: 1 },
       silentLogger(),
     );
     try {
-      const service = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger(), retry: { baseMs: 50, maxMs: 100 } });
-      const { transcriptionId } = await seedTranscription(db);
+      const service = createRecordingService({ db: env.db, store, spoolDir: env.spoolRoot, logger: silentLogger(), retry: { baseMs: 50, maxMs: 100 } });
+      const { transcriptionId } = await seedTranscription(env.db);
       const writer = await service.open({ transcriptionId, encoding: 'pcm_s16le', sampleRate: 16000 });
       const events: string[] = [];
       writer.on('warning', () => events.push('warning'));
@@ -195,9 +176,9 @@ describe('recording writer when S3 stays away or refuses', () => {
 
 describe('recording writer (Opus packets → Ogg Opus)', () => {
   it('re-muxes packets into a seekable Ogg Opus object whose duration matches the audio within 1 %', async () => {
-    const { store } = s3.store();
-    const service = createRecordingService({ db, store, spoolDir: spoolRoot, logger: silentLogger() });
-    const { transcriptionId } = await seedTranscription(db, { encoding: 'webm_opus' });
+    const { store } = env.s3.store();
+    const service = createRecordingService({ db: env.db, store, spoolDir: env.spoolRoot, logger: silentLogger() });
+    const { transcriptionId } = await seedTranscription(env.db, { encoding: 'webm_opus' });
     const writer = await service.open({ transcriptionId, encoding: 'webm_opus', opusHead: { channels: 1, preSkip: 312, inputSampleRate: 48000 } });
     // 20 ms CELT packets of varying size, 250 ms per chunk (what MediaRecorder's timeslice gives), 6 minutes;
     // some packets exceed 255 bytes so lacing values continue.

@@ -5,9 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { runner } from 'node-pg-migrate';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 import { createLogger, type Logger } from '../../src/lib/logger.js';
 import { startEmbeddedS3, type EmbeddedS3 } from '../../src/storage/embedded-s3.js';
 import { createObjectStore, type ObjectStore } from '../../src/storage/s3.js';
+import { createTestDatabase } from './db.js';
 
 /** Applies the migrations exactly as the app does. */
 export async function migrate(databaseUrl: string): Promise<void> {
@@ -176,4 +178,36 @@ export async function getObject(store: ObjectStore, key: string): Promise<Buffer
   const { GetObjectCommand } = await import('@aws-sdk/client-s3');
   const res = await store.client.send(new GetObjectCommand({ Bucket: store.bucket, Key: key }));
   return Buffer.from(await res.Body!.transformToByteArray());
+}
+
+export interface RecordingsEnv {
+  databaseUrl: string;
+  db: pg.Pool;
+  s3: S3Fixture;
+  spoolRoot: string;
+}
+
+/**
+ * Per test file: a fresh migrated database, an s3rver behind a cuttable proxy, and a spool folder,
+ * all removed after the file. The returned object is filled in by `beforeAll`.
+ */
+export function useRecordingsEnv(): RecordingsEnv {
+  const env = {} as RecordingsEnv;
+  let drop: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    const database = await createTestDatabase();
+    drop = database.drop;
+    await migrate(database.url);
+    env.databaseUrl = database.url;
+    env.db = new pg.Pool({ connectionString: database.url, max: 5 });
+    env.s3 = await startS3Fixture();
+    env.spoolRoot = tempDir('arogya-test-spool-');
+  });
+  afterAll(async () => {
+    await env.db?.end();
+    await env.s3?.close();
+    await drop?.();
+    if (env.spoolRoot) fs.rmSync(env.spoolRoot, { recursive: true, force: true });
+  });
+  return env;
 }
