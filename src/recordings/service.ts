@@ -78,6 +78,12 @@ export function createRecordingService(options: RecordingServiceOptions) {
      * the database cannot be written.
      */
     async open(o: OpenOptions): Promise<RecordingWriter> {
+      if (o.encoding === 'pcm_s16le' && !(Number.isInteger(o.sampleRate) && o.sampleRate >= 8000 && o.sampleRate <= 192_000)) {
+        throw new AppError('unsupported_audio_format', 'The PCM sample rate must be an integer from 8000 to 192000.');
+      }
+      if (o.encoding !== 'pcm_s16le' && !(o.opusHead.channels >= 1 && o.opusHead.channels <= 2 && o.opusHead.preSkip >= 0 && o.opusHead.preSkip <= 0xffff)) {
+        throw new AppError('unsupported_audio_format', 'Only mono or stereo Opus is supported.');
+      }
       const format: RecordingFormat = o.encoding === 'pcm_s16le' ? { container: 'wav', sampleRate: o.sampleRate } : { container: 'ogg' };
       const contentType = contentTypeFor(format);
       // Random: never derived from patient, user or session data.

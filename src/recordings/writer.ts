@@ -156,6 +156,9 @@ export class RecordingWriter extends EventEmitter<WriterEvents> {
     const ogg = this.ogg;
     if (!ogg) return Promise.reject(new AppError('invalid_payload', 'This recording takes PCM.'));
     if (packets.length === 0) return Promise.resolve();
+    if (packets.some((p) => p.data.length === 0 || !Number.isInteger(p.samples48k) || p.samples48k <= 0 || p.samples48k > 5760)) {
+      return Promise.reject(new AppError('invalid_audio', 'An Opus packet is empty or has an impossible duration.'));
+    }
     return this.serialised(async () => {
       // Page sequence and granule advance only if the append succeeds: a failed append leaves
       // the writer failed anyway.

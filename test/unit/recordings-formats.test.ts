@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { OggOpusInspector, OggOpusWriter, oggCrc } from '../../src/recordings/ogg-opus.js';
+import { OggOpusInspector, OggOpusWriter, oggCrc, opusPacketSamples48k } from '../../src/recordings/ogg-opus.js';
 import { parseRange } from '../../src/recordings/range.js';
 import { readSpoolPart, SpoolCorruptError, SpoolPartWriter } from '../../src/recordings/spool.js';
 import { parseWavHeader, wavHeader } from '../../src/recordings/wav.js';
@@ -39,6 +39,25 @@ describe('Ogg Opus muxer', () => {
     const at = bytes.length - 5;
     bytes.writeUInt8(bytes.readUInt8(at) ^ 0xff, at);
     expect(() => new OggOpusInspector().push(bytes)).toThrow(/CRC mismatch/);
+  });
+});
+
+describe('Opus packet duration from the TOC byte (RFC 6716 §3.1)', () => {
+  it.each([
+    [[0xf8, 0xff, 0xfe], 960], // CELT FB 20 ms, one frame (the classic silence packet)
+    [[0x78], 960], // hybrid FB 20 ms
+    [[0x00], 480], // SILK NB 10 ms
+    [[0x18], 2880], // SILK NB 60 ms
+    [[0xf9], 1920], // CELT 20 ms, two equal frames
+    [[0xfb, 0x03], 2880], // CELT 20 ms, code 3, three frames
+    [[0x83, 0x02], 240], // CELT NB 2.5 ms, code 3, two frames
+  ])('%j → %i samples', (bytes, samples) => {
+    expect(opusPacketSamples48k(Uint8Array.from(bytes))).toBe(samples);
+  });
+
+  it('rejects empty and over-long packets', () => {
+    expect(() => opusPacketSamples48k(new Uint8Array())).toThrow(RangeError);
+    expect(() => opusPacketSamples48k(Uint8Array.from([0xfb, 0x07]))).toThrow(RangeError); // 7 × 20 ms > 120 ms
   });
 });
 
