@@ -13,6 +13,7 @@ export const ERROR_TABLE = {
   forbidden: { status: 403, message: 'You are not allowed to do this.' },
   origin_mismatch: { status: 403, message: 'Request origin is not allowed.' },
   not_found: { status: 404, message: 'Not found.' },
+  range_not_satisfiable: { status: 416, message: 'The requested range is outside the resource.' },
   conflict: { status: 409, message: 'That conflicts with the current state.' },
   username_taken: { status: 409, message: 'That username is already taken.' },
   rate_limited: { status: 429, message: 'Too many attempts. Try again later.' },

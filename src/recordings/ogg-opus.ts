@@ -1,0 +1,250 @@
+/**
+ * A minimal Ogg Opus muxer (RFC 3533 pages, RFC 7845 Opus mapping) and a streaming page checker.
+ * We re-mux the Opus packets the decoder demuxes out of MediaRecorder's WebM/Ogg because
+ * MediaRecorder's WebM has neither duration nor cues; an Ogg Opus stream with correct granule
+ * positions is seekable and its duration is the last granule position (minus pre-skip) / 48 kHz.
+ */
+
+/** CRC-32 of Ogg: polynomial 0x04c11db7, not reflected, initial value 0, no final xor. */
+const OGG_CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let i = 0; i < 256; i++) {
+    let r = i << 24;
+    for (let j = 0; j < 8; j++) r = r & 0x80000000 ? ((r << 1) ^ 0x04c11db7) >>> 0 : (r << 1) >>> 0;
+    t[i] = r >>> 0;
+  }
+  return t;
+})();
+
+export function oggCrc(buf: Uint8Array): number {
+  let crc = 0;
+  for (const b of buf) crc = ((crc << 8) ^ OGG_CRC_TABLE[((crc >>> 24) ^ b) & 0xff]!) >>> 0;
+  return crc >>> 0;
+}
+
+export interface OpusParams {
+  channels: number;
+  /** Samples at 48 kHz the decoder discards at the start (from the encoder's OpusHead). */
+  preSkip: number;
+  /** The original input sample rate, informational. */
+  inputSampleRate: number;
+}
+
+export interface OpusPacket {
+  data: Uint8Array;
+  /** Duration of this packet in samples at 48 kHz. */
+  samples48k: number;
+}
+
+const HEADER_TYPE_CONTINUED = 0x01;
+const HEADER_TYPE_BOS = 0x02;
+const HEADER_TYPE_EOS = 0x04;
+const MAX_SEGMENTS = 255;
+
+function page(headerType: number, granule: bigint, serial: number, seq: number, lacing: number[], body: Buffer): Buffer {
+  const header = Buffer.alloc(27 + lacing.length);
+  header.write('OggS', 0, 'latin1');
+  header[4] = 0;
+  header[5] = headerType;
+  header.writeBigInt64LE(granule, 6);
+  header.writeUInt32LE(serial >>> 0, 14);
+  header.writeUInt32LE(seq >>> 0, 18);
+  header.writeUInt32LE(0, 22);
+  header[26] = lacing.length;
+  for (let i = 0; i < lacing.length; i++) header[27 + i] = lacing[i]!;
+  const out = Buffer.concat([header, body]);
+  out.writeUInt32LE(oggCrc(out), 22);
+  return out;
+}
+
+/** Sets the end-of-stream flag on the page at `offset` of `buf` and fixes its CRC, in place. */
+export function markEndOfStream(buf: Buffer, offset: number): void {
+  const nSegs = buf[offset + 26]!;
+  let len = 27 + nSegs;
+  for (let i = 0; i < nSegs; i++) len += buf[offset + 27 + i]!;
+  buf[offset + 5] = buf[offset + 5]! | HEADER_TYPE_EOS;
+  buf.writeUInt32LE(0, offset + 22);
+  buf.writeUInt32LE(oggCrc(buf.subarray(offset, offset + len)), offset + 22);
+}
+
+/** Returns the offset of the last complete Ogg page in `buf` (which holds whole pages), or -1. */
+export function lastPageOffset(buf: Buffer): number {
+  let offset = 0;
+  let last = -1;
+  while (offset + 27 <= buf.length && buf.toString('latin1', offset, offset + 4) === 'OggS') {
+    const nSegs = buf[offset + 26]!;
+    let len = 27 + nSegs;
+    for (let i = 0; i < nSegs; i++) len += buf[offset + 27 + i] ?? 0;
+    if (offset + len > buf.length) break;
+    last = offset;
+    offset += len;
+  }
+  return last;
+}
+
+/**
+ * Writes one logical Ogg Opus stream. Stateful: page sequence numbers and the granule position run
+ * on across calls, so each call's output can be appended to the previous one.
+ */
+export class OggOpusWriter {
+  private seq = 0;
+  private granule: bigint;
+  private readonly serial: number;
+
+  constructor(private readonly params: OpusParams, serial: number, resume?: { pageSeq: number; granule: bigint }) {
+    this.serial = serial >>> 0;
+    this.seq = resume?.pageSeq ?? 0;
+    this.granule = resume?.granule ?? 0n;
+  }
+
+  /** The granule position after the last packet written (48 kHz samples, pre-skip included). */
+  get granulePosition(): bigint {
+    return this.granule;
+  }
+
+  get pageSequence(): number {
+    return this.seq;
+  }
+
+  /** The two header pages: OpusHead (BOS) and OpusTags. */
+  headers(): Buffer {
+    const head = Buffer.alloc(19);
+    head.write('OpusHead', 0, 'latin1');
+    head[8] = 1;
+    head[9] = this.params.channels;
+    head.writeUInt16LE(this.params.preSkip, 10);
+    head.writeUInt32LE(this.params.inputSampleRate, 12);
+    head.writeInt16LE(0, 16);
+    head[18] = 0; // mapping family 0: mono or stereo
+    const vendor = Buffer.from('arogya-live', 'latin1');
+    const tags = Buffer.alloc(8 + 4 + vendor.length + 4);
+    tags.write('OpusTags', 0, 'latin1');
+    tags.writeUInt32LE(vendor.length, 8);
+    vendor.copy(tags, 12);
+    tags.writeUInt32LE(0, 12 + vendor.length);
+    const p1 = page(HEADER_TYPE_BOS, 0n, this.serial, this.seq++, lacingFor(head.length), head);
+    const p2 = page(0, 0n, this.serial, this.seq++, lacingFor(tags.length), tags);
+    return Buffer.concat([p1, p2]);
+  }
+
+  /**
+   * Pages holding exactly these packets (the last page is closed, so the output is a whole
+   * number of pages). A packet longer than a page continues on the next page.
+   */
+  packets(packets: readonly OpusPacket[]): Buffer {
+    const pages: Buffer[] = [];
+    let lacing: number[] = [];
+    let bodies: Uint8Array[] = [];
+    let continued = false;
+    let completedOnPage = false;
+    const flush = (nextContinued: boolean) => {
+      pages.push(page(continued ? HEADER_TYPE_CONTINUED : 0, completedOnPage ? this.granule : -1n, this.serial, this.seq++, lacing, Buffer.concat(bodies)));
+      lacing = [];
+      bodies = [];
+      continued = nextContinued;
+      completedOnPage = false;
+    };
+    for (const p of packets) {
+      let rest = p.data;
+      // Lacing: 255 for every full segment, then the remainder (0 when the length is a multiple of 255).
+      for (;;) {
+        if (lacing.length === MAX_SEGMENTS) flush(true);
+        const take = Math.min(255, rest.length);
+        lacing.push(take);
+        bodies.push(rest.subarray(0, take));
+        rest = rest.subarray(take);
+        if (take < 255) break;
+      }
+      this.granule += BigInt(p.samples48k);
+      completedOnPage = true;
+    }
+    if (lacing.length > 0) flush(false);
+    return Buffer.concat(pages);
+  }
+}
+
+function lacingFor(length: number): number[] {
+  const out: number[] = [];
+  let rest = length;
+  while (rest >= 255) {
+    out.push(255);
+    rest -= 255;
+  }
+  out.push(rest);
+  return out;
+}
+
+/**
+ * Checks an Ogg Opus stream fed in arbitrary slices: every page's capture pattern and CRC, and
+ * reports the OpusHead pre-skip and the last granule position. Throws on the first bad page.
+ */
+export class OggOpusInspector {
+  private pending: Buffer = Buffer.alloc(0);
+  private offset = 0;
+  preSkip: number | undefined;
+  lastGranule = -1n;
+  pages = 0;
+  eos = false;
+
+  push(chunk: Buffer): void {
+    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    let pos = 0;
+    for (;;) {
+      if (this.pending.length - pos < 27) break;
+      if (this.pending.toString('latin1', pos, pos + 4) !== 'OggS') throw new Error(`no Ogg page at byte ${this.offset + pos}`);
+      const nSegs = this.pending[pos + 26]!;
+      if (this.pending.length - pos < 27 + nSegs) break;
+      let len = 27 + nSegs;
+      for (let i = 0; i < nSegs; i++) len += this.pending[pos + 27 + i]!;
+      if (this.pending.length - pos < len) break;
+      const pg = Buffer.from(this.pending.subarray(pos, pos + len));
+      const crc = pg.readUInt32LE(22);
+      pg.writeUInt32LE(0, 22);
+      if (oggCrc(pg) !== crc) throw new Error(`Ogg page CRC mismatch at byte ${this.offset + pos}`);
+      if (this.pages === 0) {
+        const body = pg.subarray(27 + nSegs);
+        if (body.toString('latin1', 0, 8) !== 'OpusHead') throw new Error('first Ogg page is not OpusHead');
+        this.preSkip = body.readUInt16LE(10);
+      }
+      const granule = pg.readBigInt64LE(6);
+      if (granule !== -1n) this.lastGranule = granule;
+      if (pg[5]! & HEADER_TYPE_EOS) this.eos = true;
+      this.pages++;
+      pos += len;
+    }
+    this.offset += pos;
+    this.pending = this.pending.subarray(pos);
+  }
+
+  /** Duration in ms; throws when the stream ended inside a page or had no OpusHead. */
+  end(): number {
+    if (this.pending.length > 0) throw new Error(`Ogg stream ends inside a page at byte ${this.offset}`);
+    if (this.preSkip === undefined) throw new Error('Ogg stream has no OpusHead');
+    const samples = this.lastGranule - BigInt(this.preSkip);
+    return samples > 0n ? Number((samples * 1000n) / 48000n) : 0;
+  }
+}
+
+/**
+ * The duration of an Opus packet in 48 kHz samples, from its TOC byte (RFC 6716 §3.1), for
+ * callers whose demuxer hands out bare packets. Throws on an empty or malformed packet.
+ */
+export function opusPacketSamples48k(packet: Uint8Array): number {
+  const toc = packet[0];
+  if (toc === undefined) throw new RangeError('empty Opus packet');
+  const config = toc >> 3;
+  // Frame length in 1/400 s (2.5 ms) units.
+  const units = config < 12 ? [4, 8, 16, 24][config % 4]! : config < 16 ? [4, 8][config % 2]! : [1, 2, 4, 8][config % 4]!;
+  const code = toc & 0x03;
+  let frames: number;
+  if (code === 0) frames = 1;
+  else if (code < 3) frames = 2;
+  else {
+    const count = packet[1];
+    if (count === undefined) throw new RangeError('Opus code 3 packet without a frame count');
+    frames = count & 0x3f;
+  }
+  const samples = frames * units * 120;
+  if (frames === 0 || samples > 5760) throw new RangeError('malformed Opus packet');
+  return samples;
+}

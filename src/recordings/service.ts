@@ -1,0 +1,167 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import type pg from 'pg';
+import { recordingsRepository, type RecordingFormat } from '../db/recordings-repository.js';
+import { AppError } from '../lib/app-error.js';
+import type { Logger } from '../lib/logger.js';
+import type { ObjectStore } from '../storage/s3.js';
+import { contentTypeFor } from './multipart.js';
+import type { OpusParams } from './ogg-opus.js';
+import { parseRange } from './range.js';
+import { recoverRecording, type RecoveryOutcome } from './recovery.js';
+import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
+import { makeSpoolDir } from './spool.js';
+import { RecordingWriter } from './writer.js';
+
+export const MIN_PART_SIZE = 5 * 1024 * 1024;
+
+export interface RecordingServiceOptions {
+  db: pg.Pool;
+  store: ObjectStore;
+  /** Folder for spool files, normally `${DATA_DIR}/spool`; created with mode 0700. */
+  spoolDir: string;
+  logger: Logger;
+  /** Bytes per multipart part; at least 5 MiB (S3's minimum for all but the last part). */
+  partSize?: number;
+  /** Backoff for S3 calls of live recordings (default 250 ms doubling to 10 s, never giving up). */
+  retry?: Partial<RetryPolicy>;
+  /**
+   * fdatasync every appended chunk. Off by default: the page cache already survives the death of
+   * the process, and a host crash loses the task's local disk on ECS/Fargate anyway.
+   */
+  fsync?: boolean;
+}
+
+export type OpenOptions =
+  | { transcriptionId: string; encoding: 'pcm_s16le'; sampleRate: number }
+  | { transcriptionId: string; encoding: 'webm_opus' | 'ogg_opus'; opusHead: OpusParams };
+
+export interface AudioResponse {
+  status: 200 | 206 | 416;
+  contentType: string;
+  /** Size of the whole recording. */
+  totalBytes: number;
+  /** Present for 200/206: first and last byte sent, and the stream of them. */
+  start?: number;
+  end?: number;
+  body?: Readable;
+}
+
+export interface RecoveryOptions {
+  /** This process's task id; rows it owned in a previous life are taken at once. */
+  taskId: string;
+  /** Rows of other owners are taken only after this long without audio (default 2 min). */
+  graceMs?: number;
+  /** Backoff for recovery's S3 calls (default: 5 attempts); what still fails stays for the next run. */
+  retry?: Partial<RetryPolicy>;
+}
+
+/**
+ * Recordings: streamed multipart upload with a local spool, crash recovery, and playback reads.
+ * The session domain calls `open` at session start, `append*` before acknowledging each chunk,
+ * `finish` at stop, and `recoverUnfinished` once at start-up.
+ */
+export function createRecordingService(options: RecordingServiceOptions) {
+  const partSize = options.partSize ?? MIN_PART_SIZE;
+  if (partSize < MIN_PART_SIZE) throw new RangeError('partSize must be at least 5 MiB');
+  const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
+  const repo = recordingsRepository(options.db);
+  const log = options.logger.child({ component: 'recordings' });
+  const live = new Map<string, RecordingWriter>();
+
+  return {
+    /**
+     * Starts a recording for a transcription row that already exists. Never waits for S3: the
+     * multipart upload is created in the background. Throws `storage_unavailable` if the spool or
+     * the database cannot be written.
+     */
+    async open(o: OpenOptions): Promise<RecordingWriter> {
+      if (o.encoding === 'pcm_s16le' && !(Number.isInteger(o.sampleRate) && o.sampleRate >= 8000 && o.sampleRate <= 192_000)) {
+        throw new AppError('unsupported_audio_format', 'The PCM sample rate must be an integer from 8000 to 192000.');
+      }
+      if (o.encoding !== 'pcm_s16le' && !(o.opusHead.channels >= 1 && o.opusHead.channels <= 2 && o.opusHead.preSkip >= 0 && o.opusHead.preSkip <= 0xffff)) {
+        throw new AppError('unsupported_audio_format', 'Only mono or stereo Opus is supported.');
+      }
+      const format: RecordingFormat = o.encoding === 'pcm_s16le' ? { container: 'wav', sampleRate: o.sampleRate } : { container: 'ogg' };
+      const contentType = contentTypeFor(format);
+      // Random: never derived from patient, user or session data.
+      const objectKey = `${options.store.prefix}${randomUUID()}.${format.container}`;
+      const row = await repo.insert({ transcriptionId: o.transcriptionId, objectKey, contentType, format });
+      const dir = path.join(options.spoolDir, row.id);
+      try {
+        await makeSpoolDir(options.spoolDir);
+        await makeSpoolDir(dir);
+      } catch (err) {
+        await repo.setState(row.id, 'failed', 'spool folder could not be created');
+        throw new AppError('storage_unavailable', 'The recording could not be started.', { cause: err });
+      }
+      const writer = new RecordingWriter(
+        row.id,
+        o.transcriptionId,
+        objectKey,
+        format,
+        contentType,
+        dir,
+        { repo, store: options.store, logger: log, partSize, retry, fsync: options.fsync ?? false, onSettled: () => live.delete(row.id) },
+        o.encoding === 'pcm_s16le' ? undefined : o.opusHead,
+      );
+      live.set(row.id, writer);
+      await writer.start();
+      return writer;
+    },
+
+    /**
+     * At start-up: completes (or, when impossible, fails with a reason) every unfinished
+     * recording no live process owns (see `findOrphans` for the rule), from the spool under
+     * `spoolDir` and the parts already confirmed by S3. One bad recording never stops the others.
+     */
+    async recoverUnfinished(o: RecoveryOptions): Promise<RecoveryOutcome[]> {
+      const policy: RetryPolicy = { ...DEFAULT_RETRY, maxAttempts: 5, ...o.retry };
+      const rows = await repo.findOrphans(o.taskId, o.graceMs ?? 120_000);
+      const outcomes: RecoveryOutcome[] = [];
+      for (const row of rows) {
+        if (live.has(row.id)) continue;
+        outcomes.push(await recoverRecording(row, { repo, store: options.store, spoolDir: options.spoolDir, logger: log, retry: policy }));
+      }
+      return outcomes;
+    },
+
+    /**
+     * Opens a completed recording for playback. `range` is the raw `Range` header. Throws
+     * `not_found` when there is no completed recording, `storage_unavailable` when S3 fails.
+     */
+    async openAudio(transcriptionId: string, range?: string): Promise<AudioResponse> {
+      const row = await repo.findByTranscription(transcriptionId);
+      if (!row || row.uploadState !== 'completed') throw new AppError('not_found');
+      const total = row.bytes;
+      const r = parseRange(range, total);
+      if (r.kind === 'unsatisfiable') return { status: 416, contentType: row.contentType, totalBytes: total };
+      const start = r.kind === 'partial' ? r.start : 0;
+      const end = r.kind === 'partial' ? r.end : total - 1;
+      try {
+        const res = await options.store.client.send(
+          new GetObjectCommand({ Bucket: options.store.bucket, Key: row.objectKey, ...(r.kind === 'partial' ? { Range: `bytes=${start}-${end}` } : {}) }),
+        );
+        return { status: r.kind === 'partial' ? 206 : 200, contentType: row.contentType, totalBytes: total, start, end, body: res.Body as Readable };
+      } catch (err) {
+        throw new AppError('storage_unavailable', undefined, { cause: err, retryable: true });
+      }
+    },
+
+    /** Live writers of this process. */
+    get liveCount(): number {
+      return live.size;
+    },
+
+    /** Shutdown: stops background retries; spools stay for `recoverUnfinished`. */
+    close(): void {
+      for (const w of live.values()) w.detach();
+      live.clear();
+    },
+  };
+}
+
+export type RecordingService = ReturnType<typeof createRecordingService>;
+export type { RecordingWriter };

@@ -1,0 +1,137 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { PermanentError } from './retry.js';
+
+/**
+ * The local spool: one folder per recording (mode 0700), one file per multipart part (mode 0600).
+ * Each file is a sequence of framed records, one per appended chunk:
+ *   "ARS1" | payload length (u32 LE) | CRC-32 of the payload (u32 LE) | payload
+ * so recovery can tell a torn tail (the chunk being written when the process died, never
+ * acknowledged) from damage to data that was acknowledged.
+ */
+const MAGIC = Buffer.from('ARS1', 'latin1');
+const RECORD_HEADER = 12;
+/** No chunk is this large (a chunk is at most 1 MiB); a bigger length field is damage, not a torn tail. */
+const MAX_RECORD = 4 * 1024 * 1024;
+
+const IEEE_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let j = 0; j < 8; j++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[i] = c >>> 0;
+  }
+  return t;
+})();
+
+export function crc32(buf: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const b of buf) c = IEEE_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+export class SpoolCorruptError extends PermanentError {
+  override readonly name = 'SpoolCorruptError';
+}
+
+export function partFileName(partNumber: number): string {
+  return `part-${String(partNumber).padStart(5, '0')}.spool`;
+}
+
+/** Part numbers of the spool files in `dir`, ascending; [] when the folder does not exist. */
+export async function listSpoolParts(dir: string): Promise<number[]> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  return names
+    .map((n) => /^part-(\d{5})\.spool$/.exec(n)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+export async function makeSpoolDir(dir: string): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  // mkdir's mode is filtered by the umask and ignored for existing folders.
+  await fs.chmod(dir, 0o700);
+}
+
+/** Appends framed records to one part file. Not safe for concurrent appends: callers serialise. */
+export class SpoolPartWriter {
+  /** Payload bytes in this part (framing excluded). */
+  payloadBytes = 0;
+
+  private constructor(
+    readonly partNumber: number,
+    readonly file: string,
+    private readonly handle: fs.FileHandle,
+    private readonly fsync: boolean,
+  ) {}
+
+  static async create(dir: string, partNumber: number, fsync: boolean): Promise<SpoolPartWriter> {
+    const file = path.join(dir, partFileName(partNumber));
+    const handle = await fs.open(file, 'a', 0o600);
+    return new SpoolPartWriter(partNumber, file, handle, fsync);
+  }
+
+  /**
+   * Resolves once the record is in the kernel's page cache, which survives the death of this
+   * process (kill -9, OOM); with `fsync` also once it is on the device.
+   */
+  async append(payload: Uint8Array): Promise<void> {
+    const header = Buffer.alloc(RECORD_HEADER);
+    MAGIC.copy(header, 0);
+    header.writeUInt32LE(payload.length, 4);
+    header.writeUInt32LE(crc32(payload), 8);
+    const buffers = [header, payload];
+    const total = RECORD_HEADER + payload.length;
+    let written = (await this.handle.writev(buffers)).bytesWritten;
+    // A short write is rare on a regular file (disk full); finish it or fail.
+    while (written < total) {
+      written += (await this.handle.write(Buffer.concat(buffers).subarray(written))).bytesWritten;
+    }
+    if (this.fsync) await this.handle.datasync();
+    this.payloadBytes += payload.length;
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}
+
+/**
+ * Reads one part file back as the concatenated payloads. A trailing record cut short is the chunk
+ * being written when the process died; it was never acknowledged, so it is dropped and reported
+ * as `tornBytes`. Anything else that does not check out throws {@link SpoolCorruptError}.
+ */
+export async function readSpoolPart(file: string): Promise<{ payload: Buffer; records: number; tornBytes: number }> {
+  const raw = await fs.readFile(file);
+  const payloads: Buffer[] = [];
+  let pos = 0;
+  let records = 0;
+  while (pos < raw.length) {
+    if (raw.length - pos < RECORD_HEADER) {
+      if (MAGIC.subarray(0, Math.min(4, raw.length - pos)).equals(raw.subarray(pos, pos + 4))) break;
+      throw new SpoolCorruptError(`bad record header at byte ${pos} of ${path.basename(file)}`);
+    }
+    if (!raw.subarray(pos, pos + 4).equals(MAGIC)) {
+      throw new SpoolCorruptError(`bad record header at byte ${pos} of ${path.basename(file)}`);
+    }
+    const len = raw.readUInt32LE(pos + 4);
+    const crc = raw.readUInt32LE(pos + 8);
+    if (len > MAX_RECORD) throw new SpoolCorruptError(`impossible record length at byte ${pos} of ${path.basename(file)}`);
+    if (raw.length - pos - RECORD_HEADER < len) break; // torn tail
+    const payload = raw.subarray(pos + RECORD_HEADER, pos + RECORD_HEADER + len);
+    if (crc32(payload) !== crc) {
+      throw new SpoolCorruptError(`checksum mismatch in record ${records} of ${path.basename(file)}`);
+    }
+    payloads.push(payload);
+    records++;
+    pos += RECORD_HEADER + len;
+  }
+  return { payload: Buffer.concat(payloads), records, tornBytes: raw.length - pos };
+}
