@@ -36,11 +36,14 @@ export const configSchema = z.object({
   S3_PREFIX: z.string().default('recordings/'),
   EMBEDDED_S3_PORT: int(0),
   AWS_REGION: z.string().default('us-east-1'),
+  AWS_ENDPOINT_URL_S3: optionalString,
 
   TRANSCRIBE_ENGINE: z.enum(['local', 'aws']).default('local'),
   MAX_SESSIONS: int(100, 1),
   IDLE_TIMEOUT_MS: int(300_000, 1),
   MAX_SESSION_MS: int(1_800_000, 1),
+  LOCAL_ENGINE_WORKERS: int(0),
+  LOCAL_LM_DIR: optionalString,
 
   SESSION_SECRET: optionalString,
   SESSION_IDLE_MS: int(8 * 60 * 60 * 1000, 60_000),

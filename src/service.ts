@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import type { Router } from 'express';
 import { AuditLog } from './audit/audit-log.js';
 import { LoginLimiter } from './auth/login-limiter.js';
@@ -10,10 +13,18 @@ import type { EmbeddedPostgresHandle } from './db/embedded-postgres.js';
 import { migrate, migrationFiles, migrationStatus } from './db/migrations.js';
 import { openDatabase } from './db/open.js';
 import type { Pool } from './db/pool.js';
+import { DictationRepository } from './dictation/dictation-repo.js';
+import { SessionManager } from './dictation/session-manager.js';
 import { HealthMonitor, type HealthCheck } from './health/health-monitor.js';
 import type { Logger } from './lib/logger.js';
 import { Shutdown } from './lib/shutdown.js';
+import { registerDictationHandlers, roomSink } from './realtime/dictation-handlers.js';
 import type { AppServer } from './realtime/server.js';
+import { createRecordingService, type RecordingService } from './recordings/service.js';
+import { startEmbeddedS3, type EmbeddedS3 } from './storage/embedded-s3.js';
+import { createObjectStore, type ObjectStore } from './storage/s3.js';
+import { createEngine } from './transcription/factory.js';
+import type { TranscriptionEngine } from './transcription/port.js';
 
 export interface Service {
   url: string;
@@ -21,27 +32,41 @@ export interface Service {
   app: App;
   db: Pool;
   health: HealthMonitor;
+  store: ObjectStore;
+  recordings: RecordingService;
+  engine: TranscriptionEngine;
+  sessions: SessionManager;
+  taskId: string;
   /** Stops in order; resolves when everything is closed. Safe to call twice. */
   close(): Promise<void>;
 }
 
 /** Parts a caller (or a test) may supply instead of the ones built from config. */
 export interface ServiceOverrides {
+  /** A ready engine (tests use the scripted fake); otherwise built from TRANSCRIBE_ENGINE. */
+  engine?: TranscriptionEngine;
   healthChecks?: Record<string, HealthCheck>;
   apiRouters?: (io: AppServer) => Array<[string, Router]>;
-  realtimeHandlers?: (io: AppServer) => void;
+  /** Options for the recording service (tests shorten retries). */
+  recordings?: { retry?: { baseMs?: number; maxMs?: number; maxAttempts?: number }; recoveryGraceMs?: number };
 }
 
 /**
- * Builds every adapter from config, applies migrations, then listens. This is the composition root
- * `main.ts` calls; tests call it too, with PORT=0.
+ * Builds every adapter from config, applies migrations, recovers what a crash left, then listens.
+ * This is the composition root `main.ts` calls; tests call it too, with PORT=0. Shutdown runs in
+ * order: stop admitting and finish every live session → close io/http → recordings, engine → pool
+ * and the embedded servers.
  */
 export async function startService(config: Config, logger: Logger, overrides: ServiceOverrides = {}): Promise<Service> {
   const shutdown = new Shutdown(logger);
-  let embeddedPg: EmbeddedPostgresHandle | undefined;
+  // Registered in reverse at the end; resources opened so far are closed if start-up fails.
+  const closers: Array<[string, () => Promise<void> | void]> = [];
   try {
+    fs.mkdirSync(config.dataDir, { recursive: true });
+    const taskId = loadTaskId(config.dataDir);
     const { db, embedded } = await openDatabase(config, logger);
-    embeddedPg = embedded;
+    if (embedded) closers.push(['stop_embedded_postgres', () => embedded.stop()]);
+    closers.push(['close_pool', () => db.end()]);
 
     const client = await db.connect();
     try {
@@ -51,6 +76,25 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     }
     const files = migrationFiles();
 
+    const { store, embeddedS3 } = await openStore(config, logger);
+    if (embeddedS3) closers.push(['stop_embedded_s3', () => embeddedS3.close()]);
+    closers.push(['close_store', () => store.close()]);
+
+    const recordings = createRecordingService({
+      db,
+      store,
+      spoolDir: path.join(config.dataDir, 'spool'),
+      logger,
+      ...(overrides.recordings?.retry ? { retry: overrides.recordings.retry } : {}),
+    });
+    closers.push(['close_recordings', () => recordings.close()]);
+
+    const engine = overrides.engine ?? (await createEngine({ ...config, LOCAL_ENGINE_WORKERS: config.LOCAL_ENGINE_WORKERS || undefined }, logger));
+    closers.push(['close_engine', () => engine.close()]);
+
+    const dictation = new DictationRepository(db);
+    await recoverCrashed(recordings, dictation, taskId, overrides.recordings?.recoveryGraceMs ?? 120_000, logger);
+
     const users = new UserRepository(db);
     const audit = new AuditLog(db);
     const loginLimiter = new LoginLimiter(db, {
@@ -59,6 +103,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       windowMs: config.LOGIN_WINDOW_MS,
     });
     const sessionMiddleware = createSessionMiddleware(config, db, logger);
+    closers.push(['close_session_store', () => closeSessionStore(sessionMiddleware)]);
 
     const health = new HealthMonitor(
       {
@@ -66,12 +111,19 @@ export async function startService(config: Config, logger: Logger, overrides: Se
           await db.query('SELECT 1');
         },
         migrations: async () => ({ ...(await migrationStatus(db, files)) }),
+        storage: () => store.check(),
+        transcriber: async () => {
+          await engine.check();
+          return { engine: engine.name };
+        },
         ...overrides.healthChecks,
       },
       logger,
       { intervalMs: config.HEALTH_CACHE_MS, timeoutMs: 1500 },
     );
+    closers.push(['stop_health', () => health.stop()]);
 
+    let sessions!: SessionManager;
     const app = createApp({
       config,
       logger,
@@ -81,7 +133,24 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       sessionMiddleware,
       health,
       apiRouters: overrides.apiRouters,
-      realtimeHandlers: overrides.realtimeHandlers,
+      realtimeHandlers: (io) => {
+        sessions = new SessionManager({
+          engine,
+          recordings,
+          repo: dictation,
+          taskId,
+          logger,
+          limits: {
+            maxSessions: config.MAX_SESSIONS,
+            idleTimeoutMs: config.IDLE_TIMEOUT_MS,
+            maxSessionMs: config.MAX_SESSION_MS,
+            maxChunkBytes: 1024 * 1024,
+            maxBacklogBytes: 60 * 1000 * 1000,
+          },
+          sinkFor: (sessionId, transcriptionId) => roomSink(io, sessionId, transcriptionId),
+        });
+        registerDictationHandlers(io, sessions, logger);
+      },
     });
 
     await health.start();
@@ -93,28 +162,86 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       });
     });
     const port = (app.server.address() as AddressInfo).port;
-    const url = `http://127.0.0.1:${port}`;
-    logger.info({ port, database: embedded ? 'embedded' : 'external' }, 'service_listening');
+    logger.info({ port, taskId, database: embedded ? 'embedded' : 'external', storage: embeddedS3 ? 'embedded' : 's3', engine: engine.name }, 'service_listening');
 
-    shutdown.add('stop_health', () => health.stop());
+    shutdown.add('drain_sessions', () => sessions.drain('server_shutdown'));
     shutdown.add('close_realtime', () => closeRealtime(app.io));
     shutdown.add('close_http', () => closeHttp(app));
-    shutdown.add('close_session_store', () => closeSessionStore(sessionMiddleware));
-    shutdown.add('close_pool', () => db.end());
-    if (embedded) shutdown.add('stop_embedded_postgres', () => embedded.stop());
+    for (const [name, run] of closers.reverse()) shutdown.add(name, run);
+    closers.length = 0;
 
     return {
-      url,
+      url: `http://127.0.0.1:${port}`,
       port,
       app,
       db,
       health,
+      store,
+      recordings,
+      engine,
+      sessions,
+      taskId,
       close: () => shutdown.run(config.SHUTDOWN_TIMEOUT_MS),
     };
   } catch (err) {
-    await shutdown.run(5000);
-    if (embeddedPg) await embeddedPg.stop().catch(() => {});
+    for (const [name, run] of closers.reverse()) shutdown.add(name, run);
+    await shutdown.run(10_000);
     throw err;
+  }
+}
+
+async function openStore(config: Config, logger: Logger): Promise<{ store: ObjectStore; embeddedS3?: EmbeddedS3 }> {
+  if (config.S3_BUCKET) {
+    const store = createObjectStore(
+      {
+        bucket: config.S3_BUCKET,
+        kmsKeyId: config.S3_KMS_KEY_ID,
+        prefix: config.S3_PREFIX,
+        region: config.AWS_REGION,
+        ...(config.AWS_ENDPOINT_URL_S3 ? { endpoint: config.AWS_ENDPOINT_URL_S3 } : {}),
+      },
+      logger,
+    );
+    return { store };
+  }
+  const embeddedS3 = await startEmbeddedS3({ dir: path.join(config.dataDir, 's3'), port: config.EMBEDDED_S3_PORT });
+  const store = createObjectStore(
+    {
+      bucket: embeddedS3.bucket,
+      prefix: config.S3_PREFIX,
+      region: config.AWS_REGION,
+      endpoint: embeddedS3.endpoint,
+      credentials: embeddedS3.credentials,
+    },
+    logger,
+  );
+  return { store, embeddedS3 };
+}
+
+/**
+ * What a killed process left: recordings are completed from the spool and S3, and transcriptions
+ * still marked `recording` with no live owner are closed with the reason.
+ */
+async function recoverCrashed(recordings: RecordingService, dictation: DictationRepository, taskId: string, graceMs: number, logger: Logger) {
+  const outcomes = await recordings.recoverUnfinished({ taskId, graceMs });
+  const interrupted = await dictation.closeInterrupted(taskId, graceMs);
+  if (outcomes.length > 0 || interrupted > 0) {
+    logger.info(
+      { recordings: outcomes.map((o) => ({ recordingId: o.recordingId, outcome: o.outcome })), transcriptions: interrupted },
+      'crash_recovery_done',
+    );
+  }
+}
+
+/** A stable id for this DATA_DIR, so a restarted process recognises the sessions it owned. */
+function loadTaskId(dataDir: string): string {
+  const file = path.join(dataDir, 'task-id');
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    const id = randomUUID();
+    fs.writeFileSync(file, id, { mode: 0o600 });
+    return id;
   }
 }
 

@@ -65,4 +65,23 @@ export class DictationRepository {
       [id, r.status, r.endReason, Math.round(r.durationMs), r.ackSeq, r.failureReason ?? null],
     );
   }
+
+  /**
+   * Closes transcriptions a dead process left in `recording` (owned by this task in a previous
+   * life, by nobody, or silent for `graceMs`) whose recording is settled or absent: `completed`
+   * with reason `interrupted` when any text was stored, else `failed`. Returns how many.
+   */
+  async closeInterrupted(taskId: string, graceMs: number): Promise<number> {
+    const { rowCount } = await this.db.query(
+      `UPDATE transcriptions t
+          SET status = CASE WHEN EXISTS (SELECT 1 FROM transcript_segments s WHERE s.transcription_id = t.id) THEN 'completed' ELSE 'failed' END,
+              end_reason = 'error', failure_reason = coalesce(t.failure_reason, 'interrupted'),
+              ended_at = now(), duration_ms = coalesce(t.duration_ms, t.audio_ms), owner_task = NULL
+        WHERE t.status = 'recording'
+          AND (t.owner_task = $1 OR t.owner_task IS NULL OR coalesce(t.last_audio_at, t.created_at) < now() - make_interval(secs => $2::double precision / 1000))
+          AND NOT EXISTS (SELECT 1 FROM recordings r WHERE r.transcription_id = t.id AND r.upload_state IN ('uploading', 'completing'))`,
+      [taskId, graceMs],
+    );
+    return rowCount ?? 0;
+  }
 }
