@@ -19,7 +19,7 @@ export interface LocalEngineOptions {
   lmDir?: string;
   /** PocketSphinx arguments; default {@link FAST_SEARCH_ARGS}. */
   searchArgs?: readonly string[];
-  /** Initialised decoders each worker keeps for reuse (default 2; each costs ~100 MB). */
+  /** Fresh decoders each worker keeps ready for the next streams (default 1; each costs ~100 MB). */
   spareDecoders?: number;
 }
 
@@ -33,7 +33,7 @@ export function createLocalEngine(options: LocalEngineOptions, logger: Logger): 
   const pool = new WorkerPool(options.workers ?? WorkerPool.defaultSize(), {
     ...(options.lmDir ? { lmDir: options.lmDir } : {}),
     args: [...(options.searchArgs ?? FAST_SEARCH_ARGS)],
-    spareDecoders: options.spareDecoders ?? 2,
+    spareDecoders: options.spareDecoders ?? 1,
   }, logger);
   const log = logger.child({ engine: 'local' });
 

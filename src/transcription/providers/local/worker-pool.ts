@@ -19,7 +19,7 @@ interface Slot {
   worker: Worker;
   ready: Promise<void>;
   streams: Map<number, StreamHandlers>;
-  pings: Map<number, () => void>;
+  pings: Map<number, (err?: Error) => void>;
   dead: boolean;
 }
 
@@ -89,9 +89,10 @@ export class WorkerPool {
             slot.pings.delete(id);
             reject(new Error('offline engine worker did not answer'));
           }, timeoutMs);
-          slot.pings.set(id, () => {
+          slot.pings.set(id, (err) => {
             clearTimeout(timer);
-            resolve();
+            if (err) reject(err);
+            else resolve();
           });
           slot.worker.postMessage({ type: 'ping', id } satisfies ToWorker);
         });
@@ -133,6 +134,8 @@ export class WorkerPool {
       markFailed(new Error(message));
       for (const h of slot.streams.values()) h.onError(message, true);
       slot.streams.clear();
+      for (const p of slot.pings.values()) p(new Error(message));
+      slot.pings.clear();
     };
     worker.on('message', (m: FromWorker) => {
       switch (m.type) {
