@@ -48,6 +48,8 @@ export function createAwsTranscribeMedicalEngine(options: AwsTranscribeMedicalOp
         region: options.region,
         ...(options.endpoint ? { endpoint: options.endpoint } : {}),
         ...(options.credentials ? { credentials: options.credentials } : {}),
+        // Without a logger the SDK writes some warnings to the console; we report failures ourselves.
+        logger: { trace: () => {}, debug: () => {}, info: () => {}, warn: () => log.debug('aws sdk warning'), error: () => log.debug('aws sdk error') },
       }),
     }));
     return loading;
