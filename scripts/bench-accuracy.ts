@@ -1,0 +1,88 @@
+/**
+ * Accuracy and speed of the offline engine on ../shared/audio/{real,clinical-synth}.
+ *   npx tsx scripts/bench-accuracy.ts [--lm-dir DIR] [--default-search] [--streams N]
+ * Progress goes to stderr; the last stdout line is one JSON object:
+ *   { engine, model, search, folders: { real: { wer, words, files: [{ file, wer, edits, words, audioSec, procSec }] }, ... },
+ *     rtf, concurrency: { streams, audioSec, wallSec, xRealtime } }
+ * WER is word-level Levenshtein over normalised words, aggregated as total edits / total reference words.
+ * RTF is processing time / audio time for one stream at a time, fed as fast as the engine takes it.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { createLogger } from '../src/lib/logger.js';
+import type { TranscriptionEngine } from '../src/transcription/port.js';
+import { createLocalEngine, FAST_SEARCH_ARGS } from '../src/transcription/providers/local/index.js';
+import { readReferences, readSharedPcm, SHARED_AUDIO } from '../test/support/audio.js';
+import { wer } from '../test/support/wer.js';
+
+const { values: args } = parseArgs({
+  options: { 'lm-dir': { type: 'string' }, 'default-search': { type: 'boolean', default: false }, streams: { type: 'string', default: '8' } },
+});
+
+const FRAME = 3200;
+
+async function transcribe(engine: TranscriptionEngine, pcm: Buffer, sessionId: string): Promise<string> {
+  const stream = await engine.start({ sampleRate: 16000, specialty: 'PRIMARYCARE', type: 'DICTATION', languageCode: 'en-US', sessionId });
+  const finals: string[] = [];
+  const reading = (async () => {
+    for await (const r of stream) if (r.kind === 'final' && r.text) finals.push(r.text);
+  })();
+  for (let i = 0; i < pcm.length; i += FRAME) stream.write(pcm.subarray(i, i + FRAME));
+  await stream.end();
+  await reading;
+  return finals.join(' ');
+}
+
+const logger = createLogger({ level: 'warn' }, process.stderr as never);
+const engine = createLocalEngine(
+  { ...(args['lm-dir'] ? { lmDir: args['lm-dir'] } : {}), ...(args['default-search'] ? { searchArgs: [] } : {}) },
+  logger,
+);
+try {
+  await engine.check();
+  const folders: Record<string, { wer: number; words: number; files: unknown[] }> = {};
+  let procTotal = 0;
+  let audioTotal = 0;
+  const all: Buffer[] = [];
+  for (const folder of ['real', 'clinical-synth']) {
+    let edits = 0;
+    let words = 0;
+    const files = [];
+    for (const { file, text } of readReferences(folder)) {
+      const pcm = readSharedPcm(path.join(folder, file));
+      all.push(pcm);
+      const t0 = performance.now();
+      const hyp = await transcribe(engine, pcm, file);
+      const procSec = (performance.now() - t0) / 1000;
+      const audioSec = pcm.length / 32000;
+      const w = wer(text, hyp);
+      edits += w.edits;
+      words += w.refWords;
+      procTotal += procSec;
+      audioTotal += audioSec;
+      files.push({ file, wer: +w.wer.toFixed(4), edits: w.edits, words: w.refWords, audioSec: +audioSec.toFixed(2), procSec: +procSec.toFixed(3) });
+      process.stderr.write(`${folder}/${file}: WER ${(100 * w.wer).toFixed(1)} %\n`);
+    }
+    folders[folder] = { wer: +(edits / words).toFixed(4), words, files };
+  }
+  // Throughput: N streams at once, each fed as fast as possible; xRealtime ≈ real-time streams sustainable.
+  const n = Number(args.streams);
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: n }, (_, i) => transcribe(engine, Buffer.concat(all.slice(0, 12)), `c${i}`)));
+  const wallSec = (performance.now() - t0) / 1000;
+  const concAudio = (n * all.slice(0, 12).reduce((a, b) => a + b.length, 0)) / 32000;
+  const result = {
+    engine: 'local',
+    model: args['lm-dir'] ? path.resolve(args['lm-dir']) : 'debian pocketsphinx-en-us',
+    search: args['default-search'] ? 'default' : FAST_SEARCH_ARGS.join(' '),
+    audioDir: SHARED_AUDIO,
+    folders,
+    rtf: +(procTotal / audioTotal).toFixed(4),
+    concurrency: { streams: n, audioSec: +concAudio.toFixed(1), wallSec: +wallSec.toFixed(2), xRealtime: +(concAudio / wallSec).toFixed(2) },
+  };
+  if (!fs.existsSync(SHARED_AUDIO)) throw new Error('shared audio missing');
+  console.log(JSON.stringify(result));
+} finally {
+  await engine.close();
+}

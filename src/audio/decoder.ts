@@ -1,0 +1,172 @@
+import { OpusDecoder } from 'opus-decoder';
+import { InvalidAudioError, UnsupportedAudioFormatError } from './errors.js';
+import { OggDemuxer } from './ogg-demuxer.js';
+import { type OpusHeadInfo, opusPacketSamples48k, parseOpusHead } from './opus-packet.js';
+import { createResampler, SUPPORTED_PCM_RATES, TARGET_RATE } from './resampler.js';
+import { WebmDemuxer } from './webm-demuxer.js';
+
+export type AudioEncoding = 'pcm_s16le' | 'webm_opus' | 'ogg_opus';
+export type { OpusHeadInfo };
+
+export interface DecoderOptions {
+  encoding: AudioEncoding;
+  /** Only for `pcm_s16le`; default 16000. One of {@link SUPPORTED_PCM_RATES}. */
+  sampleRate?: number;
+  /** Only 1 is accepted (API.md). */
+  channels?: number;
+  /** webm/ogg: called once with the stream's OpusHead, before the first packet. */
+  onOpusHead?: (head: OpusHeadInfo) => void;
+  /** webm/ogg: every demuxed audio packet, in order, with its duration in 48 kHz samples. */
+  onOpusPacket?: (packet: Buffer, samples48k: number) => void;
+}
+
+/** Turns one session's input bytes into 16 kHz mono s16le PCM. Not safe to share between sessions. */
+export interface AudioDecoder {
+  readonly encoding: AudioEncoding;
+  /**
+   * Feeds the next chunk (any boundaries). Returns the 16 kHz PCM it completed (possibly empty).
+   * Throws {@link InvalidAudioError}; after that the decoder is unusable, and what was returned before stands.
+   */
+  push(chunk: Buffer): Buffer;
+  /** End of input: returns the remaining PCM and frees the decoder. Idempotent. */
+  end(): Buffer;
+}
+
+/** Throws {@link UnsupportedAudioFormatError} unless `createDecoder` would accept these options. */
+export function assertSupportedFormat(opts: Pick<DecoderOptions, 'encoding' | 'sampleRate' | 'channels'>): void {
+  if (!['pcm_s16le', 'webm_opus', 'ogg_opus'].includes(opts.encoding)) {
+    throw new UnsupportedAudioFormatError('unknown encoding');
+  }
+  if (opts.channels !== undefined && opts.channels !== 1) throw new UnsupportedAudioFormatError('only mono is accepted');
+  if (opts.encoding === 'pcm_s16le' && opts.sampleRate !== undefined) {
+    if (!(SUPPORTED_PCM_RATES as readonly number[]).includes(opts.sampleRate)) {
+      throw new UnsupportedAudioFormatError('unsupported PCM sample rate');
+    }
+  }
+}
+
+/**
+ * Creates a decoder; resolves once the Opus WASM module is ready (first call compiles it, ~10 ms).
+ * Rejects with {@link UnsupportedAudioFormatError}.
+ */
+export async function createDecoder(opts: DecoderOptions): Promise<AudioDecoder> {
+  assertSupportedFormat(opts);
+  if (opts.encoding === 'pcm_s16le') return createPcmDecoder(opts.sampleRate ?? TARGET_RATE);
+  const opus = new OpusDecoder({ sampleRate: TARGET_RATE, channels: 1 });
+  await opus.ready;
+  return createOpusDecoder(opts, opus);
+}
+
+function int16ToBuffer(samples: Int16Array): Buffer {
+  return Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
+}
+
+function createPcmDecoder(rate: number): AudioDecoder {
+  const resampler = createResampler(rate);
+  let carry: Buffer | undefined; // an odd trailing byte (a sample split across chunks)
+  let ended = false;
+  return {
+    encoding: 'pcm_s16le',
+    push(chunk) {
+      if (ended) throw new Error('decoder already ended');
+      let data = carry ? Buffer.concat([carry, chunk]) : chunk;
+      carry = undefined;
+      if (data.length % 2 === 1) {
+        carry = Buffer.from(data.subarray(data.length - 1));
+        data = data.subarray(0, data.length - 1);
+      }
+      if (data.length === 0) return Buffer.alloc(0);
+      const samples = new Int16Array(data.length / 2);
+      for (let i = 0; i < samples.length; i++) samples[i] = data.readInt16LE(i * 2);
+      const out = resampler.push(samples);
+      return rate === TARGET_RATE ? Buffer.from(data) : int16ToBuffer(out);
+    },
+    end() {
+      if (ended) return Buffer.alloc(0);
+      ended = true;
+      return int16ToBuffer(resampler.end());
+    },
+  };
+}
+
+function createOpusDecoder(opts: DecoderOptions, opus: OpusDecoder<16000>): AudioDecoder {
+  const demux = opts.encoding === 'webm_opus' ? new WebmDemuxer() : new OggDemuxer();
+  let head: OpusHeadInfo | undefined;
+  // Ogg carries OpusHead and OpusTags as its first two packets.
+  let oggHeadersLeft = opts.encoding === 'ogg_opus' ? 2 : 0;
+  let skip16k = 0;
+  let ended = false;
+  let failed = false;
+
+  const setHead = (raw: Buffer): void => {
+    head = parseOpusHead(raw);
+    skip16k = Math.round(head.preSkip / 3);
+    opts.onOpusHead?.(head);
+  };
+
+  const decodePacket = (packet: Buffer, out: Int16Array[]): void => {
+    const samples48k = opusPacketSamples48k(packet);
+    const res = opus.decodeFrame(packet);
+    if (res.errors.length > 0) throw new InvalidAudioError('Opus packet does not decode');
+    opts.onOpusPacket?.(packet, samples48k);
+    const ch = res.channelData[0];
+    if (!ch) return;
+    let start = 0;
+    if (skip16k > 0) {
+      start = Math.min(skip16k, res.samplesDecoded);
+      skip16k -= start;
+    }
+    const pcm = new Int16Array(res.samplesDecoded - start);
+    for (let i = 0; i < pcm.length; i++) {
+      const v = ch[start + i]! * 32768;
+      pcm[i] = v < -32768 ? -32768 : v > 32767 ? 32767 : Math.round(v);
+    }
+    out.push(pcm);
+  };
+
+  return {
+    encoding: opts.encoding,
+    push(chunk) {
+      if (ended || failed) throw new Error('decoder is closed');
+      try {
+        const packets = demux.push(chunk);
+        const out: Int16Array[] = [];
+        for (const packet of packets) {
+          if (oggHeadersLeft > 0) {
+            if (oggHeadersLeft === 2) setHead(packet);
+            else if (packet.toString('latin1', 0, 8) !== 'OpusTags') throw new InvalidAudioError('missing OpusTags');
+            oggHeadersLeft--;
+            continue;
+          }
+          if (!head) {
+            const fromTrack = demux instanceof WebmDemuxer ? demux.opusHead : undefined;
+            if (!fromTrack) throw new InvalidAudioError('Opus track has no OpusHead');
+            setHead(fromTrack);
+          }
+          decodePacket(packet, out);
+        }
+        const total = out.reduce((n, a) => n + a.length, 0);
+        const buf = Buffer.alloc(total * 2);
+        let off = 0;
+        for (const a of out) {
+          buf.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), off);
+          off += a.byteLength;
+        }
+        return buf;
+      } catch (err) {
+        failed = true;
+        opus.free();
+        if (err instanceof InvalidAudioError) throw err;
+        throw new InvalidAudioError('undecodable Opus stream', err);
+      }
+    },
+    end() {
+      if (!ended) {
+        ended = true;
+        demux.end();
+        if (!failed) opus.free();
+      }
+      return Buffer.alloc(0);
+    },
+  };
+}

@@ -1,0 +1,5 @@
+export { type AudioDecoder, type AudioEncoding, type DecoderOptions, type OpusHeadInfo, assertSupportedFormat, createDecoder } from './decoder.js';
+export { InvalidAudioError, UnsupportedAudioFormatError } from './errors.js';
+export { FRAME_BYTES, FRAME_SAMPLES, Framer } from './framer.js';
+export { type Level, LevelMeter, rmsDbfs, SILENCE_DBFS } from './level.js';
+export { SUPPORTED_PCM_RATES, TARGET_RATE } from './resampler.js';

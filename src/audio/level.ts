@@ -1,0 +1,34 @@
+/** Level reported for digital silence. */
+export const SILENCE_DBFS = -100;
+
+/** RMS level of s16le PCM in dBFS (a full-scale square wave is 0 dBFS), floored at {@link SILENCE_DBFS}. */
+export function rmsDbfs(pcm: Buffer): number {
+  const n = Math.floor(pcm.length / 2);
+  if (n === 0) return SILENCE_DBFS;
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const v = pcm.readInt16LE(i * 2) / 32768;
+    sum += v * v;
+  }
+  const db = 10 * Math.log10(sum / n);
+  return Number.isFinite(db) ? Math.max(SILENCE_DBFS, db) : SILENCE_DBFS;
+}
+
+export interface Level {
+  /** This frame's RMS in dBFS. */
+  rmsDb: number;
+  /** Fast-attack, slow-release level for a meter display. */
+  smoothedDb: number;
+}
+
+/** A VU-style meter: rises at once to a louder frame, falls by `releaseDbPerFrame` (default 3 dB/100 ms). */
+export class LevelMeter {
+  private smoothed = SILENCE_DBFS;
+  constructor(private readonly releaseDbPerFrame = 3) {}
+
+  update(frame: Buffer): Level {
+    const rmsDb = rmsDbfs(frame);
+    this.smoothed = rmsDb >= this.smoothed ? rmsDb : Math.max(rmsDb, this.smoothed - this.releaseDbPerFrame);
+    return { rmsDb, smoothedDb: this.smoothed };
+  }
+}

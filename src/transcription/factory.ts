@@ -1,0 +1,32 @@
+import type { Logger } from '../lib/logger.js';
+import type { TranscriptionEngine } from './port.js';
+
+/** The settings the engine choice depends on (a subset of the app's Config). */
+export interface EngineConfig {
+  TRANSCRIBE_ENGINE: 'local' | 'aws';
+  AWS_REGION: string;
+  /** Offline engine worker threads (default: one per core). */
+  LOCAL_ENGINE_WORKERS?: number | undefined;
+  /** Directory with an alternative `en-us.lm.bin` + `cmudict-en-us.dict` for the offline engine. */
+  LOCAL_LM_DIR?: string | undefined;
+}
+
+/**
+ * Builds the configured engine; its module (and for `aws` the SDK) is imported only here.
+ * Throws `LocalEngineSetupError` naming the `apt-get install` line when the offline engine's
+ * Debian packages are missing.
+ */
+export async function createEngine(config: EngineConfig, logger: Logger): Promise<TranscriptionEngine> {
+  if (config.TRANSCRIBE_ENGINE === 'aws') {
+    const { createAwsTranscribeMedicalEngine } = await import('./providers/aws-transcribe-medical/index.js');
+    return createAwsTranscribeMedicalEngine({ region: config.AWS_REGION }, logger);
+  }
+  const { createLocalEngine } = await import('./providers/local/index.js');
+  return createLocalEngine(
+    {
+      ...(config.LOCAL_ENGINE_WORKERS ? { workers: config.LOCAL_ENGINE_WORKERS } : {}),
+      ...(config.LOCAL_LM_DIR ? { lmDir: config.LOCAL_LM_DIR } : {}),
+    },
+    logger,
+  );
+}

@@ -1,0 +1,293 @@
+import type { MedicalTranscriptResultStream, TranscribeStreamingClient } from '@aws-sdk/client-transcribe-streaming';
+import type { Logger } from '../../../lib/logger.js';
+import { ProviderError, type StreamOptions, type TranscriptionEngine, type TranscriptionStream, type TranscriptResult } from '../../port.js';
+import { ResultQueue } from '../../result-queue.js';
+import { toProviderError } from './errors.js';
+
+export { toProviderError } from './errors.js';
+
+export interface AwsTranscribeMedicalOptions {
+  region: string;
+  /** Overrides the endpoint (tests); the SDK also honours AWS_ENDPOINT_URL_TRANSCRIBE_STREAMING. */
+  endpoint?: string;
+  /** Explicit credentials (tests); otherwise the SDK's default provider chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /**
+   * Transcribe ends a stream after ~15 s without audio. When nothing was written for this long, a
+   * 100 ms silence frame is sent (and repeated at this interval). Default 5000.
+   */
+  keepAliveAfterMs?: number;
+  /**
+   * How long `start()` waits for the service to refuse the stream (400/429 come back at once) before
+   * returning it; a later refusal fails the stream's iteration instead. Default 500.
+   */
+  startWindowMs?: number;
+  /** How long `end()` waits for the service to finish after the last audio. Default 15000. */
+  endTimeoutMs?: number;
+}
+
+const SILENCE = Buffer.alloc(3200); // 100 ms at 16 kHz
+
+type Sdk = typeof import('@aws-sdk/client-transcribe-streaming');
+
+/**
+ * Amazon Transcribe Medical streaming behind the port. The SDK loads and the client is created on
+ * the first `start()`/`check()`, not at import. `start()` rejects with {@link ProviderError} when the
+ * service refuses the stream; a stream that fails later (exception event, dropped connection, or an
+ * end before the end of audio) throws a ProviderError from iteration after the results before it.
+ */
+export function createAwsTranscribeMedicalEngine(options: AwsTranscribeMedicalOptions, logger: Logger): TranscriptionEngine {
+  const log = logger.child({ engine: 'aws' });
+  let loading: Promise<{ sdk: Sdk; client: TranscribeStreamingClient }> | undefined;
+  const active = new Set<{ abort(reason?: Error): void }>();
+
+  const clientOnce = () => {
+    loading ??= import('@aws-sdk/client-transcribe-streaming').then((sdk) => ({
+      sdk,
+      client: new sdk.TranscribeStreamingClient({
+        region: options.region,
+        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+        ...(options.credentials ? { credentials: options.credentials } : {}),
+        // Without a logger the SDK writes some warnings to the console; we report failures ourselves.
+        logger: { trace: () => {}, debug: () => {}, info: () => {}, warn: () => log.debug('aws sdk warning'), error: () => log.debug('aws sdk error') },
+      }),
+    }));
+    return loading;
+  };
+
+  return {
+    name: 'aws',
+    async start(opts: StreamOptions): Promise<TranscriptionStream> {
+      const { sdk, client } = await clientOnce();
+      const stream = new AwsStream(opts, options, log);
+      active.add(stream);
+      stream.onDone = () => active.delete(stream);
+      try {
+        await stream.open(sdk, client);
+      } catch (err) {
+        active.delete(stream);
+        throw err;
+      }
+      return stream;
+    },
+    async check(): Promise<void> {
+      // Loads the SDK and resolves credentials; no stream is opened (that would be billed).
+      const { client } = await clientOnce();
+      try {
+        await client.config.credentials();
+      } catch (err) {
+        throw new ProviderError('Transcribe Medical: no usable AWS credentials', { retryable: false, code: 'credentials', cause: err });
+      }
+    },
+    async close(): Promise<void> {
+      for (const s of [...active]) s.abort(new Error('engine closed'));
+      if (loading) (await loading).client.destroy();
+      loading = undefined;
+    },
+  };
+}
+
+class AwsStream implements TranscriptionStream {
+  private readonly queue = new ResultQueue<TranscriptResult>();
+  private readonly controller = new AbortController();
+  private readonly audio: Buffer[] = [];
+  private wakeAudio: (() => void) | undefined;
+  private inputEnded = false;
+  /** The SDK has taken every queued chunk and the end of input. */
+  private inputDrained = false;
+  private aborted = false;
+  private lastWriteAt = Date.now();
+  /** Bytes handed to the SDK so far, and where (in stream ms) silence was injected, to map times back. */
+  private sentMs = 0;
+  private readonly injected: Array<{ atMs: number; ms: number }> = [];
+  private readonly done: Promise<void>;
+  private markDone!: () => void;
+  onDone: () => void = () => {};
+
+  constructor(
+    private readonly opts: StreamOptions,
+    private readonly engineOpts: AwsTranscribeMedicalOptions,
+    private readonly log: Logger,
+  ) {
+    this.done = new Promise((r) => (this.markDone = r));
+  }
+
+  async open(sdk: Sdk, client: TranscribeStreamingClient): Promise<void> {
+    const command = new sdk.StartMedicalStreamTranscriptionCommand({
+      LanguageCode: 'en-US',
+      MediaEncoding: 'pcm',
+      MediaSampleRateHertz: 16000,
+      Specialty: this.opts.specialty,
+      Type: this.opts.type,
+      ...(this.opts.type === 'CONVERSATION' ? { ShowSpeakerLabel: true } : {}),
+      AudioStream: this.audioEvents(),
+    });
+    // send() resolves only when the first result arrives, which needs audio the caller writes after
+    // start() returns. A refusal (400, 429, bad credentials) comes back at once, without audio: wait
+    // a short window for one, then hand the stream over and let the response arrive in the background.
+    const sending = client.send(command, { abortSignal: this.controller.signal });
+    let timer: NodeJS.Timeout | undefined;
+    const windowOver = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), this.engineOpts.startWindowMs ?? 500)));
+    let early;
+    try {
+      early = await Promise.race([sending, windowOver]);
+    } catch (err) {
+      this.stopInput();
+      throw toProviderError(err);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (early) this.consume(early.TranscriptResultStream);
+    else {
+      sending.then(
+        (response) => this.consume(response.TranscriptResultStream),
+        (err: unknown) => this.finishWith(err),
+      );
+    }
+  }
+
+  private consume(results: AsyncIterable<MedicalTranscriptResultStream> | undefined): void {
+    if (!results) {
+      this.finishWith(new ProviderError('Transcribe Medical: response has no result stream', { retryable: true, code: 'no_result_stream' }));
+      return;
+    }
+    void this.pump(results);
+  }
+
+  /** Ends the stream with a failure before any result stream existed. */
+  private finishWith(err: unknown): void {
+    if (!this.aborted) {
+      const pe = toProviderError(err);
+      this.log.warn({ sessionId: this.opts.sessionId, code: pe.code, retryable: pe.retryable }, 'transcribe stream failed');
+      this.queue.fail(pe);
+    }
+    this.stopInput();
+    this.markDone();
+    this.onDone();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<TranscriptResult> {
+    return this.queue[Symbol.asyncIterator]();
+  }
+
+  write(pcm: Buffer): void {
+    if (this.inputEnded || this.aborted || pcm.length === 0) return;
+    this.audio.push(Buffer.from(pcm));
+    this.lastWriteAt = Date.now();
+    this.wakeAudio?.();
+  }
+
+  async end(): Promise<void> {
+    if (!this.inputEnded) this.stopInput();
+    const timeoutMs = this.engineOpts.endTimeoutMs ?? 15_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
+    const outcome = await Promise.race([this.done.then(() => 'done' as const), timedOut]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      this.log.warn({ sessionId: this.opts.sessionId }, 'transcribe stream did not finish after end of audio');
+      this.queue.fail(new ProviderError('Transcribe Medical: no end of stream after the last audio', { retryable: true, code: 'end_timeout' }));
+      this.controller.abort();
+    }
+    await this.queue.settled();
+  }
+
+  abort(reason?: Error): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.stopInput();
+    this.queue.abort();
+    this.controller.abort(reason);
+    this.markDone();
+  }
+
+  private stopInput(): void {
+    this.inputEnded = true;
+    this.wakeAudio?.();
+  }
+
+  /** The SDK's input: queued audio, with silence while nothing arrives, until end/abort. */
+  private async *audioEvents(): AsyncGenerator<{ AudioEvent: { AudioChunk: Uint8Array } }> {
+    const keepAlive = this.engineOpts.keepAliveAfterMs ?? 5000;
+    for (;;) {
+      const chunk = this.audio.shift();
+      if (chunk) {
+        this.sentMs += chunk.length / 32;
+        yield { AudioEvent: { AudioChunk: chunk } };
+        continue;
+      }
+      if (this.inputEnded) {
+        this.inputDrained = true;
+        return;
+      }
+      const waitMs = Math.max(0, this.lastWriteAt + keepAlive - Date.now());
+      const woke = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), waitMs);
+        this.wakeAudio = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+      });
+      this.wakeAudio = undefined;
+      if (!woke && !this.inputEnded && this.audio.length === 0) {
+        this.injected.push({ atMs: this.sentMs, ms: SILENCE.length / 32 });
+        this.sentMs += SILENCE.length / 32;
+        this.lastWriteAt = Date.now();
+        yield { AudioEvent: { AudioChunk: SILENCE } };
+      }
+    }
+  }
+
+  /** Service time (ms of audio it received) → ms of the audio written to this stream. */
+  private toStreamMs(serviceMs: number): number {
+    let t = serviceMs;
+    for (const s of this.injected) {
+      if (s.atMs >= serviceMs) break;
+      t -= Math.min(s.ms, serviceMs - s.atMs);
+    }
+    return Math.max(0, Math.round(t));
+  }
+
+  private async pump(results: AsyncIterable<MedicalTranscriptResultStream>): Promise<void> {
+    try {
+      for await (const event of results) {
+        if (this.aborted) break;
+        for (const r of event.TranscriptEvent?.Transcript?.Results ?? []) {
+          const alt = r.Alternatives?.[0];
+          if (!alt || r.ResultId === undefined) continue;
+          const speaker = this.opts.type === 'CONVERSATION' ? mainSpeaker(alt.Items ?? []) : undefined;
+          this.queue.push({
+            kind: r.IsPartial ? 'partial' : 'final',
+            segmentId: r.ResultId,
+            text: alt.Transcript ?? '',
+            startMs: this.toStreamMs((r.StartTime ?? 0) * 1000),
+            endMs: this.toStreamMs((r.EndTime ?? 0) * 1000),
+            ...(speaker !== undefined ? { speaker } : {}),
+          });
+        }
+      }
+      if (this.aborted) {
+        // abort() already ended the queue.
+      } else if (!this.inputDrained) {
+        // A dropped HTTP/2 session, a timeout or an abort ends the SDK's loop without an error.
+        this.log.warn({ sessionId: this.opts.sessionId }, 'transcribe stream ended before the end of audio');
+        this.queue.fail(new ProviderError('Transcribe Medical: stream ended before the end of audio', { retryable: true, code: 'stream_ended_early' }));
+      } else this.queue.close();
+      this.stopInput();
+      this.markDone();
+      this.onDone();
+    } catch (err) {
+      this.finishWith(err);
+    }
+  }
+}
+
+/** The speaker label on most of the result's words (Transcribe labels items, not results). */
+function mainSpeaker(items: ReadonlyArray<{ Speaker?: string | undefined }>): string | undefined {
+  const counts = new Map<string, number>();
+  for (const i of items) if (i.Speaker !== undefined) counts.set(i.Speaker, (counts.get(i.Speaker) ?? 0) + 1);
+  let best: string | undefined;
+  let n = 0;
+  for (const [s, c] of counts) if (c > n) [best, n] = [s, c];
+  return best;
+}

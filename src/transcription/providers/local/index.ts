@@ -1,0 +1,105 @@
+import type { Logger } from '../../../lib/logger.js';
+import { ProviderError, type StreamOptions, type TranscriptionEngine, type TranscriptionStream, type TranscriptResult } from '../../port.js';
+import { ResultQueue } from '../../result-queue.js';
+import { loadPocketsphinx, resolveModel } from './pocketsphinx.js';
+import { WorkerPool } from './worker-pool.js';
+
+export { APT_INSTALL_LINE, APT_PACKAGES, LocalEngineSetupError } from './pocketsphinx.js';
+
+/**
+ * PocketSphinx search settings that let ~8 real-time streams keep up on 2 cores (the defaults
+ * manage ~4) for a few WER points: no second (flat) pass, no lattice best path, tighter pruning.
+ */
+export const FAST_SEARCH_ARGS = ['-fwdflat', 'no', '-bestpath', 'no', '-maxhmmpf', '3000', '-pl_window', '10'] as const;
+
+export interface LocalEngineOptions {
+  /** Worker threads (default: one per core). */
+  workers?: number;
+  /** Directory with `en-us.lm.bin` + `cmudict-en-us.dict` to use instead of Debian's (scripts/fetch-model.sh). */
+  lmDir?: string;
+  /** PocketSphinx arguments; default {@link FAST_SEARCH_ARGS}. */
+  searchArgs?: readonly string[];
+  /** Fresh decoders each worker keeps ready for the next streams (default 1; each costs ~100 MB). */
+  spareDecoders?: number;
+}
+
+/**
+ * The offline engine. Throws {@link LocalEngineSetupError} (with the `apt-get install` line) at once
+ * when PocketSphinx or its model is missing; model loading then continues in the worker threads.
+ */
+export function createLocalEngine(options: LocalEngineOptions, logger: Logger): TranscriptionEngine {
+  loadPocketsphinx();
+  resolveModel(options.lmDir);
+  const pool = new WorkerPool(options.workers ?? WorkerPool.defaultSize(), {
+    ...(options.lmDir ? { lmDir: options.lmDir } : {}),
+    args: [...(options.searchArgs ?? FAST_SEARCH_ARGS)],
+    spareDecoders: options.spareDecoders ?? 1,
+  }, logger);
+  const log = logger.child({ engine: 'local' });
+
+  const setupFailure = (err: unknown): ProviderError =>
+    new ProviderError('offline engine could not load its model', { retryable: false, code: 'engine_setup', cause: err });
+
+  return {
+    name: 'local',
+    async start(opts: StreamOptions): Promise<TranscriptionStream> {
+      const queue = new ResultQueue<TranscriptResult>();
+      let endedResolve!: () => void;
+      const ended = new Promise<void>((r) => (endedResolve = r));
+      let handle: Awaited<ReturnType<WorkerPool['open']>>;
+      try {
+        handle = await pool.open({
+          onResult: (r) => queue.push(r),
+          onEnded: () => {
+            queue.close();
+            endedResolve();
+          },
+          onError: (message, crashed) => {
+            log.error({ sessionId: opts.sessionId, crashed }, 'offline engine stream failed');
+            queue.fail(new ProviderError(`offline engine: ${message}`, { retryable: true, code: crashed ? 'worker_crashed' : 'stream_failed' }));
+            endedResolve();
+          },
+        });
+      } catch (err) {
+        throw setupFailure(err);
+      }
+      let state: 'open' | 'ending' | 'done' = 'open';
+      return {
+        [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator](),
+        write(pcm: Buffer): void {
+          if (state !== 'open' || pcm.length < 2) return;
+          const bytes = pcm.length - (pcm.length % 2);
+          const ab = new ArrayBuffer(bytes);
+          new Uint8Array(ab).set(pcm.subarray(0, bytes));
+          handle.send({ type: 'audio', pcm: ab }, [ab]);
+        },
+        async end(): Promise<void> {
+          if (state === 'open') {
+            state = 'ending';
+            handle.send({ type: 'end' });
+          }
+          await ended;
+          state = 'done';
+          await queue.settled();
+        },
+        abort(): void {
+          if (state === 'done') return;
+          state = 'done';
+          handle.send({ type: 'abort' });
+          pool.forget(handle.id);
+          queue.abort();
+          endedResolve();
+        },
+      };
+    },
+    async check(): Promise<void> {
+      try {
+        await pool.ready();
+        await pool.ping();
+      } catch (err) {
+        throw setupFailure(err);
+      }
+    },
+    close: () => pool.close(),
+  };
+}

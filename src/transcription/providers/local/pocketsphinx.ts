@@ -1,0 +1,120 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import koffi, { type LibraryHandle } from 'koffi';
+
+/** The Debian packages the offline engine needs at run time. */
+export const APT_PACKAGES = ['libpocketsphinx3', 'pocketsphinx-en-us'] as const;
+export const APT_INSTALL_LINE = `sudo apt-get install -y ${APT_PACKAGES.join(' ')}`;
+/** Where Debian's pocketsphinx-en-us puts the US English model. */
+export const DEBIAN_MODEL_DIR = '/usr/share/pocketsphinx/model/en-us';
+
+/** The engine cannot start on this machine; the message says what to install. */
+export class LocalEngineSetupError extends Error {
+  override readonly name = 'LocalEngineSetupError';
+}
+
+/** Files of one model: acoustic model dir, language model, pronunciation dictionary. */
+export interface ModelPaths {
+  hmm: string;
+  lm: string;
+  dict: string;
+}
+
+/**
+ * Resolves the model. `lmDir`, when given, supplies `en-us.lm.bin` and `cmudict-en-us.dict` (e.g. the
+ * larger LM that `scripts/fetch-model.sh` extracts); the acoustic model always comes from Debian's
+ * package. Throws {@link LocalEngineSetupError} naming the apt line when files are missing.
+ */
+export function resolveModel(lmDir?: string): ModelPaths {
+  const hmm = path.join(DEBIAN_MODEL_DIR, 'en-us');
+  const base = lmDir ?? DEBIAN_MODEL_DIR;
+  const paths = { hmm, lm: path.join(base, 'en-us.lm.bin'), dict: path.join(base, 'cmudict-en-us.dict') };
+  if (!fs.existsSync(path.join(hmm, 'mdef'))) {
+    throw new LocalEngineSetupError(`The offline speech model is missing (${hmm}). Install it with: ${APT_INSTALL_LINE}`);
+  }
+  for (const f of [paths.lm, paths.dict]) {
+    if (!fs.existsSync(f)) {
+      throw new LocalEngineSetupError(
+        lmDir ? `Language model file missing: ${f} (run scripts/fetch-model.sh or unset the model dir)` : `The offline speech model is missing (${f}). Install it with: ${APT_INSTALL_LINE}`,
+      );
+    }
+  }
+  return paths;
+}
+
+export interface Pocketsphinx {
+  createDecoder(model: ModelPaths, extraArgs: readonly string[]): Decoder;
+}
+
+/** One PocketSphinx decoder: search state for one utterance at a time. */
+export interface Decoder {
+  startUtt(): void;
+  /** Feeds 16 kHz samples; the built-in VAD drops silence. */
+  process(samples: Int16Array): void;
+  inSpeech(): boolean;
+  /** Best hypothesis so far (or of the ended utterance); '' when none. */
+  hyp(): string;
+  endUtt(): void;
+  free(): void;
+}
+
+let loaded: Pocketsphinx | undefined;
+
+/**
+ * Loads libpocketsphinx through FFI (once per thread). Throws {@link LocalEngineSetupError} naming
+ * the apt line when the shared libraries are missing.
+ */
+export function loadPocketsphinx(): Pocketsphinx {
+  if (loaded) return loaded;
+  let sb: LibraryHandle;
+  let ps: LibraryHandle;
+  try {
+    sb = koffi.load('libsphinxbase.so.3');
+    ps = koffi.load('libpocketsphinx.so.3');
+  } catch (err) {
+    throw new LocalEngineSetupError(`PocketSphinx is not installed (libpocketsphinx.so.3 not found). Install it with: ${APT_INSTALL_LINE}`, { cause: err });
+  }
+  const cmdLnParse = sb.func('void *cmd_ln_parse_r(void *inout, void *defn, int argc, const char **argv, int strict)');
+  const cmdLnFree = sb.func('int cmd_ln_free_r(void *cmdln)');
+  const psArgs = ps.func('void *ps_args()');
+  const psInit = ps.func('void *ps_init(void *config)');
+  const psFree = ps.func('int ps_free(void *ps)');
+  const psStartUtt = ps.func('int ps_start_utt(void *ps)');
+  const psEndUtt = ps.func('int ps_end_utt(void *ps)');
+  const psProcessRaw = ps.func('int ps_process_raw(void *ps, const int16_t *data, size_t n, int no_search, int full_utt)');
+  const psInSpeech = ps.func('uint8_t ps_get_in_speech(void *ps)');
+  const psGetHyp = ps.func('const char *ps_get_hyp(void *ps, _Out_ int32_t *score)');
+
+  loaded = {
+    createDecoder(model, extraArgs) {
+      // -logfn keeps PocketSphinx's own log (which prints hypotheses) off stderr.
+      const argv = ['-hmm', model.hmm, '-lm', model.lm, '-dict', model.dict, '-logfn', '/dev/null', ...extraArgs];
+      const config = cmdLnParse(null, psArgs(), argv.length, argv, 1);
+      if (!config) throw new LocalEngineSetupError('PocketSphinx rejected its arguments');
+      const ps = psInit(config);
+      // ps_init retains the config; drop our reference either way.
+      cmdLnFree(config);
+      if (!ps) throw new LocalEngineSetupError('PocketSphinx could not load the model');
+      const score = [0];
+      let freed = false;
+      return {
+        startUtt: () => {
+          if (psStartUtt(ps) < 0) throw new Error('ps_start_utt failed');
+        },
+        process: (samples) => {
+          if (samples.length > 0 && psProcessRaw(ps, samples, samples.length, 0, 0) < 0) throw new Error('ps_process_raw failed');
+        },
+        inSpeech: () => psInSpeech(ps) !== 0,
+        hyp: () => (psGetHyp(ps, score) as string | null) ?? '',
+        endUtt: () => {
+          psEndUtt(ps);
+        },
+        free: () => {
+          if (!freed) psFree(ps);
+          freed = true;
+        },
+      };
+    },
+  };
+  return loaded;
+}

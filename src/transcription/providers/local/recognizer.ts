@@ -1,0 +1,117 @@
+import type { Decoder } from './pocketsphinx.js';
+
+/** A result as the worker reports it (the port's shape minus speaker). */
+export interface RecognizerResult {
+  kind: 'partial' | 'final';
+  segmentId: string;
+  text: string;
+  startMs: number;
+  endMs: number;
+}
+
+export interface RecognizerTuning {
+  /** Audio between two partial hypotheses. */
+  partialEveryMs: number;
+  /** An utterance longer than this is cut (final) even without a pause, bounding search memory. */
+  maxUtteranceMs: number;
+  /** PocketSphinx VAD: frames of speech before "in speech", and of silence after it (10 ms frames). */
+  vadStartFrames: number;
+  vadPostFrames: number;
+}
+
+export const DEFAULT_TUNING: RecognizerTuning = { partialEveryMs: 300, maxUtteranceMs: 20_000, vadStartFrames: 10, vadPostFrames: 50 };
+
+/**
+ * One stream's recognition on one decoder: PocketSphinx's VAD segments utterances; during an
+ * utterance the current best hypothesis is a partial; at the pause after it, the final. Times are
+ * ms from the stream's first sample, monotonic.
+ */
+export class Recognizer {
+  private samples = 0;
+  private inUtt = false;
+  private uttIndex = 0;
+  private uttStartMs = 0;
+  private lastEndMs = 0;
+  private lastPartialAt = 0;
+  private lastPartial = '';
+
+  constructor(
+    private readonly decoder: Decoder,
+    private readonly emit: (r: RecognizerResult) => void,
+    private readonly tuning: RecognizerTuning = DEFAULT_TUNING,
+  ) {
+    decoder.startUtt();
+  }
+
+  private get nowMs(): number {
+    return Math.round(this.samples / 16);
+  }
+
+  write(pcm: Int16Array): void {
+    this.decoder.process(pcm);
+    this.samples += pcm.length;
+    const speech = this.decoder.inSpeech();
+    if (!this.inUtt && speech) {
+      this.inUtt = true;
+      // The VAD needs vadStartFrames of speech (plus this chunk) before it says so.
+      const lead = this.tuning.vadStartFrames * 10 + Math.round(pcm.length / 16);
+      this.uttStartMs = Math.max(this.lastEndMs, this.nowMs - lead);
+      this.lastPartialAt = this.nowMs;
+      this.lastPartial = '';
+    }
+    if (!this.inUtt) return;
+    if (!speech) {
+      // The VAD reports the pause vadPostFrames after the last speech.
+      this.finishUtterance(Math.max(this.uttStartMs, this.nowMs - this.tuning.vadPostFrames * 10));
+      this.decoder.startUtt();
+      return;
+    }
+    if (this.nowMs - this.uttStartMs >= this.tuning.maxUtteranceMs) {
+      this.finishUtterance(this.nowMs);
+      this.decoder.startUtt();
+      // Still in speech: the next utterance starts here.
+      this.inUtt = true;
+      this.uttStartMs = this.nowMs;
+      this.lastPartial = '';
+      return;
+    }
+    if (this.nowMs - this.lastPartialAt >= this.tuning.partialEveryMs) {
+      this.lastPartialAt = this.nowMs;
+      const text = this.decoder.hyp();
+      if (text !== '' && text !== this.lastPartial) {
+        this.lastPartial = text;
+        this.emit({ kind: 'partial', segmentId: this.segmentId, text, startMs: this.uttStartMs, endMs: this.nowMs });
+      }
+    }
+  }
+
+  /** End of audio: the open utterance (if any) becomes a final. Leaves the decoder idle. */
+  end(): void {
+    if (this.inUtt) this.finishUtterance(this.nowMs);
+    else this.decoder.endUtt();
+  }
+
+  /** Drops the open utterance. */
+  abort(): void {
+    this.decoder.endUtt();
+  }
+
+  private get segmentId(): string {
+    return `utt-${this.uttIndex}`;
+  }
+
+  private finishUtterance(endMs: number): void {
+    this.decoder.endUtt();
+    const text = this.decoder.hyp();
+    if (text !== '') {
+      this.emit({ kind: 'final', segmentId: this.segmentId, text, startMs: this.uttStartMs, endMs });
+      this.uttIndex++;
+    } else if (this.lastPartial !== '') {
+      // Partials went out under this id: close the segment with an empty final so clients can drop it.
+      this.emit({ kind: 'final', segmentId: this.segmentId, text: '', startMs: this.uttStartMs, endMs });
+      this.uttIndex++;
+    }
+    this.lastEndMs = endMs;
+    this.inUtt = false;
+  }
+}

@@ -1,0 +1,185 @@
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../../../lib/logger.js';
+import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
+
+/** A message for one stream, without its id. */
+export type StreamMessage = ToWorker extends infer M ? (M extends ToWorker ? Omit<M, 'id'> : never) : never;
+import type { RecognizerResult } from './recognizer.js';
+
+/** What a stream hears back from its worker. */
+export interface StreamHandlers {
+  onResult(r: RecognizerResult): void;
+  onEnded(): void;
+  /** The worker failed this stream or died; `crashed` when the whole worker is gone. */
+  onError(message: string, crashed: boolean): void;
+}
+
+interface Slot {
+  worker: Worker;
+  ready: Promise<void>;
+  streams: Map<number, StreamHandlers>;
+  pings: Map<number, (err?: Error) => void>;
+  dead: boolean;
+}
+
+/**
+ * Starts the worker entry: compiled JavaScript as is; TypeScript (under tsx or vitest) through a
+ * small bootstrap that registers tsx's loader in the worker first (Node 20 does not pass `--import`
+ * hooks on to workers).
+ */
+function startWorker(workerData: WorkerInit): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./worker.js', import.meta.url), { workerData });
+  const entry = new URL('./worker.ts', import.meta.url).href;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
+  return new Worker(boot, { eval: true, workerData });
+}
+
+/**
+ * A fixed set of worker threads, each with its own PocketSphinx instance. Streams go to the worker
+ * with the fewest streams; a worker that dies fails its streams and is replaced on the next open.
+ */
+export class WorkerPool {
+  private readonly slots: Slot[] = [];
+  private nextId = 1;
+  private closed = false;
+
+  constructor(
+    private readonly size: number,
+    private readonly init: WorkerInit,
+    private readonly logger: Logger,
+  ) {
+    for (let i = 0; i < size; i++) this.slots.push(this.spawn());
+  }
+
+  static defaultSize(): number {
+    return Math.max(1, os.availableParallelism());
+  }
+
+  /** Resolves when every worker has loaded the model; rejects with the first load failure. */
+  async ready(): Promise<void> {
+    await Promise.all(this.live().map((s) => s.ready));
+  }
+
+  /** Opens a stream on the least busy worker. */
+  async open(handlers: StreamHandlers): Promise<{ send(m: StreamMessage, transfer?: ArrayBuffer[]): void; readonly id: number }> {
+    if (this.closed) throw new Error('worker pool is closed');
+    while (this.live().length < this.size) this.slots.push(this.spawn());
+    const slot = this.live().reduce((a, b) => (b.streams.size < a.streams.size ? b : a));
+    await slot.ready;
+    const id = this.nextId++;
+    slot.streams.set(id, handlers);
+    const send = (m: StreamMessage, transfer?: ArrayBuffer[]): void => {
+      if (slot.dead) return;
+      slot.worker.postMessage({ ...m, id } as ToWorker, transfer ?? []);
+    };
+    send({ type: 'open' });
+    return { send, id };
+  }
+
+  /** Round trip to every worker (fails if one is stuck or dead). */
+  async ping(timeoutMs = 5000): Promise<void> {
+    await Promise.all(
+      this.live().map(async (slot) => {
+        await slot.ready;
+        await new Promise<void>((resolve, reject) => {
+          const id = this.nextId++;
+          const timer = setTimeout(() => {
+            slot.pings.delete(id);
+            reject(new Error('offline engine worker did not answer'));
+          }, timeoutMs);
+          slot.pings.set(id, (err) => {
+            clearTimeout(timer);
+            if (err) reject(err);
+            else resolve();
+          });
+          slot.worker.postMessage({ type: 'ping', id } satisfies ToWorker);
+        });
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const slots = this.slots.splice(0);
+    await Promise.all(
+      slots.map(async (s) => {
+        s.dead = true;
+        for (const h of s.streams.values()) h.onError('engine closed', true);
+        s.streams.clear();
+        await s.worker.terminate();
+      }),
+    );
+  }
+
+  private live(): Slot[] {
+    return this.slots.filter((s) => !s.dead);
+  }
+
+  private spawn(): Slot {
+    const worker = startWorker(this.init);
+    let markReady!: () => void;
+    let markFailed!: (e: Error) => void;
+    const ready = new Promise<void>((resolve, reject) => {
+      markReady = resolve;
+      markFailed = reject;
+    });
+    // Observed by open()/ready(); never left unhandled if nobody asks.
+    ready.catch(() => {});
+    const slot: Slot = { worker, ready, streams: new Map(), pings: new Map(), dead: false };
+    const die = (message: string): void => {
+      if (slot.dead) return;
+      slot.dead = true;
+      markFailed(new Error(message));
+      for (const h of slot.streams.values()) h.onError(message, true);
+      slot.streams.clear();
+      for (const p of slot.pings.values()) p(new Error(message));
+      slot.pings.clear();
+    };
+    worker.on('message', (m: FromWorker) => {
+      switch (m.type) {
+        case 'ready':
+          markReady();
+          break;
+        case 'init-error':
+          die(m.message);
+          void worker.terminate();
+          break;
+        case 'result':
+          slot.streams.get(m.id)?.onResult(m.result);
+          break;
+        case 'ended': {
+          const h = slot.streams.get(m.id);
+          slot.streams.delete(m.id);
+          h?.onEnded();
+          break;
+        }
+        case 'stream-error': {
+          const h = slot.streams.get(m.id);
+          slot.streams.delete(m.id);
+          h?.onError(m.message, false);
+          break;
+        }
+        case 'pong':
+          slot.pings.get(m.id)?.();
+          slot.pings.delete(m.id);
+          break;
+      }
+    });
+    worker.on('error', (err) => {
+      this.logger.error({ err }, 'offline engine worker failed');
+      die('offline engine worker failed');
+    });
+    worker.on('exit', (code) => {
+      if (!this.closed && !slot.dead) this.logger.error({ code }, 'offline engine worker exited');
+      die('offline engine worker exited');
+    });
+    return slot;
+  }
+
+  /** Forgets a stream (after abort) so late results are dropped. */
+  forget(id: number): void {
+    for (const s of this.slots) s.streams.delete(id);
+  }
+}

@@ -1,0 +1,333 @@
+/**
+ * A local stand-in for Amazon Transcribe Medical streaming: a cleartext HTTP/2 server that speaks
+ * the real protocol (REST-JSON headers + AWS event-stream frames), so the real
+ * `@aws-sdk/client-transcribe-streaming` talks to it with `endpoint: server.url` (or
+ * AWS_ENDPOINT_URL_TRANSCRIBE_STREAMING) and any fake credentials.
+ *
+ * It decodes the signed AudioEvents, and answers with a scripted transcript paced by the *speech*
+ * it receives (frames of digital silence advance time but add no words): every `partialEveryMs` of
+ * audio a partial of the open segment, a final when a segment has `wordsPerSegment` words, the last
+ * final when the client ends its stream. Faults can be set before or during a stream (see
+ * {@link TranscribeFaults}); everything received is recorded in `requests`.
+ *
+ * Usage:
+ *   const server = await startTranscribeServer({ script: 'the patient reports chest pain' });
+ *   const client = new TranscribeStreamingClient({ region: 'us-east-1', endpoint: server.url,
+ *     credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+ *   server.setFaults({ exceptionAfterAudioMs: { ms: 2000, type: 'InternalFailureException' } });
+ *   ...; server.requests[0].audioBytes; await server.close();
+ */
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { EventStreamCodec, type Message, type MessageHeaders } from '@smithy/core/event-streams';
+
+export interface TranscribeFaults {
+  /** Refuse the request: e.g. `{ status: 400, type: 'BadRequestException' }`, `{ status: 429, type: 'LimitExceededException' }`. */
+  rejectStart?: { status: number; type: string; message?: string };
+  /** Send an exception event once this much audio was received (results before it are delivered). */
+  exceptionAfterAudioMs?: { ms: number; type: string; message?: string };
+  /** Destroy the HTTP/2 session without a word once this much audio was received. */
+  dropAfterAudioMs?: number;
+  /** Stop answering (no events, no end) once this much audio was received; the connection stays open. */
+  stallAfterAudioMs?: number;
+}
+
+export interface TranscribeServerOptions {
+  /** Listen port (0 = any free port). */
+  port?: number;
+  /** Words the "speaker" says, repeated as needed. */
+  script?: string;
+  /** Words heard per second of speech audio. */
+  wordsPerSecond?: number;
+  wordsPerSegment?: number;
+  partialEveryMs?: number;
+  /** Like the real service: end the stream with BadRequestException after this long without audio. */
+  idleTimeoutMs?: number;
+}
+
+/** What one StartMedicalStreamTranscription request carried. */
+export interface ReceivedRequest {
+  path: string;
+  languageCode?: string;
+  sampleRate?: number;
+  mediaEncoding?: string;
+  specialty?: string;
+  type?: string;
+  showSpeakerLabel?: string;
+  audioEvents: number;
+  audioBytes: number;
+  /** Longest wall-clock gap between two audio events, ms. */
+  maxGapMs: number;
+  /** The client sent its end-of-stream frame. */
+  clientEnded: boolean;
+  /** How the response ended: 'completed', 'exception', 'rejected', 'dropped', 'idle_timeout', 'stalled', or 'open'. */
+  outcome: string;
+  resultsSent: number;
+}
+
+export interface TranscribeServer {
+  /** `http://127.0.0.1:PORT` */
+  readonly url: string;
+  readonly port: number;
+  readonly requests: ReceivedRequest[];
+  /** Replaces the faults applied to new and running streams. */
+  setFaults(faults: TranscribeFaults): void;
+  close(): Promise<void>;
+}
+
+const utf8 = {
+  to: (b: Uint8Array) => Buffer.from(b).toString('utf8'),
+  from: (s: string) => new Uint8Array(Buffer.from(s, 'utf8')),
+};
+const codec = new EventStreamCodec(utf8.to, utf8.from);
+const str = (value: string) => ({ type: 'string' as const, value });
+
+function eventFrame(payload: unknown): Uint8Array {
+  const headers: MessageHeaders = {
+    ':message-type': str('event'),
+    ':event-type': str('TranscriptEvent'),
+    ':content-type': str('application/json'),
+  };
+  return codec.encode({ headers, body: utf8.from(JSON.stringify(payload)) });
+}
+
+function exceptionFrame(type: string, message: string): Uint8Array {
+  const headers: MessageHeaders = {
+    ':message-type': str('exception'),
+    ':exception-type': str(type),
+    ':content-type': str('application/json'),
+  };
+  return codec.encode({ headers, body: utf8.from(JSON.stringify({ Message: message })) });
+}
+
+/** Splits a byte stream into event-stream messages (4-byte big-endian total length prefix). */
+class FrameReader {
+  private buf = Buffer.alloc(0);
+  push(chunk: Buffer): Message[] {
+    this.buf = Buffer.concat([this.buf, chunk]);
+    const out: Message[] = [];
+    while (this.buf.length >= 4) {
+      const len = this.buf.readUInt32BE(0);
+      if (this.buf.length < len) break;
+      out.push(codec.decode(new Uint8Array(this.buf.subarray(0, len))));
+      this.buf = this.buf.subarray(len);
+    }
+    return out;
+  }
+}
+
+function isSilence(pcm: Uint8Array): boolean {
+  const b = Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
+  for (let i = 0; i + 1 < b.length; i += 2) if (Math.abs(b.readInt16LE(i)) > 64) return false;
+  return true;
+}
+
+export async function startTranscribeServer(options: TranscribeServerOptions = {}): Promise<TranscribeServer> {
+  const words = (options.script ?? 'the patient reports intermittent chest pain radiating to the left arm since yesterday evening').split(/\s+/).filter(Boolean);
+  const wps = options.wordsPerSecond ?? 2.5;
+  const perSegment = options.wordsPerSegment ?? 6;
+  const partialEvery = options.partialEveryMs ?? 300;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 15_000;
+  let faults: TranscribeFaults = {};
+  const requests: ReceivedRequest[] = [];
+  const sessions = new Set<http2.ServerHttp2Session>();
+  let requestCounter = 0;
+
+  const server = http2.createServer();
+  server.on('error', () => {});
+  server.on('session', (s) => {
+    sessions.add(s);
+    s.on('error', () => {});
+    s.on('close', () => sessions.delete(s));
+  });
+
+  server.on('stream', (stream, headers) => {
+    stream.on('error', () => {});
+    const h = (name: string) => {
+      const v = headers[name];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    const rec: ReceivedRequest = {
+      path: String(h(':path')),
+      ...(h('x-amzn-transcribe-language-code') ? { languageCode: h('x-amzn-transcribe-language-code')! } : {}),
+      ...(h('x-amzn-transcribe-sample-rate') ? { sampleRate: Number(h('x-amzn-transcribe-sample-rate')) } : {}),
+      ...(h('x-amzn-transcribe-media-encoding') ? { mediaEncoding: h('x-amzn-transcribe-media-encoding')! } : {}),
+      ...(h('x-amzn-transcribe-specialty') ? { specialty: h('x-amzn-transcribe-specialty')! } : {}),
+      ...(h('x-amzn-transcribe-type') ? { type: h('x-amzn-transcribe-type')! } : {}),
+      ...(h('x-amzn-transcribe-show-speaker-label') ? { showSpeakerLabel: h('x-amzn-transcribe-show-speaker-label')! } : {}),
+      audioEvents: 0,
+      audioBytes: 0,
+      maxGapMs: 0,
+      clientEnded: false,
+      outcome: 'open',
+      resultsSent: 0,
+    };
+    requests.push(rec);
+    const reqNo = ++requestCounter;
+
+    if (faults.rejectStart) {
+      const { status, type, message } = faults.rejectStart;
+      rec.outcome = 'rejected';
+      stream.respond({ ':status': status, 'content-type': 'application/json', 'x-amzn-errortype': `${type}:`, 'x-amzn-requestid': `req-${reqNo}` });
+      stream.end(JSON.stringify({ Message: message ?? `${type} from the test server` }));
+      stream.resume();
+      return;
+    }
+    if (rec.path !== '/medical-stream-transcription' || rec.sampleRate === undefined || rec.sampleRate < 16000 || rec.sampleRate > 48000) {
+      rec.outcome = 'rejected';
+      stream.respond({ ':status': 400, 'content-type': 'application/json', 'x-amzn-errortype': 'BadRequestException:' });
+      stream.end(JSON.stringify({ Message: 'invalid request for the test server' }));
+      stream.resume();
+      return;
+    }
+    stream.respond({
+      ':status': 200,
+      'content-type': 'application/vnd.amazon.eventstream',
+      'x-amzn-request-id': `req-${reqNo}`,
+      'x-amzn-transcribe-session-id': `session-${reqNo}`,
+      'x-amzn-transcribe-language-code': rec.languageCode ?? 'en-US',
+      'x-amzn-transcribe-sample-rate': String(rec.sampleRate),
+      'x-amzn-transcribe-media-encoding': rec.mediaEncoding ?? 'pcm',
+      ...(rec.specialty ? { 'x-amzn-transcribe-specialty': rec.specialty } : {}),
+      ...(rec.type ? { 'x-amzn-transcribe-type': rec.type } : {}),
+    });
+
+    const bytesPerMs = (rec.sampleRate * 2) / 1000;
+    let audioMs = 0;
+    let speechMs = 0;
+    let segment = 0;
+    let lastPartialAt = 0;
+    let lastPartialText = '';
+    let lastEventAt = Date.now();
+    let done = false;
+    const reader = new FrameReader();
+    const speakerOf = (seg: number) => (rec.type === 'CONVERSATION' ? String(seg % 2) : undefined);
+
+    const wordAt = (i: number) => words[i % words.length]!;
+    const heard = () => Math.floor((speechMs / 1000) * wps);
+    const result = (seg: number, upto: number, partial: boolean) => {
+      const from = seg * perSegment;
+      const items = [];
+      for (let i = from; i < upto; i++) {
+        const speaker = speakerOf(seg);
+        items.push({ Type: 'pronunciation', Content: wordAt(i), StartTime: i / wps, EndTime: (i + 1) / wps, Confidence: 0.9, ...(speaker ? { Speaker: speaker } : {}) });
+      }
+      const text = items.map((i) => i.Content).join(' ');
+      return {
+        text,
+        event: {
+          Transcript: {
+            Results: [{ ResultId: `result-${reqNo}-${seg}`, IsPartial: partial, StartTime: from / wps, EndTime: upto / wps, Alternatives: [{ Transcript: text, Items: items, Entities: [] }] }],
+          },
+        },
+      };
+    };
+    const send = (frame: Uint8Array) => {
+      if (!done && !stream.destroyed) stream.write(frame);
+    };
+    const finish = (outcome: string) => {
+      if (done) return;
+      rec.outcome = outcome;
+      done = true;
+      clearInterval(idleTimer);
+      if (!stream.destroyed) stream.end();
+    };
+    const emitProgress = () => {
+      const n = heard();
+      while (n >= (segment + 1) * perSegment) {
+        send(eventFrame(result(segment, (segment + 1) * perSegment, false).event));
+        rec.resultsSent++;
+        segment++;
+        lastPartialText = '';
+      }
+      if (audioMs - lastPartialAt >= partialEvery && n > segment * perSegment) {
+        lastPartialAt = audioMs;
+        const r = result(segment, n, true);
+        if (r.text !== lastPartialText) {
+          lastPartialText = r.text;
+          send(eventFrame(r.event));
+          rec.resultsSent++;
+        }
+      }
+    };
+    const idleTimer = setInterval(() => {
+      if (!done && !rec.clientEnded && Date.now() - lastEventAt > idleTimeoutMs) {
+        send(exceptionFrame('BadRequestException', `Your request timed out because no new audio was received for ${idleTimeoutMs / 1000} seconds.`));
+        finish('idle_timeout');
+      }
+    }, Math.min(1000, idleTimeoutMs / 4));
+
+    stream.on('data', (chunk: Buffer) => {
+      if (done) return;
+      for (const outer of reader.push(chunk)) {
+        // The SDK signs each event: the outer frame's body is the inner AudioEvent frame.
+        if (outer.body.length === 0) {
+          rec.clientEnded = true;
+          continue;
+        }
+        const inner = codec.decode(outer.body);
+        if (inner.headers[':event-type']?.value !== 'AudioEvent') continue;
+        const now = Date.now();
+        if (rec.audioEvents > 0) rec.maxGapMs = Math.max(rec.maxGapMs, now - lastEventAt);
+        lastEventAt = now;
+        rec.audioEvents++;
+        rec.audioBytes += inner.body.length;
+        const ms = inner.body.length / bytesPerMs;
+        audioMs += ms;
+        if (!isSilence(inner.body)) speechMs += ms;
+        const f = faults;
+        if (f.stallAfterAudioMs !== undefined && audioMs >= f.stallAfterAudioMs) {
+          rec.outcome = 'stalled';
+          done = true;
+          clearInterval(idleTimer);
+          return;
+        }
+        if (f.dropAfterAudioMs !== undefined && audioMs >= f.dropAfterAudioMs) {
+          rec.outcome = 'dropped';
+          done = true;
+          clearInterval(idleTimer);
+          stream.session?.destroy();
+          return;
+        }
+        if (f.exceptionAfterAudioMs && audioMs >= f.exceptionAfterAudioMs.ms) {
+          send(exceptionFrame(f.exceptionAfterAudioMs.type, f.exceptionAfterAudioMs.message ?? 'injected by the test server'));
+          finish('exception');
+          return;
+        }
+        emitProgress();
+      }
+    });
+    stream.on('end', () => {
+      rec.clientEnded = true;
+      if (done) return;
+      const n = heard();
+      if (n > segment * perSegment) {
+        send(eventFrame(result(segment, n, false).event));
+        rec.resultsSent++;
+      }
+      finish('completed');
+    });
+    stream.on('close', () => {
+      clearInterval(idleTimer);
+      if (!done) {
+        done = true;
+        if (rec.outcome === 'open') rec.outcome = 'client_closed';
+      }
+    });
+  });
+
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    setFaults(f) {
+      faults = f;
+    },
+    async close() {
+      for (const s of sessions) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
