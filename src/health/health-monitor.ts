@@ -30,9 +30,12 @@ export class HealthMonitor {
     private readonly options: { intervalMs: number; timeoutMs: number } = { intervalMs: 2000, timeoutMs: 1500 },
   ) {}
 
-  /** Runs the checks once, then keeps refreshing in the background. */
-  async start(): Promise<HealthSnapshot> {
-    const first = await this.refresh();
+  /**
+   * Runs the checks once, then keeps refreshing in the background. The first run allows each
+   * check `startupTimeoutMs` (a model loading, a cold S3 connection): it gates readiness.
+   */
+  async start(startupTimeoutMs = 30_000): Promise<HealthSnapshot> {
+    const first = await this.runChecks(startupTimeoutMs);
     if (this.options.intervalMs > 0) {
       this.timer = setInterval(() => void this.refresh(), this.options.intervalMs);
       this.timer.unref();
@@ -58,12 +61,12 @@ export class HealthMonitor {
     return this.refreshing;
   }
 
-  private async runChecks(): Promise<HealthSnapshot> {
+  private async runChecks(timeoutMs = this.options.timeoutMs): Promise<HealthSnapshot> {
     const entries = await Promise.all(
       Object.entries(this.checks).map(async ([name, check]): Promise<[string, CheckResult]> => {
         const started = performance.now();
         try {
-          const extra = (await withTimeout(check(), this.options.timeoutMs)) ?? {};
+          const extra = (await withTimeout(check(), timeoutMs)) ?? {};
           const status = (extra.status as CheckResult['status'] | undefined) ?? 'ok';
           return [name, { ...extra, status, latencyMs: Math.round(performance.now() - started) }];
         } catch (err) {

@@ -50,11 +50,13 @@ describe('GET /health with a slow dependency', () => {
   });
 
   it('reports a check that never answers as failed once its timeout passes', async () => {
+    let calls = 0;
     const t = await startTestService(
       { HEALTH_CACHE_MS: '100' },
-      { healthChecks: { storage: () => new Promise(() => {}) } },
+      { healthChecks: { storage: () => (++calls === 1 ? Promise.resolve() : new Promise(() => {})) } },
     );
     try {
+      await expect.poll(async () => (await t.client().get('/health')).status, { timeout: 10_000 }).toBe(503);
       const res = await t.client().get('/health');
       expect(res.status).toBe(503);
       expect(res.json.status).toBe('unhealthy');

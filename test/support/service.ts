@@ -8,6 +8,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { startService, type Service, type ServiceOverrides } from '../../src/service.js';
 import { createTestDatabase } from './db.js';
+import { FakeEngine } from './fake-engine.js';
 import { HttpClient } from './http.js';
 import { LogCapture } from './log-capture.js';
 
@@ -33,7 +34,7 @@ export interface TestService {
  */
 export async function startTestService(
   env: Record<string, string> = {},
-  overrides: ServiceOverrides = {},
+  overrides: Omit<ServiceOverrides, 'engine'> & { engine?: ServiceOverrides['engine'] | 'configured' } = {},
   database?: { url: string; drop?: () => Promise<void> },
 ): Promise<TestService> {
   const db = database ?? (await createTestDatabase());
@@ -50,7 +51,11 @@ export async function startTestService(
   });
   const logs = new LogCapture();
   const logger = createLogger({ level: config.LOG_LEVEL }, logs);
-  const service = await startService(config, logger, overrides);
+  // Tests that are not about the speech engine get the scripted fake at the port; pass
+  // `engine: 'configured'` to build the real one from TRANSCRIBE_ENGINE.
+  const { engine: engineChoice, ...rest } = overrides as ServiceOverrides & { engine?: ServiceOverrides['engine'] | 'configured' };
+  const engine = engineChoice === 'configured' ? undefined : (engineChoice ?? new FakeEngine());
+  const service = await startService(config, logger, { ...rest, ...(engine ? { engine } : {}) });
   const users = new UserRepository(service.db);
   const createUser = async (role: Role, username = `${role}-${randomBytes(4).toString('hex')}`) => {
     const password = `pw-${randomBytes(9).toString('base64url')}`;
