@@ -11,6 +11,7 @@ import { migrate, migrationFiles, migrationStatus } from './db/migrations.js';
 import { openDatabase } from './db/open.js';
 import type { Pool } from './db/pool.js';
 import { HealthMonitor, type HealthCheck } from './health/health-monitor.js';
+import { reviewerRouters } from './http/routes/reviewer.js';
 import type { Logger } from './lib/logger.js';
 import { Shutdown } from './lib/shutdown.js';
 import type { AppServer } from './realtime/server.js';
@@ -80,7 +81,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       loginLimiter,
       sessionMiddleware,
       health,
-      apiRouters: overrides.apiRouters,
+      apiRouters: (io) => [...reviewerRouters({ db, users, audit }), ...(overrides.apiRouters?.(io) ?? [])],
       realtimeHandlers: overrides.realtimeHandlers,
     });
 
