@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import srtValidator, { parser as srtParser } from 'srt-validator';
+import { parser as srtParser, validator as srtValidator } from 'srt-validator';
 import { WebVTTParser, type WebVTTNode } from 'webvtt-parser';
 import { describe, expect, it } from 'vitest';
 import { MAX_LINE, timecode, toCues, wrap } from '../../src/transcripts/export/cues.js';
