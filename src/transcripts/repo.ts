@@ -116,6 +116,21 @@ export class TranscriptReadRepository {
     };
   }
 
+  /**
+   * Clinicians the viewer may filter by: everyone with the clinician role or with a transcription
+   * for reviewers and admins; only themselves for a clinician.
+   */
+  async clinicians(viewer: Viewer): Promise<Array<{ id: string; username: string }>> {
+    const { rows } = ownRowsOnly(viewer)
+      ? await this.db.query<{ id: string; username: string }>('SELECT id, username FROM users WHERE id = $1', [viewer.id])
+      : await this.db.query<{ id: string; username: string }>(
+          `SELECT u.id, u.username FROM users u
+            WHERE u.role = 'clinician' OR EXISTS (SELECT 1 FROM transcriptions t WHERE t.clinician_id = u.id)
+            ORDER BY u.username`,
+        );
+    return rows;
+  }
+
   /** The row an access decision needs, or undefined. */
   async findRef(id: string): Promise<TranscriptionRef | undefined> {
     const { rows } = await this.db.query<{ id: string; clinician_id: string; status: TranscriptionStatus }>(

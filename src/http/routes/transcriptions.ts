@@ -73,7 +73,7 @@ export function transcriptionAuthorizer(deps: TranscriptionRouteDeps) {
 
 /**
  * `GET /api/transcriptions`, `GET /api/transcriptions/:id`, `GET /api/transcriptions/:id/export`
- * (API.md). Other paths under /transcriptions (the audio route) fall through to later routers.
+ * (API.md), and `GET /api/transcriptions/clinicians` for the page's clinician filter. Other paths under /transcriptions (the audio route) fall through to later routers.
  */
 export function transcriptionRoutes(deps: TranscriptionRouteDeps): Router {
   const router = Router();
@@ -106,6 +106,11 @@ export function transcriptionRoutes(deps: TranscriptionRouteDeps): Router {
       },
     });
     res.json(result);
+  });
+
+  // Before '/:id': the names for the clinician filter (no patient data; not audited).
+  router.get('/clinicians', async (req, res) => {
+    res.json({ items: await deps.transcripts.clinicians(req.user!) });
   });
 
   router.get('/:id', async (req, res) => {
