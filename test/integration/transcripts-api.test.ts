@@ -1,7 +1,14 @@
+import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditLog } from '../../src/audit/audit-log.js';
+import { UserRepository } from '../../src/auth/users.js';
 import type { HttpClient } from '../support/http.js';
 import { seedTranscription } from '../support/seed.js';
 import { queryDb, startTestService, type TestService } from '../support/service.js';
+import { wavAudioRouter } from '../support/wav-audio-route.js';
+
+const JFK = path.resolve(import.meta.dirname, '../../../shared/audio/real/jfk.wav');
 
 let t: TestService;
 let alice: { http: HttpClient; user: { id: string; username: string } };
@@ -16,7 +23,12 @@ let bobCardio: string;
 const SECRET_TITLE = 'Ms Gupta knee follow-up';
 
 beforeAll(async () => {
-  t = await startTestService();
+  // The audio route belongs to the recordings module; a stand-in wired through the reviewer
+  // module's real playbackAccess exercises the authorize/audit contract it relies on.
+  let svc: TestService | undefined;
+  const deps = () => ({ db: svc!.service.db, users: new UserRepository(svc!.service.db), audit: new AuditLog(svc!.service.db) });
+  svc = await startTestService({}, { apiRouters: () => [['/transcriptions', wavAudioRouter(JFK, deps)]] });
+  t = svc;
   [alice, bob, reviewer, admin] = await Promise.all([t.loggedIn('clinician'), t.loggedIn('clinician'), t.loggedIn('reviewer'), t.loggedIn('admin')]);
   aliceOld = await seedTranscription(t.databaseUrl, {
     clinicianId: alice.user.id,
@@ -236,6 +248,52 @@ describe('GET /api/transcriptions/:id/export', () => {
       const res = await reviewer.http.get(`/api/transcriptions/${aliceOld}/export?${qs}`);
       expect(res.status, qs).toBe(400);
       expect(res.json.error.code).toBe('invalid_payload');
+    }
+  });
+});
+
+describe('GET /api/transcriptions/clinicians', () => {
+  it('lists clinicians for reviewers and only oneself for a clinician', async () => {
+    const all = (await reviewer.http.get('/api/transcriptions/clinicians')).json.items.map((c: { id: string }) => c.id);
+    expect(all).toEqual(expect.arrayContaining([alice.user.id, bob.user.id]));
+    expect(all).not.toContain(reviewer.user.id);
+    expect((await alice.http.get('/api/transcriptions/clinicians')).json.items).toEqual([{ id: alice.user.id, username: alice.user.username }]);
+  });
+});
+
+describe('playback access (the contract the audio route uses)', () => {
+  it('serves visible audio with Range and audits one playback; 404 and a denied row otherwise; 401 without a session', async () => {
+    const ok = await alice.http.get(`/api/transcriptions/${aliceOld}/audio`, { range: 'bytes=0-99' });
+    expect(ok.status).toBe(206);
+    expect(ok.headers.get('content-range')).toMatch(/^bytes 0-99\/\d+$/);
+    expect((await reviewer.http.get(`/api/transcriptions/${aliceOld}/audio`, { range: 'bytes=100-199' })).status).toBe(206);
+    expect((await bob.http.get(`/api/transcriptions/${aliceOld}/audio`)).status).toBe(404);
+    expect((await t.client().get(`/api/transcriptions/${aliceOld}/audio`)).status).toBe(401);
+    const rows = await queryDb<{ actor_id: string; outcome: string }>(
+      t.databaseUrl,
+      `SELECT actor_id, outcome FROM audit_log WHERE action = 'transcription.playback' AND target_id = $1 ORDER BY id`,
+      [aliceOld],
+    );
+    expect(rows).toEqual([
+      { actor_id: alice.user.id, outcome: 'success' },
+      { actor_id: bob.user.id, outcome: 'denied' },
+    ]);
+  });
+});
+
+describe('full-text search plan', () => {
+  it('uses the GIN index on transcript_segments.tsv', async () => {
+    const c = new pg.Client({ connectionString: t.databaseUrl });
+    await c.connect();
+    try {
+      await c.query('SET enable_seqscan = off');
+      const { rows } = await c.query<{ 'QUERY PLAN': string }>(
+        `EXPLAIN SELECT transcription_id FROM transcript_segments WHERE tsv @@ websearch_to_tsquery('english', $1)`,
+        ['fever'],
+      );
+      expect(rows.map((r) => r['QUERY PLAN']).join('\n')).toMatch(/Bitmap Index Scan on transcript_segments_tsv_idx/);
+    } finally {
+      await c.end();
     }
   });
 });
