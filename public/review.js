@@ -73,6 +73,16 @@ function flash(message) {
 // ---------- login ----------
 function showLogin() {
   state.me = null;
+  // Nothing the previous user saw may stay in the page for the next one.
+  const audio = $('t-audio');
+  audio.pause();
+  audio.removeAttribute('src');
+  audio.load();
+  state.currentId = null;
+  state.segments = [];
+  for (const id of ['list-body', 't-segments', 't-meta', 'users-body', 'audit-body']) $(id).replaceChildren();
+  $('t-title').textContent = '';
+  $('search-form').reset();
   $('app').hidden = true;
   $('whoami').hidden = true;
   $('login-view').hidden = false;
@@ -94,7 +104,6 @@ $('login-form').addEventListener('submit', async (e) => {
 
 $('logout').addEventListener('click', async () => {
   await api('POST', '/api/auth/logout').catch(() => {});
-  $('t-audio').pause();
   showLogin();
 });
 
@@ -108,6 +117,7 @@ async function enter(user) {
   for (const el of document.querySelectorAll('.admin-only')) el.hidden = user.role !== 'admin';
   $('f-clinician-field').hidden = user.role === 'clinician';
   if (user.role !== 'clinician') loadClinicians().catch(() => {});
+  await loadList(true);
   await route();
 }
 
@@ -145,7 +155,6 @@ async function route() {
     await loadAudit(true);
   } else {
     show('list');
-    if (!$('list-body').children.length) await loadList(true);
   }
 }
 window.addEventListener('hashchange', () => route().catch((e) => flash(e.message)));
@@ -220,7 +229,10 @@ $('search-form').addEventListener('submit', (e) => {
   e.preventDefault();
   loadList(true);
 });
-$('search-form').addEventListener('reset', () => setTimeout(() => loadList(true), 0));
+// The Clear button (a user action) reloads the unfiltered list; a reset at logout must not.
+$('search-form').addEventListener('reset', () => {
+  if (state.me) setTimeout(() => loadList(true), 0);
+});
 $('load-more').addEventListener('click', () => loadList(false));
 
 // ---------- transcript ----------

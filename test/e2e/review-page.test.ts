@@ -140,6 +140,13 @@ describe('review page in Chromium', () => {
       await expect.poll(() => audio.evaluate((a: HTMLAudioElement) => a.currentTime), { timeout: 2_000 }).toBeGreaterThanOrEqual(7.6);
       await expect.poll(() => segs.nth(3).getAttribute('class')).toContain('current');
 
+      // Logging out leaves nothing of this user's data in the page.
+      await page.getByRole('button', { name: 'Log out' }).click();
+      await expect.poll(() => page.locator('#login-form').isVisible()).toBe(true);
+      expect(await page.locator('#list-body tr, #t-segments li').count()).toBe(0);
+      expect(await page.locator('body').textContent()).not.toContain('fellow Americans');
+      expect(await audio.evaluate((a: HTMLAudioElement) => a.paused)).toBe(true);
+
       expect(problems).toEqual([]);
     } finally {
       await page.close();
@@ -150,7 +157,7 @@ describe('review page in Chromium', () => {
       `SELECT DISTINCT action FROM audit_log WHERE actor_id = $1 AND outcome = 'success'`,
       [clinician.id],
     );
-    expect(actions.map((a) => a.action).sort()).toEqual(['login', 'transcription.list', 'transcription.playback', 'transcription.search', 'transcription.view']);
+    expect(actions.map((a) => a.action).sort()).toEqual(['login', 'logout', 'transcription.list', 'transcription.playback', 'transcription.search', 'transcription.view']);
   });
 
   it('shows an admin the users and audit sections and lets them add a user, without CSP violations', async () => {
