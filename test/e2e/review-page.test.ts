@@ -9,6 +9,9 @@ import { wavAudioRouter } from '../support/wav-audio-route.js';
 
 const JFK = path.resolve(import.meta.dirname, '../../../shared/audio/real/jfk.wav');
 
+/** The parts of HTMLMediaElement the test reads (the test project has no DOM lib). */
+type AudioLike = { currentTime: number; duration: number; paused: boolean; readyState: number };
+
 let t: TestService;
 let browser: Browser;
 
@@ -47,9 +50,12 @@ async function watchedPage(): Promise<{ page: Page; problems: string[] }> {
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   await page.exposeFunction('__reportCsp', (v: string) => problems.push(`securitypolicyviolation: ${v}`));
   await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) =>
-      (window as unknown as { __reportCsp: (v: string) => void }).__reportCsp(`${e.violatedDirective} ${e.blockedURI}`),
-    );
+    // Runs in the page; typed structurally because the test project has no DOM lib.
+    const g = globalThis as unknown as {
+      document: { addEventListener(type: string, f: (e: { violatedDirective: string; blockedURI: string }) => void): void };
+      __reportCsp(v: string): void;
+    };
+    g.document.addEventListener('securitypolicyviolation', (e) => g.__reportCsp(`${e.violatedDirective} ${e.blockedURI}`));
   });
   return { page, problems };
 }
@@ -112,18 +118,18 @@ describe('review page in Chromium', () => {
       expect(await page.locator('#x-srt').getAttribute('href')).toBe(`/api/transcriptions/${id}/export?format=srt`);
       const audio = page.locator('#t-audio');
       expect(await audio.getAttribute('src')).toBe(`/api/transcriptions/${id}/audio`);
-      await expect.poll(() => audio.evaluate((a: HTMLAudioElement) => a.readyState), { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
-      expect(await audio.evaluate((a: HTMLAudioElement) => a.duration)).toBeCloseTo(11, 0);
+      await expect.poll(() => audio.evaluate((a: AudioLike) => a.readyState), { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
+      expect(await audio.evaluate((a: AudioLike) => a.duration)).toBeCloseTo(11, 0);
 
-      expect(await audio.evaluate((a: HTMLAudioElement) => a.paused && a.currentTime === 0)).toBe(true);
+      expect(await audio.evaluate((a: AudioLike) => a.paused && a.currentTime === 0)).toBe(true);
 
       // Click the third line's text: the audio jumps to 4.2 s at once (not by playing there) and
       // that line is highlighted.
       await segs.nth(2).locator('.text').click();
       await expect
-        .poll(() => audio.evaluate((a: HTMLAudioElement) => a.currentTime), { timeout: 2_000 })
+        .poll(() => audio.evaluate((a: AudioLike) => a.currentTime), { timeout: 2_000 })
         .toBeGreaterThanOrEqual(4.2);
-      expect(await audio.evaluate((a: HTMLAudioElement) => a.currentTime)).toBeLessThan(6);
+      expect(await audio.evaluate((a: AudioLike) => a.currentTime)).toBeLessThan(6);
       await expect.poll(() => segs.nth(2).getAttribute('class')).toContain('current');
       expect(await page.locator('#t-segments li.current').count()).toBe(1);
 
@@ -132,12 +138,12 @@ describe('review page in Chromium', () => {
       await expect.poll(() => segs.nth(1).getAttribute('class'), { timeout: 2_000 }).toContain('current');
       await expect.poll(() => segs.nth(2).getAttribute('class'), { timeout: 5_000 }).toContain('current');
       expect(await segs.nth(1).getAttribute('class')).not.toContain('current');
-      expect(await audio.evaluate((a: HTMLAudioElement) => !a.paused)).toBe(true);
+      expect(await audio.evaluate((a: AudioLike) => !a.paused)).toBe(true);
 
       // Keyboard: focus the last line's time button and press Enter.
       await segs.nth(3).locator('button').focus();
       await page.keyboard.press('Enter');
-      await expect.poll(() => audio.evaluate((a: HTMLAudioElement) => a.currentTime), { timeout: 2_000 }).toBeGreaterThanOrEqual(7.6);
+      await expect.poll(() => audio.evaluate((a: AudioLike) => a.currentTime), { timeout: 2_000 }).toBeGreaterThanOrEqual(7.6);
       await expect.poll(() => segs.nth(3).getAttribute('class')).toContain('current');
 
       // Logging out leaves nothing of this user's data in the page.
@@ -145,7 +151,7 @@ describe('review page in Chromium', () => {
       await expect.poll(() => page.locator('#login-form').isVisible()).toBe(true);
       expect(await page.locator('#list-body tr, #t-segments li').count()).toBe(0);
       expect(await page.locator('body').textContent()).not.toContain('fellow Americans');
-      expect(await audio.evaluate((a: HTMLAudioElement) => a.paused)).toBe(true);
+      expect(await audio.evaluate((a: AudioLike) => a.paused)).toBe(true);
 
       expect(problems).toEqual([]);
     } finally {
