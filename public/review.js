@@ -47,6 +47,8 @@ const state = { me: null, listCursor: null, listQuery: '', auditCursor: null, au
 // ---------- formatting ----------
 const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 const fmtDate = (iso) => (iso ? dateFmt.format(new Date(iso)) : '—');
+// The audit log needs seconds to order events that happen within a minute.
+const auditFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 function fmtClock(ms) {
   if (ms === null || ms === undefined) return '—';
   const s = Math.floor(ms / 1000);
@@ -471,7 +473,7 @@ async function loadAudit(reset) {
         h(
           'tr',
           { class: `outcome-${r.outcome}` },
-          h('td', { text: fmtDate(r.at) }),
+          h('td', { text: auditFmt.format(new Date(r.at)) }),
           h('td', { text: r.actorUsername ?? '—' }),
           h('td', { text: r.action }),
           h('td', { text: r.outcome }),
