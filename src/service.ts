@@ -16,6 +16,8 @@ import type { Pool } from './db/pool.js';
 import { DictationRepository } from './dictation/dictation-repo.js';
 import { SessionManager } from './dictation/session-manager.js';
 import { HealthMonitor, type HealthCheck } from './health/health-monitor.js';
+import { playbackRouter } from './http/routes/playback.js';
+import { reviewerRouters } from './http/routes/reviewer.js';
 import type { Logger } from './lib/logger.js';
 import { Shutdown } from './lib/shutdown.js';
 import { registerDictationHandlers, roomSink } from './realtime/dictation-handlers.js';
@@ -132,7 +134,11 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       loginLimiter,
       sessionMiddleware,
       health,
-      apiRouters: overrides.apiRouters,
+      apiRouters: (io) => [
+        ...reviewerRouters({ db, users, audit }),
+        ['/transcriptions', playbackRouter({ db, users, audit, recordings, logger })],
+        ...(overrides.apiRouters?.(io) ?? []),
+      ],
       realtimeHandlers: (io) => {
         sessions = new SessionManager({
           engine,

@@ -1,0 +1,506 @@
+// Reviewer workspace: list/search transcriptions, read one with its recording, admin users and audit.
+// Plain ES module, no build step. Every piece of server data goes into the DOM as textContent, never
+// as HTML; no inline styles or handlers (CSP: script-src 'self'; style-src 'self').
+
+const $ = (id) => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`missing #${id}`);
+  return el;
+};
+
+/** Creates an element with classes and text; children appended in order. */
+function h(tag, opts = {}, ...children) {
+  const el = document.createElement(tag);
+  if (opts.class) el.className = opts.class;
+  if (opts.text !== undefined) el.textContent = String(opts.text);
+  for (const [k, v] of Object.entries(opts.attrs ?? {})) if (v !== undefined && v !== null) el.setAttribute(k, String(v));
+  for (const c of children) if (c) el.append(c);
+  return el;
+}
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function api(method, path, body) {
+  const res = await fetch(path, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: 'same-origin',
+  });
+  const text = await res.text();
+  const json = text ? JSON.parse(text) : undefined;
+  if (!res.ok) {
+    if (res.status === 401 && !path.startsWith('/api/auth/')) showLogin();
+    throw new ApiError(res.status, json?.error?.code ?? 'error', json?.error?.message ?? `Request failed (${res.status}).`);
+  }
+  return json;
+}
+
+const state = { me: null, listCursor: null, listQuery: '', auditCursor: null, auditQuery: '', currentId: null, segments: [], currentIndex: -1 };
+
+// ---------- formatting ----------
+const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const fmtDate = (iso) => (iso ? dateFmt.format(new Date(iso)) : '—');
+// The audit log needs seconds to order events that happen within a minute.
+const auditFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+function fmtClock(ms) {
+  if (ms === null || ms === undefined) return '—';
+  const s = Math.floor(ms / 1000);
+  const hh = Math.floor(s / 3600);
+  const mm = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, '0');
+  return hh ? `${hh}:${String(mm).padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
+}
+const SPECIALTY = { PRIMARYCARE: 'Primary care', CARDIOLOGY: 'Cardiology', NEUROLOGY: 'Neurology', ONCOLOGY: 'Oncology', RADIOLOGY: 'Radiology', UROLOGY: 'Urology' };
+const statusBadge = (status) => h('span', { class: `badge status-${status}`, text: status });
+
+function showError(el, err) {
+  el.textContent = err instanceof Error ? err.message : String(err);
+  el.hidden = false;
+}
+function flash(message) {
+  const el = $('flash');
+  el.textContent = message;
+  el.hidden = false;
+  clearTimeout(flash.timer);
+  flash.timer = setTimeout(() => (el.hidden = true), 5000);
+}
+
+// ---------- login ----------
+function showLogin() {
+  state.me = null;
+  // Nothing the previous user saw may stay in the page for the next one.
+  const audio = $('t-audio');
+  audio.pause();
+  audio.removeAttribute('src');
+  audio.load();
+  state.currentId = null;
+  state.segments = [];
+  for (const id of ['list-body', 't-segments', 't-meta', 'users-body', 'audit-body']) $(id).replaceChildren();
+  $('t-title').textContent = '';
+  $('search-form').reset();
+  $('app').hidden = true;
+  $('whoami').hidden = true;
+  $('login-view').hidden = false;
+  $('login-username').focus();
+}
+
+$('login-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const err = $('login-error');
+  err.hidden = true;
+  try {
+    const { user } = await api('POST', '/api/auth/login', { username: $('login-username').value, password: $('login-password').value });
+    $('login-password').value = '';
+    await enter(user);
+  } catch (error) {
+    showError(err, error.status === 429 ? 'Too many attempts. Try again later.' : error);
+  }
+});
+
+$('logout').addEventListener('click', async () => {
+  await api('POST', '/api/auth/logout').catch(() => {});
+  showLogin();
+});
+
+async function enter(user) {
+  state.me = user;
+  $('login-view').hidden = true;
+  $('app').hidden = false;
+  $('whoami').hidden = false;
+  $('me-name').textContent = user.username;
+  $('me-role').textContent = user.role;
+  for (const el of document.querySelectorAll('.admin-only')) el.hidden = user.role !== 'admin';
+  $('f-clinician-field').hidden = user.role === 'clinician';
+  if (user.role !== 'clinician') loadClinicians().catch(() => {});
+  await loadList(true);
+  await route();
+}
+
+async function loadClinicians() {
+  const { items } = await api('GET', '/api/transcriptions/clinicians');
+  const sel = $('f-clinician');
+  sel.replaceChildren(h('option', { text: 'Any', attrs: { value: '' } }), ...items.map((c) => h('option', { text: c.username, attrs: { value: c.id } })));
+}
+
+// ---------- routing (hash) ----------
+async function route() {
+  if (!state.me) return;
+  const hash = location.hash || '#/';
+  const views = { list: $('list-view'), transcript: $('transcript-view'), users: $('users-view'), audit: $('audit-view') };
+  const show = (name) => {
+    for (const [k, el] of Object.entries(views)) el.hidden = k !== name;
+    for (const [tab, view] of [['tab-list', 'list'], ['tab-users', 'users'], ['tab-audit', 'audit']]) {
+      if (view === name || (name === 'transcript' && view === 'list')) $(tab).setAttribute('aria-current', 'page');
+      else $(tab).removeAttribute('aria-current');
+    }
+  };
+  const m = /^#\/t\/([0-9a-f-]{36})(?:@(\d+))?$/.exec(hash);
+  if (m) {
+    show('transcript');
+    await openTranscript(m[1], m[2] ? Number(m[2]) : undefined);
+    return;
+  }
+  $('t-audio').pause();
+  state.currentId = null;
+  if (hash === '#/users' && state.me.role === 'admin') {
+    show('users');
+    await loadUsers();
+  } else if (hash === '#/audit' && state.me.role === 'admin') {
+    show('audit');
+    await loadAudit(true);
+  } else {
+    show('list');
+  }
+}
+window.addEventListener('hashchange', () => route().catch((e) => flash(e.message)));
+
+// ---------- list ----------
+/** Dates from <input type=date> are local days; the API takes instants, `to` exclusive. */
+function localDayStart(value, plusDays = 0) {
+  const [y, mo, d] = value.split('-').map(Number);
+  return new Date(y, mo - 1, d + plusDays).toISOString();
+}
+
+function listParams() {
+  const p = new URLSearchParams();
+  const q = $('f-q').value.trim();
+  if (q) p.set('q', q);
+  for (const name of ['clinician', 'specialty', 'status']) {
+    const v = $(`f-${name}`).value;
+    if (v) p.set(name, v);
+  }
+  if ($('f-from').value) p.set('from', localDayStart($('f-from').value));
+  if ($('f-to').value) p.set('to', localDayStart($('f-to').value, 1));
+  return p;
+}
+
+async function loadList(reset) {
+  const err = $('list-error');
+  err.hidden = true;
+  if (reset) {
+    state.listQuery = listParams().toString();
+    state.listCursor = null;
+  }
+  const p = new URLSearchParams(state.listQuery);
+  if (!reset && state.listCursor) p.set('cursor', state.listCursor);
+  $('list-table').setAttribute('aria-busy', 'true');
+  try {
+    const page = await api('GET', `/api/transcriptions?${p}`);
+    const body = $('list-body');
+    if (reset) body.replaceChildren();
+    for (const item of page.items) body.append(...listRows(item));
+    state.listCursor = page.nextCursor;
+    $('load-more').hidden = !page.nextCursor;
+    $('list-empty').hidden = body.children.length > 0;
+  } catch (e) {
+    showError(err, e);
+  } finally {
+    $('list-table').removeAttribute('aria-busy');
+  }
+}
+
+function listRows(item) {
+  const link = h('a', { class: 'open', text: item.title || 'Untitled', attrs: { href: `#/t/${item.id}` } });
+  const row = h(
+    'tr',
+    {},
+    h('td', { text: fmtDate(item.createdAt) }),
+    h('td', {}, link),
+    h('td', { text: item.clinician.username }),
+    h('td', { text: SPECIALTY[item.specialty] ?? item.specialty }),
+    h('td', { text: fmtClock(item.durationMs) }),
+    h('td', {}, statusBadge(item.status)),
+  );
+  if (!item.snippet) return [row];
+  // Search hit: the matching passage, matches wrapped in <mark> via text nodes only.
+  const snippet = h('a', { class: 'snippet', attrs: { href: `#/t/${item.id}@${item.snippetStartMs ?? 0}` } });
+  snippet.append(h('span', { class: 'visually-hidden', text: 'Matching passage: ' }));
+  for (const part of item.snippet) snippet.append(part.match ? h('mark', { text: part.text }) : document.createTextNode(part.text));
+  const td = h('td', { attrs: { colspan: 6 } }, h('span', { class: 'at', text: fmtClock(item.snippetStartMs) }), snippet);
+  return [row, h('tr', { class: 'snippet-row' }, td)];
+}
+
+$('search-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  loadList(true);
+});
+// The Clear button (a user action) reloads the unfiltered list; a reset at logout must not.
+$('search-form').addEventListener('reset', () => {
+  if (state.me) setTimeout(() => loadList(true), 0);
+});
+$('load-more').addEventListener('click', () => loadList(false));
+
+// ---------- transcript ----------
+async function openTranscript(id, atMs) {
+  const audio = $('t-audio');
+  if (state.currentId !== id) {
+    audio.pause();
+    state.currentId = id;
+    let t;
+    try {
+      t = await api('GET', `/api/transcriptions/${id}`);
+    } catch (e) {
+      $('t-title').textContent = e.status === 404 ? 'Transcription not found' : 'Could not load the transcription';
+      $('t-meta').replaceChildren();
+      $('t-segments').replaceChildren();
+      $('t-banner').hidden = true;
+      audio.hidden = true;
+      $('t-exports').hidden = true;
+      return;
+    }
+    renderTranscript(t);
+  }
+  $('t-title').focus();
+  if (atMs !== undefined) seek(atMs);
+}
+
+function renderTranscript(t) {
+  $('t-title').textContent = t.title || 'Untitled';
+  const meta = [
+    ['Clinician', t.clinician.username],
+    ['Recorded', fmtDate(t.createdAt)],
+    ['Duration', fmtClock(t.durationMs)],
+    ['Specialty', SPECIALTY[t.specialty] ?? t.specialty],
+    ['Type', t.type === 'DICTATION' ? 'Dictation' : 'Conversation'],
+    ['Engine', t.engine],
+  ];
+  const dl = $('t-meta');
+  dl.replaceChildren();
+  for (const [k, v] of meta) dl.append(h('div', {}, h('dt', { text: k }), h('dd', { text: v })));
+  dl.append(h('div', {}, h('dt', { text: 'Status' }), h('dd', {}, statusBadge(t.status))));
+
+  const banner = $('t-banner');
+  const provisional = t.segments.filter((s) => s.kind === 'provisional').length;
+  const gaps = t.segments.filter((s) => s.kind === 'gap').length;
+  const notes = [];
+  if (t.status === 'failed') notes.push(`This session failed${t.failureReason ? ` (${t.failureReason})` : ''}; the transcript may be incomplete.`);
+  if (t.status === 'recording') notes.push('This session is still recording; the transcript is incomplete.');
+  if (gaps) notes.push(`${gaps} part${gaps > 1 ? 's' : ''} with no audio received ${gaps > 1 ? 'are' : 'is'} marked below.`);
+  if (provisional) notes.push(`${provisional} provisional part${provisional > 1 ? 's' : ''} (not confirmed by the engine) ${provisional > 1 ? 'are' : 'is'} marked below.`);
+  banner.textContent = notes.join(' ');
+  banner.hidden = notes.length === 0;
+  banner.classList.toggle('danger', t.status === 'failed');
+
+  const audio = $('t-audio');
+  audio.removeAttribute('src');
+  if (t.recording.available) {
+    audio.src = `/api/transcriptions/${t.id}/audio`;
+    audio.hidden = false;
+    $('t-noaudio').hidden = true;
+  } else {
+    audio.hidden = true;
+    audio.load();
+    $('t-noaudio').hidden = false;
+  }
+  $('t-exports').hidden = false;
+  for (const f of ['txt', 'srt', 'vtt', 'json']) $(`x-${f}`).setAttribute('href', `/api/transcriptions/${t.id}/export?format=${f}`);
+
+  state.segments = t.segments;
+  state.currentIndex = -1;
+  const list = $('t-segments');
+  list.replaceChildren();
+  if (!t.segments.length) list.append(h('li', { class: 'muted', text: 'No speech was transcribed.' }));
+  t.segments.forEach((s, i) => {
+    const label =
+      s.kind === 'gap'
+        ? h('span', { class: 'kind', text: 'No audio received for this part' })
+        : s.kind === 'provisional'
+          ? h('span', { class: 'kind', text: 'Provisional' })
+          : null;
+    const btn = h(
+      'button',
+      { class: 'seg-btn', attrs: { type: 'button', 'data-index': i, 'aria-label': `Play from ${fmtClock(s.startMs)}` } },
+      h('span', { class: 'time', text: `${fmtClock(s.startMs)}` }),
+    );
+    const li = h(
+      'li',
+      { class: `seg kind-${s.kind}`, attrs: { 'data-index': i, 'data-start-ms': s.startMs } },
+      btn,
+      h('span', { class: 'speaker', text: s.speaker ?? '' }),
+      h('span', { class: 'text' }, label, s.text ? document.createTextNode(s.text) : null),
+    );
+    list.append(li);
+  });
+}
+
+function seek(ms) {
+  const audio = $('t-audio');
+  if (audio.hidden) return;
+  audio.currentTime = ms / 1000;
+  highlight(ms);
+  audio.play().catch(() => {});
+}
+
+// One listener for all lines: a click anywhere on a line (or Enter/Space on its button) seeks there.
+$('t-segments').addEventListener('click', (e) => {
+  const li = e.target instanceof Element ? e.target.closest('li.seg') : null;
+  if (!li) return;
+  const seg = state.segments[Number(li.dataset.index)];
+  if (seg) seek(seg.startMs);
+});
+
+/** Index of the last segment starting at or before `ms` that has not ended (binary search). */
+function segmentAt(ms) {
+  const segs = state.segments;
+  let lo = 0;
+  let hi = segs.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (segs[mid].startMs <= ms) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found >= 0 && ms < Math.max(segs[found].endMs, segs[found].startMs + 1) ? found : -1;
+}
+
+function highlight(ms) {
+  const idx = segmentAt(ms);
+  if (idx === state.currentIndex) return;
+  const list = $('t-segments');
+  list.querySelector('li.current')?.classList.remove('current');
+  list.querySelector('li[aria-current]')?.removeAttribute('aria-current');
+  state.currentIndex = idx;
+  if (idx < 0) return;
+  const li = list.querySelector(`li[data-index="${idx}"]`);
+  if (!li) return;
+  li.classList.add('current');
+  li.setAttribute('aria-current', 'true');
+  const r = li.getBoundingClientRect();
+  if (r.top < 0 || r.bottom > window.innerHeight) li.scrollIntoView({ block: 'nearest' });
+}
+$('t-audio').addEventListener('timeupdate', () => highlight($('t-audio').currentTime * 1000));
+$('t-audio').addEventListener('seeked', () => highlight($('t-audio').currentTime * 1000));
+
+// ---------- admin: users ----------
+async function loadUsers() {
+  const err = $('users-error');
+  err.hidden = true;
+  try {
+    const { items } = await api('GET', '/api/admin/users');
+    $('users-body').replaceChildren(...items.map(userRow));
+  } catch (e) {
+    showError(err, e);
+  }
+}
+
+function userRow(u) {
+  const self = u.id === state.me.id;
+  const roleSel = h('select', { attrs: { 'aria-label': `Role of ${u.username}` } });
+  for (const r of ['clinician', 'reviewer', 'admin']) {
+    const o = h('option', { text: r, attrs: { value: r } });
+    if (r === u.role) o.selected = true;
+    roleSel.append(o);
+  }
+  roleSel.disabled = self;
+  roleSel.addEventListener('change', () => updateUser(u, { role: roleSel.value }, `Role of ${u.username} changed to ${roleSel.value}.`));
+
+  const toggle = h('button', { class: 'secondary', text: u.disabled ? 'Enable' : 'Disable', attrs: { type: 'button' } });
+  toggle.disabled = self;
+  toggle.addEventListener('click', () => updateUser(u, { disabled: !u.disabled }, `${u.username} ${u.disabled ? 'enabled' : 'disabled'}.`));
+
+  const resetForm = h('form', { class: 'inline-form' });
+  const pw = h('input', { attrs: { type: 'password', minlength: 12, required: '', autocomplete: 'new-password', 'aria-label': `New password for ${u.username}` } });
+  resetForm.append(pw, h('button', { class: 'secondary', text: 'Reset password', attrs: { type: 'submit' } }));
+  resetForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    updateUser(u, { password: pw.value }, `Password of ${u.username} reset.`);
+  });
+
+  return h(
+    'tr',
+    {},
+    h('td', { text: u.username }),
+    h('td', {}, roleSel),
+    h('td', {}, h('span', { class: `badge ${u.disabled ? 'status-failed' : 'status-completed'}`, text: u.disabled ? 'disabled' : 'active' })),
+    h('td', { text: fmtDate(u.createdAt) }),
+    h('td', { class: 'row-actions' }, toggle, resetForm),
+  );
+}
+
+async function updateUser(u, patch, message) {
+  const err = $('users-error');
+  err.hidden = true;
+  try {
+    await api('PATCH', `/api/admin/users/${u.id}`, patch);
+    flash(message);
+  } catch (e) {
+    showError(err, e);
+  }
+  await loadUsers();
+}
+
+$('user-add').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const err = $('users-error');
+  err.hidden = true;
+  try {
+    const { user } = await api('POST', '/api/admin/users', { username: $('u-username').value, role: $('u-role').value, password: $('u-password').value });
+    e.target.reset();
+    flash(`User ${user.username} added.`);
+    await loadUsers();
+  } catch (error) {
+    showError(err, error);
+  }
+});
+
+// ---------- admin: audit ----------
+async function loadAudit(reset) {
+  const err = $('audit-error');
+  err.hidden = true;
+  if (reset) {
+    const p = new URLSearchParams();
+    for (const name of ['action', 'outcome']) if ($(`a-${name}`).value) p.set(name, $(`a-${name}`).value);
+    state.auditQuery = p.toString();
+    state.auditCursor = null;
+  }
+  const p = new URLSearchParams(state.auditQuery);
+  if (!reset && state.auditCursor) p.set('cursor', state.auditCursor);
+  try {
+    const page = await api('GET', `/api/admin/audit?${p}`);
+    const body = $('audit-body');
+    if (reset) body.replaceChildren();
+    for (const r of page.items) {
+      body.append(
+        h(
+          'tr',
+          { class: `outcome-${r.outcome}` },
+          h('td', { text: auditFmt.format(new Date(r.at)) }),
+          h('td', { text: r.actorUsername ?? '—' }),
+          h('td', { text: r.action }),
+          h('td', { text: r.outcome }),
+          h('td', { text: r.targetId ? `${r.targetType ?? ''} ${r.targetId}` : '—' }),
+          h('td', { text: r.ip ?? '—' }),
+          h('td', { class: 'details', text: Object.keys(r.details ?? {}).length ? JSON.stringify(r.details) : '' }),
+        ),
+      );
+    }
+    state.auditCursor = page.nextCursor;
+    $('audit-more').hidden = !page.nextCursor;
+  } catch (e) {
+    showError(err, e);
+  }
+}
+$('audit-filter').addEventListener('submit', (e) => {
+  e.preventDefault();
+  loadAudit(true);
+});
+$('audit-more').addEventListener('click', () => loadAudit(false));
+
+// ---------- start ----------
+(async () => {
+  try {
+    const { user } = await api('GET', '/api/auth/me');
+    await enter(user);
+  } catch {
+    showLogin();
+  }
+})();

@@ -1,0 +1,52 @@
+import type { Request, Router } from 'express';
+import type { AuditLog } from '../../audit/audit-log.js';
+import type { UserRepository } from '../../auth/users.js';
+import type { Pool } from '../../db/pool.js';
+import { TranscriptReadRepository, type TranscriptionRef } from '../../transcripts/repo.js';
+import { clientIp } from '../middleware/auth.js';
+import { adminRoutes } from './admin.js';
+import { transcriptionAuthorizer, transcriptionRoutes } from './transcriptions.js';
+
+export interface ReviewerDeps {
+  db: Pool;
+  users: UserRepository;
+  audit: AuditLog;
+}
+
+/** The reviewer workspace's routers, for `AppDeps.apiRouters`: transcriptions and admin. */
+export function reviewerRouters(deps: ReviewerDeps): Array<[string, Router]> {
+  const transcripts = new TranscriptReadRepository(deps.db);
+  return [
+    ['/transcriptions', transcriptionRoutes({ users: deps.users, audit: deps.audit, transcripts })],
+    ['/admin', adminRoutes(deps)],
+  ];
+}
+
+/**
+ * What `GET /api/transcriptions/:id/audio` needs from the reviewer module:
+ * - `authorize(req, id)`: the transcription if this session's user may see it, else null (answer
+ *   404). A refusal is already audited (`transcription.playback`, outcome `denied`). Throws AppError
+ *   `unauthenticated` without a valid session (answer 401). Works with or without `requireUser`.
+ * - `audit(req, id, details?)`: records one successful `transcription.playback` row. Call it once per
+ *   playback (e.g. for a request without Range or whose range starts at byte 0), not per range.
+ */
+export function playbackAccess(deps: ReviewerDeps): {
+  authorize: (req: Request, id: string) => Promise<TranscriptionRef | null>;
+  audit: (req: Request, id: string, details?: Record<string, unknown>) => Promise<void>;
+} {
+  const authorizer = transcriptionAuthorizer({ users: deps.users, audit: deps.audit, transcripts: new TranscriptReadRepository(deps.db) });
+  return {
+    authorize: (req, id) => authorizer(req, id, 'transcription.playback'),
+    audit: (req, id, details) =>
+      deps.audit.record({
+        action: 'transcription.playback',
+        actorId: req.user?.id ?? null,
+        actorUsername: req.user?.username ?? null,
+        targetType: 'transcription',
+        targetId: id,
+        ip: clientIp(req),
+        userAgent: req.get('user-agent'),
+        details,
+      }),
+  };
+}

@@ -1,0 +1,21 @@
+import type { TranscriptionDetail } from '../types.js';
+import { cleanSpeaker, timecode, toCues } from './cues.js';
+
+/** Cue text escaping per the WebVTT spec (also makes `-->` impossible in a payload). */
+function escapeVtt(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/**
+ * WebVTT: `WEBVTT` header, `HH:MM:SS.mmm --> HH:MM:SS.mmm`, cue ids, `<v Speaker>` voice spans,
+ * lines of at most 42 characters (before escaping), at most two per cue.
+ */
+export function toVtt(t: TranscriptionDetail): string {
+  const out = ['WEBVTT\n'];
+  toCues(t.segments, false).forEach((cue, i) => {
+    const voice = cue.speaker && cue.kind !== 'gap' ? `<v ${cleanSpeaker(cue.speaker)}>` : '';
+    const lines = cue.lines.map(escapeVtt);
+    out.push(`${i + 1}\n${timecode(cue.startMs, '.')} --> ${timecode(cue.endMs, '.')}\n${voice}${lines.join('\n')}\n`);
+  });
+  return out.join('\n');
+}

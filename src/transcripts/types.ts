@@ -1,0 +1,80 @@
+import type { Role } from '../auth/users.js';
+
+export type TranscriptionStatus = 'recording' | 'completed' | 'failed';
+export const STATUSES: readonly TranscriptionStatus[] = ['recording', 'completed', 'failed'];
+export const SPECIALTIES = ['PRIMARYCARE', 'CARDIOLOGY', 'NEUROLOGY', 'ONCOLOGY', 'RADIOLOGY', 'UROLOGY'] as const;
+export type Specialty = (typeof SPECIALTIES)[number];
+export type SegmentKind = 'final' | 'gap' | 'provisional';
+
+/** Who is asking: enough of a user to decide visibility. */
+export interface Viewer {
+  id: string;
+  role: Role;
+}
+
+export interface ClinicianRef {
+  id: string;
+  username: string;
+}
+
+/** One row of the list (API.md), extended with specialty, type and a search snippet. */
+export interface TranscriptionSummary {
+  id: string;
+  title: string;
+  status: TranscriptionStatus;
+  specialty: Specialty;
+  type: 'CONVERSATION' | 'DICTATION';
+  clinician: ClinicianRef;
+  createdAt: string;
+  durationMs: number | null;
+  /** Present only for a search: the best matching passage, split into plain and matched parts. */
+  snippet?: Array<{ text: string; match: boolean }>;
+  /** Where the snippet's segment starts, so a click can seek there. */
+  snippetStartMs?: number;
+}
+
+export interface Segment {
+  id: string;
+  startMs: number;
+  endMs: number;
+  text: string;
+  speaker: string | null;
+  kind: SegmentKind;
+  engine: string;
+}
+
+export interface RecordingInfo {
+  available: boolean;
+  contentType: string | null;
+  bytes: number | null;
+}
+
+/** The detail view (API.md), extended with segment kind/engine and the failure reason. */
+export interface TranscriptionDetail {
+  id: string;
+  title: string;
+  status: TranscriptionStatus;
+  specialty: Specialty;
+  type: 'CONVERSATION' | 'DICTATION';
+  engine: string;
+  clinician: ClinicianRef;
+  createdAt: string;
+  endedAt: string | null;
+  durationMs: number | null;
+  endReason: string | null;
+  failureReason: string | null;
+  recording: RecordingInfo;
+  segments: Segment[];
+}
+
+export interface ListFilters {
+  q?: string;
+  clinicianId?: string;
+  from?: Date;
+  /** Exclusive upper bound. */
+  to?: Date;
+  specialty?: Specialty;
+  status?: TranscriptionStatus;
+  limit: number;
+  cursor?: { createdAt: string; id: string };
+}

@@ -1,0 +1,70 @@
+import pg from 'pg';
+
+export interface SeedSegment {
+  startMs: number;
+  endMs: number;
+  text: string;
+  speaker?: string | null;
+  kind?: 'final' | 'gap' | 'provisional';
+}
+
+export interface SeedTranscription {
+  clinicianId: string;
+  title?: string;
+  status?: 'recording' | 'completed' | 'failed';
+  specialty?: string;
+  type?: 'CONVERSATION' | 'DICTATION';
+  createdAt?: string;
+  durationMs?: number | null;
+  failureReason?: string | null;
+  segments?: SeedSegment[];
+  recording?: { state: 'uploading' | 'completed' | 'failed'; contentType?: string; bytes?: number };
+}
+
+/** Inserts a transcription with its segments (and optionally a recording row) by SQL; returns its id. */
+export async function seedTranscription(url: string, s: SeedTranscription): Promise<string> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query('BEGIN');
+    const status = s.status ?? 'completed';
+    const { rows } = await c.query<{ id: string }>(
+      `INSERT INTO transcriptions (clinician_id, title, specialty, type, engine, status, failure_reason, audio_encoding,
+                                   created_at, ended_at, duration_ms, end_reason)
+       VALUES ($1, $2, $3, $4, 'local', $5, $6, 'pcm_s16le', coalesce($7::timestamptz, now()),
+               CASE WHEN $5 = 'recording' THEN NULL ELSE coalesce($7::timestamptz, now()) + interval '1 minute' END,
+               $8, CASE WHEN $5 = 'failed' THEN 'error' WHEN $5 = 'completed' THEN 'stopped' END)
+       RETURNING id`,
+      [
+        s.clinicianId,
+        s.title ?? 'Consultation',
+        s.specialty ?? 'PRIMARYCARE',
+        s.type ?? 'CONVERSATION',
+        status,
+        s.failureReason ?? (status === 'failed' ? 'transcriber_unavailable' : null),
+        s.createdAt ?? null,
+        s.durationMs === undefined ? 60_000 : s.durationMs,
+      ],
+    );
+    const id = rows[0]!.id;
+    let i = 0;
+    for (const seg of s.segments ?? []) {
+      await c.query(
+        `INSERT INTO transcript_segments (transcription_id, segment_key, start_ms, end_ms, text, speaker, engine, kind)
+         VALUES ($1, $2, $3, $4, $5, $6, 'local', $7)`,
+        [id, `seg-${i++}`, seg.startMs, seg.endMs, seg.text, seg.speaker ?? null, seg.kind ?? 'final'],
+      );
+    }
+    if (s.recording) {
+      await c.query(
+        `INSERT INTO recordings (transcription_id, object_key, content_type, upload_state, bytes, duration_ms, completed_at)
+         VALUES ($1, $2, $3, $4, $5, 11000, CASE WHEN $4 = 'completed' THEN now() END)`,
+        [id, `rec/${id}`, s.recording.contentType ?? 'audio/wav', s.recording.state, s.recording.bytes ?? 352_844],
+      );
+    }
+    await c.query('COMMIT');
+    return id;
+  } finally {
+    await c.end();
+  }
+}
