@@ -169,7 +169,9 @@ async function startRecording() {
   if (!navigator.mediaDevices?.getUserMedia || !window.AudioWorkletNode) return showMessage('error', MESSAGES.unsupported);
   let stream;
   try {
-    stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true } });
+    // Speech engines do best on unprocessed audio: browser noise suppression and AGC smear the
+    // consonants they rely on.
+    stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
   } catch (err) {
     return showMessage('error', err.name === 'NotFoundError' ? MESSAGES.mic_missing : MESSAGES.mic_denied);
   }
@@ -189,9 +191,8 @@ async function startRecording() {
     $('record').disabled = false;
     return showMessage('error', MESSAGES[err.code] ?? (err.message === 'operation has timed out' ? MESSAGES.connection_lost : err.message));
   }
-  const ctx = new AudioContext();
+  const { ctx, source } = audioGraph(stream);
   await ctx.audioWorklet.addModule('/pcm-worklet.js');
-  const source = ctx.createMediaStreamSource(stream);
   const node = new AudioWorkletNode(ctx, 'pcm-downsampler');
   node.port.onmessage = ({ data }) => onFrame(data.pcm, data.dbfs);
   source.connect(node);
@@ -206,6 +207,26 @@ async function startRecording() {
   button.disabled = false;
   for (const id of ['title', 'specialty', 'type']) $(id).disabled = true;
   state.timer = setInterval(tick, 250);
+}
+
+/**
+ * A 16 kHz context lets the browser's own high-quality resampler do the work (Chrome, Safari); where
+ * a microphone cannot join a context of another rate (older Firefox), the default rate is used and
+ * the worklet downsamples.
+ */
+function audioGraph(stream) {
+  try {
+    const ctx = new AudioContext({ sampleRate: 16000 });
+    try {
+      return { ctx, source: ctx.createMediaStreamSource(stream) };
+    } catch {
+      void ctx.close();
+    }
+  } catch {
+    /* this browser refuses a 16 kHz context */
+  }
+  const ctx = new AudioContext();
+  return { ctx, source: ctx.createMediaStreamSource(stream) };
 }
 
 function tick() {

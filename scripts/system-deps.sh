@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Checks (and with --install, installs) the Debian packages the audio and speech-engine layers need.
 #   scripts/system-deps.sh             check the runtime packages; exit 1 listing what is missing
-#   scripts/system-deps.sh --test      also the test-only packages (ffmpeg makes WebM/Ogg Opus test input)
+#   scripts/system-deps.sh --test      also the test-only packages (ffmpeg makes WebM/Ogg Opus test input; chromium runs the browser tests)
 #   scripts/system-deps.sh --install [--test]   install what is missing (as root: apt-get; otherwise
 #                                      print the exact sudo line and exit 1)
 set -euo pipefail
 
 RUNTIME_PACKAGES=(libpocketsphinx3 pocketsphinx-en-us)
-TEST_PACKAGES=(ffmpeg)
+TEST_PACKAGES=(ffmpeg chromium)
 
 install=0
 with_test=0

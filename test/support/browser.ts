@@ -1,0 +1,46 @@
+import { chromium, type Browser, type LaunchOptions, type Page } from 'playwright-core';
+
+/** Debian's Chromium, headless, with no background traffic (this machine's network is closed). */
+export function launchChromium(extraArgs: string[] = [], options: LaunchOptions = {}): Promise<Browser> {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    ...options,
+    args: [
+      '--headless=new',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-dev-shm-usage',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required',
+      ...extraArgs,
+    ],
+  });
+}
+
+/** Chromium flags that answer getUserMedia with `wav` played as the microphone, without a prompt. */
+export function fakeMicrophone(wav: string, loop = false): string[] {
+  return ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${wav}${loop ? '' : '%noloop'}`];
+}
+
+/** A page that records every CSP violation and uncaught error, so a test can fail on any. */
+export async function watchedPage(browser: Browser, origin?: string): Promise<{ page: Page; problems: string[] }> {
+  const context = await browser.newContext(origin ? { permissions: ['microphone'] } : {});
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) problems.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  await page.exposeFunction('__reportCsp', (v: string) => problems.push(`securitypolicyviolation: ${v}`));
+  await page.addInitScript(() => {
+    const g = globalThis as unknown as {
+      document: { addEventListener(type: string, f: (e: { violatedDirective: string; blockedURI: string }) => void): void };
+      __reportCsp(v: string): void;
+    };
+    g.document.addEventListener('securitypolicyviolation', (e) => g.__reportCsp(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  return { page, problems };
+}
