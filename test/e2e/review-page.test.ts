@@ -3,9 +3,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { UserRepository } from '../../src/auth/users.js';
-import { seedTranscription } from '../support/seed.js';
+import { seedTranscription, storeRecording } from '../support/seed.js';
 import { queryDb, startTestService, type TestService } from '../support/service.js';
-import { wavAudioRouter } from '../support/wav-audio-route.js';
 
 const JFK = path.resolve(import.meta.dirname, '../../../shared/audio/real/jfk.wav');
 
@@ -16,10 +15,7 @@ let t: TestService;
 let browser: Browser;
 
 beforeAll(async () => {
-  let svc: TestService | undefined;
-  const deps = () => ({ db: svc!.service.db, users: new UserRepository(svc!.service.db), audit: new AuditLog(svc!.service.db) });
-  svc = await startTestService({}, { apiRouters: () => [['/transcriptions', wavAudioRouter(JFK, deps)]] });
-  t = svc;
+  t = await startTestService();
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: [
@@ -82,8 +78,8 @@ describe('review page in Chromium', () => {
         { startMs: 4200, endMs: 7600, text: 'ask not what your country can do for you', speaker: 'Speaker 1' },
         { startMs: 7600, endMs: 11_000, text: 'ask what you can do for your country', speaker: 'Speaker 1', kind: 'provisional' },
       ],
-      recording: { state: 'completed', contentType: 'audio/wav', bytes: 352_078 },
     });
+    await storeRecording(t.service, id, 'real/jfk.wav');
     await seedTranscription(t.databaseUrl, {
       clinicianId: clinician.id,
       title: '<img src=x onerror=alert(1)> other visit',

@@ -88,7 +88,7 @@ describe('recording writer (PCM → WAV, streamed multipart upload)', () => {
     expect(writer.status().partsUploaded).toBe(2);
     const before = requests.length;
     const result = await writer.finish();
-    expect(result.stopToCompleteMs).toBeLessThan(1000);
+    // How long that takes is measured by scripts/bench-recording-stop.ts, not asserted here.
     const afterStop = requests.slice(before).map((r) => r.command);
     expect(afterStop.filter((c) => c === 'UploadPartCommand')).toHaveLength(2);
     expect(afterStop).toContain('CompleteMultipartUploadCommand');

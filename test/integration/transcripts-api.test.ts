@@ -4,9 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { UserRepository } from '../../src/auth/users.js';
 import type { HttpClient } from '../support/http.js';
-import { seedTranscription } from '../support/seed.js';
+import { seedTranscription, storeRecording } from '../support/seed.js';
 import { queryDb, startTestService, type TestService } from '../support/service.js';
-import { wavAudioRouter } from '../support/wav-audio-route.js';
 
 const JFK = path.resolve(import.meta.dirname, '../../../shared/audio/real/jfk.wav');
 
@@ -23,12 +22,7 @@ let bobCardio: string;
 const SECRET_TITLE = 'Ms Gupta knee follow-up';
 
 beforeAll(async () => {
-  // The audio route belongs to the recordings module; a stand-in wired through the reviewer
-  // module's real playbackAccess exercises the authorize/audit contract it relies on.
-  let svc: TestService | undefined;
-  const deps = () => ({ db: svc!.service.db, users: new UserRepository(svc!.service.db), audit: new AuditLog(svc!.service.db) });
-  svc = await startTestService({}, { apiRouters: () => [['/transcriptions', wavAudioRouter(JFK, deps)]] });
-  t = svc;
+  t = await startTestService();
   [alice, bob, reviewer, admin] = await Promise.all([t.loggedIn('clinician'), t.loggedIn('clinician'), t.loggedIn('reviewer'), t.loggedIn('admin')]);
   aliceOld = await seedTranscription(t.databaseUrl, {
     clinicianId: alice.user.id,
@@ -38,8 +32,8 @@ beforeAll(async () => {
       { startMs: 0, endMs: 4000, text: 'Good morning, how is the knee today?', speaker: 'Clinician' },
       { startMs: 4000, endMs: 9000, text: 'Still swollen and I had fevers at night.', speaker: 'Patient' },
     ],
-    recording: { state: 'completed', contentType: 'audio/wav', bytes: 4242 },
   });
+  await storeRecording(t.service, aliceOld, 'real/jfk.wav');
   aliceNew = await seedTranscription(t.databaseUrl, {
     clinicianId: alice.user.id,
     title: 'Dictation',
@@ -173,7 +167,7 @@ describe('GET /api/transcriptions/:id', () => {
       endedAt: '2026-03-01T09:01:00.000000Z',
       durationMs: 60000,
       failureReason: null,
-      recording: { available: true, contentType: 'audio/wav', bytes: 4242 },
+      recording: { available: true, contentType: 'audio/wav', bytes: 352_044 },
     });
     expect(res.json.segments).toEqual([
       { id: expect.any(String), startMs: 0, endMs: 4000, text: 'Good morning, how is the knee today?', speaker: 'Clinician', kind: 'final', engine: 'local' },

@@ -68,3 +68,19 @@ export async function seedTranscription(url: string, s: SeedTranscription): Prom
     await c.end();
   }
 }
+
+/**
+ * Stores a real recording for a transcription through the service's own recording path (spool →
+ * multipart upload to the embedded S3-API store → completed row), from a 16 kHz WAV of ../shared/audio.
+ */
+export async function storeRecording(service: { recordings: { open: RecordingOpen } }, transcriptionId: string, sharedWav: string): Promise<void> {
+  const { readSharedPcm } = await import('./audio.js');
+  const writer = await service.recordings.open({ transcriptionId, encoding: 'pcm_s16le', sampleRate: 16000 });
+  await writer.appendPcm(readSharedPcm(sharedWav));
+  const result = await writer.finish();
+  if (result.state !== 'completed') throw new Error(`recording not stored: ${result.state}`);
+}
+type RecordingOpen = (o: { transcriptionId: string; encoding: 'pcm_s16le'; sampleRate: number }) => Promise<{
+  appendPcm(pcm: Buffer): Promise<void>;
+  finish(): Promise<{ state: string }>;
+}>;
