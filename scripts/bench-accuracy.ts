@@ -3,7 +3,7 @@
  *   npx tsx scripts/bench-accuracy.ts [--lm-dir DIR] [--default-search] [--streams N]
  * Progress goes to stderr; the last stdout line is one JSON object:
  *   { engine, model, search, folders: { real: { wer, words, files: [{ file, wer, edits, words, audioSec, procSec }] }, ... },
- *     rtf, concurrency: { streams, audioSec, wallSec, xRealtime } }
+ *     rtf, concurrency: { streams, audioSec, wallSec, xRealtime, rssMbBefore, rssMbPeak } }
  * WER is word-level Levenshtein over normalised words, aggregated as total edits / total reference words.
  * RTF is processing time / audio time for one stream at a time, fed as fast as the engine takes it.
  */
@@ -68,9 +68,13 @@ try {
   }
   // Throughput: N streams at once, each fed as fast as possible; xRealtime ≈ real-time streams sustainable.
   const n = Number(args.streams);
+  let peakRss = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
+  const rssBefore = peakRss;
   const t0 = performance.now();
   await Promise.all(Array.from({ length: n }, (_, i) => transcribe(engine, Buffer.concat(all.slice(0, 12)), `c${i}`)));
   const wallSec = (performance.now() - t0) / 1000;
+  clearInterval(sampler);
   const concAudio = (n * all.slice(0, 12).reduce((a, b) => a + b.length, 0)) / 32000;
   const result = {
     engine: 'local',
@@ -79,7 +83,7 @@ try {
     audioDir: SHARED_AUDIO,
     folders,
     rtf: +(procTotal / audioTotal).toFixed(4),
-    concurrency: { streams: n, audioSec: +concAudio.toFixed(1), wallSec: +wallSec.toFixed(2), xRealtime: +(concAudio / wallSec).toFixed(2) },
+    concurrency: { streams: n, audioSec: +concAudio.toFixed(1), wallSec: +wallSec.toFixed(2), xRealtime: +(concAudio / wallSec).toFixed(2), rssMbBefore: Math.round(rssBefore / 1e6), rssMbPeak: Math.round(peakRss / 1e6) },
   };
   if (!fs.existsSync(SHARED_AUDIO)) throw new Error('shared audio missing');
   console.log(JSON.stringify(result));
