@@ -108,7 +108,12 @@ export class ResultQueue<T> implements AsyncIterable<T> {
       for (const cb of this.finishCallbacks.splice(0)) cb(this.finishError);
       return;
     }
-    if (this.state === 'aborted' || (!this.iterated && this.state !== 'open')) this.finishNow();
+    if (this.state === 'aborted') this.finishNow();
+    else if (!this.iterated && this.state !== 'open') {
+      // Nobody is iterating (yet): settle waiters now, but a consumer that comes later still gets everything.
+      const err = this.state === 'failed' ? this.error : undefined;
+      for (const cb of this.finishCallbacks.splice(0)) cb(err);
+    }
   }
 
   private wake(): void {

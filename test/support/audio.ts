@@ -39,11 +39,11 @@ export function readSharedPcm(rel: string): Buffer {
  * Encodes a shared WAV to Opus with Debian's ffmpeg (libopus), into a temp dir. `live` writes to a
  * pipe, so the WebM has unknown-size Segment/Clusters as MediaRecorder writes them.
  */
-export async function encodeOpus(rel: string, container: 'webm' | 'ogg', live = true): Promise<Buffer> {
+export async function encodeOpus(rel: string, container: 'webm' | 'ogg', live = true, channels: 1 | 2 = 1): Promise<Buffer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'arogya-opus-'));
   try {
     const input = path.join(SHARED_AUDIO, rel);
-    const args = ['-hide_banner', '-loglevel', 'error', '-i', input, '-c:a', 'libopus', '-b:a', '32k', '-f', container];
+    const args = ['-hide_banner', '-loglevel', 'error', '-i', input, '-ac', String(channels), '-c:a', 'libopus', '-b:a', '32k', '-f', container];
     if (live) {
       const { stdout } = await run('ffmpeg', [...args, 'pipe:1'], { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 });
       return stdout;
@@ -51,6 +51,11 @@ export async function encodeOpus(rel: string, container: 'webm' | 'ogg', live = 
     const out = path.join(dir, `out.${container}`);
     await run('ffmpeg', [...args, out]);
     return fs.readFileSync(out);
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'ENOENT') {
+      throw new Error('ffmpeg is needed to make Opus test input: scripts/system-deps.sh --install --test', { cause: err });
+    }
+    throw err;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

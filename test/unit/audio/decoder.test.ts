@@ -118,6 +118,14 @@ describe.each(['webm', 'ogg'] as const)('createDecoder %s_opus', (container) => 
     expect(Math.abs(packetSamples / 3 - heads[0]!.preSkip / 3 - out.length)).toBeLessThanOrEqual(1);
   });
 
+  it('downmixes a stereo Opus stream to mono of the same duration', async () => {
+    const bytes = await encodeOpus('real/1089-134686-0000.wav', container, true, 2);
+    const { pcm, heads } = await decodeAll(encoding, bytes, 5);
+    expect(heads[0]?.channels).toBe(2);
+    expect(Math.abs(pcm.length / 2 - original.length / 2)).toBeLessThanOrEqual(320);
+    expect(rms(samples(pcm))).toBeGreaterThan(0.5 * rms(samples(original)));
+  });
+
   it('throws InvalidAudioError for bytes that are not the container, at the first chunk', async () => {
     const dec = await createDecoder({ encoding });
     const garbage = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251));

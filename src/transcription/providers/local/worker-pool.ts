@@ -2,10 +2,10 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../../lib/logger.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
+import type { RecognizerResult } from './recognizer.js';
 
 /** A message for one stream, without its id. */
 export type StreamMessage = ToWorker extends infer M ? (M extends ToWorker ? Omit<M, 'id'> : never) : never;
-import type { RecognizerResult } from './recognizer.js';
 
 /** What a stream hears back from its worker. */
 export interface StreamHandlers {

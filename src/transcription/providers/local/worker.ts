@@ -20,7 +20,6 @@ const streams = new Map<number, { rec: Recognizer; decoder: Decoder }>();
 let model: ModelPaths;
 let ps: ReturnType<typeof loadPocketsphinx>;
 
-
 let refillPending = false;
 function refill(): void {
   if (refillPending) return;
@@ -33,10 +32,6 @@ function refill(): void {
       // The next open creates its own decoder and reports a failure to its stream.
     }
   });
-}
-
-function release(decoder: Decoder): void {
-  decoder.free();
 }
 
 try {
@@ -67,7 +62,7 @@ port.on('message', (m: ToWorker) => {
         if (s) {
           streams.delete(m.id);
           s.rec.end();
-          release(s.decoder);
+          s.decoder.free();
         }
         post({ type: 'ended', id: m.id });
         break;
@@ -75,7 +70,7 @@ port.on('message', (m: ToWorker) => {
         if (s) {
           streams.delete(m.id);
           s.rec.abort();
-          release(s.decoder);
+          s.decoder.free();
         }
         break;
       case 'ping':
@@ -85,7 +80,6 @@ port.on('message', (m: ToWorker) => {
   } catch (err) {
     if (s) {
       streams.delete(m.id);
-      // A decoder in an unknown state is not reused.
       s.decoder.free();
     }
     post({ type: 'stream-error', id: m.id, message: err instanceof Error ? err.message : String(err) });
