@@ -47,6 +47,7 @@ export interface LiveSessionDeps {
 type OpusPacket = { data: Buffer; samples48k: number };
 
 const PROGRESS_EVERY_MS = 2000;
+const MAX_ENGINE_BACKLOG_MS = 3000;
 const LEVEL_EVERY_FRAMES = 2; // 5 level updates a second
 
 /**
@@ -153,6 +154,7 @@ export class LiveSession {
     this.audioMs += (pcm.length / 2 / 16_000) * 1000;
     this.armIdleTimer();
     this.feed(pcm);
+    await this.engineCatchUp();
     const now = Date.now();
     if (now - this.lastProgressAt >= PROGRESS_EVERY_MS) {
       this.lastProgressAt = now;
@@ -161,6 +163,18 @@ export class LiveSession {
       });
     }
     return this.ackSeq;
+  }
+
+  /**
+   * Throttles a client that sends faster than the engine decodes: the ack waits while more than
+   * MAX_ENGINE_BACKLOG_MS is queued in the engine. The chunk is already stored; only the pace changes.
+   */
+  private async engineCatchUp(): Promise<void> {
+    const backlog = this.d.stream.backlogMs;
+    if (!backlog) return;
+    while (!this.endReason && !this.engineFailed && backlog.call(this.d.stream) > MAX_ENGINE_BACKLOG_MS) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /** Durable before ack: PCM input stores the received PCM; Opus input its demuxed packets. */

@@ -35,6 +35,11 @@ export interface TranscriptionStream extends AsyncIterable<TranscriptResult> {
   end(): Promise<void>;
   /** Cancels now; iteration ends, pending results are dropped. */
   abort(reason?: Error): void;
+  /**
+   * Audio written but not yet processed, in ms, for engines that queue locally (the offline
+   * engine). The session holds back acks while it is large, so a fast client is throttled.
+   */
+  backlogMs?(): number;
 }
 
 export interface TranscriptionEngine {

@@ -47,9 +47,14 @@ export function createLocalEngine(options: LocalEngineOptions, logger: Logger): 
       let endedResolve!: () => void;
       const ended = new Promise<void>((r) => (endedResolve = r));
       let handle: Awaited<ReturnType<WorkerPool['open']>>;
+      let sentSamples = 0;
+      let processedSamples = 0;
       try {
         handle = await pool.open({
           onResult: (r) => queue.push(r),
+          onProcessed: (samples) => {
+            processedSamples += samples;
+          },
           onEnded: () => {
             queue.close();
             endedResolve();
@@ -71,7 +76,11 @@ export function createLocalEngine(options: LocalEngineOptions, logger: Logger): 
           const bytes = pcm.length - (pcm.length % 2);
           const ab = new ArrayBuffer(bytes);
           new Uint8Array(ab).set(pcm.subarray(0, bytes));
+          sentSamples += bytes / 2;
           handle.send({ type: 'audio', pcm: ab }, [ab]);
+        },
+        backlogMs(): number {
+          return ((sentSamples - processedSamples) / 16_000) * 1000;
         },
         async end(): Promise<void> {
           if (state === 'open') {

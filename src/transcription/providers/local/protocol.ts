@@ -13,6 +13,8 @@ export type FromWorker =
   | { type: 'ready' }
   | { type: 'init-error'; message: string }
   | { type: 'result'; id: number; result: RecognizerResult }
+  /** One `audio` message was decoded: `samples` of it. Lets the main thread measure the backlog. */
+  | { type: 'processed'; id: number; samples: number }
   | { type: 'ended'; id: number }
   | { type: 'stream-error'; id: number; message: string }
   | { type: 'pong'; id: number };

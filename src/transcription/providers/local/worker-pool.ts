@@ -10,6 +10,8 @@ export type StreamMessage = ToWorker extends infer M ? (M extends ToWorker ? Omi
 /** What a stream hears back from its worker. */
 export interface StreamHandlers {
   onResult(r: RecognizerResult): void;
+  /** The worker decoded `samples` more of this stream's audio. */
+  onProcessed?(samples: number): void;
   onEnded(): void;
   /** The worker failed this stream or died; `crashed` when the whole worker is gone. */
   onError(message: string, crashed: boolean): void;
@@ -145,6 +147,9 @@ export class WorkerPool {
         case 'init-error':
           die(m.message);
           void worker.terminate();
+          break;
+        case 'processed':
+          slot.streams.get(m.id)?.onProcessed?.(m.samples);
           break;
         case 'result':
           slot.streams.get(m.id)?.onResult(m.result);

@@ -55,9 +55,12 @@ port.on('message', (m: ToWorker) => {
         refill();
         break;
       }
-      case 'audio':
-        s?.rec.write(new Int16Array(m.pcm));
+      case 'audio': {
+        const samples = new Int16Array(m.pcm);
+        s?.rec.write(samples);
+        post({ type: 'processed', id: m.id, samples: samples.length });
         break;
+      }
       case 'end':
         if (s) {
           streams.delete(m.id);
