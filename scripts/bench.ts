@@ -35,6 +35,7 @@ const { values: a } = parseArgs({
     'engine-delay-ms': { type: 'string', default: '0' },
     'cpu-prof': { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
+    users: { type: 'string' },
     search: { type: 'boolean', default: false },
     'search-start': { type: 'string', default: '2' },
     'search-step': { type: 'string', default: '2' },
@@ -191,18 +192,22 @@ async function runLoad(svc: ServiceChild, users: Array<{ username: string; passw
   const servicePid = svc.proc.pid!;
   const pgPid = readPostmasterPid(dataDir);
   let last: string | undefined;
-  let phaseStart: { t: number; svc: number; pg: number } | undefined;
-  let phaseEnd: { t: number; svc: number; pg: number } | undefined;
+  type Sample = { t: number; svc: number; pg: number; load: number; own: number };
+  let phaseStart: Sample | undefined;
+  let phaseEnd: Sample | undefined;
   let metricsBefore: Map<string, number> | undefined;
   let pgRssPeakKb = 0;
   let svcRssPeakKb = 0;
+  const loadPid = load.pid!;
   const sample = () => {
     const t = performance.now();
+    const own = process.cpuUsage();
+    const loadCpu = cpuSeconds(pidsOf(loadPid), loadPid);
     const svcPids = pidsOf(servicePid, pgPid ? [pgPid] : []);
     const pgPids = pgPid ? pidsOf(pgPid) : [];
     svcRssPeakKb = Math.max(svcRssPeakKb, treeRssKb(svcPids, 'rss'));
     pgRssPeakKb = Math.max(pgRssPeakKb, treeRssKb(pgPids, 'pss'));
-    return { t, svc: cpuSeconds(svcPids, servicePid), pg: cpuSeconds(pgPids, pgPid) };
+    return { t, svc: cpuSeconds(svcPids, servicePid), pg: cpuSeconds(pgPids, pgPid), load: loadCpu, own: (own.user + own.system) / 1e6 };
   };
   const sampler = setInterval(sample, 1000);
   const phases: Promise<void>[] = [];
@@ -241,6 +246,8 @@ async function runLoad(svc: ServiceChild, users: Array<{ username: string; passw
   const ackServer = (q: number) => histQuantile(metricsAfter, 'arogya_chunk_ack_latency_ms', q, metricsBefore);
   const server = {
     cpuCores: { service: svcCores, postgres: pgCores, total: svcCores !== null && pgCores !== null ? Math.round((svcCores + pgCores) * 1000) / 1000 : null, overSeconds: Math.round(wall * 10) / 10 },
+    // Not the service's, but on the same cores: the load generator and this process (Transcribe stand-in).
+    harnessCpuCores: phaseStart && phaseEnd ? { loadGenerator: cores(phaseEnd.load - phaseStart.load), transcribeStandIn: cores(phaseEnd.own - phaseStart.own) } : null,
     rssPeakMb: { service: Math.round(Math.max(svcRssPeakKb, rssPeakKb(servicePid)) / 1024), postgresPss: Math.round(pgRssPeakKb / 1024) },
     eventLoopDelayP99Ms: metricsAfter.get('arogya_event_loop_delay_ms{stat="p99"}') ?? null,
     eventLoopDelayMaxMs: metricsAfter.get('arogya_event_loop_delay_ms{stat="max"}') ?? null,
@@ -297,7 +304,7 @@ async function main(): Promise<void> {
   log(`starting the service (${engine} engine) in ${dataDir}`);
   const svc = await startServiceProcess(env, nodeArgs);
   try {
-    const userCount = Math.min(maxSessions, 20);
+    const userCount = a.users ? Math.max(1, Number(a.users)) : Math.min(maxSessions, 10);
     log(`creating ${userCount} users with the CLI`);
     const users = await createUsers(userCount, env);
     const common = { engine, encoding, seconds, chunkMs, engineDelayMs: engine === 'aws' ? engineDelayMs : null, machine, logLevel: a['log-level'] };
@@ -314,7 +321,7 @@ async function main(): Promise<void> {
         // For aws the scripted engine answers `engineDelayMs` after the audio: the rest is ours.
         captionLatencyServerAddedMs: engine === 'aws' ? { p50: added(captionP.p50), p95: added(captionP.p95), p99: added(captionP.p99) } : null,
         ...r.server,
-        serviceWarnings: svc.lines.filter((l) => l.includes('"level":"warn"')).length,
+        serviceWarnings: countByMsg(svc.lines.filter((l) => l.includes('"level":"warn"'))),
         serviceErrors: svc.lines.filter((l) => /"level":"(error|fatal)"/.test(l)).length,
       };
       await stopService(svc);
@@ -341,6 +348,16 @@ async function main(): Promise<void> {
     if (svc.proc.exitCode === null) await stopService(svc);
     for (const c of cleanups.reverse()) await c();
   }
+}
+
+/** Warning/error log lines by their fixed message string. */
+function countByMsg(lines: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const l of lines) {
+    const msg = /"msg":"([^"]*)"/.exec(l)?.[1] ?? 'unknown';
+    out[msg] = (out[msg] ?? 0) + 1;
+  }
+  return out;
 }
 
 async function stopService(svc: ServiceChild): Promise<void> {
