@@ -300,7 +300,8 @@ async function main(): Promise<void> {
     fs.mkdirSync(a['cpu-prof'], { recursive: true });
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${path.resolve(a['cpu-prof'])}`);
   }
-  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown', node: process.version, platform: `${os.type()} ${os.release()}` };
+  // loadAverage1m: other work on the same cores skews every figure; it is recorded, not subtracted.
+  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown', node: process.version, platform: `${os.type()} ${os.release()}`, loadAverage1mAtStart: os.loadavg()[0] };
   log(`starting the service (${engine} engine) in ${dataDir}`);
   const svc = await startServiceProcess(env, nodeArgs);
   try {
@@ -316,6 +317,7 @@ async function main(): Promise<void> {
       const added = (v: number | null) => (v === null ? null : Math.round((v - (engine === 'aws' ? engineDelayMs : 0)) * 10) / 10);
       const summary = {
         ...common,
+        loadAverage1mAtEnd: os.loadavg()[0],
         sessions: n,
         ...r.load,
         // For aws the scripted engine answers `engineDelayMs` after the audio: the rest is ours.
