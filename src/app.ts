@@ -13,6 +13,8 @@ import { errorHandler, notFound } from './http/middleware/errors.js';
 import { requireSameOrigin } from './http/middleware/origin.js';
 import { authRoutes } from './http/routes/auth.js';
 import type { Logger } from './lib/logger.js';
+import type { ServiceMetrics } from './metrics/metrics.js';
+import { metricsHandler } from './metrics/route.js';
 import { createRealtimeServer, httpSessionRoom, type AppServer } from './realtime/server.js';
 
 const require = createRequire(import.meta.url);
@@ -28,6 +30,8 @@ export interface AppDeps {
   loginLimiter: LoginLimiter;
   sessionMiddleware: RequestHandler;
   health: HealthMonitor;
+  /** Served at GET /metrics (loopback or METRICS_TOKEN only). */
+  metrics?: ServiceMetrics;
   /** Extra API routers mounted under /api by feature modules (transcriptions, admin…). */
   apiRouters?: (io: AppServer) => Array<[string, Router]>;
   /** Registers Socket.IO event handlers for a feature (the live dictation sessions…). */
@@ -94,6 +98,8 @@ export function createApp(deps: AppDeps): App {
     res.setHeader('Cache-Control', 'no-store');
     res.status(snapshot.status === 'healthy' ? 200 : 503).json({ status: snapshot.status, checks: snapshot.checks });
   });
+
+  if (deps.metrics) app.get('/metrics', metricsHandler(deps.metrics, config.METRICS_TOKEN));
 
   const api = express.Router();
   api.use(express.json({ limit: '64kb', strict: true }));

@@ -55,6 +55,8 @@ export const configSchema = z.object({
   LOGIN_WINDOW_MS: int(15 * 60 * 1000, 1000),
 
   HEALTH_CACHE_MS: int(2000, 0),
+  METRICS_TOKEN: optionalString,
+  METRICS_LOG_INTERVAL_MS: int(60_000, 1000),
   SHUTDOWN_TIMEOUT_MS: int(25_000, 1000),
 });
 
@@ -91,6 +93,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (raw.DATABASE_URL && raw.DB_SECRET_ID) problems.push('DATABASE_URL and DB_SECRET_ID: set one, not both');
   if (raw.NODE_ENV === 'production' && !raw.SESSION_SECRET) problems.push('SESSION_SECRET: required in production');
   if (raw.SESSION_SECRET && raw.SESSION_SECRET.length < 32) problems.push('SESSION_SECRET: at least 32 characters');
+  if (raw.METRICS_TOKEN && raw.METRICS_TOKEN.length < 16) problems.push('METRICS_TOKEN: at least 16 characters');
   if (raw.IDLE_TIMEOUT_MS > raw.MAX_SESSION_MS) problems.push('IDLE_TIMEOUT_MS: must not exceed MAX_SESSION_MS');
   if (problems.length > 0) throw new ConfigError(problems);
   return {

@@ -20,6 +20,8 @@ import { playbackRouter } from './http/routes/playback.js';
 import { reviewerRouters } from './http/routes/reviewer.js';
 import type { Logger } from './lib/logger.js';
 import { Shutdown } from './lib/shutdown.js';
+import { ServiceMetrics } from './metrics/metrics.js';
+import { startMetricsReporter } from './metrics/reporter.js';
 import { registerDictationHandlers, roomSink } from './realtime/dictation-handlers.js';
 import type { AppServer } from './realtime/server.js';
 import { createRecordingService, type RecordingService } from './recordings/service.js';
@@ -38,6 +40,7 @@ export interface Service {
   recordings: RecordingService;
   engine: TranscriptionEngine;
   sessions: SessionManager;
+  metrics: ServiceMetrics;
   taskId: string;
   /** Stops in order; resolves when everything is closed. Safe to call twice. */
   close(): Promise<void>;
@@ -94,6 +97,9 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     const engine = overrides.engine ?? (await createEngine({ ...config, LOCAL_ENGINE_WORKERS: config.LOCAL_ENGINE_WORKERS || undefined }, logger));
     closers.push(['close_engine', () => engine.close()]);
 
+    const metrics = new ServiceMetrics();
+    closers.push(['close_metrics', () => metrics.close()]);
+
     const dictation = new DictationRepository(db);
     await recoverCrashed(recordings, dictation, taskId, overrides.recordings?.recoveryGraceMs ?? 120_000, logger);
 
@@ -134,6 +140,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       loginLimiter,
       sessionMiddleware,
       health,
+      metrics,
       apiRouters: (io) => [
         ...reviewerRouters({ db, users, audit }),
         ['/transcriptions', playbackRouter({ db, users, audit, recordings, logger })],
@@ -146,6 +153,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
           repo: dictation,
           taskId,
           logger,
+          metrics,
           limits: {
             maxSessions: config.MAX_SESSIONS,
             idleTimeoutMs: config.IDLE_TIMEOUT_MS,
@@ -155,9 +163,12 @@ export async function startService(config: Config, logger: Logger, overrides: Se
           },
           sinkFor: (sessionId, transcriptionId) => roomSink(io, sessionId, transcriptionId),
         });
-        registerDictationHandlers(io, sessions, logger);
+        registerDictationHandlers(io, sessions, logger, metrics);
+        metrics.setLiveSessions(() => sessions.liveCount);
       },
     });
+    const stopReporter = startMetricsReporter(metrics, logger, config.METRICS_LOG_INTERVAL_MS);
+    closers.push(['stop_metrics_reporter', stopReporter]);
 
     await health.start();
     await new Promise<void>((resolve, reject) => {
@@ -186,6 +197,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       recordings,
       engine,
       sessions,
+      metrics,
       taskId,
       close: () => shutdown.run(config.SHUTDOWN_TIMEOUT_MS),
     };

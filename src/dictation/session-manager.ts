@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { assertSupportedFormat, createDecoder, type OpusHeadInfo } from '../audio/index.js';
 import { AppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
+import type { ServiceMetrics } from '../metrics/metrics.js';
+import { SessionMeter } from '../metrics/session-meter.js';
 import type { EndReason } from '../realtime/events.js';
 import type { RecordingService } from '../recordings/service.js';
 import type { TranscriptionEngine, TranscriptionStream } from '../transcription/port.js';
@@ -28,6 +30,8 @@ export interface SessionManagerDeps {
   limits: LiveSessionLimits & { maxSessions: number };
   taskId: string;
   logger: Logger;
+  /** Prometheus metrics (optional: without them sessions run unmetered). */
+  metrics?: ServiceMetrics;
   /** Where a session's events go (the Socket.IO room of that session). */
   sinkFor: (sessionId: string, transcriptionId: string) => SessionSink;
 }
@@ -68,11 +72,13 @@ export class SessionManager {
     try {
       const sessionId = randomUUID();
       const hooks: { session?: LiveSession } = {};
+      const meter = new SessionMeter(this.d.metrics);
       const decoder = await createDecoder({ encoding, sampleRate: req.audio.sampleRate, channels: req.audio.channels, ...LiveSession.opusHooks(hooks) });
       try {
-        stream = await this.d.engine.start({ sampleRate: 16000, specialty: req.specialty, type: req.type, languageCode: 'en-US', sessionId });
+        stream = meter.stream(await this.d.engine.start({ sampleRate: 16000, specialty: req.specialty, type: req.type, languageCode: 'en-US', sessionId }));
       } catch (err) {
         decoder.end();
+        meter.engineStartFailed((err as { code?: string }).code);
         this.d.logger.warn({ err: { message: (err as Error).message } }, 'engine_start_failed');
         throw new AppError('transcriber_unavailable', undefined, { cause: err, retryable: true });
       }
@@ -96,15 +102,16 @@ export class SessionManager {
         // PCM is stored as the 16 kHz mono WAV the engine heard: speech-grade and a third of 48 kHz.
         recordingOpensImmediately: encoding === 'pcm_s16le',
         openRecording: (head?: OpusHeadInfo) =>
-          encoding === 'pcm_s16le'
+          (encoding === 'pcm_s16le'
             ? this.d.recordings.open({ transcriptionId, encoding, sampleRate: 16000 })
             : this.d.recordings.open({
                 transcriptionId,
                 encoding,
                 opusHead: { channels: head?.channels ?? 1, preSkip: head?.preSkip ?? 0, inputSampleRate: head?.inputSampleRate ?? 48000 },
-              }),
+              })
+          ).then(meter.recording),
         repo: this.d.repo,
-        sink: this.d.sinkFor(sessionId, transcriptionId),
+        sink: meter.sink(this.d.sinkFor(sessionId, transcriptionId)),
         limits: this.d.limits,
         logger: this.d.logger,
         onClosed: () => this.sessions.delete(sessionId),

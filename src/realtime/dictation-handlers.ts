@@ -3,6 +3,7 @@ import type { SessionManager } from '../dictation/session-manager.js';
 import type { SessionSink } from '../dictation/live-session.js';
 import { AppError, errorAck, toAppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
+import type { ServiceMetrics } from '../metrics/metrics.js';
 import type { Ack } from './events.js';
 import type { AppServer, AppSocket } from './server.js';
 
@@ -34,7 +35,7 @@ export function roomSink(io: AppServer, sessionId: string, transcriptionId: stri
  * `session:resume`. Every ack is `{ ok: true, … }` or `{ ok: false, error: { code, message } }`;
  * a malformed event or one without an ack callback never throws.
  */
-export function registerDictationHandlers(io: AppServer, manager: SessionManager, logger: Logger): void {
+export function registerDictationHandlers(io: AppServer, manager: SessionManager, logger: Logger, metrics?: ServiceMetrics): void {
   io.on('connection', (socket: AppSocket) => {
     const userId = socket.data.user.id;
     const guard = <T>(event: string, handler: (payload: unknown) => Promise<T>) => {
@@ -45,6 +46,7 @@ export function registerDictationHandlers(io: AppServer, manager: SessionManager
           reply({ ok: true, ...(result as T & object) });
         } catch (err) {
           const e = toAppError(err);
+          metrics?.socketError(event, e.code);
           if (e.code === 'internal_error') logger.error({ err, event }, 'socket_event_failed');
           const body = errorAck(e);
           if (e.code === 'sequence_gap' && typeof e.options.details?.ackSeq === 'number') {
@@ -74,7 +76,10 @@ export function registerDictationHandlers(io: AppServer, manager: SessionManager
             ? Buffer.from(p.data.data)
             : Buffer.from(p.data.data.buffer, p.data.data.byteOffset, p.data.data.byteLength);
         const session = manager.get(userId, p.data.sessionId);
-        return { ackSeq: await session.chunk(p.data.seq, data) };
+        const received = performance.now();
+        const ackSeq = await session.chunk(p.data.seq, data);
+        metrics?.observeChunkAck(performance.now() - received);
+        return { ackSeq };
       }),
     );
 

@@ -43,6 +43,14 @@ export interface TranscribeServerOptions {
   partialEveryMs?: number;
   /** Like the real service: end the stream with BadRequestException after this long without audio. */
   idleTimeoutMs?: number;
+  /**
+   * `speech` (default): only non-silent audio advances the script, result times are speech time.
+   * `audio`: every frame advances it, so a result's EndTime is the audio position it was sent at
+   * (the benchmark measures caption latency against that position).
+   */
+  timeline?: 'speech' | 'audio';
+  /** A fixed engine latency: every event (and the end of the stream) is sent this much later. */
+  resultDelayMs?: number;
 }
 
 /** What one StartMedicalStreamTranscription request carried. */
@@ -128,6 +136,8 @@ export async function startTranscribeServer(options: TranscribeServerOptions = {
   const perSegment = options.wordsPerSegment ?? 6;
   const partialEvery = options.partialEveryMs ?? 300;
   const idleTimeoutMs = options.idleTimeoutMs ?? 15_000;
+  const countSilence = options.timeline === 'audio';
+  const delayMs = options.resultDelayMs ?? 0;
   let faults: TranscribeFaults = {};
   const requests: ReceivedRequest[] = [];
   const sessions = new Set<http2.ServerHttp2Session>();
@@ -223,14 +233,24 @@ export async function startTranscribeServer(options: TranscribeServerOptions = {
       };
     };
     const send = (frame: Uint8Array) => {
-      if (!done && !stream.destroyed) stream.write(frame);
+      if (done || stream.destroyed) return;
+      if (delayMs > 0) {
+        setTimeout(() => {
+          if (!stream.destroyed) stream.write(frame);
+        }, delayMs);
+      } else stream.write(frame);
     };
     const finish = (outcome: string) => {
       if (done) return;
       rec.outcome = outcome;
       done = true;
       clearInterval(idleTimer);
-      if (!stream.destroyed) stream.end();
+      // Same delay as the events, so the end never overtakes them.
+      if (delayMs > 0) {
+        setTimeout(() => {
+          if (!stream.destroyed) stream.end();
+        }, delayMs);
+      } else if (!stream.destroyed) stream.end();
     };
     const emitProgress = () => {
       const n = heard();
@@ -274,7 +294,7 @@ export async function startTranscribeServer(options: TranscribeServerOptions = {
         rec.audioBytes += inner.body.length;
         const ms = inner.body.length / bytesPerMs;
         audioMs += ms;
-        if (!isSilence(inner.body)) speechMs += ms;
+        if (countSilence || !isSilence(inner.body)) speechMs += ms;
         const f = faults;
         if (f.stallAfterAudioMs !== undefined && audioMs >= f.stallAfterAudioMs) {
           rec.outcome = 'stalled';

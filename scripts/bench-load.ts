@@ -1,0 +1,303 @@
+/**
+ * The load generator of `npm run bench` (run by scripts/bench.ts in its own process, so its CPU is
+ * never counted as the service's). N real socket.io-client sessions, each logging in over HTTP,
+ * starting a live session and streaming real speech paced at real time, then stopping.
+ *
+ * Input: one JSON object on stdin (see {@link LoadPlan}). Output: progress lines `{"phase":…}` on
+ * stdout while it runs, then one JSON object (the {@link LoadResult}) as the last stdout line.
+ * Talks only to the given 127.0.0.1 URL; bounded in time by `plan.deadlineMs`.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { io as connect, type Socket } from 'socket.io-client';
+import { readReferences, readSharedPcm } from '../test/support/audio.js';
+
+export interface LoadPlan {
+  url: string;
+  sessions: number;
+  seconds: number;
+  encoding: 'pcm_s16le' | 'webm_opus';
+  chunkMs: number;
+  /** Username/password pairs; session i logs in as users[i % users.length]. */
+  users: Array<{ username: string; password: string }>;
+  /** Session starts are spread over this long, so chunks do not arrive in lockstep. */
+  rampMs: number;
+  /** Hard stop for the whole run. */
+  deadlineMs: number;
+}
+
+export interface SessionStats {
+  started: boolean;
+  startError?: string;
+  chunksSent: number;
+  chunksAcked: number;
+  ackLatMs: number[];
+  captionLatMs: number[];
+  partialLatMs: number[];
+  finals: number;
+  partials: number;
+  audioMsSent: number;
+  durationMs?: number;
+  errors: Record<string, number>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const run = promisify(execFile);
+
+/** The shared real speech, concatenated in an order that depends on `rotation`, looped to `seconds`. */
+function speech(seconds: number, rotation: number): Buffer {
+  const files = [...readReferences('real').map((r) => `real/${r.file}`), ...readReferences('clinical-synth').map((r) => `clinical-synth/${r.file}`)];
+  const need = Math.round(seconds * 32000);
+  const parts: Buffer[] = [];
+  let total = 0;
+  for (let i = 0; total < need; i++) {
+    const pcm = readSharedPcm(files[(rotation + i) % files.length]!);
+    parts.push(pcm);
+    total += pcm.length;
+  }
+  return Buffer.concat(parts).subarray(0, need);
+}
+
+/** WebM/Opus as MediaRecorder makes it (ffmpeg libopus, written to a pipe: unknown-size clusters). */
+async function webm(pcm: Buffer): Promise<Buffer> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'arogya-bench-opus-'));
+  try {
+    const input = path.join(dir, 'in.raw');
+    fs.writeFileSync(input, pcm);
+    const { stdout } = await run(
+      'ffmpeg',
+      ['-hide_banner', '-loglevel', 'error', '-f', 's16le', '-ar', '16000', '-ac', '1', '-i', input, '-c:a', 'libopus', '-b:a', '32k', '-frame_duration', '20', '-f', 'webm', 'pipe:1'],
+      { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024 },
+    );
+    return stdout;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Chunks of `chunkMs` of audio each. PCM is cut exactly; WebM is cut by byte share of the duration,
+ * which is what a MediaRecorder timeslice amounts to (its bytes carry about that much audio).
+ */
+function chunksOf(bytes: Buffer, seconds: number, chunkMs: number): Buffer[] {
+  const n = Math.ceil((seconds * 1000) / chunkMs);
+  const per = bytes.length / n;
+  const out: Buffer[] = [];
+  for (let i = 0; i < n; i++) out.push(bytes.subarray(Math.round(i * per), Math.round((i + 1) * per)));
+  return out;
+}
+
+async function login(url: string, username: string, password: string): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(`${url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: url },
+      body: JSON.stringify({ username, password }),
+    });
+    if (res.status === 200) {
+      const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+      return cookie;
+    }
+    if (res.status === 429 && attempt < 5) {
+      await sleep(1000);
+      continue;
+    }
+    throw new Error(`login_${res.status}`);
+  }
+}
+
+function percentile(values: number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const s = Float64Array.from(values).sort();
+  return Math.round(s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]! * 10) / 10;
+}
+
+const pcts = (v: number[]) => ({ p50: percentile(v, 50), p95: percentile(v, 95), p99: percentile(v, 99), n: v.length });
+
+class BenchSession {
+  readonly stats: SessionStats = { started: false, chunksSent: 0, chunksAcked: 0, ackLatMs: [], captionLatMs: [], partialLatMs: [], finals: 0, partials: 0, audioMsSent: 0, errors: {} };
+  private socket?: Socket;
+  private sessionId?: string;
+  /** performance.now() when chunk k was sent. */
+  private sentAt: number[] = [];
+  private maxAckSeq = -1;
+  private outstanding = 0;
+  private drained?: () => void;
+
+  constructor(
+    private readonly plan: LoadPlan,
+    private readonly chunks: Buffer[],
+  ) {}
+
+  private err(code: string): void {
+    this.stats.errors[code] = (this.stats.errors[code] ?? 0) + 1;
+  }
+
+  /** The send time of the chunk that carried audio position `ms`. */
+  private sentTimeOf(ms: number): number | undefined {
+    const k = Math.max(0, Math.ceil(ms / this.plan.chunkMs) - 1);
+    return this.sentAt[Math.min(k, this.sentAt.length - 1)];
+  }
+
+  async connect(user: { username: string; password: string }): Promise<void> {
+    const cookie = await login(this.plan.url, user.username, user.password);
+    const socket = connect(this.plan.url, { extraHeaders: { cookie }, transports: ['websocket'], reconnection: false, forceNew: true });
+    this.socket = socket;
+    socket.on('transcript:final', (p: { endMs: number }) => {
+      this.stats.finals++;
+      const sent = this.sentTimeOf(p.endMs);
+      if (sent !== undefined) this.stats.captionLatMs.push(performance.now() - sent);
+    });
+    socket.on('transcript:partial', (p: { endMs: number }) => {
+      this.stats.partials++;
+      const sent = this.sentTimeOf(p.endMs);
+      if (sent !== undefined) this.stats.partialLatMs.push(performance.now() - sent);
+    });
+    socket.on('session:error', (p: { code: string }) => this.err(`session_error:${p.code}`));
+    socket.on('session:ended', (p: { reason: string }) => {
+      if (p.reason !== 'stopped') this.err(`ended:${p.reason}`);
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', (e) => reject(new Error(`connect_error:${e.message}`)));
+    });
+  }
+
+  async start(): Promise<void> {
+    const res = (await this.socket!.timeout(30_000).emitWithAck('session:start', {
+      title: 'bench',
+      specialty: 'PRIMARYCARE',
+      type: 'DICTATION',
+      audio: this.plan.encoding === 'pcm_s16le' ? { encoding: 'pcm_s16le', sampleRate: 16000 } : { encoding: 'webm_opus' },
+    })) as { ok: boolean; sessionId?: string; error?: { code: string } };
+    if (!res.ok) throw new Error(res.error?.code ?? 'start_failed');
+    this.sessionId = res.sessionId;
+    this.stats.started = true;
+  }
+
+  /** Sends every chunk at real-time pace without waiting for acks (as a browser does). */
+  async stream(): Promise<void> {
+    const t0 = performance.now();
+    for (let k = 0; k < this.chunks.length; k++) {
+      const due = t0 + k * this.plan.chunkMs - performance.now();
+      if (due > 0) await sleep(due);
+      if (!this.socket!.connected) {
+        this.err('disconnected');
+        break;
+      }
+      const sent = performance.now();
+      this.sentAt[k] = sent;
+      this.stats.chunksSent++;
+      this.stats.audioMsSent += this.plan.chunkMs;
+      this.outstanding++;
+      this.socket!.timeout(30_000).emit('audio:chunk', { sessionId: this.sessionId, seq: k, data: this.chunks[k] }, (timeoutErr: Error | null, res?: { ok: boolean; ackSeq?: number; error?: { code: string } }) => {
+        this.outstanding--;
+        if (timeoutErr) this.err('ack_timeout');
+        else if (res?.ok) {
+          this.stats.ackLatMs.push(performance.now() - sent);
+          if (res.ackSeq !== undefined && res.ackSeq > this.maxAckSeq) this.maxAckSeq = res.ackSeq;
+        } else this.err(`ack:${res?.error?.code ?? 'unknown'}`);
+        if (this.outstanding === 0) this.drained?.();
+      });
+    }
+    if (this.outstanding > 0) await new Promise<void>((r) => (this.drained = r));
+    this.stats.chunksAcked = this.maxAckSeq + 1;
+  }
+
+  async stop(): Promise<void> {
+    const res = (await this.socket!.timeout(60_000).emitWithAck('session:stop', { sessionId: this.sessionId })) as { ok: boolean; durationMs?: number; error?: { code: string } };
+    if (!res.ok) this.err(`stop:${res.error?.code ?? 'unknown'}`);
+    else this.stats.durationMs = res.durationMs;
+  }
+
+  close(): void {
+    this.socket?.disconnect();
+  }
+}
+
+async function main(): Promise<void> {
+  const plan = JSON.parse(fs.readFileSync(0, 'utf8')) as LoadPlan;
+  const hardStop = setTimeout(() => {
+    process.stderr.write('bench-load: deadline reached\n');
+    process.exit(3);
+  }, plan.deadlineMs);
+  hardStop.unref();
+  const say = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
+
+  // A few different audio orders, shared by the sessions (encoding 100 WebM files would take a while).
+  const variants = Math.min(plan.sessions, 4);
+  const audio: Buffer[][] = [];
+  for (let v = 0; v < variants; v++) {
+    const pcm = speech(plan.seconds, v * 7);
+    audio.push(chunksOf(plan.encoding === 'pcm_s16le' ? pcm : await webm(pcm), plan.seconds, plan.chunkMs));
+  }
+  const sessions = Array.from({ length: plan.sessions }, (_, i) => new BenchSession(plan, audio[i % variants]!));
+  // Logins are scrypt-heavy on the server: a few at a time, before any audio flows.
+  let next = 0;
+  const connectWorker = async () => {
+    while (next < sessions.length) {
+      const i = next++;
+      const s = sessions[i]!;
+      try {
+        await s.connect(plan.users[i % plan.users.length]!);
+        await s.start();
+      } catch (err) {
+        s.stats.startError = (err as Error).message;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, connectWorker));
+  const live = sessions.filter((s) => s.stats.started);
+  say({ phase: 'streaming', sessions: live.length });
+  const t0 = performance.now();
+  await Promise.all(
+    live.map(async (s, i) => {
+      await sleep((plan.rampMs * i) / Math.max(1, live.length));
+      await s.stream();
+    }),
+  );
+  const streamMs = performance.now() - t0;
+  say({ phase: 'stopping' });
+  await Promise.all(
+    live.map(async (s) => {
+      try {
+        await s.stop();
+      } catch {
+        s.stats.errors['stop_timeout'] = (s.stats.errors['stop_timeout'] ?? 0) + 1;
+      }
+    }),
+  );
+  for (const s of sessions) s.close();
+
+  const all = sessions.map((s) => s.stats);
+  const sum = (f: (s: SessionStats) => number) => all.reduce((a, s) => a + f(s), 0);
+  const errors: Record<string, number> = {};
+  for (const s of all) {
+    if (s.startError) errors[`start:${s.startError}`] = (errors[`start:${s.startError}`] ?? 0) + 1;
+    for (const [k, v] of Object.entries(s.errors)) errors[k] = (errors[k] ?? 0) + v;
+  }
+  const flat = (f: (s: SessionStats) => number[]) => all.flatMap(f);
+  // Stored audio short of what was sent by more than one chunk (a stop ack's durationMs).
+  const shortSessions = all.filter((s) => s.started && (s.durationMs === undefined || s.audioMsSent - s.durationMs > plan.chunkMs)).length;
+  say({
+    sessionsStarted: live.length,
+    sessionsFailed: plan.sessions - live.length,
+    streamSeconds: Math.round(streamMs / 100) / 10,
+    chunksSent: sum((s) => s.chunksSent),
+    chunksAcked: sum((s) => s.chunksAcked),
+    chunksLost: sum((s) => s.chunksSent - s.chunksAcked),
+    sessionsShortOfAudio: shortSessions,
+    finals: sum((s) => s.finals),
+    partials: sum((s) => s.partials),
+    ackLatencyMs: pcts(flat((s) => s.ackLatMs)),
+    captionLatencyMs: pcts(flat((s) => s.captionLatMs)),
+    partialLatencyMs: pcts(flat((s) => s.partialLatMs)),
+    errors,
+  });
+  process.exit(0);
+}
+
+await main();

@@ -1,0 +1,382 @@
+/**
+ * Live-session benchmark: `npm run bench -- [--sessions N] [--seconds S] [--engine aws|local]
+ *   [--encoding pcm_s16le|webm_opus] [--chunk-ms 200] [--engine-delay-ms 0] [--cpu-prof DIR]
+ *   [--search [--search-start 2 --search-step 2 --search-max 40]]`
+ *
+ * Starts the service as a child process on embedded defaults (temp DATA_DIR, its own PostgreSQL and
+ * S3-API store); for `aws` also a local HTTP/2 server speaking Transcribe's event-stream protocol
+ * (test/support/transcribe-server.ts) that answers with scripted text at a fixed pace. Creates users
+ * with the CLI, then runs scripts/bench-load.ts in a separate process (N socket.io-client sessions
+ * paced at real time) while sampling the service's CPU and memory from /proc.
+ *
+ * Progress goes to stderr; the last stdout line is one JSON object (see BENCHMARKS.md). Traffic
+ * stays on 127.0.0.1; every child is killed on exit, error or signal.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startTranscribeServer, type TranscribeServer } from '../test/support/transcribe-server.js';
+import type { LoadPlan } from './bench-load.js';
+import { cpuSeconds, pidsOf, readPostmasterPid, rssPeakKb, treeRssKb } from './lib/proc.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+const { values: a } = parseArgs({
+  options: {
+    sessions: { type: 'string' },
+    seconds: { type: 'string', default: '60' },
+    engine: { type: 'string', default: 'aws' },
+    encoding: { type: 'string', default: 'pcm_s16le' },
+    'chunk-ms': { type: 'string', default: '200' },
+    'engine-delay-ms': { type: 'string', default: '0' },
+    'cpu-prof': { type: 'string' },
+    'log-level': { type: 'string', default: 'info' },
+    users: { type: 'string' },
+    search: { type: 'boolean', default: false },
+    'search-start': { type: 'string', default: '2' },
+    'search-step': { type: 'string', default: '2' },
+    'search-max': { type: 'string', default: '40' },
+    'partial-lag-max-ms': { type: 'string', default: '1000' },
+  },
+});
+
+const engine = a.engine === 'local' ? 'local' : 'aws';
+const encoding = a.encoding === 'webm_opus' ? 'webm_opus' : 'pcm_s16le';
+const seconds = Number(a.seconds);
+const chunkMs = Number(a['chunk-ms']);
+const engineDelayMs = Number(a['engine-delay-ms']);
+const sessionsArg = a.sessions ? Number(a.sessions) : undefined;
+if (!(seconds > 0 && seconds <= 3600) || !(chunkMs >= 20 && chunkMs <= 1000)) throw new Error('--seconds 1..3600, --chunk-ms 20..1000');
+
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+const children = new Set<ChildProcess>();
+const cleanups: Array<() => Promise<void> | void> = [];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function killAll(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+
+interface ServiceChild {
+  proc: ChildProcess;
+  url: string;
+  lines: string[];
+  exited: Promise<number | null>;
+}
+
+async function startServiceProcess(env: Record<string, string>, nodeArgs: string[]): Promise<ServiceChild> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, NODE_ENV: 'development', HOST: '127.0.0.1', PORT: String(port), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(proc);
+  const lines: string[] = [];
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  proc.on('error', () => {});
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`service not ready in 120 s:\n${lines.slice(-20).join('\n')}`)), 120_000);
+    let buf = '';
+    const onData = (d: Buffer) => {
+      buf += d.toString('utf8');
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        // Keep only warnings and errors (level 40+) and the lines the bench reads; drop the rest.
+        if (line.includes('"service_ready"') || line.includes('"level":"warn"') || line.includes('"level":"error"') || line.includes('"level":"fatal"')) lines.push(line);
+        if (line.includes('"service_ready"')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`service exited with ${code}:\n${lines.slice(-20).join('\n')}`));
+    });
+  });
+  return { proc, url: `http://127.0.0.1:${port}`, lines, exited };
+}
+
+function runCli(args: string[], env: Record<string, string>, stdin: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [path.join(ROOT, 'bin', 'arogya-live.js'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'ignore', 'pipe'] });
+    children.add(proc);
+    let err = '';
+    proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    proc.on('error', reject);
+    proc.on('exit', (code) => {
+      children.delete(proc);
+      if (code === 0) resolve();
+      else reject(new Error(`arogya-live ${args.join(' ')} exited ${code}: ${err}`));
+    });
+    proc.stdin.end(stdin);
+  });
+}
+
+async function createUsers(count: number, env: Record<string, string>): Promise<Array<{ username: string; password: string }>> {
+  const users = Array.from({ length: count }, (_, i) => ({ username: `bench-clinician-${i}`, password: `bench-password-${i}-${process.pid}` }));
+  let next = 0;
+  const worker = async () => {
+    while (next < users.length) {
+      const u = users[next++]!;
+      await runCli(['users', 'add', '--username', u.username, '--role', 'clinician', '--password-stdin'], env, u.password);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(4, count) }, worker));
+  return users;
+}
+
+async function scrapeMetrics(url: string): Promise<Map<string, number>> {
+  const res = await fetch(`${url}/metrics`);
+  const text = await res.text();
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const i = line.lastIndexOf(' ');
+    out.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return out;
+}
+
+/** A histogram's quantile from its cumulative buckets (upper bound of the bucket it falls in). */
+function histQuantile(m: Map<string, number>, name: string, q: number, before?: Map<string, number>): number | null {
+  const buckets: Array<[number, number]> = [];
+  for (const [k, v] of m) {
+    const match = k.match(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\}$`));
+    if (match) buckets.push([match[1] === '+Inf' ? Infinity : Number(match[1]), v - (before?.get(k) ?? 0)]);
+  }
+  buckets.sort((x, y) => x[0] - y[0]);
+  const total = buckets.at(-1)?.[1] ?? 0;
+  if (total === 0) return null;
+  for (const [le, c] of buckets) if (c >= q * total) return le;
+  return null;
+}
+
+interface RunResult {
+  load: Record<string, unknown> & { chunksLost: number; sessionsStarted: number; partialLatencyMs: { p95: number | null } };
+  server: Record<string, unknown>;
+}
+
+/** One load run of `sessions` against the running service, with /proc sampling during streaming. */
+async function runLoad(svc: ServiceChild, users: Array<{ username: string; password: string }>, sessions: number, dataDir: string): Promise<RunResult> {
+  const plan: LoadPlan = { url: svc.url, sessions, seconds, encoding, chunkMs, users, rampMs: chunkMs, deadlineMs: (seconds + 240) * 1000 };
+  const load = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'bench-load.ts')], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+  children.add(load);
+  load.stdin.end(JSON.stringify(plan));
+  const servicePid = svc.proc.pid!;
+  const pgPid = readPostmasterPid(dataDir);
+  let last: string | undefined;
+  type Sample = { t: number; svc: number; pg: number; load: number; own: number };
+  let phaseStart: Sample | undefined;
+  let phaseEnd: Sample | undefined;
+  let metricsBefore: Map<string, number> | undefined;
+  let pgRssPeakKb = 0;
+  let svcRssPeakKb = 0;
+  const loadPid = load.pid!;
+  const sample = () => {
+    const t = performance.now();
+    const own = process.cpuUsage();
+    const loadCpu = cpuSeconds(pidsOf(loadPid), loadPid);
+    const svcPids = pidsOf(servicePid, pgPid ? [pgPid] : []);
+    const pgPids = pgPid ? pidsOf(pgPid) : [];
+    svcRssPeakKb = Math.max(svcRssPeakKb, treeRssKb(svcPids, 'rss'));
+    pgRssPeakKb = Math.max(pgRssPeakKb, treeRssKb(pgPids, 'pss'));
+    return { t, svc: cpuSeconds(svcPids, servicePid), pg: cpuSeconds(pgPids, pgPid), load: loadCpu, own: (own.user + own.system) / 1e6 };
+  };
+  const sampler = setInterval(sample, 1000);
+  const phases: Promise<void>[] = [];
+  let buf = '';
+  load.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString('utf8');
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (!line.trim()) continue;
+      last = line;
+      const msg = JSON.parse(line) as { phase?: string };
+      if (msg.phase === 'streaming') {
+        log(`streaming: ${line}`);
+        phases.push(scrapeMetrics(svc.url).then((m) => void (metricsBefore = m)));
+        phaseStart = sample();
+      } else if (msg.phase === 'stopping') {
+        phaseEnd = sample();
+        log('streaming done, stopping sessions');
+      }
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => load.once('exit', resolve));
+  children.delete(load);
+  clearInterval(sampler);
+  await Promise.all(phases);
+  if (code !== 0 || !last) throw new Error(`bench-load exited ${code}`);
+  const metricsAfter = await scrapeMetrics(svc.url);
+  const result = JSON.parse(last) as RunResult['load'];
+  const wall = phaseStart && phaseEnd ? (phaseEnd.t - phaseStart.t) / 1000 : NaN;
+  const cores = (x: number) => Math.round((x / wall) * 1000) / 1000;
+  const svcCores = phaseStart && phaseEnd ? cores(phaseEnd.svc - phaseStart.svc) : null;
+  const pgCores = phaseStart && phaseEnd ? cores(phaseEnd.pg - phaseStart.pg) : null;
+  const captionServer = (q: number) => histQuantile(metricsAfter, 'arogya_caption_latency_ms', q, metricsBefore);
+  const ackServer = (q: number) => histQuantile(metricsAfter, 'arogya_chunk_ack_latency_ms', q, metricsBefore);
+  const server = {
+    cpuCores: { service: svcCores, postgres: pgCores, total: svcCores !== null && pgCores !== null ? Math.round((svcCores + pgCores) * 1000) / 1000 : null, overSeconds: Math.round(wall * 10) / 10 },
+    // Not the service's, but on the same cores: the load generator and this process (Transcribe stand-in).
+    harnessCpuCores: phaseStart && phaseEnd ? { loadGenerator: cores(phaseEnd.load - phaseStart.load), transcribeStandIn: cores(phaseEnd.own - phaseStart.own) } : null,
+    rssPeakMb: { service: Math.round(Math.max(svcRssPeakKb, rssPeakKb(servicePid)) / 1024), postgresPss: Math.round(pgRssPeakKb / 1024) },
+    eventLoopDelayP99Ms: metricsAfter.get('arogya_event_loop_delay_ms{stat="p99"}') ?? null,
+    eventLoopDelayMaxMs: metricsAfter.get('arogya_event_loop_delay_ms{stat="max"}') ?? null,
+    // Server-side histograms (bucket upper bounds): audio at a final's end reaching the engine → final emitted.
+    captionLatencyServerMs: { p50: captionServer(0.5), p95: captionServer(0.95), p99: captionServer(0.99) },
+    chunkAckServerMs: { p50: ackServer(0.5), p95: ackServer(0.95), p99: ackServer(0.99) },
+    engineErrors: [...metricsAfter].filter(([k]) => k.startsWith('arogya_engine_errors_total')).reduce((s, [, v]) => s + v, 0),
+  };
+  return { load: result, server };
+}
+
+async function main(): Promise<void> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'arogya-bench-'));
+  fs.chmodSync(root, 0o755);
+  const dataDir = path.join(root, 'data');
+  cleanups.push(() => fs.rmSync(root, { recursive: true, force: true }));
+  // If the service died without stopping its PostgreSQL, stop that one (we started it).
+  cleanups.push(() => {
+    const pid = readPostmasterPid(dataDir);
+    if (pid) {
+      try {
+        process.kill(pid, 'SIGINT');
+      } catch {
+        /* already gone */
+      }
+    }
+  });
+  let transcribe: TranscribeServer | undefined;
+  const maxSessions = a.search ? Number(a['search-max']) : (sessionsArg ?? (engine === 'aws' ? 100 : 8));
+  const env: Record<string, string> = {
+    DATA_DIR: dataDir,
+    LOG_LEVEL: a['log-level']!,
+    TRANSCRIBE_ENGINE: engine,
+    MAX_SESSIONS: String(Math.max(100, maxSessions)),
+    LOGIN_MAX_PER_IP: '100000',
+    AWS_REGION: 'us-east-1',
+  };
+  if (engine === 'aws') {
+    transcribe = await startTranscribeServer({ timeline: 'audio', resultDelayMs: engineDelayMs, wordsPerSecond: 2.5, wordsPerSegment: 6, partialEveryMs: 300 });
+    cleanups.push(() => transcribe?.close());
+    Object.assign(env, {
+      AWS_ENDPOINT_URL_TRANSCRIBE_STREAMING: transcribe.url,
+      AWS_ACCESS_KEY_ID: 'bench',
+      AWS_SECRET_ACCESS_KEY: 'bench',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    });
+  }
+  const nodeArgs: string[] = [];
+  if (a['cpu-prof']) {
+    fs.mkdirSync(a['cpu-prof'], { recursive: true });
+    nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${path.resolve(a['cpu-prof'])}`);
+  }
+  // loadAverage1m: other work on the same cores skews every figure; it is recorded, not subtracted.
+  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown', node: process.version, platform: `${os.type()} ${os.release()}`, loadAverage1mAtStart: os.loadavg()[0] };
+  log(`starting the service (${engine} engine) in ${dataDir}`);
+  const svc = await startServiceProcess(env, nodeArgs);
+  try {
+    const userCount = a.users ? Math.max(1, Number(a.users)) : Math.min(maxSessions, 10);
+    log(`creating ${userCount} users with the CLI`);
+    const users = await createUsers(userCount, env);
+    const common = { engine, encoding, seconds, chunkMs, engineDelayMs: engine === 'aws' ? engineDelayMs : null, machine, logLevel: a['log-level'] };
+    if (!a.search) {
+      const n = sessionsArg ?? (engine === 'aws' ? 100 : 8);
+      log(`${n} sessions × ${seconds} s`);
+      const r = await runLoad(svc, users, n, dataDir);
+      const captionP = r.load.captionLatencyMs as { p50: number | null; p95: number | null; p99: number | null };
+      const added = (v: number | null) => (v === null ? null : Math.round((v - (engine === 'aws' ? engineDelayMs : 0)) * 10) / 10);
+      const summary = {
+        ...common,
+        loadAverage1mAtEnd: os.loadavg()[0],
+        sessions: n,
+        ...r.load,
+        // For aws the scripted engine answers `engineDelayMs` after the audio: the rest is ours.
+        captionLatencyServerAddedMs: engine === 'aws' ? { p50: added(captionP.p50), p95: added(captionP.p95), p99: added(captionP.p99) } : null,
+        ...r.server,
+        serviceWarnings: countByMsg(svc.lines.filter((l) => l.includes('"level":"warn"'))),
+        serviceErrors: svc.lines.filter((l) => /"level":"(error|fatal)"/.test(l)).length,
+      };
+      await stopService(svc);
+      console.log(JSON.stringify(summary));
+      return;
+    }
+    // Search: more sessions until the partial lag p95 or loss says the engine no longer keeps up.
+    const limitMs = Number(a['partial-lag-max-ms']);
+    const steps: unknown[] = [];
+    let best = 0;
+    for (let n = Number(a['search-start']); n <= maxSessions; n += Number(a['search-step'])) {
+      log(`search: ${n} sessions × ${seconds} s`);
+      const r = await runLoad(svc, users, n, dataDir);
+      const p95 = r.load.partialLatencyMs.p95;
+      const ok = r.load.chunksLost === 0 && r.load.sessionsStarted === n && p95 !== null && p95 <= limitMs;
+      steps.push({ sessions: n, ok, partialLagP95Ms: p95, captionLatencyMs: r.load.captionLatencyMs, ackLatencyMs: r.load.ackLatencyMs, chunksLost: r.load.chunksLost, errors: r.load.errors, ...r.server });
+      log(`search: ${n} sessions → partial lag p95 ${p95} ms, lost ${r.load.chunksLost}: ${ok ? 'ok' : 'too many'}`);
+      if (!ok) break;
+      best = n;
+    }
+    await stopService(svc);
+    console.log(JSON.stringify({ ...common, search: { criterion: `partial lag p95 <= ${limitMs} ms and no loss`, maxRealtimeSessions: best, steps } }));
+  } finally {
+    if (svc.proc.exitCode === null) await stopService(svc);
+    for (const c of cleanups.reverse()) await c();
+  }
+}
+
+/** Warning/error log lines by their fixed message string. */
+function countByMsg(lines: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const l of lines) {
+    const msg = /"msg":"([^"]*)"/.exec(l)?.[1] ?? 'unknown';
+    out[msg] = (out[msg] ?? 0) + 1;
+  }
+  return out;
+}
+
+async function stopService(svc: ServiceChild): Promise<void> {
+  if (svc.proc.exitCode !== null || svc.proc.signalCode !== null) return;
+  svc.proc.kill('SIGTERM');
+  const timer = setTimeout(() => svc.proc.kill('SIGKILL'), 40_000);
+  await svc.exited;
+  clearTimeout(timer);
+  children.delete(svc.proc);
+}
+
+try {
+  await main();
+  process.exit(0);
+} catch (err) {
+  log(`failed: ${(err as Error).stack ?? String(err)}`);
+  killAll();
+  for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => {});
+  process.exit(1);
+}
