@@ -1,16 +1,16 @@
 #!/usr/bin/env node
-// The package's command-line entry. Runs the compiled CLI when built (the container image), else
-// the TypeScript sources through tsx (a fresh clone).
+// The package's command-line entry. In a checkout it runs the TypeScript sources through tsx (so a
+// stale build is never used); in the container image, which ships only the build, it runs dist/.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const built = join(root, 'dist', 'cli', 'main.js');
-if (existsSync(built)) {
-  await import(pathToFileURL(built).href);
-} else {
+const source = join(root, 'src', 'cli', 'main.ts');
+if (existsSync(source)) {
   const { register } = await import('tsx/esm/api');
   register();
-  await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
+  await import(pathToFileURL(source).href);
+} else {
+  await import(pathToFileURL(join(root, 'dist', 'cli', 'main.js')).href);
 }
