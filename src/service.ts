@@ -19,6 +19,7 @@ import { HealthMonitor, type HealthCheck } from './health/health-monitor.js';
 import { playbackRouter } from './http/routes/playback.js';
 import { reviewerRouters } from './http/routes/reviewer.js';
 import type { Logger } from './lib/logger.js';
+import { Counters } from './lib/metrics-hooks.js';
 import { Shutdown } from './lib/shutdown.js';
 import { registerDictationHandlers, roomSink } from './realtime/dictation-handlers.js';
 import type { AppServer } from './realtime/server.js';
@@ -26,6 +27,7 @@ import { createRecordingService, type RecordingService } from './recordings/serv
 import { startEmbeddedS3, type EmbeddedS3 } from './storage/embedded-s3.js';
 import { createObjectStore, type ObjectStore } from './storage/s3.js';
 import { createEngine } from './transcription/factory.js';
+import { createResilientEngine, type ResilienceOptions } from './transcription/resilient-stream.js';
 import type { TranscriptionEngine } from './transcription/port.js';
 
 export interface Service {
@@ -39,6 +41,8 @@ export interface Service {
   engine: TranscriptionEngine;
   sessions: SessionManager;
   taskId: string;
+  /** Resilience counters (engine retries, failovers, resumes, gaps) for /metrics. */
+  counters: Counters;
   /** Stops in order; resolves when everything is closed. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -47,6 +51,10 @@ export interface Service {
 export interface ServiceOverrides {
   /** A ready engine (tests use the scripted fake); otherwise built from TRANSCRIBE_ENGINE. */
   engine?: TranscriptionEngine;
+  /** The engine sessions fail over to (tests); otherwise built from TRANSCRIBE_FALLBACK. */
+  fallbackEngine?: TranscriptionEngine;
+  /** Engine retry/failover settings beyond the config (tests). */
+  resilience?: Partial<ResilienceOptions>;
   healthChecks?: Record<string, HealthCheck>;
   apiRouters?: (io: AppServer) => Array<[string, Router]>;
   /** Options for the recording service (tests shorten retries). */
@@ -91,8 +99,33 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     });
     closers.push(['close_recordings', () => recordings.close()]);
 
-    const engine = overrides.engine ?? (await createEngine({ ...config, LOCAL_ENGINE_WORKERS: config.LOCAL_ENGINE_WORKERS || undefined }, logger));
-    closers.push(['close_engine', () => engine.close()]);
+    const counters = new Counters();
+    const primary = overrides.engine ?? (await createEngine({ ...config, LOCAL_ENGINE_WORKERS: config.LOCAL_ENGINE_WORKERS || undefined }, logger));
+    closers.push(['close_engine', () => primary.close()]);
+    let fallback = overrides.fallbackEngine;
+    if (!fallback && !overrides.engine && config.fallbackEngine === 'local') {
+      fallback = await createEngine({ ...config, TRANSCRIBE_ENGINE: 'local', LOCAL_ENGINE_WORKERS: config.LOCAL_ENGINE_WORKERS || undefined }, logger);
+    }
+    if (fallback) {
+      const f = fallback;
+      closers.push(['close_fallback_engine', () => f.close()]);
+    }
+    // Retry, reconnect, offsets and failover live in this one wrapper around any engine.
+    const engine = createResilientEngine(
+      primary,
+      fallback,
+      {
+        maxRetries: config.ENGINE_MAX_RETRIES,
+        backoffBaseMs: config.ENGINE_BACKOFF_BASE_MS,
+        backoffMaxMs: config.ENGINE_BACKOFF_MAX_MS,
+        failoverAfter: config.ENGINE_FAILOVER_AFTER,
+        probeIntervalMs: config.ENGINE_PROBE_INTERVAL_MS,
+        replayMaxMs: config.ENGINE_REPLAY_MAX_MS,
+        ...overrides.resilience,
+      },
+      logger,
+      counters,
+    );
 
     const dictation = new DictationRepository(db);
     await recoverCrashed(recordings, dictation, taskId, overrides.recordings?.recoveryGraceMs ?? 120_000, logger);
@@ -152,7 +185,9 @@ export async function startService(config: Config, logger: Logger, overrides: Se
             maxSessionMs: config.MAX_SESSION_MS,
             maxChunkBytes: 1024 * 1024,
             maxBacklogBytes: 60 * 1000 * 1000,
+            resumeGraceMs: config.RESUME_GRACE_MS,
           },
+          metrics: counters,
           sinkFor: (sessionId, transcriptionId) => roomSink(io, sessionId, transcriptionId),
         });
         registerDictationHandlers(io, sessions, logger);
@@ -187,6 +222,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       engine,
       sessions,
       taskId,
+      counters,
       close: () => shutdown.run(config.SHUTDOWN_TIMEOUT_MS),
     };
   } catch (err) {

@@ -49,6 +49,37 @@ export class DictationRepository {
     return rows[0];
   }
 
+  /**
+   * Records audio the server never received: a `gap` segment (reviewers see it) and an entry in the
+   * recording's `gaps` metadata. Idempotent per `fromSeq`.
+   */
+  async markGap(g: { transcriptionId: string; fromSeq: number; toSeq: number; atMs: number; durationMs: number; engine: string }): Promise<void> {
+    const client = await this.db.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(
+        `INSERT INTO transcript_segments (transcription_id, segment_key, start_ms, end_ms, text, engine, kind)
+         VALUES ($1, $2, $3, $4, '', $5, 'gap') ON CONFLICT (transcription_id, segment_key) DO NOTHING`,
+        [g.transcriptionId, `gap-${g.fromSeq}`, g.atMs, g.atMs + g.durationMs, g.engine],
+      );
+      await client.query(
+        `UPDATE recordings SET gaps = gaps || $2::jsonb, updated_at = now()
+          WHERE transcription_id = $1 AND NOT gaps @> $3::jsonb`,
+        [
+          g.transcriptionId,
+          JSON.stringify([{ fromSeq: g.fromSeq, toSeq: g.toSeq, atMs: g.atMs, durationMs: g.durationMs }]),
+          JSON.stringify([{ fromSeq: g.fromSeq }]),
+        ],
+      );
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
   /** Live progress a resume on any task needs: the highest contiguous chunk and the audio received. */
   async progress(id: string, ackSeq: number, audioMs: number): Promise<void> {
     await this.db.query('UPDATE transcriptions SET ack_seq = $2, audio_ms = $3, last_audio_at = now() WHERE id = $1', [id, ackSeq, Math.round(audioMs)]);

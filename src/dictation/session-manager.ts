@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { assertSupportedFormat, createDecoder, type OpusHeadInfo } from '../audio/index.js';
 import { AppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
+import { noopMetrics, type MetricsHooks } from '../lib/metrics-hooks.js';
 import type { EndReason } from '../realtime/events.js';
 import type { RecordingService } from '../recordings/service.js';
 import type { TranscriptionEngine, TranscriptionStream } from '../transcription/port.js';
@@ -25,7 +26,8 @@ export interface SessionManagerDeps {
   engine: TranscriptionEngine;
   recordings: RecordingService;
   repo: DictationRepository;
-  limits: LiveSessionLimits & { maxSessions: number };
+  limits: LiveSessionLimits & { maxSessions: number; resumeGraceMs: number };
+  metrics?: MetricsHooks;
   taskId: string;
   logger: Logger;
   /** Where a session's events go (the Socket.IO room of that session). */
@@ -40,6 +42,9 @@ export class SessionManager {
   private readonly sessions = new Map<string, LiveSession>();
   private reserved = 0;
   private draining = false;
+  /** Sockets attached to each live session, and the grace timer of a session that has none. */
+  private readonly attached = new Map<string, Set<string>>();
+  private readonly graceTimers = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly d: SessionManagerDeps) {}
 
@@ -68,9 +73,23 @@ export class SessionManager {
     try {
       const sessionId = randomUUID();
       const hooks: { session?: LiveSession } = {};
+      const statusTarget: { sink?: SessionSink } = {};
       const decoder = await createDecoder({ encoding, sampleRate: req.audio.sampleRate, channels: req.audio.channels, ...LiveSession.opusHooks(hooks) });
       try {
-        stream = await this.d.engine.start({ sampleRate: 16000, specialty: req.specialty, type: req.type, languageCode: 'en-US', sessionId });
+        stream = await this.d.engine.start({
+          sampleRate: 16000,
+          specialty: req.specialty,
+          type: req.type,
+          languageCode: 'en-US',
+          sessionId,
+          onStatus: (st) => {
+            if (st.kind === 'failover') {
+              statusTarget.sink?.error({ code: 'transcriber_failover', message: 'The cloud speech engine is unavailable; the offline engine continues the transcript.', fatal: false });
+            } else {
+              statusTarget.sink?.error({ code: 'transcriber_recovered', message: 'The cloud speech engine is back and continues the transcript.', fatal: false });
+            }
+          },
+        });
       } catch (err) {
         decoder.end();
         this.d.logger.warn({ err: { message: (err as Error).message } }, 'engine_start_failed');
@@ -86,6 +105,8 @@ export class SessionManager {
         sampleRate: encoding === 'pcm_s16le' ? (req.audio.sampleRate ?? 16000) : null,
         ownerTask: this.d.taskId,
       });
+      const sink = this.d.sinkFor(sessionId, transcriptionId);
+      statusTarget.sink = sink;
       const session = new LiveSession({
         id: sessionId,
         transcriptionId,
@@ -104,10 +125,10 @@ export class SessionManager {
                 opusHead: { channels: head?.channels ?? 1, preSkip: head?.preSkip ?? 0, inputSampleRate: head?.inputSampleRate ?? 48000 },
               }),
         repo: this.d.repo,
-        sink: this.d.sinkFor(sessionId, transcriptionId),
+        sink,
         limits: this.d.limits,
         logger: this.d.logger,
-        onClosed: () => this.sessions.delete(sessionId),
+        onClosed: () => this.forget(sessionId),
       });
       hooks.session = session;
       this.sessions.set(sessionId, session);
@@ -128,9 +149,74 @@ export class SessionManager {
     return s;
   }
 
-  /** Stops admitting sessions and ends every live one with `reason`, in parallel. */
+  /**
+   * Socket `socketId` now follows session `sessionId` (it started or resumed it): a pending grace
+   * timer is cancelled.
+   */
+  attach(sessionId: string, socketId: string): void {
+    if (!this.sessions.has(sessionId)) return;
+    let set = this.attached.get(sessionId);
+    if (!set) this.attached.set(sessionId, (set = new Set()));
+    set.add(socketId);
+    const timer = this.graceTimers.get(sessionId);
+    if (timer) {
+      clearTimeout(timer);
+      this.graceTimers.delete(sessionId);
+    }
+  }
+
+  /**
+   * Socket `socketId` is gone. A session left with no socket stays alive for `resumeGraceMs` so a
+   * `session:resume` (from any socket of the same user) picks it up; after that it ends with reason
+   * `error` (failure `client_gone`), storing everything received.
+   */
+  detach(socketId: string): void {
+    for (const [sessionId, set] of this.attached) {
+      if (!set.delete(socketId) || set.size > 0) continue;
+      const session = this.sessions.get(sessionId);
+      if (!session || session.ended || this.graceTimers.has(sessionId)) continue;
+      const timer = setTimeout(() => {
+        this.graceTimers.delete(sessionId);
+        if (this.attached.get(sessionId)?.size) return;
+        (this.d.metrics ?? noopMetrics).inc('session_grace_expired_total');
+        this.d.logger.info({ sessionId }, 'session_grace_expired');
+        void session.end('error', 'client_gone');
+      }, this.d.limits.resumeGraceMs);
+      this.graceTimers.set(sessionId, timer);
+    }
+  }
+
+  /**
+   * Picks up live session `sessionId` of `userId` on socket `socketId`.
+   * @throws AppError `session_not_found`, `session_ended`
+   */
+  resume(userId: string, sessionId: unknown, socketId: string): LiveSession {
+    const session = this.get(userId, sessionId);
+    if (session.ended) throw new AppError('session_ended');
+    this.attach(session.id, socketId);
+    (this.d.metrics ?? noopMetrics).inc('session_resumes_total', { where: 'local' });
+    return session;
+  }
+
+  private forget(sessionId: string): void {
+    this.sessions.delete(sessionId);
+    this.attached.delete(sessionId);
+    const timer = this.graceTimers.get(sessionId);
+    if (timer) clearTimeout(timer);
+    this.graceTimers.delete(sessionId);
+  }
+
+  /**
+   * Stops admitting sessions and ends every live one with `reason`, in parallel. At shutdown the
+   * clients first get a non-fatal `session:error` `server_shutdown`, so they stop sending and resume
+   * on another task once `session:ended` arrives.
+   */
   async drain(reason: EndReason = 'server_shutdown'): Promise<void> {
     this.draining = true;
-    await Promise.allSettled([...this.sessions.values()].map((s) => s.end(reason)));
+    for (const t of this.graceTimers.values()) clearTimeout(t);
+    this.graceTimers.clear();
+    const live = [...this.sessions.values()];
+    if (reason === 'server_shutdown') for (const s of live) s.notify({ code: 'server_shutdown', message: 'The server is restarting; the session continues on another server.', fatal: false });
+    await Promise.allSettled(live.map((s) => s.end(reason)));
   }
 }

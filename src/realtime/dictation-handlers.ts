@@ -15,6 +15,12 @@ const chunkSchema = z.object({
   data: z.custom<Buffer | ArrayBuffer | Uint8Array>((v) => Buffer.isBuffer(v) || v instanceof ArrayBuffer || ArrayBuffer.isView(v)),
 });
 const stopSchema = z.object({ sessionId: z.string().max(64) });
+const gapSchema = z.object({
+  sessionId: z.string().max(64),
+  fromSeq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  toSeq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  durationMs: z.number().min(0).max(24 * 60 * 60 * 1000),
+}).refine((g) => g.toSeq >= g.fromSeq);
 const resumeSchema = z.object({ sessionId: z.string().max(64), lastSeq: z.number().int().min(-1).optional() });
 
 /** Emits a live session's events to its room. */
@@ -59,6 +65,7 @@ export function registerDictationHandlers(io: AppServer, manager: SessionManager
       guard('session:start', async (payload) => {
         const started = await manager.start(userId, payload);
         await socket.join(liveRoom(started.sessionId));
+        manager.attach(started.sessionId, socket.id);
         return started;
       }),
     );
@@ -94,11 +101,24 @@ export function registerDictationHandlers(io: AppServer, manager: SessionManager
       guard('session:resume', async (payload) => {
         const p = resumeSchema.safeParse(payload);
         if (!p.success) throw new AppError('invalid_payload', 'session:resume needs {sessionId, lastSeq}.');
-        const session = manager.get(userId, p.data.sessionId);
-        if (session.ended) throw new AppError('session_ended');
+        const session = manager.resume(userId, p.data.sessionId, socket.id);
         await socket.join(liveRoom(session.id));
         return { ackSeq: session.ackSeq };
       }),
     );
+
+    // Extension (docs/resilience.md): chunks the client could not keep are declared lost, so the
+    // transcript and the recording mark them instead of a silent hole.
+    socket.on(
+      'audio:gap',
+      guard('audio:gap', async (payload) => {
+        const p = gapSchema.safeParse(payload);
+        if (!p.success) throw new AppError('invalid_payload', 'audio:gap needs {sessionId, fromSeq, toSeq, durationMs}.');
+        const session = manager.get(userId, p.data.sessionId);
+        return { ackSeq: await session.gap(p.data.fromSeq, p.data.toSeq, p.data.durationMs) };
+      }),
+    );
+
+    socket.on('disconnect', () => manager.detach(socket.id));
   });
 }
