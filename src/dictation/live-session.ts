@@ -2,6 +2,7 @@ import type { AudioDecoder, OpusHeadInfo } from '../audio/index.js';
 import { Framer, InvalidAudioError, LevelMeter } from '../audio/index.js';
 import { AppError, toAppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
+import type { MetricsHooks } from '../lib/metrics-hooks.js';
 import type { EndReason } from '../realtime/events.js';
 import type { RecordingWriter } from '../recordings/writer.js';
 import type { TranscriptionStream, TranscriptResult } from '../transcription/port.js';
@@ -44,6 +45,7 @@ export interface LiveSessionDeps {
   onClosed: () => void;
   /** A resumed session (another task ended it at shutdown): where its chunk ledger and timeline continue. */
   resumeFrom?: { ackSeq: number; audioMs: number };
+  metrics?: MetricsHooks;
 }
 
 /** Longest gap a client may declare in one `audio:gap` (filled with silence in a PCM recording). */
@@ -177,6 +179,7 @@ export class LiveSession {
     this.ackSeq = toSeq;
     this.armIdleTimer();
     this.log.warn({ fromSeq, toSeq, durationMs: ms }, 'audio_gap_declared');
+    this.d.metrics?.inc('audio_gap_ms_total', {}, ms);
     await this.d.repo.progress(this.d.transcriptionId, this.ackSeq, this.audioMs);
     return this.ackSeq;
   }

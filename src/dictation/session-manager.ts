@@ -129,6 +129,7 @@ export class SessionManager {
         limits: this.d.limits,
         logger: this.d.logger,
         onClosed: () => this.forget(sessionId),
+        ...(this.d.metrics ? { metrics: this.d.metrics } : {}),
       });
       hooks.session = session;
       this.sessions.set(sessionId, session);
