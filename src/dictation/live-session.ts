@@ -360,7 +360,8 @@ export class LiveSession {
       if (this.recording || this.recordingOpening) {
         try {
           const writer = await this.ensureRecording();
-          const result = await writer.finish({ timeoutMs: 1000 });
+          // At shutdown another task continues from the completed object: give S3 longer.
+          const result = await writer.finish({ timeoutMs: reason === 'server_shutdown' ? 10_000 : 1000 });
           if (result.state === 'pending') this.log.warn('recording_upload_pending');
         } catch (err) {
           status = 'failed';

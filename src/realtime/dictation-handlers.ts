@@ -101,7 +101,7 @@ export function registerDictationHandlers(io: AppServer, manager: SessionManager
       guard('session:resume', async (payload) => {
         const p = resumeSchema.safeParse(payload);
         if (!p.success) throw new AppError('invalid_payload', 'session:resume needs {sessionId, lastSeq}.');
-        const session = manager.resume(userId, p.data.sessionId, socket.id);
+        const session = await manager.resume(userId, p.data.sessionId, socket.id);
         await socket.join(liveRoom(session.id));
         return { ackSeq: session.ackSeq };
       }),

@@ -151,7 +151,9 @@ describe('resilient engine wrapper (AWS adapter against the Transcribe protocol 
     // The offline engine covered the outage: its text spans most of those 30 s.
     const localRows = rows.filter((r) => r.engine === 'local');
     expect(localRows.at(-1)!.end_ms - localRows[0]!.start_ms).toBeGreaterThan(20_000);
-    expect(coverageProblems(c.received.finals, audioMs, { maxOverlapMs: 150, endToleranceMs: 1500 })).toEqual([]);
+    // The protocol server times words by non-silent audio only, so on real speech its clock runs a
+    // little behind the audio: the tail tolerance is wider than for the tone tests.
+    expect(coverageProblems(c.received.finals, audioMs, { maxOverlapMs: 150, endToleranceMs: 3000 })).toEqual([]);
     expect(Math.abs((await recordingMs(t, c.transcriptionId!)) - audioMs)).toBeLessThan(50);
   }, 120_000);
 
