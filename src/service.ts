@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { createAdapter } from '@socket.io/postgres-adapter';
 import type { Router } from 'express';
 import { AuditLog } from './audit/audit-log.js';
 import { LoginLimiter } from './auth/login-limiter.js';
@@ -173,6 +174,14 @@ export async function startService(config: Config, logger: Logger, overrides: Se
         ...(overrides.apiRouters?.(io) ?? []),
       ],
       realtimeHandlers: (io) => {
+        // Events reach a user's sockets on every task (logout, live-session rooms); the adapter's
+        // listener connection is released by io.close() at shutdown, before the pool ends.
+        io.adapter(
+          createAdapter(db, {
+            tableName: 'socket_io_attachments',
+            errorHandler: (err: Error) => logger.warn({ err: { message: err.message } }, 'socket_adapter_error'),
+          }),
+        );
         sessions = new SessionManager({
           engine,
           recordings,
@@ -288,7 +297,8 @@ function loadTaskId(dataDir: string): string {
 }
 
 async function closeRealtime(io: AppServer): Promise<void> {
-  io.disconnectSockets(true);
+  // Only this task's sockets: with the cluster adapter a plain disconnectSockets reaches every task.
+  io.local.disconnectSockets(true);
   await new Promise<void>((resolve) => io.close(() => resolve()));
 }
 
