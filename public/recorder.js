@@ -250,7 +250,7 @@ async function resume(attempt = 0) {
     hideMessage();
   } catch (err) {
     // Another task may still be saving the session it was handed at a deploy: try again shortly.
-    const retry = ['storage_unavailable', 'server_shutdown', 'transcriber_unavailable', 'capacity_exceeded'].includes(err.code) || (state.moving && err.code === 'session_not_found');
+    const retry = ['storage_unavailable', 'server_shutdown', 'transcriber_unavailable', 'capacity_exceeded'].includes(err.code) || (state.moving && ['session_not_found', 'session_ended'].includes(err.code));
     if (retry && attempt < 20) {
       setTimeout(() => state.socket?.connected && resume(attempt + 1), Math.min(500 * 2 ** attempt, 5000));
       return;

@@ -23,9 +23,12 @@ const gapSchema = z.object({
 }).refine((g) => g.toSeq >= g.fromSeq);
 const resumeSchema = z.object({ sessionId: z.string().max(64), lastSeq: z.number().int().min(-1).optional() });
 
-/** Emits a live session's events to its room. */
+/** Emits a live session's events to its room on this task. */
 export function roomSink(io: AppServer, sessionId: string, transcriptionId: string): SessionSink {
-  const room = io.to(liveRoom(sessionId));
+  // A live session's sockets are always on the task that runs it (a resume elsewhere moves the
+  // session), so its events stay local: no NOTIFY round trip per partial, and `session:ended` at
+  // shutdown is delivered before this task disconnects its sockets.
+  const room = io.local.to(liveRoom(sessionId));
   return {
     partial: (p) => room.emit('transcript:partial', { sessionId, ...p }),
     final: (p) => room.emit('transcript:final', { sessionId, ...p }),
