@@ -169,9 +169,11 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       sessionMiddleware,
       health,
       apiRouters: (io) => [
+        // A caller's routers come first, so a test's stand-in (e.g. a WAV audio route) is not
+        // shadowed by the real route on the same path.
+        ...(overrides.apiRouters?.(io) ?? []),
         ...reviewerRouters({ db, users, audit }),
         ['/transcriptions', playbackRouter({ db, users, audit, recordings, logger })],
-        ...(overrides.apiRouters?.(io) ?? []),
       ],
       realtimeHandlers: (io) => {
         // Events reach a user's sockets on every task (logout, live-session rooms); the adapter's
