@@ -5,6 +5,10 @@ const $ = (id) => document.getElementById(id);
 const CHUNK_FRAMES = 2; // 200 ms of 16 kHz PCM per audio:chunk
 const MAX_IN_FLIGHT = 10; // unacknowledged chunks before we wait (throttled by acks, never dropped)
 
+// Speech engines do best on unprocessed audio: browser noise suppression and AGC smear the
+// consonants they rely on.
+const MIC_CONSTRAINTS = { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false };
+
 const MESSAGES = {
   mic_denied: 'Microphone access was denied. Allow the microphone for this site in the browser settings, then try again.',
   mic_missing: 'No microphone was found. Connect one and try again.',
@@ -14,9 +18,69 @@ const MESSAGES = {
   connection_lost: 'Connection lost. Recording continues and the audio is sent when the connection returns.',
   invalid_audio: 'The audio could not be decoded. The session was ended; what was received is saved.',
   server_shutdown: 'The server is restarting; reconnecting to continue.',
+  restored: 'The page was reloaded during a recording; it continues, and the audio not yet saved is being sent.',
+  restored_no_mic: 'The page was reloaded during a recording; press Stop to save it, or allow the microphone to continue.',
   unsupported: 'This browser cannot record audio here. Use a current Chrome, Firefox, Edge or Safari.',
   save_failed: 'Failed to save audio file.',
 };
+
+// ---- the ledger on disk ---------------------------------------------------------------------------
+// Every chunk sent and not yet acknowledged is also kept in IndexedDB with the session id, so a tab
+// reload (or a crash of the tab) resumes the session and resends it (docs/resilience.md).
+const ledgerDb = (() => {
+  let opening;
+  const open = () =>
+    (opening ??= new Promise((resolve, reject) => {
+      const req = indexedDB.open('arogya-ledger', 1);
+      req.onupgradeneeded = () => {
+        req.result.createObjectStore('meta');
+        req.result.createObjectStore('chunks', { keyPath: ['sessionId', 'seq'] });
+      };
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    }));
+  const run = async (stores, mode, fn) => {
+    const db = await open();
+    return new Promise((resolve, reject) => {
+      const tx = db.transaction(stores, mode);
+      let out;
+      tx.oncomplete = () => resolve(out);
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+      out = fn(tx);
+    });
+  };
+  const request = (req) => new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+  return {
+    /** The chunk and the next seq in one transaction: a chunk lost in a crash is never counted. */
+    save: (meta, seq, data) =>
+      run(['meta', 'chunks'], 'readwrite', (tx) => {
+        tx.objectStore('chunks').put({ sessionId: meta.sessionId, seq, data });
+        tx.objectStore('meta').put({ ...meta, nextSeq: seq + 1 }, 'current');
+      }),
+    start: (meta) => run(['meta', 'chunks'], 'readwrite', (tx) => {
+      tx.objectStore('chunks').clear();
+      tx.objectStore('meta').put({ ...meta, nextSeq: 0 }, 'current');
+    }),
+    ack: (sessionId, ackSeq) => run(['chunks'], 'readwrite', (tx) => tx.objectStore('chunks').delete(IDBKeyRange.bound([sessionId, 0], [sessionId, ackSeq]))),
+    async load() {
+      const db = await open();
+      const tx = db.transaction(['meta', 'chunks'], 'readonly');
+      const meta = await request(tx.objectStore('meta').get('current'));
+      if (!meta) return null;
+      const chunks = await request(tx.objectStore('chunks').getAll(IDBKeyRange.bound([meta.sessionId, 0], [meta.sessionId, Number.MAX_SAFE_INTEGER])));
+      return { meta, chunks };
+    },
+    clear: () => run(['meta', 'chunks'], 'readwrite', (tx) => {
+      tx.objectStore('meta').clear();
+      tx.objectStore('chunks').clear();
+    }),
+  };
+})();
+const persist = (promise) => promise.catch(() => {}); // the in-memory ledger still holds everything
 
 const state = {
   user: null,
@@ -33,6 +97,7 @@ const state = {
   timer: null,
   capture: null,
   partials: new Map(), // segmentId → element
+  moving: false, // the server is shutting down: reconnect (to another task) and resume
 };
 
 // ---- auth -----------------------------------------------------------------------------------------
@@ -91,6 +156,7 @@ function loggedIn(user) {
   $('login-view').hidden = true;
   $('record-view').hidden = false;
   connect();
+  void restoreFromDisk();
 }
 
 // ---- socket ---------------------------------------------------------------------------------------
@@ -98,6 +164,23 @@ function setConnection(s, text) {
   const el = $('connection');
   el.dataset.state = s;
   el.textContent = text;
+}
+
+/** After a reload: an unfinished session of this user in IndexedDB is resumed, its chunks resent. */
+async function restoreFromDisk() {
+  let saved;
+  try {
+    saved = await ledgerDb.load();
+  } catch {
+    return;
+  }
+  if (!saved || saved.meta.userId !== state.user?.id || state.sessionId) return;
+  Object.assign(state, { sessionId: saved.meta.sessionId, transcriptionId: saved.meta.transcriptionId, seq: saved.meta.nextSeq, ackSeq: -1, inFlight: 0, pending: [] });
+  state.ledger.clear();
+  for (const c of saved.chunks) state.ledger.set(c.seq, c.data);
+  showMessage('warn', MESSAGES.restored);
+  await beginCapture().catch(() => showMessage('warn', MESSAGES.restored_no_mic));
+  if (state.socket?.connected) await resume();
 }
 
 function connect() {
@@ -109,6 +192,12 @@ function connect() {
     if (state.sessionId) await resume();
   });
   socket.on('disconnect', (reason) => {
+    if (reason === 'io server disconnect' && state.moving) {
+      // The server closed us at shutdown: reconnect (the load balancer picks another task).
+      setConnection('reconnecting', `Reconnecting… ${bufferedSeconds()}`);
+      setTimeout(() => socket.connect(), 300 + Math.random() * 700);
+      return;
+    }
     if (reason === 'io server disconnect') {
       // Logged out elsewhere or the session expired.
       setConnection('offline', 'Signed out');
@@ -130,11 +219,19 @@ function connect() {
   socket.on('transcript:final', (p) => p.sessionId === state.sessionId && showFinal(p));
   socket.on('session:error', (p) => {
     if (p.sessionId !== state.sessionId) return;
+    if (p.code === 'server_shutdown') state.moving = true;
     const text = p.code === 'storage_unavailable' && /Failed to save/.test(p.message) ? MESSAGES.save_failed : MESSAGES[p.code] ?? p.message;
     showMessage(p.fatal ? 'error' : 'warn', text);
   });
   socket.on('session:ended', (p) => {
     if (p.sessionId !== state.sessionId || p.reason === 'stopped') return;
+    if (p.reason === 'server_shutdown') {
+      // Not the end: keep recording into the ledger and resume on the next connection.
+      state.moving = true;
+      state.inFlight = 0;
+      showMessage('warn', MESSAGES.server_shutdown);
+      return;
+    }
     const why = { idle_timeout: 'The session ended after 5 minutes without audio.', max_duration: 'The session reached its maximum length and was saved.', server_shutdown: MESSAGES.server_shutdown, error: 'The session ended because of an error; what was received is saved.' }[p.reason];
     endLocally(why);
   });
@@ -145,19 +242,43 @@ function bufferedSeconds() {
   return frames ? `(${(frames / 10).toFixed(1)} s buffered)` : '';
 }
 
-async function resume() {
+async function resume(attempt = 0) {
   try {
     const res = await state.socket.timeout(10_000).emitWithAck('session:resume', { sessionId: state.sessionId, lastSeq: state.seq - 1 });
     if (!res.ok) throw Object.assign(new Error(res.error.message), { code: res.error.code });
+    state.moving = false;
     acknowledge(res.ackSeq);
     state.inFlight = 0;
+    await declareLost();
     for (const [seq, data] of [...state.ledger].sort((a, b) => a[0] - b[0])) send(seq, data);
     hideMessage();
   } catch (err) {
+    // Another task may still be saving the session it was handed at a deploy: try again shortly.
+    const retry = ['storage_unavailable', 'server_shutdown', 'transcriber_unavailable', 'capacity_exceeded'].includes(err.code) || (state.moving && ['session_not_found', 'session_ended'].includes(err.code));
+    if (retry && attempt < 20) {
+      setTimeout(() => state.socket?.connected && resume(attempt + 1), Math.min(500 * 2 ** attempt, 5000));
+      return;
+    }
     if (err.code === 'session_not_found' || err.code === 'session_ended') {
       endLocally('The session could not be resumed; the audio the server received is saved.');
     }
   }
+}
+
+/**
+ * Chunks after the server's ackSeq that this page no longer has (lost with a crashed tab before
+ * they reached the disk) are declared as a gap, so the transcript marks them instead of a hole.
+ */
+async function declareLost() {
+  const first = Math.min(state.seq, ...state.ledger.keys());
+  if (first <= state.ackSeq + 1) return;
+  const fromSeq = state.ackSeq + 1;
+  const toSeq = first - 1;
+  const res = await state.socket
+    .timeout(10_000)
+    .emitWithAck('audio:gap', { sessionId: state.sessionId, fromSeq, toSeq, durationMs: (toSeq - fromSeq + 1) * CHUNK_FRAMES * 100 })
+    .catch(() => null);
+  if (res?.ok) acknowledge(res.ackSeq);
 }
 
 // ---- recording ------------------------------------------------------------------------------------
@@ -169,9 +290,7 @@ async function startRecording() {
   if (!navigator.mediaDevices?.getUserMedia || !window.AudioWorkletNode) return showMessage('error', MESSAGES.unsupported);
   let stream;
   try {
-    // Speech engines do best on unprocessed audio: browser noise suppression and AGC smear the
-    // consonants they rely on.
-    stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
+    stream = await navigator.mediaDevices.getUserMedia({ audio: MIC_CONSTRAINTS });
   } catch (err) {
     return showMessage('error', err.name === 'NotFoundError' ? MESSAGES.mic_missing : MESSAGES.mic_denied);
   }
@@ -186,27 +305,39 @@ async function startRecording() {
     if (!res.ok) throw Object.assign(new Error(res.error.message), { code: res.error.code });
     Object.assign(state, { sessionId: res.sessionId, transcriptionId: res.transcriptionId, seq: 0, ackSeq: -1, inFlight: 0, pending: [] });
     state.ledger.clear();
+    await persist(ledgerDb.start({ sessionId: res.sessionId, transcriptionId: res.transcriptionId, userId: state.user.id }));
   } catch (err) {
     stream.getTracks().forEach((t) => t.stop());
     $('record').disabled = false;
     return showMessage('error', MESSAGES[err.code] ?? (err.message === 'operation has timed out' ? MESSAGES.connection_lost : err.message));
   }
-  const { ctx, source } = audioGraph(stream);
-  await ctx.audioWorklet.addModule('/pcm-worklet.js');
-  const node = new AudioWorkletNode(ctx, 'pcm-downsampler');
-  node.port.onmessage = ({ data }) => onFrame(data.pcm, data.dbfs);
-  source.connect(node);
-  state.capture = { ctx, stream, node, source };
-  state.recording = true;
-  state.startedAt = performance.now();
   $('transcript').replaceChildren();
   state.partials.clear();
-  const button = $('record');
-  button.textContent = '■ Stop';
-  button.setAttribute('aria-pressed', 'true');
-  button.disabled = false;
-  for (const id of ['title', 'specialty', 'type']) $(id).disabled = true;
-  state.timer = setInterval(tick, 250);
+  await beginCapture(stream);
+}
+
+/** Microphone → 100 ms frames → chunks; the session (new or restored) is already in `state`. */
+async function beginCapture(micStream) {
+  try {
+    const stream = micStream ?? (await navigator.mediaDevices.getUserMedia({ audio: MIC_CONSTRAINTS }));
+    const { ctx, source } = audioGraph(stream);
+    await ctx.audioWorklet.addModule('/pcm-worklet.js');
+    const node = new AudioWorkletNode(ctx, 'pcm-downsampler');
+    node.port.onmessage = ({ data }) => onFrame(data.pcm, data.dbfs);
+    source.connect(node);
+    state.capture = { ctx, stream, node, source };
+  } finally {
+    // Even without a microphone (a restored session), the session is live: Stop saves it.
+    state.recording = true;
+    state.startedAt = performance.now();
+    const button = $('record');
+    button.textContent = '■ Stop';
+    button.setAttribute('aria-pressed', 'true');
+    button.disabled = false;
+    for (const id of ['title', 'specialty', 'type']) $(id).disabled = true;
+    clearInterval(state.timer);
+    state.timer = setInterval(tick, 250);
+  }
 }
 
 /**
@@ -253,6 +384,7 @@ function flushChunk() {
   state.pending = [];
   const seq = state.seq++;
   state.ledger.set(seq, data.buffer);
+  persist(ledgerDb.save({ sessionId: state.sessionId, transcriptionId: state.transcriptionId, userId: state.user.id }, seq, data.buffer));
   send(seq, data.buffer);
 }
 
@@ -274,6 +406,7 @@ function acknowledge(ackSeq) {
   if (typeof ackSeq !== 'number') return;
   state.ackSeq = Math.max(state.ackSeq, ackSeq);
   for (const seq of state.ledger.keys()) if (seq <= state.ackSeq) state.ledger.delete(seq);
+  if (state.sessionId && state.ackSeq >= 0) persist(ledgerDb.ack(state.sessionId, state.ackSeq));
 }
 
 /** Sends what waits in the ledger, oldest first, while the window has room. */
@@ -328,7 +461,9 @@ function endLocally(message) {
   clearInterval(state.timer);
   state.recording = false;
   state.sessionId = null;
+  state.moving = false;
   state.ledger.clear();
+  persist(ledgerDb.clear());
   const button = $('record');
   button.textContent = '● Record';
   button.setAttribute('aria-pressed', 'false');

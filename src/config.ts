@@ -44,6 +44,14 @@ export const configSchema = z.object({
   MAX_SESSION_MS: int(1_800_000, 1),
   LOCAL_ENGINE_WORKERS: int(0),
   LOCAL_LM_DIR: optionalString,
+  TRANSCRIBE_FALLBACK: z.enum(['local', 'none']).optional(),
+  ENGINE_MAX_RETRIES: int(8, 0),
+  ENGINE_BACKOFF_BASE_MS: int(250, 1),
+  ENGINE_BACKOFF_MAX_MS: int(5000, 1),
+  ENGINE_FAILOVER_AFTER: int(2, 1),
+  ENGINE_PROBE_INTERVAL_MS: int(30_000, 100),
+  ENGINE_REPLAY_MAX_MS: int(120_000, 1000),
+  RESUME_GRACE_MS: int(120_000, 0),
 
   SESSION_SECRET: optionalString,
   SESSION_IDLE_MS: int(8 * 60 * 60 * 1000, 60_000),
@@ -71,6 +79,8 @@ export interface Config extends Raw {
   embeddedDatabase: boolean;
   /** True when S3_BUCKET is unset: run our own S3-API server. */
   embeddedStorage: boolean;
+  /** The engine a session fails over to: TRANSCRIBE_FALLBACK, default `local` for aws, `none` for local. */
+  fallbackEngine: 'local' | 'none';
 }
 
 export class ConfigError extends Error {
@@ -95,6 +105,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (raw.SESSION_SECRET && raw.SESSION_SECRET.length < 32) problems.push('SESSION_SECRET: at least 32 characters');
   if (raw.METRICS_TOKEN && raw.METRICS_TOKEN.length < 16) problems.push('METRICS_TOKEN: at least 16 characters');
   if (raw.IDLE_TIMEOUT_MS > raw.MAX_SESSION_MS) problems.push('IDLE_TIMEOUT_MS: must not exceed MAX_SESSION_MS');
+  if (env.RESUME_GRACE_MS !== undefined && raw.RESUME_GRACE_MS > raw.IDLE_TIMEOUT_MS) problems.push('RESUME_GRACE_MS: must not exceed IDLE_TIMEOUT_MS');
+  if (raw.ENGINE_BACKOFF_BASE_MS > raw.ENGINE_BACKOFF_MAX_MS) problems.push('ENGINE_BACKOFF_BASE_MS: must not exceed ENGINE_BACKOFF_MAX_MS');
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     ...raw,
@@ -105,5 +117,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .filter(Boolean),
     embeddedDatabase: !raw.DATABASE_URL && !raw.DB_SECRET_ID,
     embeddedStorage: !raw.S3_BUCKET,
+    // The default grace follows a shorter idle timeout; an explicit one above it is refused above.
+    RESUME_GRACE_MS: Math.min(raw.RESUME_GRACE_MS, raw.IDLE_TIMEOUT_MS),
+    fallbackEngine: raw.TRANSCRIBE_ENGINE === 'local' ? 'none' : (raw.TRANSCRIBE_FALLBACK ?? 'local'),
   };
 }

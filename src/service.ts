@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { createAdapter } from '@socket.io/postgres-adapter';
 import type { Router } from 'express';
 import { AuditLog } from './audit/audit-log.js';
 import { LoginLimiter } from './auth/login-limiter.js';
@@ -19,6 +20,7 @@ import { HealthMonitor, type HealthCheck } from './health/health-monitor.js';
 import { playbackRouter } from './http/routes/playback.js';
 import { reviewerRouters } from './http/routes/reviewer.js';
 import type { Logger } from './lib/logger.js';
+import { Counters } from './lib/metrics-hooks.js';
 import { Shutdown } from './lib/shutdown.js';
 import { ServiceMetrics } from './metrics/metrics.js';
 import { startMetricsReporter } from './metrics/reporter.js';
@@ -28,6 +30,7 @@ import { createRecordingService, type RecordingService } from './recordings/serv
 import { startEmbeddedS3, type EmbeddedS3 } from './storage/embedded-s3.js';
 import { createObjectStore, type ObjectStore } from './storage/s3.js';
 import { createEngine } from './transcription/factory.js';
+import { createResilientEngine, type ResilienceOptions } from './transcription/resilient-stream.js';
 import type { TranscriptionEngine } from './transcription/port.js';
 
 export interface Service {
@@ -42,6 +45,8 @@ export interface Service {
   sessions: SessionManager;
   metrics: ServiceMetrics;
   taskId: string;
+  /** Resilience counters (engine retries, failovers, resumes, gaps) for /metrics. */
+  counters: Counters;
   /** Stops in order; resolves when everything is closed. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -50,6 +55,10 @@ export interface Service {
 export interface ServiceOverrides {
   /** A ready engine (tests use the scripted fake); otherwise built from TRANSCRIBE_ENGINE. */
   engine?: TranscriptionEngine;
+  /** The engine sessions fail over to (tests); otherwise built from TRANSCRIBE_FALLBACK. */
+  fallbackEngine?: TranscriptionEngine;
+  /** Engine retry/failover settings beyond the config (tests). */
+  resilience?: Partial<ResilienceOptions>;
   healthChecks?: Record<string, HealthCheck>;
   apiRouters?: (io: AppServer) => Array<[string, Router]>;
   /** Options for the recording service (tests shorten retries). */
@@ -94,8 +103,33 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     });
     closers.push(['close_recordings', () => recordings.close()]);
 
-    const engine = overrides.engine ?? (await createEngine({ ...config, LOCAL_ENGINE_WORKERS: config.LOCAL_ENGINE_WORKERS || undefined }, logger));
-    closers.push(['close_engine', () => engine.close()]);
+    const counters = new Counters();
+    const primary = overrides.engine ?? (await createEngine({ ...config, LOCAL_ENGINE_WORKERS: config.LOCAL_ENGINE_WORKERS || undefined }, logger));
+    closers.push(['close_engine', () => primary.close()]);
+    let fallback = overrides.fallbackEngine;
+    if (!fallback && !overrides.engine && config.fallbackEngine === 'local') {
+      fallback = await createEngine({ ...config, TRANSCRIBE_ENGINE: 'local', LOCAL_ENGINE_WORKERS: config.LOCAL_ENGINE_WORKERS || undefined }, logger);
+    }
+    if (fallback) {
+      const f = fallback;
+      closers.push(['close_fallback_engine', () => f.close()]);
+    }
+    // Retry, reconnect, offsets and failover live in this one wrapper around any engine.
+    const engine = createResilientEngine(
+      primary,
+      fallback,
+      {
+        maxRetries: config.ENGINE_MAX_RETRIES,
+        backoffBaseMs: config.ENGINE_BACKOFF_BASE_MS,
+        backoffMaxMs: config.ENGINE_BACKOFF_MAX_MS,
+        failoverAfter: config.ENGINE_FAILOVER_AFTER,
+        probeIntervalMs: config.ENGINE_PROBE_INTERVAL_MS,
+        replayMaxMs: config.ENGINE_REPLAY_MAX_MS,
+        ...overrides.resilience,
+      },
+      logger,
+      counters,
+    );
 
     const metrics = new ServiceMetrics();
     closers.push(['close_metrics', () => metrics.close()]);
@@ -142,11 +176,21 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       health,
       metrics,
       apiRouters: (io) => [
+        // A caller's routers come first, so a test's stand-in (e.g. a WAV audio route) is not
+        // shadowed by the real route on the same path.
+        ...(overrides.apiRouters?.(io) ?? []),
         ...reviewerRouters({ db, users, audit }),
         ['/transcriptions', playbackRouter({ db, users, audit, recordings, logger })],
-        ...(overrides.apiRouters?.(io) ?? []),
       ],
       realtimeHandlers: (io) => {
+        // Events reach a user's sockets on every task (logout, live-session rooms); the adapter's
+        // listener connection is released by io.close() at shutdown, before the pool ends.
+        io.adapter(
+          createAdapter(db, {
+            tableName: 'socket_io_attachments',
+            errorHandler: (err: Error) => logger.warn({ err: { message: err.message } }, 'socket_adapter_error'),
+          }),
+        );
         sessions = new SessionManager({
           engine,
           recordings,
@@ -160,7 +204,9 @@ export async function startService(config: Config, logger: Logger, overrides: Se
             maxSessionMs: config.MAX_SESSION_MS,
             maxChunkBytes: 1024 * 1024,
             maxBacklogBytes: 60 * 1000 * 1000,
+            resumeGraceMs: config.RESUME_GRACE_MS,
           },
+          counters,
           sinkFor: (sessionId, transcriptionId) => roomSink(io, sessionId, transcriptionId),
         });
         registerDictationHandlers(io, sessions, logger, metrics);
@@ -199,6 +245,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       sessions,
       metrics,
       taskId,
+      counters,
       close: () => shutdown.run(config.SHUTDOWN_TIMEOUT_MS),
     };
   } catch (err) {
@@ -264,7 +311,8 @@ function loadTaskId(dataDir: string): string {
 }
 
 async function closeRealtime(io: AppServer): Promise<void> {
-  io.disconnectSockets(true);
+  // Only this task's sockets: with the cluster adapter a plain disconnectSockets reaches every task.
+  io.local.disconnectSockets(true);
   await new Promise<void>((resolve) => io.close(() => resolve()));
 }
 

@@ -55,10 +55,13 @@ function toRow(r: Record<string, unknown>): RecordingRow {
 /** SQL for the `recordings` table (and the transcription status changes recovery makes). */
 export function recordingsRepository(db: pg.Pool) {
   return {
-    async insert(row: { transcriptionId: string; objectKey: string; contentType: string; format: RecordingFormat }): Promise<RecordingRow> {
+    /** A new recording row; part > 0 continues a session on another task and inherits the earlier part's gaps. */
+    async insert(row: { transcriptionId: string; objectKey: string; contentType: string; format: RecordingFormat; partIndex?: number }): Promise<RecordingRow> {
       const { rows } = await db.query(
-        `INSERT INTO recordings (transcription_id, object_key, content_type, format) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
-        [row.transcriptionId, row.objectKey, row.contentType, JSON.stringify(row.format)],
+        `INSERT INTO recordings (transcription_id, object_key, content_type, format, part_index, gaps)
+         VALUES ($1, $2, $3, $4, $5, COALESCE((SELECT gaps FROM recordings WHERE transcription_id = $1 AND part_index < $5 ORDER BY part_index DESC LIMIT 1), '[]'::jsonb))
+         RETURNING ${COLUMNS}`,
+        [row.transcriptionId, row.objectKey, row.contentType, JSON.stringify(row.format), row.partIndex ?? 0],
       );
       return toRow(rows[0]!);
     },
@@ -84,7 +87,8 @@ export function recordingsRepository(db: pg.Pool) {
     },
 
     async findByTranscription(transcriptionId: string): Promise<RecordingRow | null> {
-      const { rows } = await db.query(`SELECT ${COLUMNS} FROM recordings WHERE transcription_id = $1`, [transcriptionId]);
+      // The highest part is the whole recording (docs/resilience.md).
+      const { rows } = await db.query(`SELECT ${COLUMNS} FROM recordings WHERE transcription_id = $1 ORDER BY part_index DESC LIMIT 1`, [transcriptionId]);
       return rows[0] ? toRow(rows[0]) : null;
     },
 

@@ -11,6 +11,20 @@ export interface NewTranscription {
   encoding: 'pcm_s16le' | 'webm_opus' | 'ogg_opus';
   sampleRate: number | null;
   ownerTask: string;
+  /** The live session id, so a resume on any task finds the row. */
+  sessionId: string;
+}
+
+/** What a task needs to continue a session another task ended at shutdown. */
+export interface ResumableTranscription {
+  id: string;
+  ackSeq: number;
+  audioMs: number;
+  specialty: Specialty;
+  type: SessionType;
+  encoding: 'pcm_s16le' | 'webm_opus' | 'ogg_opus';
+  sampleRate: number | null;
+  resumePart: number;
 }
 
 export interface SegmentRow {
@@ -31,9 +45,9 @@ export class DictationRepository {
 
   async create(t: NewTranscription): Promise<{ id: string; createdAt: Date }> {
     const { rows } = await this.db.query<{ id: string; created_at: Date }>(
-      `INSERT INTO transcriptions (clinician_id, title, specialty, type, engine, audio_encoding, sample_rate, owner_task, last_audio_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now()) RETURNING id, created_at`,
-      [t.clinicianId, t.title, t.specialty, t.type, t.engine, t.encoding, t.sampleRate, t.ownerTask],
+      `INSERT INTO transcriptions (clinician_id, title, specialty, type, engine, audio_encoding, sample_rate, owner_task, last_audio_at, session_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), $9) RETURNING id, created_at`,
+      [t.clinicianId, t.title, t.specialty, t.type, t.engine, t.encoding, t.sampleRate, t.ownerTask, t.sessionId],
     );
     return { id: rows[0]!.id, createdAt: rows[0]!.created_at };
   }
@@ -47,6 +61,77 @@ export class DictationRepository {
       [s.transcriptionId, s.segmentKey, Math.round(s.startMs), Math.round(Math.max(s.endMs, s.startMs)), s.text, s.speaker ?? null, s.engine, s.kind ?? 'final'],
     );
     return rows[0];
+  }
+
+  /**
+   * Records audio the server never received: a `gap` segment (reviewers see it) and an entry in the
+   * recording's `gaps` metadata. Idempotent per `fromSeq`.
+   */
+  async markGap(g: { transcriptionId: string; fromSeq: number; toSeq: number; atMs: number; durationMs: number; engine: string }): Promise<void> {
+    const client = await this.db.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(
+        `INSERT INTO transcript_segments (transcription_id, segment_key, start_ms, end_ms, text, engine, kind)
+         VALUES ($1, $2, $3, $4, '', $5, 'gap') ON CONFLICT (transcription_id, segment_key) DO NOTHING`,
+        [g.transcriptionId, `gap-${g.fromSeq}`, g.atMs, g.atMs + g.durationMs, g.engine],
+      );
+      await client.query(
+        `UPDATE recordings SET gaps = gaps || $2::jsonb, updated_at = now()
+          WHERE transcription_id = $1 AND NOT gaps @> $3::jsonb`,
+        [
+          g.transcriptionId,
+          JSON.stringify([{ fromSeq: g.fromSeq, toSeq: g.toSeq, atMs: g.atMs, durationMs: g.durationMs }]),
+          JSON.stringify([{ fromSeq: g.fromSeq }]),
+        ],
+      );
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * The transcription of live session `sessionId` of `clinicianId` if another task ended it at
+   * shutdown within `graceMs`, so it may be continued here; undefined otherwise.
+   */
+  async findResumable(sessionId: string, clinicianId: string, graceMs: number): Promise<ResumableTranscription | undefined> {
+    const { rows } = await this.db.query<{
+      id: string; ack_seq: string; audio_ms: string; specialty: Specialty; type: SessionType; audio_encoding: ResumableTranscription['encoding']; sample_rate: number | null; resume_part: number;
+    }>(
+      `SELECT id, ack_seq, audio_ms, specialty, type, audio_encoding, sample_rate, resume_part FROM transcriptions
+        WHERE session_id = $1 AND clinician_id = $2 AND end_reason = 'server_shutdown'
+          AND ended_at > now() - make_interval(secs => $3::double precision / 1000)`,
+      [sessionId, clinicianId, graceMs],
+    );
+    const r = rows[0];
+    return r && { id: r.id, ackSeq: Number(r.ack_seq), audioMs: Number(r.audio_ms), specialty: r.specialty, type: r.type, encoding: r.audio_encoding, sampleRate: r.sample_rate, resumePart: r.resume_part };
+  }
+
+  /**
+   * Takes the transcription for this task: back to `recording`, owned here, next resume part.
+   * Atomic: when two tasks race for one resume, exactly one gets true.
+   */
+  async claimForResume(id: string, taskId: string, fromPart: number): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `UPDATE transcriptions SET status = 'recording', end_reason = NULL, ended_at = NULL, failure_reason = NULL, duration_ms = NULL,
+              owner_task = $2, last_audio_at = now(), resume_part = resume_part + 1
+        WHERE id = $1 AND end_reason = 'server_shutdown' AND resume_part = $3`,
+      [id, taskId, fromPart],
+    );
+    return rowCount === 1;
+  }
+
+  /** Undoes a claim whose continuation could not start (the session stays resumable). */
+  async releaseClaim(id: string, fromPart: number): Promise<void> {
+    await this.db.query(
+      `UPDATE transcriptions SET status = 'completed', end_reason = 'server_shutdown', ended_at = now(), duration_ms = audio_ms, owner_task = NULL, resume_part = $2
+        WHERE id = $1 AND status = 'recording'`,
+      [id, fromPart],
+    );
   }
 
   /** Live progress a resume on any task needs: the highest contiguous chunk and the audio received. */

@@ -2,6 +2,7 @@ import type { AudioDecoder, OpusHeadInfo } from '../audio/index.js';
 import { Framer, InvalidAudioError, LevelMeter } from '../audio/index.js';
 import { AppError, toAppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
+import type { MetricsHooks } from '../lib/metrics-hooks.js';
 import type { EndReason } from '../realtime/events.js';
 import type { RecordingWriter } from '../recordings/writer.js';
 import type { TranscriptionStream, TranscriptResult } from '../transcription/port.js';
@@ -42,7 +43,13 @@ export interface LiveSessionDeps {
   logger: Logger;
   /** Called once when the session is over (to free its capacity slot). */
   onClosed: () => void;
+  /** A resumed session (another task ended it at shutdown): where its chunk ledger and timeline continue. */
+  resumeFrom?: { ackSeq: number; audioMs: number };
+  metrics?: MetricsHooks;
 }
+
+/** Longest gap a client may declare in one `audio:gap` (filled with silence in a PCM recording). */
+export const MAX_GAP_MS = 10 * 60 * 1000;
 
 type OpusPacket = { data: Buffer; samples48k: number };
 
@@ -58,7 +65,7 @@ const LEVEL_EVERY_FRAMES = 2; // 5 level updates a second
 export class LiveSession {
   readonly startedAt = Date.now();
   ackSeq = -1;
-  private audioMs = 0;
+  audioMs = 0;
   private backlogBytes = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly framer = new Framer();
@@ -81,6 +88,10 @@ export class LiveSession {
 
   constructor(private readonly d: LiveSessionDeps) {
     this.log = d.logger.child({ sessionId: d.id, transcriptionId: d.transcriptionId });
+    if (d.resumeFrom) {
+      this.ackSeq = d.resumeFrom.ackSeq;
+      this.audioMs = d.resumeFrom.audioMs;
+    }
     this.partials = new PartialFilter((r) => d.sink.partial({ segmentId: r.segmentId, text: r.text, startMs: r.startMs, endMs: r.endMs }));
     this.consumer = this.consume();
     this.armIdleTimer();
@@ -99,6 +110,11 @@ export class LiveSession {
   }
   get ended(): boolean {
     return this.ending !== undefined;
+  }
+
+  /** Tells the session's clients something non-audio (e.g. shutdown ahead). */
+  notify(p: { code: string; message: string; fatal: boolean }): void {
+    this.d.sink.error(p);
   }
 
   /** The decoder's hooks for Opus input: called synchronously from `decoder.push`. */
@@ -129,6 +145,44 @@ export class LiveSession {
     });
     this.queue = work.catch(() => {});
     return work;
+  }
+
+  /**
+   * The client declares chunks `fromSeq..toSeq` (`durationMs` of audio) lost for good: they are
+   * marked as a `gap` segment and in the recording's `gaps`, and the ledger moves past them. For PCM
+   * the recording and the engine get that much silence, so playback and transcript stay in step.
+   * Resolves with the new ackSeq; `sequence_gap` unless `fromSeq` is `ackSeq + 1`.
+   */
+  gap(fromSeq: number, toSeq: number, durationMs: number): Promise<number> {
+    if (this.ending) return Promise.reject(new AppError('session_ended'));
+    const work = this.queue.then(() => this.processGap(fromSeq, toSeq, durationMs));
+    this.queue = work.catch(() => {});
+    return work;
+  }
+
+  private async processGap(fromSeq: number, toSeq: number, durationMs: number): Promise<number> {
+    if (this.endReason) throw new AppError('session_ended');
+    if (toSeq <= this.ackSeq) return this.ackSeq; // already declared or received
+    if (fromSeq !== this.ackSeq + 1) throw new AppError('sequence_gap', undefined, { details: { ackSeq: this.ackSeq } });
+    const ms = Math.max(0, Math.min(MAX_GAP_MS, Math.round(durationMs)));
+    const atMs = Math.round(this.audioMs);
+    if (this.d.recordingOpensImmediately && ms > 0) {
+      const writer = await this.ensureRecording();
+      // Whole 100 ms frames keep the engine framing aligned; a second at a time bounds memory.
+      for (let left = Math.round(ms / 100) * 100; left > 0; left -= 1000) {
+        const silence = Buffer.alloc(Math.min(left, 1000) * 32);
+        await writer.appendPcm(silence);
+        this.audioMs += silence.length / 32;
+        this.feed(silence);
+      }
+    }
+    await this.d.repo.markGap({ transcriptionId: this.d.transcriptionId, fromSeq, toSeq, atMs, durationMs: ms, engine: this.d.engineName });
+    this.ackSeq = toSeq;
+    this.armIdleTimer();
+    this.log.warn({ fromSeq, toSeq, durationMs: ms }, 'audio_gap_declared');
+    this.d.metrics?.inc('audio_gap_ms_total', {}, ms);
+    await this.d.repo.progress(this.d.transcriptionId, this.ackSeq, this.audioMs);
+    return this.ackSeq;
   }
 
   private async process(seq: number, data: Buffer): Promise<number> {
@@ -259,7 +313,7 @@ export class LiveSession {
           endMs: r.endMs,
           text,
           speaker: r.speaker,
-          engine: this.d.engineName,
+          engine: r.engine ?? this.d.engineName,
         });
         break;
       } catch (err) {
@@ -320,7 +374,8 @@ export class LiveSession {
       if (this.recording || this.recordingOpening) {
         try {
           const writer = await this.ensureRecording();
-          const result = await writer.finish({ timeoutMs: 1000 });
+          // At shutdown another task continues from the completed object: give S3 longer.
+          const result = await writer.finish({ timeoutMs: reason === 'server_shutdown' ? 10_000 : 1000 });
           if (result.state === 'pending') this.log.warn('recording_upload_pending');
         } catch (err) {
           status = 'failed';

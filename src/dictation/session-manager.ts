@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { assertSupportedFormat, createDecoder, type OpusHeadInfo } from '../audio/index.js';
 import { AppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
+import { noopMetrics, type MetricsHooks } from '../lib/metrics-hooks.js';
 import type { ServiceMetrics } from '../metrics/metrics.js';
 import { SessionMeter } from '../metrics/session-meter.js';
 import type { EndReason } from '../realtime/events.js';
@@ -23,11 +24,15 @@ export const startSchema = z.object({
 });
 export type StartRequest = z.infer<typeof startSchema>;
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export interface SessionManagerDeps {
   engine: TranscriptionEngine;
   recordings: RecordingService;
   repo: DictationRepository;
-  limits: LiveSessionLimits & { maxSessions: number };
+  limits: LiveSessionLimits & { maxSessions: number; resumeGraceMs: number };
+  /** Resilience counters (resumes, grace expiries, gaps). */
+  counters?: MetricsHooks;
   taskId: string;
   logger: Logger;
   /** Prometheus metrics (optional: without them sessions run unmetered). */
@@ -44,6 +49,10 @@ export class SessionManager {
   private readonly sessions = new Map<string, LiveSession>();
   private reserved = 0;
   private draining = false;
+  /** Sockets attached to each live session, and the grace timer of a session that has none. */
+  private readonly attached = new Map<string, Set<string>>();
+  private readonly graceTimers = new Map<string, NodeJS.Timeout>();
+  private readonly continuing = new Map<string, Promise<void>>();
 
   constructor(private readonly d: SessionManagerDeps) {}
 
@@ -67,31 +76,81 @@ export class SessionManager {
     const encoding = req.audio.encoding as 'pcm_s16le' | 'webm_opus' | 'ogg_opus';
     assertSupportedFormat({ encoding, sampleRate: req.audio.sampleRate, channels: req.audio.channels });
     if (this.sessions.size + this.reserved >= this.d.limits.maxSessions) throw new AppError('capacity_exceeded', undefined, { retryable: true });
+    return this.launch(userId, {
+      sessionId: randomUUID(),
+      specialty: req.specialty,
+      type: req.type,
+      encoding,
+      sampleRate: req.audio.sampleRate,
+      channels: req.audio.channels,
+      create: (sessionId) =>
+        this.d.repo.create({
+          clinicianId: userId,
+          title: req.title?.trim() ?? '',
+          specialty: req.specialty,
+          type: req.type,
+          engine: this.d.engine.name,
+          encoding,
+          sampleRate: encoding === 'pcm_s16le' ? (req.audio.sampleRate ?? 16000) : null,
+          ownerTask: this.d.taskId,
+          sessionId,
+        }),
+    });
+  }
+
+  /** Builds decoder, engine stream, transcription row (via `create`) and the live session. */
+  private async launch(
+    userId: string,
+    p: {
+      sessionId: string;
+      specialty: StartRequest['specialty'];
+      type: StartRequest['type'];
+      encoding: 'pcm_s16le' | 'webm_opus' | 'ogg_opus';
+      sampleRate?: number | undefined;
+      channels?: number | undefined;
+      create: (sessionId: string) => Promise<{ id: string }>;
+      resume?: { ackSeq: number; audioMs: number; part: number; previousPcm: Buffer };
+    },
+  ): Promise<{ sessionId: string; transcriptionId: string }> {
+    if (this.sessions.size + this.reserved >= this.d.limits.maxSessions) throw new AppError('capacity_exceeded', undefined, { retryable: true });
     this.reserved += 1;
     let stream: TranscriptionStream | undefined;
+    const { sessionId, encoding } = p;
     try {
-      const sessionId = randomUUID();
       const hooks: { session?: LiveSession } = {};
       const meter = new SessionMeter(this.d.metrics);
-      const decoder = await createDecoder({ encoding, sampleRate: req.audio.sampleRate, channels: req.audio.channels, ...LiveSession.opusHooks(hooks) });
+      const statusTarget: { sink?: SessionSink } = {};
+      const decoder = await createDecoder({ encoding, sampleRate: p.sampleRate, channels: p.channels, ...LiveSession.opusHooks(hooks) });
       try {
-        stream = meter.stream(await this.d.engine.start({ sampleRate: 16000, specialty: req.specialty, type: req.type, languageCode: 'en-US', sessionId }));
+        stream = meter.stream(
+          await this.d.engine.start({
+            sampleRate: 16000,
+            specialty: p.specialty,
+            type: p.type,
+            languageCode: 'en-US',
+            sessionId,
+            // A continuation keeps the session's timeline and never reuses an earlier part's segment keys.
+            ...(p.resume ? { offsetMs: p.resume.audioMs, segmentPrefix: `p${p.resume.part}-` } : {}),
+            onStatus: (st) => {
+              if (st.kind === 'failover') {
+                statusTarget.sink?.error({ code: 'transcriber_failover', message: 'The cloud speech engine is unavailable; the offline engine continues the transcript.', fatal: false });
+              } else {
+                statusTarget.sink?.error({ code: 'transcriber_recovered', message: 'The cloud speech engine is back and continues the transcript.', fatal: false });
+              }
+            },
+          }),
+        );
       } catch (err) {
         decoder.end();
         meter.engineStartFailed((err as { code?: string }).code);
         this.d.logger.warn({ err: { message: (err as Error).message } }, 'engine_start_failed');
         throw new AppError('transcriber_unavailable', undefined, { cause: err, retryable: true });
       }
-      const { id: transcriptionId } = await this.d.repo.create({
-        clinicianId: userId,
-        title: req.title?.trim() ?? '',
-        specialty: req.specialty,
-        type: req.type,
-        engine: this.d.engine.name,
-        encoding,
-        sampleRate: encoding === 'pcm_s16le' ? (req.audio.sampleRate ?? 16000) : null,
-        ownerTask: this.d.taskId,
-      });
+      const { id: transcriptionId } = await p.create(sessionId);
+      const sink = meter.sink(this.d.sinkFor(sessionId, transcriptionId));
+      statusTarget.sink = sink;
+      const part = p.resume?.part ?? 0;
+      const previous = p.resume?.previousPcm;
       const session = new LiveSession({
         id: sessionId,
         transcriptionId,
@@ -103,22 +162,29 @@ export class SessionManager {
         recordingOpensImmediately: encoding === 'pcm_s16le',
         openRecording: (head?: OpusHeadInfo) =>
           (encoding === 'pcm_s16le'
-            ? this.d.recordings.open({ transcriptionId, encoding, sampleRate: 16000 })
+            ? this.d.recordings.open({ transcriptionId, encoding, sampleRate: 16000, partIndex: part }).then(async (w) => {
+                // A continuation's part holds the whole recording: the earlier part's audio first.
+                for (let i = 0; previous && i < previous.length; i += 1 << 20) await w.appendPcm(previous.subarray(i, i + (1 << 20)));
+                return w;
+              })
             : this.d.recordings.open({
                 transcriptionId,
                 encoding,
+                partIndex: part,
                 opusHead: { channels: head?.channels ?? 1, preSkip: head?.preSkip ?? 0, inputSampleRate: head?.inputSampleRate ?? 48000 },
               })
           ).then(meter.recording),
         repo: this.d.repo,
-        sink: meter.sink(this.d.sinkFor(sessionId, transcriptionId)),
+        sink,
         limits: this.d.limits,
         logger: this.d.logger,
-        onClosed: () => this.sessions.delete(sessionId),
+        onClosed: () => this.forget(sessionId),
+        ...(this.d.counters ? { metrics: this.d.counters } : {}),
+        ...(p.resume ? { resumeFrom: { ackSeq: p.resume.ackSeq, audioMs: p.resume.audioMs } } : {}),
       });
       hooks.session = session;
       this.sessions.set(sessionId, session);
-      this.d.logger.info({ sessionId, transcriptionId, encoding, engine: this.d.engine.name, live: this.sessions.size }, 'session_started');
+      this.d.logger.info({ sessionId, transcriptionId, encoding, engine: this.d.engine.name, live: this.sessions.size, part }, p.resume ? 'session_continued' : 'session_started');
       return { sessionId, transcriptionId };
     } catch (err) {
       stream?.abort();
@@ -135,9 +201,120 @@ export class SessionManager {
     return s;
   }
 
-  /** Stops admitting sessions and ends every live one with `reason`, in parallel. */
+  /**
+   * Socket `socketId` now follows session `sessionId` (it started or resumed it): a pending grace
+   * timer is cancelled.
+   */
+  attach(sessionId: string, socketId: string): void {
+    if (!this.sessions.has(sessionId)) return;
+    let set = this.attached.get(sessionId);
+    if (!set) this.attached.set(sessionId, (set = new Set()));
+    set.add(socketId);
+    const timer = this.graceTimers.get(sessionId);
+    if (timer) {
+      clearTimeout(timer);
+      this.graceTimers.delete(sessionId);
+    }
+  }
+
+  /**
+   * Socket `socketId` is gone. A session left with no socket stays alive for `resumeGraceMs` so a
+   * `session:resume` (from any socket of the same user) picks it up; after that it ends with reason
+   * `error` (failure `client_gone`), storing everything received.
+   */
+  detach(socketId: string): void {
+    for (const [sessionId, set] of this.attached) {
+      if (!set.delete(socketId) || set.size > 0) continue;
+      const session = this.sessions.get(sessionId);
+      if (!session || session.ended || this.graceTimers.has(sessionId)) continue;
+      const timer = setTimeout(() => {
+        this.graceTimers.delete(sessionId);
+        if (this.attached.get(sessionId)?.size) return;
+        (this.d.counters ?? noopMetrics).inc('session_grace_expired_total');
+        this.d.logger.info({ sessionId }, 'session_grace_expired');
+        void session.end('error', 'client_gone');
+      }, this.d.limits.resumeGraceMs);
+      this.graceTimers.set(sessionId, timer);
+    }
+  }
+
+  /**
+   * Picks up live session `sessionId` of `userId` on socket `socketId`.
+   * @throws AppError `session_not_found`, `session_ended`
+   */
+  async resume(userId: string, sessionId: unknown, socketId: string): Promise<LiveSession> {
+    const local = typeof sessionId === 'string' ? this.sessions.get(sessionId) : undefined;
+    if (local || this.draining || typeof sessionId !== 'string' || !UUID.test(sessionId)) {
+      if (!local && this.draining) throw new AppError('server_shutdown');
+      const session = this.get(userId, sessionId);
+      if (session.ended) throw new AppError('session_ended');
+      this.attach(session.id, socketId);
+      (this.d.counters ?? noopMetrics).inc('session_resumes_total', { where: 'local' });
+      return session;
+    }
+    await this.continueFromShutdown(userId, sessionId);
+    const session = this.get(userId, sessionId);
+    this.attach(session.id, socketId);
+    (this.d.counters ?? noopMetrics).inc('session_resumes_total', { where: 'cross_task' });
+    return session;
+  }
+
+  /**
+   * Continues here a session another task ended with `server_shutdown` (docs/resilience.md): the
+   * row is claimed atomically, the engine stream starts at the stored timeline position, and the
+   * new recording part begins with the earlier part's audio. PCM sessions only: an Opus stream
+   * cannot be decoded from its middle.
+   * @throws AppError `session_not_found`, `session_ended`, `storage_unavailable` (retryable)
+   */
+  private async continueFromShutdown(userId: string, sessionId: string): Promise<void> {
+    const inFlight = this.continuing.get(sessionId);
+    if (inFlight) return inFlight;
+    const work = (async () => {
+      const row = await this.d.repo.findResumable(sessionId, userId, this.d.limits.resumeGraceMs);
+      if (!row) throw new AppError('session_not_found');
+      if (row.encoding !== 'pcm_s16le') throw new AppError('session_ended', 'This session cannot continue on another server; start a new one.');
+      const previousPcm = await this.d.recordings.readCompletedPcm(row.id).catch((err: unknown) => {
+        throw err instanceof AppError && err.code === 'not_found' ? new AppError('storage_unavailable', 'The recording is still being saved; try again.', { retryable: true }) : err;
+      });
+      if (!(await this.d.repo.claimForResume(row.id, this.d.taskId, row.resumePart))) throw new AppError('session_ended');
+      try {
+        await this.launch(userId, {
+          sessionId,
+          specialty: row.specialty,
+          type: row.type,
+          encoding: row.encoding,
+          sampleRate: row.sampleRate ?? 16000,
+          create: async () => ({ id: row.id }),
+          resume: { ackSeq: row.ackSeq, audioMs: row.audioMs, part: row.resumePart + 1, previousPcm },
+        });
+      } catch (err) {
+        await this.d.repo.releaseClaim(row.id, row.resumePart).catch(() => {});
+        throw err;
+      }
+    })().finally(() => this.continuing.delete(sessionId));
+    this.continuing.set(sessionId, work);
+    return work;
+  }
+
+  private forget(sessionId: string): void {
+    this.sessions.delete(sessionId);
+    this.attached.delete(sessionId);
+    const timer = this.graceTimers.get(sessionId);
+    if (timer) clearTimeout(timer);
+    this.graceTimers.delete(sessionId);
+  }
+
+  /**
+   * Stops admitting sessions and ends every live one with `reason`, in parallel. At shutdown the
+   * clients first get a non-fatal `session:error` `server_shutdown`, so they stop sending and resume
+   * on another task once `session:ended` arrives.
+   */
   async drain(reason: EndReason = 'server_shutdown'): Promise<void> {
     this.draining = true;
-    await Promise.allSettled([...this.sessions.values()].map((s) => s.end(reason)));
+    for (const t of this.graceTimers.values()) clearTimeout(t);
+    this.graceTimers.clear();
+    const live = [...this.sessions.values()];
+    if (reason === 'server_shutdown') for (const s of live) s.notify({ code: 'server_shutdown', message: 'The server is restarting; the session continues on another server.', fatal: false });
+    await Promise.allSettled(live.map((s) => s.end(reason)));
   }
 }

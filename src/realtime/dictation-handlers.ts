@@ -16,11 +16,20 @@ const chunkSchema = z.object({
   data: z.custom<Buffer | ArrayBuffer | Uint8Array>((v) => Buffer.isBuffer(v) || v instanceof ArrayBuffer || ArrayBuffer.isView(v)),
 });
 const stopSchema = z.object({ sessionId: z.string().max(64) });
+const gapSchema = z.object({
+  sessionId: z.string().max(64),
+  fromSeq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  toSeq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  durationMs: z.number().min(0).max(24 * 60 * 60 * 1000),
+}).refine((g) => g.toSeq >= g.fromSeq);
 const resumeSchema = z.object({ sessionId: z.string().max(64), lastSeq: z.number().int().min(-1).optional() });
 
-/** Emits a live session's events to its room. */
+/** Emits a live session's events to its room on this task. */
 export function roomSink(io: AppServer, sessionId: string, transcriptionId: string): SessionSink {
-  const room = io.to(liveRoom(sessionId));
+  // A live session's sockets are always on the task that runs it (a resume elsewhere moves the
+  // session), so its events stay local: no NOTIFY round trip per partial, and `session:ended` at
+  // shutdown is delivered before this task disconnects its sockets.
+  const room = io.local.to(liveRoom(sessionId));
   return {
     partial: (p) => room.emit('transcript:partial', { sessionId, ...p }),
     final: (p) => room.emit('transcript:final', { sessionId, ...p }),
@@ -61,6 +70,7 @@ export function registerDictationHandlers(io: AppServer, manager: SessionManager
       guard('session:start', async (payload) => {
         const started = await manager.start(userId, payload);
         await socket.join(liveRoom(started.sessionId));
+        manager.attach(started.sessionId, socket.id);
         return started;
       }),
     );
@@ -99,11 +109,24 @@ export function registerDictationHandlers(io: AppServer, manager: SessionManager
       guard('session:resume', async (payload) => {
         const p = resumeSchema.safeParse(payload);
         if (!p.success) throw new AppError('invalid_payload', 'session:resume needs {sessionId, lastSeq}.');
-        const session = manager.get(userId, p.data.sessionId);
-        if (session.ended) throw new AppError('session_ended');
+        const session = await manager.resume(userId, p.data.sessionId, socket.id);
         await socket.join(liveRoom(session.id));
         return { ackSeq: session.ackSeq };
       }),
     );
+
+    // Extension (docs/resilience.md): chunks the client could not keep are declared lost, so the
+    // transcript and the recording mark them instead of a silent hole.
+    socket.on(
+      'audio:gap',
+      guard('audio:gap', async (payload) => {
+        const p = gapSchema.safeParse(payload);
+        if (!p.success) throw new AppError('invalid_payload', 'audio:gap needs {sessionId, fromSeq, toSeq, durationMs}.');
+        const session = manager.get(userId, p.data.sessionId);
+        return { ackSeq: await session.gap(p.data.fromSeq, p.data.toSeq, p.data.durationMs) };
+      }),
+    );
+
+    socket.on('disconnect', () => manager.detach(socket.id));
   });
 }

@@ -30,6 +30,8 @@ export interface ClientToServerEvents {
   'audio:chunk': (payload: AudioChunkPayload, ack: Ack<{ ackSeq: number }>) => void;
   'session:stop': (payload: { sessionId: string }, ack: Ack<{ transcriptionId: string; durationMs: number }>) => void;
   'session:resume': (payload: { sessionId: string; lastSeq?: number }, ack: Ack<{ ackSeq: number }>) => void;
+  /** Extension (docs/resilience.md): chunks fromSeq..toSeq are lost for good; mark them as a gap. */
+  'audio:gap': (payload: { sessionId: string; fromSeq: number; toSeq: number; durationMs: number }, ack: Ack<{ ackSeq: number }>) => void;
 }
 
 export interface ServerToClientEvents {

@@ -13,6 +13,7 @@ import { parseRange } from './range.js';
 import { recoverRecording, type RecoveryOutcome } from './recovery.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 import { makeSpoolDir } from './spool.js';
+import { WAV_HEADER_BYTES } from './wav.js';
 import { RecordingWriter } from './writer.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -34,9 +35,10 @@ export interface RecordingServiceOptions {
   fsync?: boolean;
 }
 
-export type OpenOptions =
+export type OpenOptions = (
   | { transcriptionId: string; encoding: 'pcm_s16le'; sampleRate: number }
-  | { transcriptionId: string; encoding: 'webm_opus' | 'ogg_opus'; opusHead: OpusParams };
+  | { transcriptionId: string; encoding: 'webm_opus' | 'ogg_opus'; opusHead: OpusParams }
+) & { /** > 0 when a session continues on another task (docs/resilience.md). */ partIndex?: number };
 
 export interface AudioResponse {
   status: 200 | 206 | 416;
@@ -88,7 +90,7 @@ export function createRecordingService(options: RecordingServiceOptions) {
       const contentType = contentTypeFor(format);
       // Random: never derived from patient, user or session data.
       const objectKey = `${options.store.prefix}${randomUUID()}.${format.container}`;
-      const row = await repo.insert({ transcriptionId: o.transcriptionId, objectKey, contentType, format });
+      const row = await repo.insert({ transcriptionId: o.transcriptionId, objectKey, contentType, format, ...(o.partIndex ? { partIndex: o.partIndex } : {}) });
       const dir = path.join(options.spoolDir, row.id);
       try {
         await makeSpoolDir(options.spoolDir);
@@ -145,6 +147,22 @@ export function createRecordingService(options: RecordingServiceOptions) {
           new GetObjectCommand({ Bucket: options.store.bucket, Key: row.objectKey, ...(r.kind === 'partial' ? { Range: `bytes=${start}-${end}` } : {}) }),
         );
         return { status: r.kind === 'partial' ? 206 : 200, contentType: row.contentType, totalBytes: total, start, end, body: res.Body as Readable };
+      } catch (err) {
+        throw new AppError('storage_unavailable', undefined, { cause: err, retryable: true });
+      }
+    },
+
+    /**
+     * The PCM samples of a transcription's completed WAV recording (to continue it in a new part).
+     * Throws `not_found` when there is no completed WAV recording, `storage_unavailable` when S3 fails.
+     */
+    async readCompletedPcm(transcriptionId: string): Promise<Buffer> {
+      const row = await repo.findByTranscription(transcriptionId);
+      if (!row || row.uploadState !== 'completed' || row.format.container !== 'wav') throw new AppError('not_found');
+      try {
+        const res = await options.store.client.send(new GetObjectCommand({ Bucket: options.store.bucket, Key: row.objectKey }));
+        const bytes = Buffer.from(await (res.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+        return bytes.subarray(WAV_HEADER_BYTES);
       } catch (err) {
         throw new AppError('storage_unavailable', undefined, { cause: err, retryable: true });
       }

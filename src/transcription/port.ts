@@ -15,7 +15,21 @@ export interface StreamOptions {
   languageCode: 'en-US';
   /** For log correlation only. */
   sessionId: string;
+  /**
+   * Session time (ms) of the first sample written to this stream: the resilient wrapper adds it to
+   * every result, so a session resumed on another task keeps one timeline. Adapters ignore it.
+   */
+  offsetMs?: number;
+  /** Prefix that keeps segment ids unique across the streams of one transcription (wrapper only). */
+  segmentPrefix?: string;
+  /** Engine changes the user should hear about (wrapper only): failover and recovery. */
+  onStatus?: (status: EngineStatus) => void;
 }
+
+/** A change of the engine serving a session, reported by the resilient wrapper. */
+export type EngineStatus =
+  | { kind: 'failover'; from: string; to: string }
+  | { kind: 'recovered'; engine: string };
 
 export interface TranscriptResult {
   kind: 'partial' | 'final';
@@ -26,6 +40,8 @@ export interface TranscriptResult {
   startMs: number;
   endMs: number;
   speaker?: string;
+  /** The engine that produced this result, when a wrapper may switch engines mid-session. */
+  engine?: string;
 }
 
 export interface TranscriptionStream extends AsyncIterable<TranscriptResult> {

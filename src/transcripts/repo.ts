@@ -150,7 +150,7 @@ export class TranscriptReadRepository {
               r.upload_state AS rec_state, r.content_type AS rec_content_type, r.bytes AS rec_bytes
          FROM transcriptions t
          JOIN users u ON u.id = t.clinician_id
-         LEFT JOIN recordings r ON r.transcription_id = t.id
+         LEFT JOIN LATERAL (SELECT * FROM recordings WHERE transcription_id = t.id ORDER BY part_index DESC LIMIT 1) r ON true
         WHERE t.id = $1`,
       [id],
     );

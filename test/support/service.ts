@@ -47,6 +47,9 @@ export async function startTestService(
     DATABASE_URL: db.url,
     LOG_LEVEL: 'debug',
     HEALTH_CACHE_MS: '200',
+    // Engine reconnects are fast in tests unless a test says otherwise.
+    ENGINE_BACKOFF_BASE_MS: '20',
+    ENGINE_BACKOFF_MAX_MS: '200',
     ...env,
   });
   const logs = new LogCapture();

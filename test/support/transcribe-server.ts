@@ -30,6 +30,8 @@ export interface TranscribeFaults {
   dropAfterAudioMs?: number;
   /** Stop answering (no events, no end) once this much audio was received; the connection stays open. */
   stallAfterAudioMs?: number;
+  /** The mid-stream faults above fire once: the first stream that trips one clears every fault. */
+  once?: boolean;
 }
 
 export interface TranscribeServerOptions {
@@ -298,18 +300,21 @@ export async function startTranscribeServer(options: TranscribeServerOptions = {
         const f = faults;
         if (f.stallAfterAudioMs !== undefined && audioMs >= f.stallAfterAudioMs) {
           rec.outcome = 'stalled';
+          if (f.once) faults = {};
           done = true;
           clearInterval(idleTimer);
           return;
         }
         if (f.dropAfterAudioMs !== undefined && audioMs >= f.dropAfterAudioMs) {
           rec.outcome = 'dropped';
+          if (f.once) faults = {};
           done = true;
           clearInterval(idleTimer);
           stream.session?.destroy();
           return;
         }
         if (f.exceptionAfterAudioMs && audioMs >= f.exceptionAfterAudioMs.ms) {
+          if (f.once) faults = {};
           send(exceptionFrame(f.exceptionAfterAudioMs.type, f.exceptionAfterAudioMs.message ?? 'injected by the test server'));
           finish('exception');
           return;

@@ -31,6 +31,20 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', SESSION_SECRET: 'short' })).toThrow(/32 characters/);
   });
 
+  it('fails over to the offline engine by default only when the primary is Transcribe', () => {
+    expect(loadConfig({}).fallbackEngine).toBe('none');
+    expect(loadConfig({ TRANSCRIBE_ENGINE: 'aws' }).fallbackEngine).toBe('local');
+    expect(loadConfig({ TRANSCRIBE_ENGINE: 'aws', TRANSCRIBE_FALLBACK: 'none' }).fallbackEngine).toBe('none');
+    expect(() => loadConfig({ TRANSCRIBE_FALLBACK: 'whisper' })).toThrow(/TRANSCRIBE_FALLBACK/);
+  });
+
+  it('keeps the resume grace period within the idle timeout', () => {
+    expect(loadConfig({}).RESUME_GRACE_MS).toBe(120_000);
+    expect(loadConfig({ IDLE_TIMEOUT_MS: '600' }).RESUME_GRACE_MS).toBe(600);
+    expect(() => loadConfig({ IDLE_TIMEOUT_MS: '600', RESUME_GRACE_MS: '1000' })).toThrow(/RESUME_GRACE_MS/);
+    expect(() => loadConfig({ ENGINE_BACKOFF_BASE_MS: '9000' })).toThrow(/ENGINE_BACKOFF_BASE_MS/);
+  });
+
   it('refuses DATABASE_URL together with DB_SECRET_ID', () => {
     expect(() => loadConfig({ DATABASE_URL: 'postgres://x', DB_SECRET_ID: 'arn' })).toThrow(/set one/);
   });
