@@ -103,7 +103,9 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     });
     closers.push(['close_recordings', () => recordings.close()]);
 
-    const counters = new Counters();
+    const metrics = new ServiceMetrics();
+    closers.push(['close_metrics', () => metrics.close()]);
+    const counters = new Counters(metrics.hooks());
     const primary = overrides.engine ?? (await createEngine({ ...config, LOCAL_ENGINE_WORKERS: config.LOCAL_ENGINE_WORKERS || undefined }, logger));
     closers.push(['close_engine', () => primary.close()]);
     let fallback = overrides.fallbackEngine;
@@ -130,9 +132,6 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       logger,
       counters,
     );
-
-    const metrics = new ServiceMetrics();
-    closers.push(['close_metrics', () => metrics.close()]);
 
     const dictation = new DictationRepository(db);
     await recoverCrashed(recordings, dictation, taskId, overrides.recordings?.recoveryGraceMs ?? 120_000, logger);

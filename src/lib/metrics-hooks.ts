@@ -35,9 +35,13 @@ export const noopMetrics: MetricsHooks = { inc: () => {} };
 export class Counters implements MetricsHooks {
   private readonly values = new Map<string, number>();
 
+  /** @param next also told of every increment (the Prometheus registry). */
+  constructor(private readonly next: MetricsHooks = noopMetrics) {}
+
   inc(name: CounterName, labels: Record<string, string> = {}, value = 1): void {
     const key = Counters.key(name, labels);
     this.values.set(key, (this.values.get(key) ?? 0) + value);
+    this.next.inc(name, labels, value);
   }
 
   /** Sum of `name` over every label set matching `labels`. */

@@ -1,3 +1,4 @@
+import type { CounterName, MetricsHooks } from '../lib/metrics-hooks.js';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { WindowSamples } from './window.js';
@@ -40,8 +41,11 @@ export class ServiceMetrics {
   readonly recordingUploads: Counter<'outcome'>;
   readonly inputLevel: Histogram;
 
+  private readonly prefix: string;
+
   constructor(options: { prefix?: string } = {}) {
     const p = options.prefix ?? 'arogya_';
+    this.prefix = p;
     const registers = [this.registry];
     // 10 ms resolution: cheap, and fine enough for a p99 that matters at ~50 ms.
     this.eld = monitorEventLoopDelay({ resolution: 10 });
@@ -152,7 +156,39 @@ export class ServiceMetrics {
   close(): void {
     this.eld.disable();
   }
+
+  /**
+   * The domain's counter hooks (engine retries, failovers, resumes, gaps) as Prometheus counters,
+   * `arogya_<name>`, created on first use with the label names of that use.
+   */
+  hooks(): MetricsHooks {
+    const made = new Map<string, Counter<string>>();
+    return {
+      inc: (name, labels = {}, value = 1) => {
+        let c = made.get(name);
+        if (!c) {
+          c = new Counter({ name: `${this.prefix}${name}`, help: COUNTER_HELP[name], labelNames: Object.keys(labels), registers: [this.registry] });
+          made.set(name, c);
+        }
+        c.inc(labels, value);
+        if (name === 'engine_retries_total') this.engineReconnects.inc();
+      },
+    };
+  }
 }
+
+const COUNTER_HELP: Record<CounterName, string> = {
+  engine_stream_failures_total: 'Engine streams that failed or ended before the end of audio, by engine and code',
+  engine_retries_total: 'Engine streams reopened after a failure, by engine',
+  engine_failovers_total: 'Sessions switched from the primary to the fallback engine',
+  engine_recoveries_total: 'Sessions switched back to the primary engine',
+  engine_duplicate_finals_dropped_total: 'Finals of a replacement stream dropped as already covered',
+  engine_gave_up_total: 'Sessions whose engine gave up (retry budget spent, no fallback)',
+  engine_replay_dropped_ms_total: 'Milliseconds of buffered audio dropped from the replay ring',
+  session_resumes_total: 'Live sessions resumed, by where (local or cross_task)',
+  session_grace_expired_total: 'Live sessions ended because no socket came back within the grace period',
+  audio_gap_ms_total: 'Milliseconds of audio clients declared lost',
+};
 
 /** Label values come from closed sets; this keeps an unexpected value from carrying free text. */
 export function safeLabel(value: string): string {

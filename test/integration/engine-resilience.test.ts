@@ -91,6 +91,10 @@ describe('resilient engine wrapper (AWS adapter against the Transcribe protocol 
     expect(Math.abs((await recordingMs(t, c.transcriptionId!)) - 12_000)).toBeLessThan(50);
     expect(t.service.counters.get('engine_retries_total', { engine: 'aws' })).toBe(1);
     expect(t.service.counters.get('engine_failovers_total')).toBe(0);
+    // The same counters reach Prometheus.
+    const exposition = await t.service.metrics.registry.metrics();
+    expect(exposition).toMatch(/^arogya_engine_retries_total\{engine="aws"\} 1$/m);
+    expect(exposition).toMatch(/^arogya_engine_reconnects_total 1$/m);
   });
 
   it('fails over to the fallback on LimitExceededException mid-stream, tells the clinician, tags segments by engine, and goes back when Transcribe recovers', async () => {
