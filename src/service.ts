@@ -21,7 +21,7 @@ import { reviewerRouters } from './http/routes/reviewer.js';
 import type { Logger } from './lib/logger.js';
 import { Shutdown } from './lib/shutdown.js';
 import { registerDictationHandlers, roomSink } from './realtime/dictation-handlers.js';
-import type { AppServer } from './realtime/server.js';
+import { httpSessionRoom, userRoom, type AppServer } from './realtime/server.js';
 import { createRecordingService, type RecordingService } from './recordings/service.js';
 import { startEmbeddedS3, type EmbeddedS3 } from './storage/embedded-s3.js';
 import { createObjectStore, type ObjectStore } from './storage/s3.js';
@@ -135,7 +135,15 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       sessionMiddleware,
       health,
       apiRouters: (io) => [
-        ...reviewerRouters({ db, users, audit }),
+        ...reviewerRouters({
+          db,
+          users,
+          audit,
+          disconnectUser: (userId, except) => {
+            const target = io.in(userRoom(userId));
+            (except ? target.except(httpSessionRoom(except)) : target).disconnectSockets(true);
+          },
+        }),
         ['/transcriptions', playbackRouter({ db, users, audit, recordings, logger })],
         ...(overrides.apiRouters?.(io) ?? []),
       ],
@@ -155,7 +163,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
           },
           sinkFor: (sessionId, transcriptionId) => roomSink(io, sessionId, transcriptionId),
         });
-        registerDictationHandlers(io, sessions, logger);
+        registerDictationHandlers(io, sessions, logger, audit);
       },
     });
 
