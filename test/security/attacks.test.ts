@@ -301,6 +301,10 @@ describe('SQL injection in search and filters', () => {
 });
 
 describe('path traversal in ids and export formats', () => {
+  let admin: Awaited<ReturnType<TestService['loggedIn']>>;
+  beforeAll(async () => {
+    admin = await t.loggedIn('admin');
+  });
   const IDS = ['../../etc/passwd', '..%2f..%2fetc%2fpasswd', '%2e%2e%2f%2e%2e%2fetc%2fpasswd', '..\\..\\windows\\win.ini', '....//....//etc/passwd', '%252e%252e%252f'];
 
   it('answers traversal ids on every transcription route with 400/404 and never a file', async () => {
@@ -324,6 +328,21 @@ describe('path traversal in ids and export formats', () => {
       expect(res.json.error.code).toBe('invalid_payload');
       expect(res.headers.get('content-disposition')).toBeNull();
     }
+  });
+
+  it.each(['/api/transcriptions/%zz', '/api/transcriptions/%E0%A4%A/export?format=txt', '/api/admin/users/%'])(
+    'answers the malformed percent-encoding in %s with 400 invalid_payload, not a 500',
+    async (path) => {
+      const res = path.startsWith('/api/admin') ? await admin.http.request('PATCH', path, { json: { disabled: true } }) : await admin.http.get(path);
+      expect(res.status).toBe(400);
+      expect(res.json.error.code).toBe('invalid_payload');
+    },
+  );
+
+  it.each(['/%zz', '/vendor/%c0%ae%c0%ae/package.json', '/%c0%ae%c0%ae/package.json'])('answers the malformed static path %s with a JSON 404', async (path) => {
+    const res = await admin.http.get(path);
+    expect(res.status).toBe(404);
+    expect(res.json.error.code).toBe('not_found');
   });
 
   it('serves no file outside public/ and vendor/', async () => {
