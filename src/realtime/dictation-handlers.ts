@@ -26,7 +26,12 @@ export function roomSink(io: AppServer, sessionId: string, transcriptionId: stri
     final: (p) => room.emit('transcript:final', { sessionId, ...p }),
     error: (p) => room.emit('session:error', { sessionId, ...p }),
     level: (p) => room.volatile.emit('session:level', { sessionId, ...p }),
-    ended: (p) => room.emit('session:ended', { sessionId, transcriptionId, ...p }),
+    ended: (p) => {
+      room.emit('session:ended', { sessionId, transcriptionId, ...p });
+      // An ended session's room would otherwise live as long as its sockets: one per session ever
+      // started on a long-lived connection.
+      io.in(liveRoom(sessionId)).socketsLeave(liveRoom(sessionId));
+    },
   };
 }
 
