@@ -115,5 +115,5 @@ describe(`HTTP fuzzing (${RUNS} requests)`, () => {
     expect((await queryDb(t.databaseUrl, 'SELECT disabled_at FROM users WHERE id = $1', [victimUser.id]))[0]).toEqual({ disabled_at: null });
     for (const c of [as.admin, as.clinician]) expect((await c.get('/api/auth/me')).status).toBe(200);
     expect((await fetch(`${t.url}/health`)).status).toBe(200);
-  });
+  }, 60_000 + RUNS * 100);
 });

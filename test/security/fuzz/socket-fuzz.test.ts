@@ -20,6 +20,8 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 1000);
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : undefined;
 const RESERVED = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener']);
 const HUGE = Buffer.alloc(1024 * 1024 + 1);
+/** Generous per-test budgets that grow with the run count (about 15 ms a payload here). */
+const budget = (payloads: number) => 60_000 + payloads * 60;
 
 let t: TestService;
 let attacker: DictationClient;
@@ -214,7 +216,7 @@ describe(`Socket.IO fuzzing (${RUNS} payloads per property)`, () => {
     // Nothing failed unexpectedly on the server side.
     expect(t.logs.entries.filter((e) => e.level === 'error' || e.level === 'fatal')).toEqual([]);
     expect((await fetch(`${t.url}/health`)).status).toBe(200);
-  });
+  }, budget(RUNS));
 
   it('survives malformed Socket.IO packets written straight onto the transport', async () => {
     const frames = fc.oneof(
@@ -271,7 +273,7 @@ describe(`Socket.IO fuzzing (${RUNS} payloads per property)`, () => {
     expect(closed).toBeGreaterThan(0);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect((await fetch(`${t.url}/health`)).status).toBe(200);
-  });
+  }, budget(RUNS));
 
   it('returns sessions, sockets, rooms and heap to their baseline after a large batch', async () => {
     const batch = fc.sample(action, { numRuns: Math.max(300, Math.round(RUNS / 2)), seed: 42 });
@@ -296,5 +298,5 @@ describe(`Socket.IO fuzzing (${RUNS} payloads per property)`, () => {
     console.info(`socket fuzz heap: ${(h0 / 1e6).toFixed(1)} MB → ${(h2 / 1e6).toFixed(1)} MB after ${2 * batch.length} more payloads (ratio ${(h2 / h0).toFixed(2)})`);
     expect(after).toEqual(base);
     expect(h2 / h0).toBeLessThan(1.5);
-  });
+  }, budget(3 * Math.max(300, Math.round(RUNS / 2))));
 });
