@@ -48,7 +48,9 @@ const tone = (() => {
 
 beforeAll(async () => {
   t = await startTestService(
-    { MAX_SESSIONS: '50', LOG_LEVEL: 'info' },
+    // A short idle timeout reaps the sessions an un-acknowledged `session:start` opened (the
+    // fuzzer never learns their ids), so the leak check can wait for zero live sessions.
+    { MAX_SESSIONS: '50', LOG_LEVEL: 'info', IDLE_TIMEOUT_MS: '3000' },
     { engine: new FakeEngine({ script: 'fuzzing words for the scripted engine', wordsPerSecond: 10, wordsPerSegment: 3 }) },
   );
   const [a, b] = await Promise.all([t.loggedIn('clinician'), t.loggedIn('clinician')]);
@@ -285,8 +287,10 @@ describe(`Socket.IO fuzzing (${RUNS} payloads per property)`, () => {
         await attacker.request('session:stop', { sessionId: own.sessionId });
         own.ended = true;
       }
-      // Let answers to un-acknowledged emits and stopped sessions settle.
-      await new Promise((r) => setTimeout(r, 500));
+      // Sessions opened without an ack end by idle timeout; every session must be gone then.
+      const deadline = Date.now() + 20_000;
+      while (t.service.sessions.liveCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+      await new Promise((r) => setTimeout(r, 300));
     };
     await runBatch(); // warm-up: caches, JIT, pools
     const base = snapshot();
@@ -296,6 +300,7 @@ describe(`Socket.IO fuzzing (${RUNS} payloads per property)`, () => {
     const h2 = heapAfterGc();
     const after = snapshot();
     console.info(`socket fuzz heap: ${(h0 / 1e6).toFixed(1)} MB → ${(h2 / 1e6).toFixed(1)} MB after ${2 * batch.length} more payloads (ratio ${(h2 / h0).toFixed(2)})`);
+    expect(base.live).toBe(0);
     expect(after).toEqual(base);
     expect(h2 / h0).toBeLessThan(1.5);
   }, budget(3 * Math.max(300, Math.round(RUNS / 2))));
