@@ -135,6 +135,8 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       sessionMiddleware,
       health,
       apiRouters: (io) => [
+        // A caller's routers come first, so a stand-in (tests) takes precedence over the built-in one.
+        ...(overrides.apiRouters?.(io) ?? []),
         ...reviewerRouters({
           db,
           users,
@@ -145,7 +147,6 @@ export async function startService(config: Config, logger: Logger, overrides: Se
           },
         }),
         ['/transcriptions', playbackRouter({ db, users, audit, recordings, logger })],
-        ...(overrides.apiRouters?.(io) ?? []),
       ],
       realtimeHandlers: (io) => {
         sessions = new SessionManager({
