@@ -25,7 +25,7 @@ import { Shutdown } from './lib/shutdown.js';
 import { ServiceMetrics } from './metrics/metrics.js';
 import { startMetricsReporter } from './metrics/reporter.js';
 import { registerDictationHandlers, roomSink } from './realtime/dictation-handlers.js';
-import type { AppServer } from './realtime/server.js';
+import { httpSessionRoom, userRoom, type AppServer } from './realtime/server.js';
 import { createRecordingService, type RecordingService } from './recordings/service.js';
 import { startEmbeddedS3, type EmbeddedS3 } from './storage/embedded-s3.js';
 import { createObjectStore, type ObjectStore } from './storage/s3.js';
@@ -175,10 +175,17 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       health,
       metrics,
       apiRouters: (io) => [
-        // A caller's routers come first, so a test's stand-in (e.g. a WAV audio route) is not
-        // shadowed by the real route on the same path.
+        // A caller's routers come first, so a stand-in (tests) takes precedence over the built-in one.
         ...(overrides.apiRouters?.(io) ?? []),
-        ...reviewerRouters({ db, users, audit }),
+        ...reviewerRouters({
+          db,
+          users,
+          audit,
+          disconnectUser: (userId, except) => {
+            const target = io.in(userRoom(userId));
+            (except ? target.except(httpSessionRoom(except)) : target).disconnectSockets(true);
+          },
+        }),
         ['/transcriptions', playbackRouter({ db, users, audit, recordings, logger })],
       ],
       realtimeHandlers: (io) => {
@@ -208,7 +215,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
           counters,
           sinkFor: (sessionId, transcriptionId) => roomSink(io, sessionId, transcriptionId),
         });
-        registerDictationHandlers(io, sessions, logger, metrics);
+        registerDictationHandlers(io, sessions, logger, { metrics, audit });
         metrics.setLiveSessions(() => sessions.liveCount);
       },
     });

@@ -1,4 +1,5 @@
 import type { Pool } from '../db/pool.js';
+import { withoutNul } from '../lib/text.js';
 
 export interface AuditEntry {
   action: string;
@@ -21,19 +22,23 @@ export class AuditLog {
   constructor(private readonly db: Pool) {}
 
   async record(e: AuditEntry): Promise<void> {
+    // Targets and details can come from the request (an id in the URL): a NUL in them must not make
+    // the insert fail, or a refused request would go unaudited and answer 500.
+    const clean = (s: string | null | undefined) => (s == null ? null : withoutNul(s));
     await this.db.query(
       `INSERT INTO audit_log (action, actor_id, actor_username, target_type, target_id, outcome, ip, user_agent, details)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
       [
         e.action,
         e.actorId ?? null,
-        e.actorUsername ?? null,
-        e.targetType ?? null,
-        e.targetId ?? null,
+        clean(e.actorUsername),
+        clean(e.targetType),
+        clean(e.targetId),
         e.outcome ?? 'success',
-        e.ip ?? null,
-        e.userAgent?.slice(0, 512) ?? null,
-        JSON.stringify(e.details ?? {}),
+        clean(e.ip),
+        clean(e.userAgent?.slice(0, 512)),
+        // jsonb refuses \u0000 too.
+        JSON.stringify(e.details ?? {}, (_key, v: unknown) => (typeof v === 'string' ? withoutNul(v) : v)),
       ],
     );
   }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { assertSupportedFormat, createDecoder, type OpusHeadInfo } from '../audio/index.js';
 import { AppError } from '../lib/app-error.js';
+import { containsNul } from '../lib/text.js';
 import type { Logger } from '../lib/logger.js';
 import { noopMetrics, type MetricsHooks } from '../lib/metrics-hooks.js';
 import type { ServiceMetrics } from '../metrics/metrics.js';
@@ -68,6 +69,8 @@ export class SessionManager {
   async start(userId: string, payload: unknown): Promise<{ sessionId: string; transcriptionId: string }> {
     if (this.draining) throw new AppError('server_shutdown');
     const parsed = startSchema.safeParse(payload);
+    // PostgreSQL cannot store U+0000: a NUL in the title would fail the insert as a 500.
+    if (parsed.success && containsNul(parsed.data)) throw new AppError('invalid_payload', 'Invalid or missing: title.');
     if (!parsed.success) {
       const fields = [...new Set(parsed.error.issues.map((i) => i.path.join('.') || '(payload)'))];
       throw new AppError('invalid_payload', `Invalid or missing: ${fields.join(', ')}.`);
@@ -116,11 +119,13 @@ export class SessionManager {
     this.reserved += 1;
     let stream: TranscriptionStream | undefined;
     const { sessionId, encoding } = p;
+    let decoder: Awaited<ReturnType<typeof createDecoder>> | undefined;
+    let admitted = false;
     try {
       const hooks: { session?: LiveSession } = {};
       const meter = new SessionMeter(this.d.metrics);
       const statusTarget: { sink?: SessionSink } = {};
-      const decoder = await createDecoder({ encoding, sampleRate: p.sampleRate, channels: p.channels, ...LiveSession.opusHooks(hooks) });
+      decoder = await createDecoder({ encoding, sampleRate: p.sampleRate, channels: p.channels, ...LiveSession.opusHooks(hooks) });
       try {
         stream = meter.stream(
           await this.d.engine.start({
@@ -141,7 +146,6 @@ export class SessionManager {
           }),
         );
       } catch (err) {
-        decoder.end();
         meter.engineStartFailed((err as { code?: string }).code);
         this.d.logger.warn({ err: { message: (err as Error).message } }, 'engine_start_failed');
         throw new AppError('transcriber_unavailable', undefined, { cause: err, retryable: true });
@@ -184,10 +188,19 @@ export class SessionManager {
       });
       hooks.session = session;
       this.sessions.set(sessionId, session);
+      admitted = true;
       this.d.logger.info({ sessionId, transcriptionId, encoding, engine: this.d.engine.name, live: this.sessions.size, part }, p.resume ? 'session_continued' : 'session_started');
       return { sessionId, transcriptionId };
     } catch (err) {
       stream?.abort();
+      // A decoder holds native (WASM) memory: a session that never started must free it.
+      if (!admitted) {
+        try {
+          decoder?.end();
+        } catch {
+          /* nothing to keep */
+        }
+      }
       throw err;
     } finally {
       this.reserved -= 1;
@@ -199,6 +212,15 @@ export class SessionManager {
     const s = typeof sessionId === 'string' ? this.sessions.get(sessionId) : undefined;
     if (!s || s.userId !== userId) throw new AppError('session_not_found');
     return s;
+  }
+
+  /**
+   * The live session `sessionId` when it belongs to someone other than `userId` (for auditing a
+   * refused access); undefined for the user's own sessions and for unknown ids.
+   */
+  foreign(userId: string, sessionId: unknown): { id: string; transcriptionId: string; ownerId: string } | undefined {
+    const s = typeof sessionId === 'string' ? this.sessions.get(sessionId) : undefined;
+    return s && s.userId !== userId ? { id: s.id, transcriptionId: s.transcriptionId, ownerId: s.userId } : undefined;
   }
 
   /**

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { AuditLog } from '../audit/audit-log.js';
 import type { SessionManager } from '../dictation/session-manager.js';
 import type { SessionSink } from '../dictation/live-session.js';
 import { AppError, errorAck, toAppError } from '../lib/app-error.js';
@@ -35,7 +36,12 @@ export function roomSink(io: AppServer, sessionId: string, transcriptionId: stri
     final: (p) => room.emit('transcript:final', { sessionId, ...p }),
     error: (p) => room.emit('session:error', { sessionId, ...p }),
     level: (p) => room.volatile.emit('session:level', { sessionId, ...p }),
-    ended: (p) => room.emit('session:ended', { sessionId, transcriptionId, ...p }),
+    ended: (p) => {
+      room.emit('session:ended', { sessionId, transcriptionId, ...p });
+      // An ended session's room would otherwise live as long as its sockets: one per session ever
+      // started on a long-lived connection.
+      io.in(liveRoom(sessionId)).socketsLeave(liveRoom(sessionId));
+    },
   };
 }
 
@@ -44,9 +50,36 @@ export function roomSink(io: AppServer, sessionId: string, transcriptionId: stri
  * `session:resume`. Every ack is `{ ok: true, … }` or `{ ok: false, error: { code, message } }`;
  * a malformed event or one without an ack callback never throws.
  */
-export function registerDictationHandlers(io: AppServer, manager: SessionManager, logger: Logger, metrics?: ServiceMetrics): void {
+export function registerDictationHandlers(
+  io: AppServer,
+  manager: SessionManager,
+  logger: Logger,
+  options: { metrics?: ServiceMetrics; audit?: AuditLog } = {},
+): void {
+  const { metrics, audit } = options;
   io.on('connection', (socket: AppSocket) => {
     const userId = socket.data.user.id;
+    /**
+     * An event naming another user's live session is answered like an unknown one
+     * (`session_not_found`) and audited as denied. Unknown ids are not audited: after a restart
+     * every resume names one.
+     */
+    const auditForeign = async (event: string, payload: unknown) => {
+      const sessionId = payload !== null && typeof payload === 'object' ? (payload as { sessionId?: unknown }).sessionId : undefined;
+      const foreign = audit && manager.foreign(userId, sessionId);
+      if (!foreign) return;
+      await audit.record({
+        action: `live_session.${event.split(':')[1]}`,
+        actorId: userId,
+        actorUsername: socket.data.user.username,
+        targetType: 'live_session',
+        targetId: foreign.id,
+        outcome: 'denied',
+        ip: socket.handshake.address,
+        userAgent: socket.handshake.headers['user-agent'],
+        details: { reason: 'not_owner', transcriptionId: foreign.transcriptionId },
+      }).catch((err: unknown) => logger.error({ err: { message: (err as Error).message }, event }, 'audit_write_failed'));
+    };
     const guard = <T>(event: string, handler: (payload: unknown) => Promise<T>) => {
       return async (payload: unknown, ack?: unknown) => {
         const reply = typeof ack === 'function' ? (ack as Ack<T & object>) : () => {};
@@ -56,6 +89,7 @@ export function registerDictationHandlers(io: AppServer, manager: SessionManager
         } catch (err) {
           const e = toAppError(err);
           metrics?.socketError(event, e.code);
+          if (e.code === 'session_not_found') await auditForeign(event, payload);
           if (e.code === 'internal_error') logger.error({ err, event }, 'socket_event_failed');
           const body = errorAck(e);
           if (e.code === 'sequence_gap' && typeof e.options.details?.ackSeq === 'number') {

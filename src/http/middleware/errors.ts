@@ -34,5 +34,9 @@ function fromBodyParser(err: unknown): AppError | undefined {
   if (type === 'entity.too.large') return new AppError('payload_too_large');
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new AppError('invalid_payload', 'Unsupported body encoding.');
   if (type === 'request.aborted') return new AppError('invalid_payload', 'The request was aborted.');
+  // The router's own client errors (a path parameter with broken percent-encoding is a URIError
+  // with status 400): the client's fault, not a 500 with a stack trace in the log.
+  const status = (err as { status?: unknown } | null)?.status;
+  if (err instanceof URIError || status === 400) return new AppError('invalid_payload', 'The request URL is not valid.');
   return undefined;
 }

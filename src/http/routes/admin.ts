@@ -15,6 +15,11 @@ export interface AdminRouteDeps {
   db: Pool;
   users: UserRepository;
   audit: AuditLog;
+  /**
+   * Closes the user's open sockets (those of `exceptHttpSession` excepted): a socket is
+   * authenticated once, at its handshake, so ending the HTTP sessions alone would leave it open.
+   */
+  disconnectUser?: (userId: string, exceptHttpSession?: string) => void;
 }
 
 const role = z.enum(ROLES as [Role, ...Role[]]);
@@ -104,6 +109,7 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
       // A reset password or a disabled account ends the user's other logins at once.
       if (changes.passwordReset || changes.disabled === true) {
         await deps.db.query(`DELETE FROM http_sessions WHERE sess->>'userId' = $1 AND sid <> $2`, [user.id, req.sessionID]);
+        deps.disconnectUser?.(user.id, req.sessionID);
       }
       await deps.audit.record({ ...who(req), action: 'user.update', targetType: 'user', targetId: user.id, details: { username: user.username, ...changes } });
       res.json({ user: publicUser(user) });

@@ -4,13 +4,15 @@ import type { UserRepository } from '../../auth/users.js';
 import type { Pool } from '../../db/pool.js';
 import { TranscriptReadRepository, type TranscriptionRef } from '../../transcripts/repo.js';
 import { clientIp } from '../middleware/auth.js';
-import { adminRoutes } from './admin.js';
+import { adminRoutes, type AdminRouteDeps } from './admin.js';
 import { transcriptionAuthorizer, transcriptionRoutes } from './transcriptions.js';
 
 export interface ReviewerDeps {
   db: Pool;
   users: UserRepository;
   audit: AuditLog;
+  /** See {@link AdminRouteDeps.disconnectUser}. */
+  disconnectUser?: AdminRouteDeps['disconnectUser'];
 }
 
 /** The reviewer workspace's routers, for `AppDeps.apiRouters`: transcriptions and admin. */
