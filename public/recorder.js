@@ -175,7 +175,7 @@ async function restoreFromDisk() {
     return;
   }
   if (!saved || saved.meta.userId !== state.user?.id || state.sessionId) return;
-  Object.assign(state, { sessionId: saved.meta.sessionId, transcriptionId: saved.meta.transcriptionId, seq: saved.meta.nextSeq, ackSeq: -1, inFlight: 0, pending: [] });
+  Object.assign(state, { sessionId: saved.meta.sessionId, transcriptionId: saved.meta.transcriptionId, encoding: saved.meta.encoding ?? 'pcm_s16le', seq: saved.meta.nextSeq, ackSeq: -1, inFlight: 0, pending: [] });
   state.ledger.clear();
   for (const c of saved.chunks) state.ledger.set(c.seq, c.data);
   showMessage('warn', MESSAGES.restored);
@@ -287,7 +287,8 @@ $('record').addEventListener('click', () => (state.recording ? stopRecording() :
 async function startRecording() {
   hideMessage();
   $('saved').hidden = true;
-  if (!navigator.mediaDevices?.getUserMedia || !window.AudioWorkletNode) return showMessage('error', MESSAGES.unsupported);
+  const encoding = captureEncoding();
+  if (!navigator.mediaDevices?.getUserMedia || !encoding) return showMessage('error', MESSAGES.unsupported);
   let stream;
   try {
     stream = await navigator.mediaDevices.getUserMedia({ audio: MIC_CONSTRAINTS });
@@ -300,12 +301,12 @@ async function startRecording() {
       title: $('title').value.trim() || undefined,
       specialty: $('specialty').value,
       type: $('type').value,
-      audio: { encoding: 'pcm_s16le', sampleRate: 16000, channels: 1 },
+      audio: encoding === 'pcm_s16le' ? { encoding, sampleRate: 16000, channels: 1 } : { encoding },
     });
     if (!res.ok) throw Object.assign(new Error(res.error.message), { code: res.error.code });
-    Object.assign(state, { sessionId: res.sessionId, transcriptionId: res.transcriptionId, seq: 0, ackSeq: -1, inFlight: 0, pending: [] });
+    Object.assign(state, { sessionId: res.sessionId, transcriptionId: res.transcriptionId, seq: 0, ackSeq: -1, inFlight: 0, pending: [], encoding });
     state.ledger.clear();
-    await persist(ledgerDb.start({ sessionId: res.sessionId, transcriptionId: res.transcriptionId, userId: state.user.id }));
+    await persist(ledgerDb.start({ sessionId: res.sessionId, transcriptionId: res.transcriptionId, userId: state.user.id, encoding }));
   } catch (err) {
     stream.getTracks().forEach((t) => t.stop());
     $('record').disabled = false;
@@ -319,7 +320,13 @@ async function startRecording() {
 /** Microphone → 100 ms frames → chunks; the session (new or restored) is already in `state`. */
 async function beginCapture(micStream) {
   try {
+    // An Opus stream cannot be continued after a reload: its container header went with the page.
+    if (!micStream && state.encoding && state.encoding !== 'pcm_s16le') throw new Error('opus stream cannot restart');
     const stream = micStream ?? (await navigator.mediaDevices.getUserMedia({ audio: MIC_CONSTRAINTS }));
+    if (state.encoding && state.encoding !== 'pcm_s16le') {
+      state.capture = mediaRecorderCapture(stream);
+      return;
+    }
     const { ctx, source } = audioGraph(stream);
     await ctx.audioWorklet.addModule('/pcm-worklet.js');
     const node = new AudioWorkletNode(ctx, 'pcm-downsampler');
@@ -338,6 +345,46 @@ async function beginCapture(micStream) {
     clearInterval(state.timer);
     state.timer = setInterval(tick, 250);
   }
+}
+
+/**
+ * What this browser records: 16 kHz PCM through an AudioWorklet (every current browser), else the
+ * Opus that MediaRecorder produces (WebM or Ogg), else nothing.
+ */
+function captureEncoding() {
+  if (window.AudioWorkletNode) return 'pcm_s16le';
+  if (!window.MediaRecorder) return null;
+  if (MediaRecorder.isTypeSupported('audio/webm;codecs=opus')) return 'webm_opus';
+  if (MediaRecorder.isTypeSupported('audio/ogg;codecs=opus')) return 'ogg_opus';
+  return null;
+}
+
+/** The fallback: MediaRecorder timeslices sent as they come (only the first carries the header). */
+function mediaRecorderCapture(stream) {
+  const mimeType = state.encoding === 'webm_opus' ? 'audio/webm;codecs=opus' : 'audio/ogg;codecs=opus';
+  const recorder = new MediaRecorder(stream, { mimeType, audioBitsPerSecond: 32_000 });
+  const ctx = new AudioContext();
+  const source = ctx.createMediaStreamSource(stream);
+  const analyser = ctx.createAnalyser();
+  analyser.fftSize = 2048;
+  source.connect(analyser);
+  const samples = new Float32Array(analyser.fftSize);
+  const level = setInterval(() => {
+    analyser.getFloatTimeDomainData(samples);
+    let sum = 0;
+    for (const v of samples) sum += v * v;
+    const rms = Math.sqrt(sum / samples.length);
+    $('level').value = Math.max(-60, Math.min(0, rms > 0 ? 20 * Math.log10(rms) : -100));
+  }, 100);
+  // Blobs resolve in order of arrival; chain them so chunk order is the recording order.
+  let order = Promise.resolve();
+  recorder.ondataavailable = (e) => {
+    if (!e.data.size) return;
+    order = order.then(async () => queueChunk(new Uint8Array(await e.data.arrayBuffer())));
+  };
+  const stopped = new Promise((resolve) => (recorder.onstop = () => resolve(order)));
+  recorder.start(250);
+  return { ctx, stream, source, recorder, stopped, level };
 }
 
 /**
@@ -382,9 +429,15 @@ function flushChunk() {
     off += f.byteLength;
   }
   state.pending = [];
+  queueChunk(data);
+}
+
+/** Gives the next chunk its seq, keeps it in the ledger (memory and IndexedDB) and sends it. */
+function queueChunk(data) {
+  if (!state.sessionId) return;
   const seq = state.seq++;
   state.ledger.set(seq, data.buffer);
-  persist(ledgerDb.save({ sessionId: state.sessionId, transcriptionId: state.transcriptionId, userId: state.user.id }, seq, data.buffer));
+  persist(ledgerDb.save({ sessionId: state.sessionId, transcriptionId: state.transcriptionId, userId: state.user.id, encoding: state.encoding }, seq, data.buffer));
   send(seq, data.buffer);
 }
 
@@ -421,7 +474,7 @@ async function stopRecording() {
   const button = $('record');
   button.disabled = true;
   button.textContent = 'Saving…';
-  stopCapture();
+  await stopCapture();
   flushChunk();
   // Everything recorded must be acknowledged before the stop.
   const deadline = Date.now() + 120_000;
@@ -446,14 +499,20 @@ async function stopRecording() {
   }
 }
 
-function stopCapture() {
+/** Stops the microphone; resolves once the last recorded audio has been queued. */
+async function stopCapture() {
   const c = state.capture;
   if (!c) return;
+  state.capture = null;
   c.source.disconnect();
-  c.node.port.onmessage = null;
+  if (c.node) c.node.port.onmessage = null;
+  if (c.recorder) {
+    clearInterval(c.level);
+    if (c.recorder.state !== 'inactive') c.recorder.stop();
+    await c.stopped; // MediaRecorder hands over its last timeslice after stop()
+  }
   c.stream.getTracks().forEach((t) => t.stop());
   void c.ctx.close();
-  state.capture = null;
 }
 
 function endLocally(message) {

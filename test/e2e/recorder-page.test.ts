@@ -67,6 +67,38 @@ describe('recording page in Chromium', () => {
     expect(problems).toEqual([]);
   });
 
+  it('falls back to MediaRecorder WebM/Opus where AudioWorklet is missing, and still transcribes and records', async () => {
+    const user = await t.createUser('clinician');
+    const { page, problems } = await watchedPage(browser, t.url);
+    await page.addInitScript(() => {
+      delete (globalThis as unknown as { AudioWorkletNode?: unknown }).AudioWorkletNode;
+    });
+    await page.goto(t.url);
+    await page.getByLabel('Username').fill(user.username);
+    await page.getByLabel('Password').fill(user.password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await expect.poll(() => page.locator('#connection').textContent(), { timeout: 10_000 }).toBe('Connected');
+    await page.getByRole('button', { name: /Record/ }).click();
+    await expect.poll(async () => Number(((await page.locator('#elapsed').textContent()) ?? '0:0').split(':')[1]), { timeout: 30_000, interval: 250 }).toBeGreaterThanOrEqual(12);
+    await page.getByRole('button', { name: /Stop/ }).click();
+    await expect.poll(() => page.locator('#saved').isVisible(), { timeout: 30_000 }).toBe(true);
+
+    const [row] = await queryDb<{ id: string; audio_encoding: string; status: string; duration_ms: string }>(
+      t.databaseUrl,
+      'SELECT id, audio_encoding, status, duration_ms FROM transcriptions WHERE clinician_id = $1',
+      [user.id],
+    );
+    expect(row).toMatchObject({ audio_encoding: 'webm_opus', status: 'completed' });
+    expect(Number(row!.duration_ms)).toBeGreaterThan(8000);
+    const segments = await queryDb<{ text: string }>(t.databaseUrl, 'SELECT text FROM transcript_segments WHERE transcription_id = $1 ORDER BY start_ms', [row!.id]);
+    const stored = segments.map((s) => s.text).join(' ');
+    expect(overlap(stored), stored).toBeGreaterThanOrEqual(8);
+    await expect
+      .poll(async () => (await queryDb<{ upload_state: string; content_type: string }>(t.databaseUrl, 'SELECT upload_state, content_type FROM recordings WHERE transcription_id = $1', [row!.id]))[0])
+      .toMatchObject({ upload_state: 'completed', content_type: expect.stringMatching(/^audio\/ogg/) });
+    expect(problems).toEqual([]);
+  });
+
   it('says so clearly when the microphone is denied', async () => {
     const user = await t.createUser('clinician');
     const context = await browser.newContext(); // no microphone permission granted
