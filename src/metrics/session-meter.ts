@@ -37,6 +37,7 @@ export class SessionMeter {
       },
       end: () => inner.end(),
       abort: (reason?: Error) => inner.abort(reason),
+      ...(inner.backlogMs ? { backlogMs: () => inner.backlogMs!() } : {}),
       [Symbol.asyncIterator]: (): AsyncIterator<TranscriptResult> => {
         const it = inner[Symbol.asyncIterator]();
         return {

@@ -147,6 +147,11 @@ class ResilientStream implements TranscriptionStream {
     if (this.live && this.inner) this.inner.stream.write(frame);
   }
 
+  /** The current inner stream's queue (the offline engine's), so the session can pace acks. */
+  backlogMs(): number {
+    return this.inner?.stream.backlogMs?.() ?? 0;
+  }
+
   async end(): Promise<void> {
     if (!this.ending && !this.aborted) {
       this.ending = true;

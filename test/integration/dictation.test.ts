@@ -221,6 +221,30 @@ describe('live-session limits', () => {
     }
   });
 
+  it('throttles a client by its acks while the engine is behind, and releases them when it catches up', async () => {
+    const engine = new FakeEngine();
+    const t = await startTestService({}, { engine });
+    try {
+      const { c } = await clientFor(t);
+      await c.start();
+      const chunks = pcmChunks(readSharedPcm('real/1089-134691-0000.wav'), 250);
+      expect(await c.chunk(0, chunks[0]!)).toEqual({ ok: true, ackSeq: 0 });
+      engine.setFaults({ backlogMs: 5000 }); // the engine is 5 s behind
+      let acked = false;
+      const pending = c.chunk(1, chunks[1]!).then((r) => {
+        acked = true;
+        return r;
+      });
+      await new Promise((r) => setTimeout(r, 600));
+      expect(acked).toBe(false); // stored, but not acknowledged: the client waits
+      engine.setFaults({ backlogMs: 0 });
+      expect(await pending).toEqual({ ok: true, ackSeq: 1 });
+      expect((await c.stop()).ok).toBe(true);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('keeps recording when the engine fails mid-stream and tells the clinician', async () => {
     const engine = new FakeEngine({ faults: { failAfterAudioMs: { ms: 1000, error: new ProviderError('engine gone', { retryable: true }) } } });
     const t = await startTestService({}, { engine });

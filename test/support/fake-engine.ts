@@ -19,6 +19,8 @@ export interface FakeFaults {
   failAfterAudioMs?: { ms: number; error: ProviderError };
   /** `end()` never sees the last final: it waits forever (until abort). */
   hangOnEnd?: boolean;
+  /** What the stream reports as queued but undecoded audio (an engine falling behind), in ms. */
+  backlogMs?: number;
 }
 
 export interface FakeEngineOptions {
@@ -94,6 +96,7 @@ export class FakeEngine implements TranscriptionEngine {
     let release: (() => void) | undefined;
     return {
       [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator](),
+      backlogMs: () => faults().backlogMs ?? 0,
       write(pcm: Buffer) {
         if (done || pcm.length === 0) return;
         record.audioBytes += pcm.length;
