@@ -5,7 +5,8 @@
  * IndexedDB, resume it and resend, so the one stored recording and transcript cover the audio.
  */
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { launchChromium } from '../support/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { coverageProblems } from '../support/coverage.js';
 import { FakeEngine } from '../support/fake-engine.js';
@@ -19,23 +20,7 @@ let context: BrowserContext;
 
 beforeAll(async () => {
   t = await startTestService({}, { engine: new FakeEngine({ wordsPerSecond: 2.5, wordsPerSegment: 4 }) });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless=new',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-dev-shm-usage',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required',
-      '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-audio-capture=${MIC_WAV}`,
-    ],
-  });
+  browser = await launchChromium(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${MIC_WAV}`]);
   context = await browser.newContext();
   // A container with only a loopback interface looks "offline" to Chromium, which then refuses
   // WebSockets even to 127.0.0.1; say explicitly that the network is up.

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium, watchedPage } from '../support/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { UserRepository } from '../../src/auth/users.js';
@@ -16,45 +17,12 @@ let browser: Browser;
 
 beforeAll(async () => {
   t = await startTestService();
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless=new',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-dev-shm-usage',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required',
-    ],
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
   await t?.close();
 });
-
-/** A page that records every CSP violation and uncaught error, so the test can fail on any. */
-async function watchedPage(): Promise<{ page: Page; problems: string[] }> {
-  const page = await browser.newPage();
-  const problems: string[] = [];
-  page.on('console', (m) => {
-    if (/Content Security Policy/i.test(m.text())) problems.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  await page.exposeFunction('__reportCsp', (v: string) => problems.push(`securitypolicyviolation: ${v}`));
-  await page.addInitScript(() => {
-    // Runs in the page; typed structurally because the test project has no DOM lib.
-    const g = globalThis as unknown as {
-      document: { addEventListener(type: string, f: (e: { violatedDirective: string; blockedURI: string }) => void): void };
-      __reportCsp(v: string): void;
-    };
-    g.document.addEventListener('securitypolicyviolation', (e) => g.__reportCsp(`${e.violatedDirective} ${e.blockedURI}`));
-  });
-  return { page, problems };
-}
 
 /** Through the page's own login form (shown because /api/auth/me answers 401). */
 async function logIn(page: Page, user: { username: string; password: string }): Promise<void> {
@@ -87,7 +55,7 @@ describe('review page in Chromium', () => {
       segments: [{ startMs: 0, endMs: 2000, text: 'Unrelated <b>dictation</b> about a sprained ankle.' }],
     });
 
-    const { page, problems } = await watchedPage();
+    const { page, problems } = await watchedPage(browser);
     try {
       await page.goto(`${t.url}/review.html`);
       await logIn(page, clinician);
@@ -164,7 +132,7 @@ describe('review page in Chromium', () => {
 
   it('shows an admin the users and audit sections and lets them add a user, without CSP violations', async () => {
     const admin = await t.createUser('admin');
-    const { page, problems } = await watchedPage();
+    const { page, problems } = await watchedPage(browser);
     try {
       await page.goto(`${t.url}/review.html`);
       await logIn(page, admin);
