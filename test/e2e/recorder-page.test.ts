@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SHARED_AUDIO, readReferences } from '../support/audio.js';
 import { fakeMicrophone, launchChromium, watchedPage } from '../support/browser.js';
@@ -25,11 +25,7 @@ describe('recording page in Chromium', () => {
   it('logs in, records real speech, shows its words live and saves the transcript and recording', async () => {
     const user = await t.createUser('clinician');
     const { page, problems } = await watchedPage(browser, t.url);
-    await page.goto(t.url);
-    await page.getByLabel('Username').fill(user.username);
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await expect.poll(() => page.locator('#connection').textContent(), { timeout: 10_000 }).toBe('Connected');
+    await logInAndConnect(page, t.url, user);
 
     await page.getByLabel('Title').fill('Morning clinic');
     await page.getByLabel('Specialty').selectOption('PRIMARYCARE');
@@ -73,11 +69,7 @@ describe('recording page in Chromium', () => {
     await page.addInitScript(() => {
       delete (globalThis as unknown as { AudioWorkletNode?: unknown }).AudioWorkletNode;
     });
-    await page.goto(t.url);
-    await page.getByLabel('Username').fill(user.username);
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await expect.poll(() => page.locator('#connection').textContent(), { timeout: 10_000 }).toBe('Connected');
+    await logInAndConnect(page, t.url, user);
     await page.getByRole('button', { name: /Record/ }).click();
     await expect.poll(async () => Number(((await page.locator('#elapsed').textContent()) ?? '0:0').split(':')[1]), { timeout: 30_000, interval: 250 }).toBeGreaterThanOrEqual(12);
     await page.getByRole('button', { name: /Stop/ }).click();
@@ -107,17 +99,22 @@ describe('recording page in Chromium', () => {
       const nav = (globalThis as unknown as { navigator: { mediaDevices: { getUserMedia: () => Promise<never> } } }).navigator;
       nav.mediaDevices.getUserMedia = () => Promise.reject(Object.assign(new Error('denied'), { name: 'NotAllowedError' }));
     });
-    await page.goto(t.url);
-    await page.getByLabel('Username').fill(user.username);
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await expect.poll(() => page.locator('#connection').textContent(), { timeout: 10_000 }).toBe('Connected');
+    await logInAndConnect(page, t.url, user);
     await page.getByRole('button', { name: /Record/ }).click();
     await expect.poll(() => page.locator('#message').textContent()).toMatch(/Microphone access was denied/);
     expect(await page.locator('#record').getAttribute('aria-pressed')).toBe('false');
     await context.close();
   });
 });
+
+/** Through the page's own login form, until the socket reports "Connected". */
+async function logInAndConnect(page: Page, url: string, user: { username: string; password: string }): Promise<void> {
+  await page.goto(url);
+  await page.getByLabel('Username').fill(user.username);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect.poll(() => page.locator('#connection').textContent(), { timeout: 10_000 }).toBe('Connected');
+}
 
 /** How many distinct reference words appear in `text`. */
 function overlap(text: string): number {
