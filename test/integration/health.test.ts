@@ -80,7 +80,7 @@ describe('a database outage mid-run', () => {
       const { http, user } = await t.loggedIn('clinician');
       expect((await http.get('/api/auth/me')).status).toBe(200);
 
-      proxy.cut();
+      await proxy.cut();
       await expect.poll(async () => (await t.client().get('/health')).status, { timeout: 10_000 }).toBe(503);
       const health = await t.client().get('/health');
       expect(health.json.checks.database.status).toBe('error');
@@ -92,7 +92,7 @@ describe('a database outage mid-run', () => {
       expect(login.status).toBe(503);
       expect(login.json.error.code).toBe('database_unavailable');
 
-      proxy.restore();
+      await proxy.restore();
       await expect.poll(async () => (await t.client().get('/health')).status, { timeout: 10_000 }).toBe(200);
       expect((await http.get('/api/auth/me')).status).toBe(200);
       await t.client().login(user.username, user.password);

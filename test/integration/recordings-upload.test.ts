@@ -36,7 +36,7 @@ describe('recording writer (PCM → WAV, streamed multipart upload)', () => {
       }
     };
     await append(0, 100); // ~6.25 MiB: part 1 (held for the WAV header) sealed, part 2 open
-    await env.s3.proxy.cut();
+    await env.s3.proxy.cut('refuse');
     const outageStart = Date.now();
     // Part 2 and 3 fill and seal while S3 is away; the writer must keep acknowledging.
     await append(100, 260);
@@ -137,7 +137,7 @@ describe('recording writer when S3 stays away or refuses', () => {
     const writer = await service.open({ transcriptionId, encoding: 'pcm_s16le', sampleRate: 16000 });
     const chunks = Array.from({ length: 10 }, (_, seq) => pcmChunk(seq, CHUNK));
     for (const c of chunks) await writer.appendPcm(c);
-    await env.s3.proxy.cut();
+    await env.s3.proxy.cut('refuse');
     const completed = new Promise<{ objectKey: string }>((resolve) => writer.once('completed', resolve));
     const result = await writer.finish({ timeoutMs: 500 });
     expect(result.state).toBe('pending');

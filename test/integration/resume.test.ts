@@ -74,12 +74,12 @@ describe('session:resume after a network drop', () => {
     const sessionId = a.sessionId!;
     const firstRun = sendWhileConnected(a, chunks, 0, 100);
     await sleep(2500);
-    proxy.cut();
+    await proxy.cut();
     const ackedBeforeDrop = await firstRun;
     expect(ackedBeforeDrop).toBeGreaterThan(5);
     expect(ackedBeforeDrop).toBeLessThan(chunks.length - 1);
     await sleep(5000); // the page keeps recording into its ledger meanwhile
-    proxy.restore();
+    await proxy.restore();
 
     const b = client(via, http.cookieHeader);
     await b.connected();

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { runner } from 'node-pg-migrate';
@@ -9,6 +8,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { createLogger, type Logger } from '../../src/lib/logger.js';
 import { startEmbeddedS3, type EmbeddedS3 } from '../../src/storage/embedded-s3.js';
 import { createObjectStore, type ObjectStore } from '../../src/storage/s3.js';
+import { TcpProxy } from './tcp-proxy.js';
 import { createTestDatabase } from './db.js';
 
 /** Applies the migrations exactly as the app does. */
@@ -43,65 +43,10 @@ export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-/**
- * A TCP proxy in front of the S3 server that can be cut (listener closed, every connection reset)
- * and restored on the same port: S3 "goes away" exactly as a network outage looks to the SDK.
- */
-export class CuttableProxy {
-  private server: net.Server | undefined;
-  private readonly sockets = new Set<net.Socket>();
-  port = 0;
-
-  constructor(private readonly upstreamPort: number) {}
-
-  async start(): Promise<void> {
-    const server = net.createServer((client) => {
-      const upstream = net.connect(this.upstreamPort, '127.0.0.1');
-      this.sockets.add(client).add(upstream);
-      const drop = () => {
-        client.destroy();
-        upstream.destroy();
-        this.sockets.delete(client);
-        this.sockets.delete(upstream);
-      };
-      client.on('error', drop).on('close', drop);
-      upstream.on('error', drop).on('close', drop);
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
-    server.on('error', () => {});
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-    this.port = (server.address() as net.AddressInfo).port;
-    this.server = server;
-  }
-
-  get endpoint(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  async cut(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-
-  async restore(): Promise<void> {
-    await this.start();
-  }
-
-  async close(): Promise<void> {
-    await this.cut();
-  }
-}
-
 export interface S3Fixture {
   s3: EmbeddedS3;
-  proxy: CuttableProxy;
+  /** In front of the S3 server; `cut('refuse')` is S3 going away as a network outage looks to the SDK. */
+  proxy: TcpProxy;
   dir: string;
   /** A store through the proxy, with every outgoing request's headers recorded per command. */
   store(o?: { kmsKeyId?: string }): { store: ObjectStore; requests: Array<{ command: string; headers: Record<string, string> }> };
@@ -111,7 +56,7 @@ export interface S3Fixture {
 export async function startS3Fixture(): Promise<S3Fixture> {
   const dir = tempDir('arogya-test-s3-');
   const s3 = await startEmbeddedS3({ dir });
-  const proxy = new CuttableProxy(Number(new URL(s3.endpoint).port));
+  const proxy = new TcpProxy('127.0.0.1', Number(new URL(s3.endpoint).port));
   await proxy.start();
   const stores: ObjectStore[] = [];
   return {

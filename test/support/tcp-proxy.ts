@@ -1,8 +1,10 @@
 import net from 'node:net';
 
 /**
- * A TCP proxy in front of a real server, for outages injected at the network boundary: `cut()`
- * drops every connection and refuses new ones until `restore()`.
+ * A TCP proxy in front of a real server, for outages injected at the network boundary. `cut()`
+ * drops every connection and, until `restore()`, either resets new ones (`reset`: the host answers
+ * but the service is gone) or refuses them with the listener closed (`refuse`: nothing listens).
+ * The port stays the same across a cut, so clients reconnect to the same address.
  */
 export class TcpProxy {
   private server?: net.Server;
@@ -14,6 +16,10 @@ export class TcpProxy {
     private readonly targetHost: string,
     private readonly targetPort: number,
   ) {}
+
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
 
   async start(): Promise<this> {
     this.server = net.createServer((client) => {
@@ -31,22 +37,33 @@ export class TcpProxy {
       client.pipe(upstream);
       upstream.pipe(client);
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.server.on('error', () => {});
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(this.port, '127.0.0.1', () => resolve());
+    });
     this.port = (this.server.address() as net.AddressInfo).port;
     return this;
   }
 
-  cut(): void {
+  async cut(mode: 'reset' | 'refuse' = 'reset'): Promise<void> {
     this.down = true;
     for (const s of this.open) s.destroy();
+    if (mode === 'refuse') await this.closeListener();
   }
 
-  restore(): void {
+  async restore(): Promise<void> {
     this.down = false;
+    if (!this.server) await this.start();
   }
 
   async close(): Promise<void> {
-    this.cut();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+    await this.cut('refuse');
+  }
+
+  private async closeListener(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
