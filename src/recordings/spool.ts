@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { PermanentError } from './retry.js';
 
 /**
@@ -14,20 +15,9 @@ const RECORD_HEADER = 12;
 /** No chunk is this large (a chunk is at most 1 MiB); a bigger length field is damage, not a torn tail. */
 const MAX_RECORD = 4 * 1024 * 1024;
 
-const IEEE_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let i = 0; i < 256; i++) {
-    let c = i;
-    for (let j = 0; j < 8; j++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[i] = c >>> 0;
-  }
-  return t;
-})();
-
+/** IEEE CRC-32 of a spool record (zlib's native implementation: ~100× the JS table loop). */
 export function crc32(buf: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of buf) c = IEEE_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
+  return zlib.crc32(buf) >>> 0;
 }
 
 export class SpoolCorruptError extends PermanentError {
