@@ -76,10 +76,11 @@ function createPcmDecoder(rate: number): AudioDecoder {
         data = data.subarray(0, data.length - 1);
       }
       if (data.length === 0) return Buffer.alloc(0);
+      // 16 kHz input is already what the engine takes: one copy, no per-sample work (the hot path).
+      if (rate === TARGET_RATE) return Buffer.from(data);
       const samples = new Int16Array(data.length / 2);
       for (let i = 0; i < samples.length; i++) samples[i] = data.readInt16LE(i * 2);
-      const out = resampler.push(samples);
-      return rate === TARGET_RATE ? Buffer.from(data) : int16ToBuffer(out);
+      return int16ToBuffer(resampler.push(samples));
     },
     end() {
       if (ended) return Buffer.alloc(0);
