@@ -41,6 +41,8 @@ export async function startEmbeddedPostgres(opts: {
   logger: Logger;
   /** Adopted servers are stopped on `stop()` only when true (the service owns its database). */
   stopAdopted?: boolean;
+  /** Extra `-c name=value` settings (tests turn fsync off). */
+  settings?: Record<string, string>;
 }): Promise<EmbeddedPostgresHandle> {
   const { logger } = opts;
   const pgDir = path.join(opts.dataDir, 'postgres');
@@ -70,7 +72,7 @@ export async function startEmbeddedPostgres(opts: {
     logger.info('embedded_postgres_initialising');
     await initdb(pgDir, credentials);
   }
-  const pid = await spawnServer(pgDir, port, path.join(opts.dataDir, 'postgres.log'));
+  const pid = await spawnServer(pgDir, port, path.join(opts.dataDir, 'postgres.log'), opts.settings ?? {});
   try {
     await waitUntilReady(credentials, port, pid);
     await ensureDatabase(credentials, port);
@@ -131,14 +133,20 @@ function ensurePostgresUser(): { uid: number; gid: number } {
  * service does not stop the database under a shutdown that still needs it, and a server left by a
  * killed service keeps running until the next start adopts it.
  */
-async function spawnServer(pgDir: string, port: number, logFile: string): Promise<number> {
+async function spawnServer(pgDir: string, port: number, logFile: string, settings: Record<string, string>): Promise<number> {
   const ids: { uid?: number; gid?: number } = process.getuid?.() === 0 ? postgresUserIds() : {};
   const log = fs.openSync(logFile, 'a', 0o600);
   if (ids.uid !== undefined) fs.fchownSync(log, ids.uid, ids.gid ?? ids.uid);
   try {
     const child = spawn(
       (await binaries()).postgres,
-      ['-D', pgDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'unix_socket_directories='],
+      [
+        '-D',
+        pgDir,
+        '-p',
+        String(port),
+        ...Object.entries({ listen_addresses: '127.0.0.1', max_connections: '200', unix_socket_directories: '', ...settings }).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+      ],
       { ...ids, detached: true, stdio: ['ignore', log, log], env: { ...process.env, LC_MESSAGES: 'C' } },
     );
     child.on('error', () => {}); // surfaced by waitUntilReady
@@ -171,7 +179,8 @@ async function waitUntilReady(c: Credentials, port: number, pid: number): Promis
 
 /** The binaries of the platform package `embedded-postgres` installed for this machine. */
 async function binaries(): Promise<{ postgres: string; initdb: string }> {
-  const require = createRequire(import.meta.resolve('embedded-postgres'));
+  // The platform package is an optional dependency of embedded-postgres, installed beside it.
+  const require = createRequire(import.meta.url);
   const entry = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
   return (await import(pathToFileURL(entry).href)) as { postgres: string; initdb: string };
 }
@@ -245,13 +254,24 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Stops the server: "smart" shutdown first (SIGTERM: waits for the last connections to close, so
+ * a client that is still hanging up is not cut off), "fast" (SIGINT) after 3 s, and up to 10 s in all.
+ */
 async function stopPid(pid: number): Promise<void> {
-  try {
-    process.kill(pid, 'SIGINT'); // PostgreSQL's "fast" shutdown
-  } catch {
-    return;
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(pid, sig);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!signal('SIGTERM')) return;
+  for (let i = 0; i < 200 && isAlive(pid); i++) {
+    if (i === 60) signal('SIGINT');
+    await new Promise((r) => setTimeout(r, 50));
   }
-  for (let i = 0; i < 200 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
 }
 
 function assertReachableByOthers(dir: string): void {

