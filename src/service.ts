@@ -192,7 +192,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
         // Events reach a user's sockets on every task (logout, live-session rooms); the adapter's
         // listener connection is released by io.close() at shutdown, before the pool ends.
         io.adapter(
-          createAdapter(db, {
+          createAdapter(adapterPool(db, logger), {
             tableName: 'socket_io_attachments',
             errorHandler: (err: Error) => logger.warn({ err: { message: err.message } }, 'socket_adapter_error'),
           }),
@@ -302,6 +302,34 @@ async function recoverCrashed(recordings: RecordingService, dictation: Dictation
       'crash_recovery_done',
     );
   }
+}
+
+/**
+ * The pool as the Socket.IO adapter sees it. The adapter keeps one client checked out for LISTEN
+ * and never listens for its errors: when the database drops that connection, the client's 'error'
+ * would be an uncaught exception (the process dies). Here it is logged and the broken client is
+ * released (destroyed, so the pool does not leak its slot); the adapter sees 'end' and reconnects.
+ */
+function adapterPool(db: Pool, logger: Logger): Pool {
+  const connect = async () => {
+    const client = await db.connect();
+    let released = false;
+    client.on('error', (err: Error) => {
+      logger.warn({ err: { message: err.message } }, 'socket_adapter_connection_lost');
+      if (!released) {
+        released = true;
+        client.release(err);
+      }
+    });
+    return client;
+  };
+  return new Proxy(db, {
+    get(target, prop, receiver) {
+      if (prop === 'connect') return connect;
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
 
 /** A stable id for this DATA_DIR, so a restarted process recognises the sessions it owned. */
