@@ -7,13 +7,22 @@ function escapeVtt(text: string): string {
 }
 
 /**
+ * A speaker as a voice-span annotation: escaped, and never ending in `-`, which the closing `>`
+ * would turn into the forbidden `-->` (a speaker label of "--" made the whole file invalid).
+ */
+function voiceName(speaker: string): string {
+  const name = escapeVtt(cleanSpeaker(speaker));
+  return name.endsWith('-') ? `${name} ` : name;
+}
+
+/**
  * WebVTT: `WEBVTT` header, `HH:MM:SS.mmm --> HH:MM:SS.mmm`, cue ids, `<v Speaker>` voice spans,
  * lines of at most 42 characters (before escaping), at most two per cue.
  */
 export function toVtt(t: TranscriptionDetail): string {
   const out = ['WEBVTT\n'];
   toCues(t.segments, false).forEach((cue, i) => {
-    const voice = cue.speaker && cue.kind !== 'gap' ? `<v ${cleanSpeaker(cue.speaker)}>` : '';
+    const voice = cue.speaker && cue.kind !== 'gap' ? `<v ${voiceName(cue.speaker)}>` : '';
     const lines = cue.lines.map(escapeVtt);
     out.push(`${i + 1}\n${timecode(cue.startMs, '.')} --> ${timecode(cue.endMs, '.')}\n${voice}${lines.join('\n')}\n`);
   });
