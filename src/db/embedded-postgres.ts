@@ -2,9 +2,9 @@ import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { freePort } from '../lib/free-port.js';
 import type { Logger } from '../lib/logger.js';
 
 /** The PostgreSQL major version the service pins; RDS runs the same one (see infra/). */
@@ -291,16 +291,4 @@ function assertReachableByOthers(dir: string): void {
     if (parent === current) return;
     current = parent;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
