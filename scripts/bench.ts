@@ -1,6 +1,7 @@
 /**
  * Live-session benchmark: `npm run bench -- [--sessions N] [--seconds S] [--engine aws|local]
  *   [--encoding pcm_s16le|webm_opus] [--chunk-ms 200] [--engine-delay-ms 0] [--cpu-prof DIR]
+ *   [--node-arg=--trace-gc ...] [--service-output FILE]
  *   [--search [--search-start 2 --search-step 2 --search-max 40]]`
  *
  * Starts the service as a child process on embedded defaults (temp DATA_DIR, its own PostgreSQL and
@@ -34,6 +35,8 @@ const { values: a } = parseArgs({
     'chunk-ms': { type: 'string', default: '200' },
     'engine-delay-ms': { type: 'string', default: '0' },
     'cpu-prof': { type: 'string' },
+    'node-arg': { type: 'string', multiple: true },
+    'service-output': { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
     users: { type: 'string' },
     search: { type: 'boolean', default: false },
@@ -84,12 +87,14 @@ async function startServiceProcess(env: Record<string, string>, nodeArgs: string
   });
   children.add(proc);
   const lines: string[] = [];
+  const tee = a['service-output'] ? fs.createWriteStream(a['service-output']) : undefined;
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   proc.on('error', () => {});
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`service not ready in 120 s:\n${lines.slice(-20).join('\n')}`)), 120_000);
     let buf = '';
     const onData = (d: Buffer) => {
+      tee?.write(d);
       buf += d.toString('utf8');
       let nl;
       while ((nl = buf.indexOf('\n')) >= 0) {
@@ -285,7 +290,7 @@ async function main(): Promise<void> {
       AWS_EC2_METADATA_DISABLED: 'true',
     });
   }
-  const nodeArgs: string[] = [];
+  const nodeArgs: string[] = [...(a['node-arg'] ?? [])];
   if (a['cpu-prof']) {
     fs.mkdirSync(a['cpu-prof'], { recursive: true });
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${path.resolve(a['cpu-prof'])}`);
