@@ -1,6 +1,7 @@
 import type { Pool } from '../db/pool.js';
 import type { EndReason } from '../realtime/events.js';
 import type { SessionType, Specialty } from '../transcription/port.js';
+import type { ProgressRow } from './progress-batcher.js';
 
 export interface NewTranscription {
   clinicianId: string;
@@ -134,9 +135,20 @@ export class DictationRepository {
     );
   }
 
-  /** Live progress a resume on any task needs: the highest contiguous chunk and the audio received. */
-  async progress(id: string, ackSeq: number, audioMs: number): Promise<void> {
-    await this.db.query('UPDATE transcriptions SET ack_seq = $2, audio_ms = $3, last_audio_at = now() WHERE id = $1', [id, ackSeq, Math.round(audioMs)]);
+  /**
+   * Live progress a resume or recovery on any task needs, for many sessions in one statement (see
+   * ProgressBatcher). Only rows still recording and owned by `taskId` change: a write that lands
+   * after the session's end, or after another task claimed it, is a no-op.
+   */
+  async progress(taskId: string, rows: readonly ProgressRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.db.query(
+      `UPDATE transcriptions AS t
+          SET ack_seq = v.ack_seq, audio_ms = v.audio_ms, last_audio_at = now()
+         FROM unnest($2::uuid[], $3::bigint[], $4::bigint[]) AS v(id, ack_seq, audio_ms)
+        WHERE t.id = v.id AND t.status = 'recording' AND t.owner_task = $1`,
+      [taskId, rows.map((r) => r.transcriptionId), rows.map((r) => r.ackSeq), rows.map((r) => Math.round(r.audioMs))],
+    );
   }
 
   async finish(

@@ -8,6 +8,7 @@ import type { RecordingWriter } from '../recordings/writer.js';
 import type { TranscriptionStream, TranscriptResult } from '../transcription/port.js';
 import type { DictationRepository } from './dictation-repo.js';
 import { PartialFilter } from './partial-filter.js';
+import type { ProgressSink } from './progress-batcher.js';
 
 /** What a live session tells the outside world (the Socket.IO layer maps these to events). */
 export interface SessionSink {
@@ -38,6 +39,8 @@ export interface LiveSessionDeps {
   /** True for PCM input, whose recording opens at once. */
   recordingOpensImmediately: boolean;
   repo: DictationRepository;
+  /** Where progress goes after every stored chunk (written in batches; see ProgressBatcher). */
+  progress: ProgressSink & { flush(): Promise<void> };
   sink: SessionSink;
   limits: LiveSessionLimits;
   logger: Logger;
@@ -53,7 +56,6 @@ export const MAX_GAP_MS = 10 * 60 * 1000;
 
 type OpusPacket = { data: Buffer; samples48k: number };
 
-const PROGRESS_EVERY_MS = 2000;
 const MAX_ENGINE_BACKLOG_MS = 3000;
 // One level update a second per session: the page meters its own microphone locally; this is for
 // other clients and the metrics. At 5/s it was 400 of the ~1,200 socket messages a second at 100 sessions.
@@ -80,7 +82,6 @@ export class LiveSession {
   private opusHead?: OpusHeadInfo;
   private idleTimer?: NodeJS.Timeout;
   private readonly maxTimer: NodeJS.Timeout;
-  private lastProgressAt = 0;
   private engineFailed?: AppError;
   private readonly consumer: Promise<void>;
   private ending?: Promise<{ durationMs: number }>;
@@ -183,7 +184,9 @@ export class LiveSession {
     this.armIdleTimer();
     this.log.warn({ fromSeq, toSeq, durationMs: ms }, 'audio_gap_declared');
     this.d.metrics?.inc('audio_gap_ms_total', {}, ms);
-    await this.d.repo.progress(this.d.transcriptionId, this.ackSeq, this.audioMs);
+    // A declared gap moves the ledger past audio that never arrived: written before the ack.
+    this.d.progress.note(this.d.transcriptionId, this.ackSeq, this.audioMs);
+    await this.d.progress.flush();
     return this.ackSeq;
   }
 
@@ -211,13 +214,7 @@ export class LiveSession {
     this.armIdleTimer();
     this.feed(pcm);
     await this.engineCatchUp();
-    const now = Date.now();
-    if (now - this.lastProgressAt >= PROGRESS_EVERY_MS) {
-      this.lastProgressAt = now;
-      void this.d.repo.progress(this.d.transcriptionId, this.ackSeq, this.audioMs).catch((err: unknown) => {
-        this.log.warn({ err: { message: (err as Error).message } }, 'progress_write_failed');
-      });
-    }
+    this.d.progress.note(this.d.transcriptionId, this.ackSeq, this.audioMs);
     return this.ackSeq;
   }
 
@@ -386,11 +383,13 @@ export class LiveSession {
         }
       }
       const durationMs = Math.round(this.audioMs);
+      this.d.progress.forget(this.d.transcriptionId); // the final row says it all
       await this.d.repo.finish(this.d.transcriptionId, { status, endReason: reason, durationMs, ackSeq: this.ackSeq, failureReason });
       this.log.info({ reason, durationMs, status }, 'session_ended');
       this.d.sink.ended({ reason });
       return { durationMs };
     } finally {
+      this.d.progress.forget(this.d.transcriptionId);
       this.partials.close();
       this.d.onClosed();
     }

@@ -12,6 +12,7 @@ import type { RecordingService } from '../recordings/service.js';
 import type { TranscriptionEngine, TranscriptionStream } from '../transcription/port.js';
 import type { DictationRepository } from './dictation-repo.js';
 import { LiveSession, type LiveSessionLimits, type SessionSink } from './live-session.js';
+import { ProgressBatcher } from './progress-batcher.js';
 
 export const startSchema = z.object({
   title: z.string().max(200).optional(),
@@ -40,6 +41,8 @@ export interface SessionManagerDeps {
   metrics?: ServiceMetrics;
   /** Where a session's events go (the Socket.IO room of that session). */
   sinkFor: (sessionId: string, transcriptionId: string) => SessionSink;
+  /** How often live progress is written to the database (default 2000 ms). */
+  progressIntervalMs?: number;
 }
 
 /**
@@ -54,8 +57,11 @@ export class SessionManager {
   private readonly attached = new Map<string, Set<string>>();
   private readonly graceTimers = new Map<string, NodeJS.Timeout>();
   private readonly continuing = new Map<string, Promise<void>>();
+  private readonly progress: ProgressBatcher;
 
-  constructor(private readonly d: SessionManagerDeps) {}
+  constructor(private readonly d: SessionManagerDeps) {
+    this.progress = new ProgressBatcher((rows) => d.repo.progress(d.taskId, rows), d.progressIntervalMs ?? 2000, d.logger);
+  }
 
   get liveCount(): number {
     return this.sessions.size;
@@ -179,6 +185,7 @@ export class SessionManager {
               })
           ).then(meter.recording),
         repo: this.d.repo,
+        progress: this.progress,
         sink,
         limits: this.d.limits,
         logger: this.d.logger,
@@ -338,5 +345,6 @@ export class SessionManager {
     const live = [...this.sessions.values()];
     if (reason === 'server_shutdown') for (const s of live) s.notify({ code: 'server_shutdown', message: 'The server is restarting; the session continues on another server.', fatal: false });
     await Promise.allSettled(live.map((s) => s.end(reason)));
+    await this.progress.close();
   }
 }
