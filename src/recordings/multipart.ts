@@ -26,17 +26,19 @@ export function contentTypeFor(format: RecordingFormat): string {
 /**
  * The bytes of part `n` as stored in S3, from the spooled payload. WAV: part 1 starts with the
  * header, written last because only then are the sizes known. Ogg: the last page of the last part
- * carries the end-of-stream flag.
+ * carries the end-of-stream flag, set in `payload` itself (callers pass a buffer they own, freshly
+ * read from the spool), so only WAV part 1 costs a copy.
  */
 export function partBody(format: RecordingFormat, n: number, payload: Buffer, o: { isLast: boolean; wavDataBytes: number }): Buffer {
   if (format.container === 'wav') {
+    // The SDK sends one buffer or a stream; a stream body cannot be replayed by the SDK's own
+    // retries, so part 1 (once per recording) keeps this one copy.
     return n === 1 ? Buffer.concat([wavHeader(format.sampleRate ?? 16000, o.wavDataBytes), payload]) : payload;
   }
   if (!o.isLast) return payload;
-  const body = Buffer.from(payload);
-  const last = lastPageOffset(body);
-  if (last >= 0) markEndOfStream(body, last);
-  return body;
+  const last = lastPageOffset(payload);
+  if (last >= 0) markEndOfStream(payload, last);
+  return payload;
 }
 
 /** Payload bytes (audio without the WAV header) a stored part holds. */
