@@ -99,6 +99,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       store,
       spoolDir: path.join(config.dataDir, 'spool'),
       logger,
+      uploadConcurrency: config.RECORDING_UPLOAD_CONCURRENCY,
       ...(overrides.recordings?.retry ? { retry: overrides.recordings.retry } : {}),
     });
     closers.push(['close_recordings', () => recordings.close()]);

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { RecordingRow, RecordingsRepository, UploadedPart } from '../db/recordings-repository.js';
 import type { Logger } from '../lib/logger.js';
+import type { Semaphore } from '../lib/semaphore.js';
 import type { ObjectStore } from '../storage/s3.js';
 import { abortUpload, completeUpload, createUpload, inspectObject, objectExists, partBody, storedPayloadBytes, uploadPart } from './multipart.js';
 import { isRetryableStorageError, withRetry, type RetryPolicy } from './retry.js';
@@ -23,6 +24,8 @@ interface Deps {
   spoolDir: string;
   logger: Logger;
   retry: RetryPolicy;
+  /** The process's part-upload slots, shared with the live writers. */
+  uploads: Semaphore;
 }
 
 class Unrecoverable extends Error {}
@@ -50,22 +53,19 @@ export async function recoverRecording(row: RecordingRow & { transcriptionStatus
       return await finishStored(row, deps, dir, base, retry, RECOVERED);
     }
 
-    const spooled = new Map<number, Buffer>();
+    // Part number → payload bytes. Every part is checked here, before anything is uploaded, but
+    // only its size is kept: each is read again under an upload slot, so a long recording is never
+    // held in memory whole.
+    const spooled = new Map<number, number>();
     // The folder is made at open; without it (another host's spool) only the uploaded parts exist.
     const spoolPresent = await fs.stat(dir).then(() => true, () => false);
     const spoolNumbers = await listSpoolParts(dir);
     const lastSpooled = spoolNumbers.at(-1);
+    const readSpooled = (n: number) => readCheckedPart(dir, n, n === lastSpooled);
     for (const n of spoolNumbers) {
-      let read;
-      try {
-        read = await readSpoolPart(path.join(dir, partFileName(n)));
-      } catch (err) {
-        if (err instanceof SpoolCorruptError) throw new Unrecoverable(`spool corrupt: ${err.message}`);
-        throw err;
-      }
-      if (read.tornBytes > 0 && n !== lastSpooled) throw new Unrecoverable(`spool corrupt: part ${n} ends inside a record`);
+      const read = await readSpooled(n);
       if (read.tornBytes > 0) log.info({ tornBytes: read.tornBytes }, 'dropped the unacknowledged chunk at the end of the spool');
-      if (read.payload.length > 0) spooled.set(n, read.payload);
+      if (read.payload.length > 0) spooled.set(n, read.payload.length);
     }
     const journalled = new Map<number, UploadedPart>(row.parts.map((p) => [p.n, p]));
     const last = Math.max(0, ...spooled.keys(), ...journalled.keys());
@@ -74,8 +74,7 @@ export async function recoverRecording(row: RecordingRow & { transcriptionStatus
     }
     let wavDataBytes = 0;
     for (let n = 1; n <= last; n++) {
-      const payload = spooled.get(n);
-      wavDataBytes += payload ? payload.length : storedPayloadBytes(row.format, journalled.get(n)!);
+      wavDataBytes += spooled.get(n) ?? storedPayloadBytes(row.format, journalled.get(n)!);
     }
     if (last === 0 || (row.format.container === 'wav' && wavDataBytes === 0)) {
       if (uploadId) await abortUpload(deps.store, row.objectKey, uploadId).catch((err: unknown) => log.warn({ err }, 'abort multipart upload failed'));
@@ -92,9 +91,15 @@ export async function recoverRecording(row: RecordingRow & { transcriptionStatus
     }
     await deps.repo.setState(row.id, 'completing');
     const id = uploadId;
-    for (const [n, payload] of spooled) {
-      const body = partBody(row.format, n, payload, { isLast: n === last, wavDataBytes });
-      const part = await retry(() => uploadPart(deps.store, row.objectKey, id, n, body));
+    for (const [n, bytes] of spooled) {
+      // One slot per part, around its (short: recovery gives up after a few attempts) retries, so a
+      // read error stays out of the retry loop exactly as in the check above.
+      const part = await deps.uploads.run(async () => {
+        const { payload } = await readSpooled(n);
+        if (payload.length !== bytes) throw new Unrecoverable(`spool part ${n} changed during recovery`);
+        const body = partBody(row.format, n, payload, { isLast: n === last, wavDataBytes });
+        return retry(() => uploadPart(deps.store, row.objectKey, id, n, body));
+      });
       await deps.repo.addPart(row.id, part);
       journalled.set(n, part);
     }
@@ -113,6 +118,22 @@ export async function recoverRecording(row: RecordingRow & { transcriptionStatus
     // The spool is kept: it is evidence, and the only copy of what it holds.
     return { ...base, outcome: 'failed', reason };
   }
+}
+
+/**
+ * Reads spool part `n` of `dir`. Throws {@link Unrecoverable} for damage: a record that does not
+ * check out, or a torn record anywhere but at the end of the last spooled part.
+ */
+async function readCheckedPart(dir: string, n: number, isLastSpooled: boolean): Promise<{ payload: Buffer; tornBytes: number }> {
+  let read;
+  try {
+    read = await readSpoolPart(path.join(dir, partFileName(n)));
+  } catch (err) {
+    if (err instanceof SpoolCorruptError) throw new Unrecoverable(`spool corrupt: ${err.message}`);
+    throw err;
+  }
+  if (read.tornBytes > 0 && !isLastSpooled) throw new Unrecoverable(`spool corrupt: part ${n} ends inside a record`);
+  return read;
 }
 
 async function finishStored(

@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { recordingsRepository, type RecordingFormat } from '../db/recordings-repository.js';
 import { AppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
+import { Semaphore } from '../lib/semaphore.js';
 import type { ObjectStore } from '../storage/s3.js';
 import { contentTypeFor } from './multipart.js';
 import type { OpusParams } from './ogg-opus.js';
@@ -33,7 +34,15 @@ export interface RecordingServiceOptions {
    * the process, and a host crash loses the task's local disk on ECS/Fargate anyway.
    */
   fsync?: boolean;
+  /**
+   * Part uploads (spool read, body, UploadPart) in flight at once across every recording of this
+   * service, crash recovery included; the rest wait in arrival order (default 4). Bounds the
+   * memory that part bodies take when many recordings stop together.
+   */
+  uploadConcurrency?: number;
 }
+
+export const DEFAULT_UPLOAD_CONCURRENCY = 4;
 
 export type OpenOptions = (
   | { transcriptionId: string; encoding: 'pcm_s16le'; sampleRate: number }
@@ -69,6 +78,7 @@ export function createRecordingService(options: RecordingServiceOptions) {
   const partSize = options.partSize ?? MIN_PART_SIZE;
   if (partSize < MIN_PART_SIZE) throw new RangeError('partSize must be at least 5 MiB');
   const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
+  const uploads = new Semaphore(options.uploadConcurrency ?? DEFAULT_UPLOAD_CONCURRENCY);
   const repo = recordingsRepository(options.db);
   const log = options.logger.child({ component: 'recordings' });
   const live = new Map<string, RecordingWriter>();
@@ -106,7 +116,7 @@ export function createRecordingService(options: RecordingServiceOptions) {
         format,
         contentType,
         dir,
-        { repo, store: options.store, logger: log, partSize, retry, fsync: options.fsync ?? false, onSettled: () => live.delete(row.id) },
+        { repo, store: options.store, logger: log, partSize, retry, fsync: options.fsync ?? false, uploads, onSettled: () => live.delete(row.id) },
         o.encoding === 'pcm_s16le' ? undefined : o.opusHead,
       );
       live.set(row.id, writer);
@@ -125,7 +135,7 @@ export function createRecordingService(options: RecordingServiceOptions) {
       const outcomes: RecoveryOutcome[] = [];
       for (const row of rows) {
         if (live.has(row.id)) continue;
-        outcomes.push(await recoverRecording(row, { repo, store: options.store, spoolDir: options.spoolDir, logger: log, retry: policy }));
+        outcomes.push(await recoverRecording(row, { repo, store: options.store, spoolDir: options.spoolDir, logger: log, retry: policy, uploads }));
       }
       return outcomes;
     },

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecordingFormat, RecordingsRepository, UploadedPart } from '../db/recordings-repository.js';
 import { AppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
+import type { Semaphore } from '../lib/semaphore.js';
 import type { ObjectStore } from '../storage/s3.js';
 import { abortUpload, completeUpload, createUpload, inspectObject, partBody, uploadPart, type ObjectFacts } from './multipart.js';
 import { OggOpusWriter, type OpusPacket, type OpusParams } from './ogg-opus.js';
@@ -65,6 +66,12 @@ export interface WriterDeps {
   partSize: number;
   retry: RetryPolicy;
   fsync: boolean;
+  /**
+   * Slots for part uploads, shared by every writer of the process: reading a part from the spool,
+   * building its body and sending it hold one slot, so parts in memory stay bounded however many
+   * recordings stop at once.
+   */
+  uploads: Semaphore;
   onSettled: () => void;
 }
 
@@ -290,14 +297,29 @@ export class RecordingWriter extends EventEmitter<WriterEvents> {
   private async sendPart(n: number, o: { isLast: boolean; wavDataBytes: number }): Promise<void> {
     const uploadId = await this.ensureUpload();
     const file = path.join(this.spoolDir, partFileName(n));
-    const { payload, tornBytes } = await readSpoolPart(file);
-    if (tornBytes > 0) throw new PermanentError(`spool part ${n} has a torn record`);
-    const body = partBody(this.format, n, payload, o);
-    const part = await this.retry(() => uploadPart(this.deps.store, this.objectKey, uploadId, n, body));
+    // One upload slot per attempt, not around the retries: a part waiting out a backoff holds
+    // neither a slot nor its bytes (during an outage every writer would otherwise keep a part in
+    // memory), and the slot is never held while waiting for anything but this one request.
+    const part = await this.retry(() =>
+      this.deps.uploads.run(async () => uploadPart(this.deps.store, this.objectKey, uploadId, n, await this.readPartBody(file, n, o)), this.abortController.signal),
+    );
     // Journal the confirmed part before deleting its only local copy.
     await this.retry(() => this.deps.repo.addPart(this.recordingId, part));
     this.uploaded.set(n, part);
     await fs.rm(file, { force: true });
+  }
+
+  /** The bytes of part `n` from the spool. Throws non-retryable errors: a spool that cannot be read will not heal. */
+  private async readPartBody(file: string, n: number, o: { isLast: boolean; wavDataBytes: number }): Promise<Buffer> {
+    let read;
+    try {
+      read = await readSpoolPart(file);
+    } catch (err) {
+      if (err instanceof PermanentError) throw err;
+      throw new PermanentError(`spool part ${n} could not be read`, { cause: err });
+    }
+    if (read.tornBytes > 0) throw new PermanentError(`spool part ${n} has a torn record`);
+    return partBody(this.format, n, read.payload, o);
   }
 
   private async completeAll(t0: number): Promise<FinishResult> {

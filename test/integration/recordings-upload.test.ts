@@ -203,3 +203,60 @@ describe('recording writer (Opus packets → Ogg Opus)', () => {
     expect((await recordingRow(transcriptionId)).sha256).toBe(sha256(stored));
   }, 60_000);
 });
+
+describe('recording part uploads across writers', () => {
+  it('12 recordings stopping at once with uploadConcurrency 3: never more than 3 UploadPart requests in flight, and every recording is stored whole', async () => {
+    const { store } = env.s3.store();
+    // Counts UploadPart requests between the SDK sending them and S3's answer (a real middleware on
+    // the client every writer shares, not a stand-in for it).
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let uploadParts = 0;
+    store.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'UploadPartCommand') return next(args);
+        uploadParts++;
+        maxInFlight = Math.max(maxInFlight, ++inFlight);
+        try {
+          return await next(args);
+        } finally {
+          inFlight--;
+        }
+      },
+      { step: 'finalizeRequest', name: 'countUploadPartsInFlight' },
+    );
+    const service = createRecordingService({ db: env.db, store, spoolDir: env.spoolRoot, logger: silentLogger(), retry: { baseMs: 100, maxMs: 500 }, uploadConcurrency: 3 });
+    const N = 12;
+    const writers = [];
+    for (let i = 0; i < N; i++) {
+      const { transcriptionId } = await seedTranscription(env.db);
+      writers.push({ transcriptionId, writer: await service.open({ transcriptionId, encoding: 'pcm_s16le', sampleRate: 16000 }), chunks: [] as Buffer[] });
+    }
+    // 81 chunks of 64 KiB: part 1 (5 MiB with the header, held for the WAV header) and a short
+    // part 2, so each finish sends two parts and the 12 stops ask for 24 uploads together.
+    for (let seq = 0; seq < 81; seq++) {
+      await Promise.all(
+        writers.map((w, i) => {
+          const c = pcmChunk(i * 1000 + seq, CHUNK);
+          w.chunks.push(c);
+          return w.writer.appendPcm(c);
+        }),
+      );
+    }
+    expect(uploadParts).toBe(0);
+
+    const results = await Promise.all(writers.map((w) => w.writer.finish()));
+
+    expect(uploadParts).toBe(2 * N);
+    expect(maxInFlight).toBeLessThanOrEqual(3);
+    expect(maxInFlight).toBeGreaterThanOrEqual(2);
+    for (const [i, w] of writers.entries()) {
+      const result = results[i]!;
+      expect(result.state).toBe('completed');
+      const pcm = Buffer.concat(w.chunks);
+      const expected = Buffer.concat([wavHeader(16000, pcm.length), pcm]);
+      expect(sha256(await getObject(store, result.objectKey))).toBe(sha256(expected));
+      expect((await recordingRow(w.transcriptionId)).upload_state).toBe('completed');
+    }
+  }, 120_000);
+});

@@ -45,6 +45,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ENGINE_BACKOFF_BASE_MS: '9000' })).toThrow(/ENGINE_BACKOFF_BASE_MS/);
   });
 
+  it('bounds concurrent recording part uploads at 4 by default, and at no fewer than 1', () => {
+    expect(loadConfig({}).RECORDING_UPLOAD_CONCURRENCY).toBe(4);
+    expect(loadConfig({ RECORDING_UPLOAD_CONCURRENCY: '12' }).RECORDING_UPLOAD_CONCURRENCY).toBe(12);
+    expect(() => loadConfig({ RECORDING_UPLOAD_CONCURRENCY: '0' })).toThrow(/RECORDING_UPLOAD_CONCURRENCY/);
+    expect(() => loadConfig({ RECORDING_UPLOAD_CONCURRENCY: '2.5' })).toThrow(/RECORDING_UPLOAD_CONCURRENCY/);
+  });
+
   it('refuses DATABASE_URL together with DB_SECRET_ID', () => {
     expect(() => loadConfig({ DATABASE_URL: 'postgres://x', DB_SECRET_ID: 'arn' })).toThrow(/set one/);
   });
