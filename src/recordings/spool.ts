@@ -103,11 +103,13 @@ export class SpoolPartWriter {
  * Reads one part file back as the concatenated payloads. A trailing record cut short is the chunk
  * being written when the process died; it was never acknowledged, so it is dropped and reported
  * as `tornBytes`. Anything else that does not check out throws {@link SpoolCorruptError}.
+ * The payloads are moved to the front of the buffer the file was read into, so a part is held
+ * once, not twice (the returned `payload` is a view of that buffer).
  */
 export async function readSpoolPart(file: string): Promise<{ payload: Buffer; records: number; tornBytes: number }> {
   const raw = await fs.readFile(file);
-  const payloads: Buffer[] = [];
   let pos = 0;
+  let out = 0;
   let records = 0;
   while (pos < raw.length) {
     if (raw.length - pos < RECORD_HEADER) {
@@ -121,13 +123,15 @@ export async function readSpoolPart(file: string): Promise<{ payload: Buffer; re
     const crc = raw.readUInt32LE(pos + 8);
     if (len > MAX_RECORD) throw new SpoolCorruptError(`impossible record length at byte ${pos} of ${path.basename(file)}`);
     if (raw.length - pos - RECORD_HEADER < len) break; // torn tail
-    const payload = raw.subarray(pos + RECORD_HEADER, pos + RECORD_HEADER + len);
-    if (crc32(payload) !== crc) {
+    const start = pos + RECORD_HEADER;
+    if (crc32(raw.subarray(start, start + len)) !== crc) {
       throw new SpoolCorruptError(`checksum mismatch in record ${records} of ${path.basename(file)}`);
     }
-    payloads.push(payload);
+    // Moves left past the headers already read (memmove), never over bytes still to be read.
+    raw.copy(raw, out, start, start + len);
+    out += len;
     records++;
-    pos += RECORD_HEADER + len;
+    pos = start + len;
   }
-  return { payload: Buffer.concat(payloads), records, tornBytes: raw.length - pos };
+  return { payload: raw.subarray(0, out), records, tornBytes: raw.length - pos };
 }
