@@ -11,6 +11,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { io as connect, type Socket } from 'socket.io-client';
 import { readReferences, readSharedPcm } from '../test/support/audio.js';
@@ -23,8 +24,10 @@ export interface LoadPlan {
   chunkMs: number;
   /** Username/password pairs; session i logs in as users[i % users.length]. */
   users: Array<{ username: string; password: string }>;
-  /** Session starts are spread over this long, so chunks do not arrive in lockstep. */
+  /** Streaming starts are spread over this long (one chunk interval: chunks do not arrive in lockstep). */
   rampMs: number;
+  /** Acks of chunks sent in each session's first `coldMs` of streaming are also reported apart. */
+  coldMs: number;
   /** Hard stop for the whole run. */
   deadlineMs: number;
 }
@@ -35,6 +38,9 @@ export interface SessionStats {
   chunksSent: number;
   chunksAcked: number;
   ackLatMs: number[];
+  /** The same, split: chunks sent in the session's first `coldMs` of streaming, and after. */
+  ackLatColdMs: number[];
+  ackLatWarmMs: number[];
   captionLatMs: number[];
   partialLatMs: number[];
   finals: number;
@@ -118,7 +124,7 @@ function percentile(values: number[], p: number): number | null {
 const pcts = (v: number[]) => ({ p50: percentile(v, 50), p95: percentile(v, 95), p99: percentile(v, 99), n: v.length });
 
 class BenchSession {
-  readonly stats: SessionStats = { started: false, chunksSent: 0, chunksAcked: 0, ackLatMs: [], captionLatMs: [], partialLatMs: [], finals: 0, partials: 0, audioMsSent: 0, errors: {} };
+  readonly stats: SessionStats = { started: false, chunksSent: 0, chunksAcked: 0, ackLatMs: [], ackLatColdMs: [], ackLatWarmMs: [], captionLatMs: [], partialLatMs: [], finals: 0, partials: 0, audioMsSent: 0, errors: {} };
   private socket?: Socket;
   private sessionId?: string;
   /** performance.now() when chunk k was sent. */
@@ -197,7 +203,9 @@ class BenchSession {
         this.outstanding--;
         if (timeoutErr) this.err('ack_timeout');
         else if (res?.ok) {
-          this.stats.ackLatMs.push(performance.now() - sent);
+          const ms = performance.now() - sent;
+          this.stats.ackLatMs.push(ms);
+          (k * this.plan.chunkMs < this.plan.coldMs ? this.stats.ackLatColdMs : this.stats.ackLatWarmMs).push(ms);
           if (res.ackSeq !== undefined && res.ackSeq > this.maxAckSeq) this.maxAckSeq = res.ackSeq;
         } else this.err(`ack:${res?.error?.code ?? 'unknown'}`);
         if (this.outstanding === 0) this.drained?.();
@@ -226,6 +234,8 @@ async function main(): Promise<void> {
   }, plan.deadlineMs);
   hardStop.unref();
   const say = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
+  // This process's own stalls delay when acks are seen: reported so they are not taken for the service's.
+  const eld = monitorEventLoopDelay({ resolution: 5 });
 
   // A few different audio orders, shared by the sessions (encoding 100 WebM files would take a while).
   const variants = Math.min(plan.sessions, 4);
@@ -252,6 +262,7 @@ async function main(): Promise<void> {
   await Promise.all(Array.from({ length: 8 }, connectWorker));
   const live = sessions.filter((s) => s.stats.started);
   say({ phase: 'streaming', sessions: live.length });
+  eld.enable();
   const t0 = performance.now();
   await Promise.all(
     live.map(async (s, i) => {
@@ -260,6 +271,7 @@ async function main(): Promise<void> {
     }),
   );
   const streamMs = performance.now() - t0;
+  eld.disable();
   say({ phase: 'stopping' });
   await Promise.all(
     live.map(async (s) => {
@@ -293,9 +305,12 @@ async function main(): Promise<void> {
     finals: sum((s) => s.finals),
     partials: sum((s) => s.partials),
     ackLatencyMs: pcts(flat((s) => s.ackLatMs)),
+    [`ackLatencyFirst${plan.coldMs / 1000}sMs`]: pcts(flat((s) => s.ackLatColdMs)),
+    [`ackLatencyAfter${plan.coldMs / 1000}sMs`]: pcts(flat((s) => s.ackLatWarmMs)),
     captionLatencyMs: pcts(flat((s) => s.captionLatMs)),
     partialLatencyMs: pcts(flat((s) => s.partialLatMs)),
     errors,
+    loadGeneratorEventLoopDelayMs: { p99: Math.round(eld.percentile(99) / 1e5) / 10, max: Math.round(eld.max / 1e5) / 10 },
   });
   process.exit(0);
 }

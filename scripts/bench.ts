@@ -1,6 +1,6 @@
 /**
  * Live-session benchmark: `npm run bench -- [--sessions N] [--seconds S] [--engine aws|local]
- *   [--encoding pcm_s16le|webm_opus] [--chunk-ms 200] [--engine-delay-ms 0] [--cpu-prof DIR]
+ *   [--encoding pcm_s16le|webm_opus] [--chunk-ms 200] [--ramp-seconds 0.2] [--engine-delay-ms 0] [--cpu-prof DIR]
  *   [--node-arg=--trace-gc ...] [--service-output FILE]
  *   [--search [--search-start 2 --search-step 2 --search-max 40]]`
  *
@@ -33,6 +33,7 @@ const { values: a } = parseArgs({
     engine: { type: 'string', default: 'aws' },
     encoding: { type: 'string', default: 'pcm_s16le' },
     'chunk-ms': { type: 'string', default: '200' },
+    'ramp-seconds': { type: 'string' },
     'engine-delay-ms': { type: 'string', default: '0' },
     'cpu-prof': { type: 'string' },
     'node-arg': { type: 'string', multiple: true },
@@ -52,8 +53,11 @@ const encoding = a.encoding === 'webm_opus' ? 'webm_opus' : 'pcm_s16le';
 const seconds = Number(a.seconds);
 const chunkMs = Number(a['chunk-ms']);
 const engineDelayMs = Number(a['engine-delay-ms']);
+// Streaming starts are spread over one chunk interval unless told otherwise: every session is live
+// from the first second (the worst case for a task that has just started).
+const rampMs = a['ramp-seconds'] !== undefined ? Number(a['ramp-seconds']) * 1000 : chunkMs;
 const sessionsArg = a.sessions ? Number(a.sessions) : undefined;
-if (!(seconds > 0 && seconds <= 3600) || !(chunkMs >= 20 && chunkMs <= 1000)) throw new Error('--seconds 1..3600, --chunk-ms 20..1000');
+if (!(seconds > 0 && seconds <= 3600) || !(chunkMs >= 20 && chunkMs <= 1000) || !(rampMs >= 0 && rampMs <= 600_000)) throw new Error('--seconds 1..3600, --chunk-ms 20..1000, --ramp-seconds 0..600');
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const children = new Set<ChildProcess>();
@@ -180,7 +184,7 @@ interface RunResult {
 
 /** One load run of `sessions` against the running service, with /proc sampling during streaming. */
 async function runLoad(svc: ServiceChild, users: Array<{ username: string; password: string }>, sessions: number, dataDir: string): Promise<RunResult> {
-  const plan: LoadPlan = { url: svc.url, sessions, seconds, encoding, chunkMs, users, rampMs: chunkMs, deadlineMs: (seconds + 240) * 1000 };
+  const plan: LoadPlan = { url: svc.url, sessions, seconds, encoding, chunkMs, users, rampMs, coldMs: 5000, deadlineMs: (seconds + rampMs / 1000 + 240) * 1000 };
   const load = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'bench-load.ts')], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
   children.add(load);
   load.stdin.end(JSON.stringify(plan));
@@ -303,7 +307,7 @@ async function main(): Promise<void> {
     const userCount = a.users ? Math.max(1, Number(a.users)) : Math.min(maxSessions, 10);
     log(`creating ${userCount} users with the CLI`);
     const users = await createUsers(userCount, env);
-    const common = { engine, encoding, seconds, chunkMs, engineDelayMs: engine === 'aws' ? engineDelayMs : null, machine, logLevel: a['log-level'] };
+    const common = { engine, encoding, seconds, chunkMs, rampSeconds: rampMs / 1000, engineDelayMs: engine === 'aws' ? engineDelayMs : null, machine, logLevel: a['log-level'] };
     if (!a.search) {
       const n = sessionsArg ?? (engine === 'aws' ? 100 : 8);
       log(`${n} sessions × ${seconds} s`);
