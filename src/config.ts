@@ -37,7 +37,7 @@ export const configSchema = z.object({
   EMBEDDED_S3_PORT: int(0),
   AWS_REGION: z.string().default('us-east-1'),
   AWS_ENDPOINT_URL_S3: optionalString,
-  RECORDING_UPLOAD_CONCURRENCY: int(4, 1),
+  RECORDING_UPLOAD_CONCURRENCY: int(16, 1),
 
   TRANSCRIBE_ENGINE: z.enum(['local', 'aws']).default('local'),
   MAX_SESSIONS: int(100, 1),

@@ -36,13 +36,13 @@ export interface RecordingServiceOptions {
   fsync?: boolean;
   /**
    * Part uploads (spool read, body, UploadPart) in flight at once across every recording of this
-   * service, crash recovery included; the rest wait in arrival order (default 4). Bounds the
+   * service, crash recovery included; the rest wait in arrival order (default 16). Bounds the
    * memory that part bodies take when many recordings stop together.
    */
   uploadConcurrency?: number;
 }
 
-export const DEFAULT_UPLOAD_CONCURRENCY = 4;
+export const DEFAULT_UPLOAD_CONCURRENCY = 16;
 
 export type OpenOptions = (
   | { transcriptionId: string; encoding: 'pcm_s16le'; sampleRate: number }

@@ -46,7 +46,7 @@ describe('loadConfig', () => {
   });
 
   it('bounds concurrent recording part uploads at 4 by default, and at no fewer than 1', () => {
-    expect(loadConfig({}).RECORDING_UPLOAD_CONCURRENCY).toBe(4);
+    expect(loadConfig({}).RECORDING_UPLOAD_CONCURRENCY).toBe(16);
     expect(loadConfig({ RECORDING_UPLOAD_CONCURRENCY: '12' }).RECORDING_UPLOAD_CONCURRENCY).toBe(12);
     expect(() => loadConfig({ RECORDING_UPLOAD_CONCURRENCY: '0' })).toThrow(/RECORDING_UPLOAD_CONCURRENCY/);
     expect(() => loadConfig({ RECORDING_UPLOAD_CONCURRENCY: '2.5' })).toThrow(/RECORDING_UPLOAD_CONCURRENCY/);
