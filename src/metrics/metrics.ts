@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { WindowSamples } from './window.js';
 
 /** Milliseconds: sub-ms acks on an idle box up to 10 s stalls. */
-const ACK_BUCKETS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10_000];
+const ACK_BUCKETS_MS = [1, 2, 5, 10, 15, 20, 25, 30, 40, 50, 75, 100, 250, 500, 1000, 2500, 10_000];
 /** Milliseconds: a caption is good under 1 s and useless after ~10 s. */
 const CAPTION_BUCKETS_MS = [50, 100, 250, 500, 750, 1000, 1500, 2000, 3000, 5000, 10_000, 30_000];
 const LEVEL_BUCKETS_DBFS = [-90, -70, -60, -50, -40, -30, -20, -10, -3, 0];
