@@ -41,6 +41,7 @@ export const configSchema = z.object({
 
   TRANSCRIBE_ENGINE: z.enum(['local', 'aws']).default('local'),
   MAX_SESSIONS: int(100, 1),
+  MAX_SESSIONS_PER_USER: int(4, 1),
   IDLE_TIMEOUT_MS: int(300_000, 1),
   MAX_SESSION_MS: int(1_800_000, 1),
   LOCAL_ENGINE_WORKERS: int(0),

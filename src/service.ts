@@ -207,6 +207,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
           metrics,
           limits: {
             maxSessions: config.MAX_SESSIONS,
+            maxSessionsPerUser: config.MAX_SESSIONS_PER_USER,
             idleTimeoutMs: config.IDLE_TIMEOUT_MS,
             maxSessionMs: config.MAX_SESSION_MS,
             maxChunkBytes: 1024 * 1024,

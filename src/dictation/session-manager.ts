@@ -32,7 +32,11 @@ export interface SessionManagerDeps {
   engine: TranscriptionEngine;
   recordings: RecordingService;
   repo: DictationRepository;
-  limits: LiveSessionLimits & { maxSessions: number; resumeGraceMs: number };
+  /**
+   * `maxSessions`: live sessions of this process; `maxSessionsPerUser`: of one user here, so one
+   * account cannot take everyone's capacity.
+   */
+  limits: LiveSessionLimits & { maxSessions: number; maxSessionsPerUser: number; resumeGraceMs: number };
   /** Resilience counters (resumes, grace expiries, gaps). */
   counters?: MetricsHooks;
   taskId: string;
@@ -46,12 +50,14 @@ export interface SessionManagerDeps {
 }
 
 /**
- * The live sessions of this process: admission (capacity), lookup by owner, and the ordered stop
- * of every session at shutdown.
+ * The live sessions of this process: admission (capacity, and the per-user limit), lookup by owner,
+ * and the ordered stop of every session at shutdown.
  */
 export class SessionManager {
   private readonly sessions = new Map<string, LiveSession>();
   private reserved = 0;
+  /** Launches in progress per user (included in `reserved`), so a burst of starts cannot overshoot. */
+  private readonly reservedBy = new Map<string, number>();
   private draining = false;
   /** Sockets attached to each live session, and the grace timer of a session that has none. */
   private readonly attached = new Map<string, Set<string>>();
@@ -69,8 +75,8 @@ export class SessionManager {
 
   /**
    * Starts a session for `userId`.
-   * @throws AppError `capacity_exceeded`, `invalid_payload`, `unsupported_audio_format`,
-   *   `server_shutdown`, `transcriber_unavailable`
+   * @throws AppError `too_many_sessions`, `capacity_exceeded`, `invalid_payload`,
+   *   `unsupported_audio_format`, `server_shutdown`, `transcriber_unavailable`
    */
   async start(userId: string, payload: unknown): Promise<{ sessionId: string; transcriptionId: string }> {
     if (this.draining) throw new AppError('server_shutdown');
@@ -84,7 +90,7 @@ export class SessionManager {
     const req = parsed.data;
     const encoding = req.audio.encoding as 'pcm_s16le' | 'webm_opus' | 'ogg_opus';
     assertSupportedFormat({ encoding, sampleRate: req.audio.sampleRate, channels: req.audio.channels });
-    if (this.sessions.size + this.reserved >= this.d.limits.maxSessions) throw new AppError('capacity_exceeded', undefined, { retryable: true });
+    // `launch` checks admission before its first await.
     return this.launch(userId, {
       sessionId: randomUUID(),
       specialty: req.specialty,
@@ -107,7 +113,35 @@ export class SessionManager {
     });
   }
 
-  /** Builds decoder, engine stream, transcription row (via `create`) and the live session. */
+  /**
+   * Sessions `userId` holds here: running, waiting in their grace period for a resume, ending, and
+   * being launched.
+   */
+  private heldBy(userId: string): number {
+    let held = this.reservedBy.get(userId) ?? 0;
+    for (const s of this.sessions.values()) if (s.userId === userId) held += 1;
+    return held;
+  }
+
+  /**
+   * Whether one more session of `userId` may start here. The user's own limit comes first: waiting
+   * for free capacity would not help them.
+   * @throws AppError `too_many_sessions`, `capacity_exceeded` (retryable)
+   */
+  private checkAdmission(userId: string): void {
+    const held = this.heldBy(userId);
+    const limit = this.d.limits.maxSessionsPerUser;
+    if (held >= limit) {
+      this.d.logger.warn({ userId, held, limit }, 'user_session_limit_reached');
+      throw new AppError('too_many_sessions', `You already have ${held} live session${held === 1 ? '' : 's'}; stop one first.`);
+    }
+    if (this.sessions.size + this.reserved >= this.d.limits.maxSessions) throw new AppError('capacity_exceeded', undefined, { retryable: true });
+  }
+
+  /**
+   * Builds decoder, engine stream, transcription row (via `create`) and the live session.
+   * @throws AppError `too_many_sessions`, `capacity_exceeded`, `transcriber_unavailable`
+   */
   private async launch(
     userId: string,
     p: {
@@ -121,8 +155,10 @@ export class SessionManager {
       resume?: { ackSeq: number; audioMs: number; part: number; previousPcm: Buffer };
     },
   ): Promise<{ sessionId: string; transcriptionId: string }> {
-    if (this.sessions.size + this.reserved >= this.d.limits.maxSessions) throw new AppError('capacity_exceeded', undefined, { retryable: true });
+    // Check and reservation happen in one synchronous step: concurrent starts cannot both pass.
+    this.checkAdmission(userId);
     this.reserved += 1;
+    this.reservedBy.set(userId, (this.reservedBy.get(userId) ?? 0) + 1);
     let stream: TranscriptionStream | undefined;
     const { sessionId, encoding } = p;
     let decoder: Awaited<ReturnType<typeof createDecoder>> | undefined;
@@ -210,7 +246,11 @@ export class SessionManager {
       }
       throw err;
     } finally {
+      // An admitted session is already in `sessions`: its count moves there without a gap.
       this.reserved -= 1;
+      const left = (this.reservedBy.get(userId) ?? 1) - 1;
+      if (left > 0) this.reservedBy.set(userId, left);
+      else this.reservedBy.delete(userId);
     }
   }
 
@@ -268,8 +308,11 @@ export class SessionManager {
   }
 
   /**
-   * Picks up live session `sessionId` of `userId` on socket `socketId`.
-   * @throws AppError `session_not_found`, `session_ended`
+   * Picks up live session `sessionId` of `userId` on socket `socketId`. A session live here is the
+   * same session and is never refused by the per-user limit; one continued from another task is a
+   * new session here and is.
+   * @throws AppError `session_not_found`, `session_ended`, and for a continuation from another task
+   *   `too_many_sessions`, `capacity_exceeded`, `storage_unavailable`
    */
   async resume(userId: string, sessionId: unknown, socketId: string): Promise<LiveSession> {
     const local = typeof sessionId === 'string' ? this.sessions.get(sessionId) : undefined;
@@ -293,7 +336,8 @@ export class SessionManager {
    * row is claimed atomically, the engine stream starts at the stored timeline position, and the
    * new recording part begins with the earlier part's audio. PCM sessions only: an Opus stream
    * cannot be decoded from its middle.
-   * @throws AppError `session_not_found`, `session_ended`, `storage_unavailable` (retryable)
+   * @throws AppError `session_not_found`, `session_ended`, `storage_unavailable` (retryable),
+   *   `too_many_sessions`, `capacity_exceeded`
    */
   private async continueFromShutdown(userId: string, sessionId: string): Promise<void> {
     const inFlight = this.continuing.get(sessionId);
@@ -302,6 +346,8 @@ export class SessionManager {
       const row = await this.d.repo.findResumable(sessionId, userId, this.d.limits.resumeGraceMs);
       if (!row) throw new AppError('session_not_found');
       if (row.encoding !== 'pcm_s16le') throw new AppError('session_ended', 'This session cannot continue on another server; start a new one.');
+      // Before reading the whole earlier recording; `launch` checks again when it reserves.
+      this.checkAdmission(userId);
       const previousPcm = await this.d.recordings.readCompletedPcm(row.id).catch((err: unknown) => {
         throw err instanceof AppError && err.code === 'not_found' ? new AppError('storage_unavailable', 'The recording is still being saved; try again.', { retryable: true }) : err;
       });

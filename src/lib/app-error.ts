@@ -18,6 +18,7 @@ export const ERROR_TABLE = {
   username_taken: { status: 409, message: 'That username is already taken.' },
   rate_limited: { status: 429, message: 'Too many attempts. Try again later.' },
   capacity_exceeded: { status: 503, message: 'The server is at capacity. Try again shortly.' },
+  too_many_sessions: { status: 409, message: 'You already have the most live sessions allowed; stop one first.' },
   unsupported_audio_format: { status: 400, message: 'That audio format is not supported.' },
   invalid_audio: { status: 400, message: 'The audio could not be decoded.' },
   audio_too_large: { status: 413, message: 'An audio chunk is larger than 1 MiB.' },

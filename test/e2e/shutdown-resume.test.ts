@@ -55,6 +55,8 @@ beforeAll(async () => {
       AWS_ENDPOINT_URL_TRANSCRIBE_STREAMING: transcribe.url,
       SESSION_SECRET: 'a-shared-test-session-secret-of-enough-length',
       SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
+      // The ten sessions are one clinician's, and all ten continue on task B.
+      MAX_SESSIONS_PER_USER: '10',
     };
   };
   // One after the other: the second start also proves migrations are a no-op for a running peer.

@@ -52,6 +52,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ RECORDING_UPLOAD_CONCURRENCY: '2.5' })).toThrow(/RECORDING_UPLOAD_CONCURRENCY/);
   });
 
+  it('allows 4 live sessions per user by default, and no fewer than 1', () => {
+    expect(loadConfig({}).MAX_SESSIONS_PER_USER).toBe(4);
+    expect(loadConfig({ MAX_SESSIONS_PER_USER: '1' }).MAX_SESSIONS_PER_USER).toBe(1);
+    expect(loadConfig({ MAX_SESSIONS_PER_USER: '10' }).MAX_SESSIONS_PER_USER).toBe(10);
+    expect(() => loadConfig({ MAX_SESSIONS_PER_USER: '0' })).toThrow(/MAX_SESSIONS_PER_USER/);
+    expect(() => loadConfig({ MAX_SESSIONS_PER_USER: '1.5' })).toThrow(/MAX_SESSIONS_PER_USER/);
+  });
+
   it('refuses DATABASE_URL together with DB_SECRET_ID', () => {
     expect(() => loadConfig({ DATABASE_URL: 'postgres://x', DB_SECRET_ID: 'arn' })).toThrow(/set one/);
   });
