@@ -254,7 +254,9 @@ async function resume(attempt = 0) {
     hideMessage();
   } catch (err) {
     // Another task may still be saving the session it was handed at a deploy: try again shortly.
-    const retry = ['storage_unavailable', 'server_shutdown', 'transcriber_unavailable', 'capacity_exceeded'].includes(err.code) || (state.moving && ['session_not_found', 'session_ended'].includes(err.code));
+    // A continuation refused by the per-user limit goes on once the user stops another session.
+    if (err.code === 'too_many_sessions') showMessage('error', err.message);
+    const retry = ['storage_unavailable', 'server_shutdown', 'transcriber_unavailable', 'capacity_exceeded', 'too_many_sessions'].includes(err.code) || (state.moving && ['session_not_found', 'session_ended'].includes(err.code));
     if (retry && attempt < 20) {
       setTimeout(() => state.socket?.connected && resume(attempt + 1), Math.min(500 * 2 ** attempt, 5000));
       return;
