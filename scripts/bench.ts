@@ -304,7 +304,9 @@ async function main(): Promise<void> {
   log(`starting the service (${engine} engine) in ${dataDir}`);
   const svc = await startServiceProcess(env, nodeArgs);
   try {
-    const userCount = a.users ? Math.max(1, Number(a.users)) : Math.min(maxSessions, 10);
+    // Enough clinicians that none goes over the service's per-user limit (MAX_SESSIONS_PER_USER, default 4).
+    const perUser = Number(process.env.MAX_SESSIONS_PER_USER) || 4;
+    const userCount = a.users ? Math.max(1, Number(a.users)) : Math.max(Math.min(maxSessions, 10), Math.ceil(maxSessions / perUser));
     log(`creating ${userCount} users with the CLI`);
     const users = await createUsers(userCount, env);
     const common = { engine, encoding, seconds, chunkMs, rampSeconds: rampMs / 1000, engineDelayMs: engine === 'aws' ? engineDelayMs : null, machine, logLevel: a['log-level'] };
