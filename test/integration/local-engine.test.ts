@@ -5,8 +5,10 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/lib/logger.js';
 import { ProviderError } from '../../src/transcription/port.js';
-import { createLocalEngine } from '../../src/transcription/providers/local/index.js';
+import { createEngine } from '../../src/transcription/factory.js';
+import { createLocalEngine, type LocalEngine } from '../../src/transcription/providers/local/index.js';
 import { DEBIAN_MODEL_DIR } from '../../src/transcription/providers/local/pocketsphinx.js';
+import { readSharedPcm } from '../support/audio.js';
 
 const logger = createLogger({ level: 'silent' });
 const dirs: string[] = [];
@@ -33,5 +35,70 @@ describe('offline engine setup failures', () => {
 
   it('a missing model directory fails at construction, naming the file', () => {
     expect(() => createLocalEngine({ workers: 1, lmDir: path.join(os.tmpdir(), 'no-such-model-dir') }, logger)).toThrow(/en-us\.lm\.bin/);
+  });
+
+  it('as the fallback (workers started on the first stream), a missing model still fails when the service builds it, not at the first failover', async () => {
+    const config = { TRANSCRIBE_ENGINE: 'local' as const, AWS_REGION: 'us-east-1', LOCAL_ENGINE_WORKERS: 1, LOCAL_LM_DIR: path.join(os.tmpdir(), 'no-such-model-dir') };
+    await expect(createEngine(config, logger, 'fallback')).rejects.toThrow(/en-us\.lm\.bin/);
+  });
+});
+
+/** Threads of this process (each worker is one, plus its loader-hooks thread under tsx). */
+const threads = (): number => fs.readdirSync('/proc/self/task').length;
+const rssMb = (): number => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
+
+/** One short stream through the engine; its finals' text. */
+async function transcribeOnce(engine: LocalEngine, pcm: Buffer): Promise<string> {
+  const stream = await engine.start({ sampleRate: 16000, specialty: 'PRIMARYCARE', type: 'DICTATION', languageCode: 'en-US', sessionId: 'on-demand' });
+  const texts: string[] = [];
+  const reading = (async () => {
+    for await (const r of stream) if (r.kind === 'final') texts.push(r.text);
+  })();
+  for (let i = 0; i < pcm.length; i += 3200) stream.write(pcm.subarray(i, i + 3200));
+  await stream.end();
+  await reading;
+  return texts.join(' ');
+}
+
+describe('offline engine with workers started on the first stream', () => {
+  it('runs no worker until a stream opens (check() does not start one), then stops its workers after the idle time and starts them again for the next stream', async () => {
+    const before = threads();
+    const engine = createLocalEngine({ workers: 1, startWorkers: 'on-first-stream', idleStopMs: 300 }, logger);
+    try {
+      await engine.check();
+      expect(engine.workers).toBe(0);
+      expect(threads()).toBe(before);
+
+      const pcm = readSharedPcm('real/jfk.wav');
+      expect(await transcribeOnce(engine, pcm)).toMatch(/country/);
+      expect(engine.workers).toBe(1);
+      await engine.check(); // a running worker answers a ping
+      await expect.poll(() => engine.workers).toBe(0);
+      await expect.poll(threads).toBe(before);
+
+      expect(await transcribeOnce(engine, pcm)).toMatch(/country/);
+      expect(engine.workers).toBe(1);
+      await expect.poll(threads).toBe(before);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('gives the model memory back when it stops while idle: start/stop cycles do not pile up (terminating the worker alone leaks ~90 MB each)', async () => {
+    const engine = createLocalEngine({ workers: 1, startWorkers: 'on-first-stream', idleStopMs: 100 }, logger);
+    const before = threads();
+    const second = readSharedPcm('real/jfk.wav').subarray(0, 32_000);
+    const cycle = async () => {
+      await transcribeOnce(engine, second);
+      await expect.poll(threads).toBe(before);
+    };
+    try {
+      await cycle();
+      const afterOne = rssMb();
+      for (let i = 0; i < 3; i++) await cycle();
+      expect(rssMb() - afterOne).toBeLessThan(60);
+    } finally {
+      await engine.close();
+    }
   });
 });

@@ -21,20 +21,40 @@ export interface LocalEngineOptions {
   searchArgs?: readonly string[];
   /** Fresh decoders each worker keeps ready for the next streams (default 1; each costs ~100 MB). */
   spareDecoders?: number;
+  /**
+   * `eager` (default): the workers start and load the model now, so the first stream does not wait.
+   * `on-first-stream`: no worker (and no model in memory) until the first `start()`, which waits for
+   * the load; for the fallback, which most tasks never use.
+   */
+  startWorkers?: 'eager' | 'on-first-stream';
+  /** With `on-first-stream`: the workers exit after this long without a stream (unset: never). */
+  idleStopMs?: number;
+}
+
+/** The offline engine: the port, plus how many worker threads it is running now. */
+export interface LocalEngine extends TranscriptionEngine {
+  readonly workers: number;
 }
 
 /**
  * The offline engine. Throws {@link LocalEngineSetupError} (with the `apt-get install` line) at once
- * when PocketSphinx or its model is missing; model loading then continues in the worker threads.
+ * when PocketSphinx or its model is missing, whether the workers start now or later; model loading
+ * then continues in the worker threads.
  */
-export function createLocalEngine(options: LocalEngineOptions, logger: Logger): TranscriptionEngine {
+export function createLocalEngine(options: LocalEngineOptions, logger: Logger): LocalEngine {
   loadPocketsphinx();
   resolveModel(options.lmDir);
-  const pool = new WorkerPool(options.workers ?? WorkerPool.defaultSize(), {
-    ...(options.lmDir ? { lmDir: options.lmDir } : {}),
-    args: [...(options.searchArgs ?? FAST_SEARCH_ARGS)],
-    spareDecoders: options.spareDecoders ?? 1,
-  }, logger);
+  const onDemand = options.startWorkers === 'on-first-stream';
+  const pool = new WorkerPool(
+    options.workers ?? WorkerPool.defaultSize(),
+    {
+      ...(options.lmDir ? { lmDir: options.lmDir } : {}),
+      args: [...(options.searchArgs ?? FAST_SEARCH_ARGS)],
+      spareDecoders: options.spareDecoders ?? 1,
+    },
+    logger,
+    { start: onDemand ? 'on-first-stream' : 'eager', ...(options.idleStopMs ? { idleStopMs: options.idleStopMs } : {}) },
+  );
   const log = logger.child({ engine: 'local' });
 
   const setupFailure = (err: unknown): ProviderError =>
@@ -42,6 +62,9 @@ export function createLocalEngine(options: LocalEngineOptions, logger: Logger): 
 
   return {
     name: 'local',
+    get workers() {
+      return pool.workers;
+    },
     async start(opts: StreamOptions): Promise<TranscriptionStream> {
       const queue = new ResultQueue<TranscriptResult>();
       let endedResolve!: () => void;
@@ -103,6 +126,12 @@ export function createLocalEngine(options: LocalEngineOptions, logger: Logger): 
     },
     async check(): Promise<void> {
       try {
+        // Not started (or stopped while idle): healthy when the library and model files are there.
+        // Starting the workers for a probe would spend the memory on-demand start saves.
+        if (onDemand && pool.workers === 0) {
+          resolveModel(options.lmDir);
+          return;
+        }
         await pool.ready();
         await pool.ping();
       } catch (err) {

@@ -44,6 +44,11 @@ export function resolveModel(lmDir?: string): ModelPaths {
 
 export interface Pocketsphinx {
   createDecoder(model: ModelPaths, extraArgs: readonly string[]): Decoder;
+  /**
+   * Frees this thread's shared language models and returns freed heap to the OS; call after every
+   * decoder is freed, before the thread exits (native memory outlives a terminated worker).
+   */
+  release(): void;
 }
 
 /** One PocketSphinx decoder: search state for one utterance at a time. */
@@ -86,14 +91,22 @@ export function loadPocketsphinx(): Pocketsphinx {
   const psGetHyp = ps.func('const char *ps_get_hyp(void *ps, _Out_ int32_t *score)');
   const ngramRead = sb.func('void *ngram_model_read(void *config, const char *file_name, int file_type, void *lmath)');
   const ngramRetain = sb.func('void *ngram_model_retain(void *model)');
+  const ngramFree = sb.func('int ngram_model_free(void *model)');
   const psGetLogmath = ps.func('void *ps_get_logmath(void *ps)');
   const psSetLm = ps.func('int ps_set_lm(void *ps, const char *name, void *lm)');
   const psSetSearch = ps.func('int ps_set_search(void *ps, const char *name)');
   const NGRAM_AUTO = 0;
+  // glibc keeps a finished thread's freed heap for reuse unless asked to give it back.
+  let mallocTrim: ((pad: number) => number) | undefined;
+  try {
+    mallocTrim = koffi.load('libc.so.6').func('int malloc_trim(size_t pad)');
+  } catch {
+    // Not glibc: nothing to trim.
+  }
   /**
    * One loaded language model per file, shared by every decoder of this thread (its searches read it;
-   * the search state is per decoder). Saves ~35 MB per stream. Never freed: it lives as long as the
-   * worker, and each decoder takes its own reference so ps_free cannot release it.
+   * the search state is per decoder). Saves ~35 MB per stream. It lives as long as the worker: each
+   * decoder takes its own reference so ps_free cannot release it; `release()` frees it at the end.
    */
   const lms = new Map<string, unknown>();
 
@@ -145,6 +158,12 @@ export function loadPocketsphinx(): Pocketsphinx {
           freed = true;
         },
       };
+    },
+    release() {
+      // Every decoder left a reference behind (see above); with none left, drop them all.
+      for (const lm of lms.values()) while (ngramFree(lm) > 0);
+      lms.clear();
+      mallocTrim?.(0);
     },
   };
   return loaded;

@@ -6,7 +6,9 @@ export type ToWorker =
   | { type: 'audio'; id: number; pcm: ArrayBuffer }
   | { type: 'end'; id: number }
   | { type: 'abort'; id: number }
-  | { type: 'ping'; id: number };
+  | { type: 'ping'; id: number }
+  /** Free every decoder and the language model, then exit (an idle stop; terminate() would leak them). */
+  | { type: 'shutdown'; id: number };
 
 /** Worker → main thread. */
 export type FromWorker =

@@ -23,6 +23,8 @@ interface Slot {
   streams: Map<number, StreamHandlers>;
   pings: Map<number, (err?: Error) => void>;
   dead: boolean;
+  /** Marks the worker gone: fails its load wait, its streams and its pings (once). */
+  die(message: string): void;
 }
 
 /**
@@ -38,6 +40,18 @@ function startWorker(workerData: WorkerInit): Worker {
   return new Worker(boot, { eval: true, workerData });
 }
 
+/** When a pool's workers run. */
+export interface WorkerPoolOptions {
+  /**
+   * `eager` (default): every worker starts (and loads the model) at construction, so the first
+   * stream does not wait. `on-first-stream`: none until the first `open()`, which then waits for the
+   * model load; for an engine that may never be used (the fallback).
+   */
+  start?: 'eager' | 'on-first-stream';
+  /** With `on-first-stream`: stop every worker after this long without a stream (0 or unset: never). */
+  idleStopMs?: number;
+}
+
 /**
  * A fixed set of worker threads, each with its own PocketSphinx instance. Streams go to the worker
  * with the fewest streams; a worker that dies fails its streams and is replaced on the next open.
@@ -46,20 +60,29 @@ export class WorkerPool {
   private readonly slots: Slot[] = [];
   private nextId = 1;
   private closed = false;
+  /** open() calls waiting for a worker; they count as use, so an idle stop never races them. */
+  private opening = 0;
+  private idleTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly size: number,
     private readonly init: WorkerInit,
     private readonly logger: Logger,
+    private readonly options: WorkerPoolOptions = {},
   ) {
-    for (let i = 0; i < size; i++) this.slots.push(this.spawn());
+    if (options.start !== 'on-first-stream') for (let i = 0; i < size; i++) this.slots.push(this.spawn());
   }
 
   static defaultSize(): number {
     return Math.max(1, os.availableParallelism());
   }
 
-  /** Resolves when every worker has loaded the model; rejects with the first load failure. */
+  /** Worker threads running now (0 before an `on-first-stream` pool's first open and after an idle stop). */
+  get workers(): number {
+    return this.live().length;
+  }
+
+  /** Resolves when every running worker has loaded the model; rejects with the first load failure. */
   async ready(): Promise<void> {
     await Promise.all(this.live().map((s) => s.ready));
   }
@@ -67,9 +90,18 @@ export class WorkerPool {
   /** Opens a stream on the least busy worker. */
   async open(handlers: StreamHandlers): Promise<{ send(m: StreamMessage, transfer?: ArrayBuffer[]): void; readonly id: number }> {
     if (this.closed) throw new Error('worker pool is closed');
+    this.cancelIdleStop();
+    if (this.live().length === 0 && this.options.start === 'on-first-stream') this.logger.info({ workers: this.size }, 'offline_engine_starting');
     while (this.live().length < this.size) this.slots.push(this.spawn());
     const slot = this.live().reduce((a, b) => (b.streams.size < a.streams.size ? b : a));
-    await slot.ready;
+    this.opening += 1;
+    try {
+      await slot.ready;
+    } finally {
+      this.opening -= 1;
+      this.scheduleIdleStop();
+    }
+    if (slot.dead) throw new Error('offline engine worker exited');
     const id = this.nextId++;
     slot.streams.set(id, handlers);
     const send = (m: StreamMessage, transfer?: ArrayBuffer[]): void => {
@@ -104,12 +136,27 @@ export class WorkerPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.cancelIdleStop();
+    await this.stopAll('engine closed');
+  }
+
+  /** Stops every worker; `graceful` lets each free its native memory first (terminate() leaks it). */
+  private async stopAll(message: string, graceful = false): Promise<void> {
     const slots = this.slots.splice(0);
     await Promise.all(
       slots.map(async (s) => {
-        s.dead = true;
-        for (const h of s.streams.values()) h.onError('engine closed', true);
-        s.streams.clear();
+        const wasLive = !s.dead;
+        s.die(message);
+        if (graceful && wasLive) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 5000);
+            s.worker.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            s.worker.postMessage({ type: 'shutdown', id: 0 } satisfies ToWorker);
+          });
+        }
         await s.worker.terminate();
       }),
     );
@@ -117,6 +164,28 @@ export class WorkerPool {
 
   private live(): Slot[] {
     return this.slots.filter((s) => !s.dead);
+  }
+
+  private inUse(): number {
+    return this.opening + this.slots.reduce((n, s) => n + s.streams.size, 0);
+  }
+
+  /** Arms the idle stop once the last stream is gone (no-op unless `idleStopMs` is set). */
+  private scheduleIdleStop(): void {
+    const ms = this.options.idleStopMs ?? 0;
+    if (ms <= 0 || this.closed || this.idleTimer || this.live().length === 0 || this.inUse() > 0) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (this.closed || this.inUse() > 0) return;
+      this.logger.info({ workers: this.live().length, idleMs: ms }, 'offline_engine_idle_stop');
+      void this.stopAll('offline engine stopped while idle', true);
+    }, ms);
+    this.idleTimer.unref();
+  }
+
+  private cancelIdleStop(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
   }
 
   private spawn(): Slot {
@@ -129,7 +198,6 @@ export class WorkerPool {
     });
     // Observed by open()/ready(); never left unhandled if nobody asks.
     ready.catch(() => {});
-    const slot: Slot = { worker, ready, streams: new Map(), pings: new Map(), dead: false };
     const die = (message: string): void => {
       if (slot.dead) return;
       slot.dead = true;
@@ -138,7 +206,9 @@ export class WorkerPool {
       slot.streams.clear();
       for (const p of slot.pings.values()) p(new Error(message));
       slot.pings.clear();
+      this.scheduleIdleStop();
     };
+    const slot: Slot = { worker, ready, streams: new Map(), pings: new Map(), dead: false, die };
     worker.on('message', (m: FromWorker) => {
       switch (m.type) {
         case 'ready':
@@ -158,12 +228,14 @@ export class WorkerPool {
           const h = slot.streams.get(m.id);
           slot.streams.delete(m.id);
           h?.onEnded();
+          this.scheduleIdleStop();
           break;
         }
         case 'stream-error': {
           const h = slot.streams.get(m.id);
           slot.streams.delete(m.id);
           h?.onError(m.message, false);
+          this.scheduleIdleStop();
           break;
         }
         case 'pong':
@@ -186,5 +258,6 @@ export class WorkerPool {
   /** Forgets a stream (after abort) so late results are dropped. */
   forget(id: number): void {
     for (const s of this.slots) s.streams.delete(id);
+    this.scheduleIdleStop();
   }
 }

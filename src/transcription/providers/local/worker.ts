@@ -21,11 +21,13 @@ let model: ModelPaths;
 let ps: ReturnType<typeof loadPocketsphinx>;
 
 let refillPending = false;
+let shuttingDown = false;
 function refill(): void {
-  if (refillPending) return;
+  if (refillPending || shuttingDown) return;
   refillPending = true;
   setImmediate(() => {
     refillPending = false;
+    if (shuttingDown) return;
     try {
       while (spare.length < init.spareDecoders) spare.push(ps.createDecoder(model, init.args));
     } catch {
@@ -79,6 +81,13 @@ port.on('message', (m: ToWorker) => {
       case 'ping':
         post({ type: 'pong', id: m.id });
         break;
+      case 'shutdown':
+        shuttingDown = true;
+        for (const st of streams.values()) st.decoder.free();
+        streams.clear();
+        for (const d of spare.splice(0)) d.free();
+        ps?.release();
+        process.exit(0);
     }
   } catch (err) {
     if (s) {
