@@ -111,7 +111,8 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     closers.push(['close_engine', () => primary.close()]);
     let fallback = overrides.fallbackEngine;
     if (!fallback && !overrides.engine && config.fallbackEngine === 'local') {
-      fallback = await createEngine({ ...config, TRANSCRIBE_ENGINE: 'local', LOCAL_ENGINE_WORKERS: config.LOCAL_ENGINE_WORKERS || undefined }, logger);
+      // No worker threads or model in memory until a session fails over (most tasks never do).
+      fallback = await createEngine({ ...config, TRANSCRIBE_ENGINE: 'local', LOCAL_ENGINE_WORKERS: config.LOCAL_ENGINE_WORKERS || undefined }, logger, 'fallback');
     }
     if (fallback) {
       const f = fallback;

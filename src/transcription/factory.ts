@@ -11,12 +11,17 @@ export interface EngineConfig {
   LOCAL_LM_DIR?: string | undefined;
 }
 
+/** The offline engine as a fallback stops its workers after this long without a stream. */
+export const FALLBACK_IDLE_STOP_MS = 5 * 60_000;
+
 /**
- * Builds the configured engine; its module (and for `aws` the SDK) is imported only here.
+ * Builds the configured engine; its module (and for `aws` the SDK) is imported only here. As the
+ * `fallback`, the offline engine starts its workers (and loads its model) on the first stream and
+ * stops them after {@link FALLBACK_IDLE_STOP_MS} without one; as the primary it starts them now.
  * Throws `LocalEngineSetupError` naming the `apt-get install` line when the offline engine's
- * Debian packages are missing.
+ * Debian packages are missing, in either role.
  */
-export async function createEngine(config: EngineConfig, logger: Logger): Promise<TranscriptionEngine> {
+export async function createEngine(config: EngineConfig, logger: Logger, role: 'primary' | 'fallback' = 'primary'): Promise<TranscriptionEngine> {
   if (config.TRANSCRIBE_ENGINE === 'aws') {
     const { createAwsTranscribeMedicalEngine } = await import('./providers/aws-transcribe-medical/index.js');
     return createAwsTranscribeMedicalEngine({ region: config.AWS_REGION }, logger);
@@ -26,6 +31,7 @@ export async function createEngine(config: EngineConfig, logger: Logger): Promis
     {
       ...(config.LOCAL_ENGINE_WORKERS ? { workers: config.LOCAL_ENGINE_WORKERS } : {}),
       ...(config.LOCAL_LM_DIR ? { lmDir: config.LOCAL_LM_DIR } : {}),
+      ...(role === 'fallback' ? { startWorkers: 'on-first-stream' as const, idleStopMs: FALLBACK_IDLE_STOP_MS } : {}),
     },
     logger,
   );
