@@ -42,11 +42,10 @@ async function recordAndKill(transcriptionId: string, killAfter: number): Promis
     const m = /^acked (\d+) uploaded (\d+)$/.exec(line);
     if (!m) continue;
     lastAcked = Number(m[1]);
-    // Kill once S3 holds at least one part, so recovery must join S3's parts and the spool.
-    if (lastAcked + 1 >= killAfter && Number(m[2]) >= 1) {
-      child.kill('SIGKILL');
-      break;
-    }
+    // Kill once S3 holds at least one part, so recovery must join S3's parts and the spool. The
+    // child keeps appending until the signal lands: the lines it printed meanwhile are still read
+    // (up to EOF), so `lastAcked` is the last chunk it really acknowledged.
+    if (lastAcked + 1 >= killAfter && Number(m[2]) >= 1 && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
   lines.close();
   const how = await exited;
