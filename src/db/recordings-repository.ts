@@ -1,6 +1,7 @@
 import type pg from 'pg';
 
-export type UploadState = 'uploading' | 'completing' | 'completed' | 'failed' | 'aborted';
+/** `superseded`: an earlier part whose object was deleted because a later completed part holds the whole recording. */
+export type UploadState = 'uploading' | 'completing' | 'completed' | 'failed' | 'aborted' | 'superseded';
 
 export interface RecordingFormat {
   container: 'wav' | 'ogg';
@@ -90,6 +91,36 @@ export function recordingsRepository(db: pg.Pool) {
       // The highest part is the whole recording (docs/resilience.md).
       const { rows } = await db.query(`SELECT ${COLUMNS} FROM recordings WHERE transcription_id = $1 ORDER BY part_index DESC LIMIT 1`, [transcriptionId]);
       return rows[0] ? toRow(rows[0]) : null;
+    },
+
+    /**
+     * The completed earlier parts of recording `id`'s transcription, if `id` itself is completed: the
+     * parts it supersedes (docs/resilience.md, "Recording parts").
+     */
+    async findSupersededBy(id: string): Promise<Array<{ id: string; objectKey: string }>> {
+      const { rows } = await db.query(
+        `SELECT o.id, o.object_key FROM recordings n
+           JOIN recordings o ON o.transcription_id = n.transcription_id AND o.part_index < n.part_index
+          WHERE n.id = $1 AND n.upload_state = 'completed' AND o.upload_state = 'completed'
+          ORDER BY o.part_index`,
+        [id],
+      );
+      return rows.map((r) => ({ id: r.id as string, objectKey: r.object_key as string }));
+    },
+
+    /** Marks a completed part `superseded` once its object is deleted. */
+    async markSuperseded(id: string): Promise<void> {
+      await db.query(`UPDATE recordings SET upload_state = 'superseded', updated_at = now() WHERE id = $1 AND upload_state = 'completed'`, [id]);
+    },
+
+    /** Completed later parts whose completed earlier parts are still stored (a delete that failed or was cut short). */
+    async findPendingSupersessions(): Promise<Array<{ id: string; transcriptionId: string }>> {
+      const { rows } = await db.query(
+        `SELECT n.id, n.transcription_id FROM recordings n
+          WHERE n.part_index > 0 AND n.upload_state = 'completed'
+            AND EXISTS (SELECT 1 FROM recordings o WHERE o.transcription_id = n.transcription_id AND o.part_index < n.part_index AND o.upload_state = 'completed')`,
+      );
+      return rows.map((r) => ({ id: r.id as string, transcriptionId: r.transcription_id as string }));
     },
 
     /**

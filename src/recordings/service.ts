@@ -14,6 +14,7 @@ import { parseRange } from './range.js';
 import { recoverRecording, type RecoveryOutcome } from './recovery.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 import { makeSpoolDir } from './spool.js';
+import { supersedeEarlierParts } from './supersede.js';
 import { WAV_HEADER_BYTES } from './wav.js';
 import { RecordingWriter } from './writer.js';
 
@@ -116,7 +117,18 @@ export function createRecordingService(options: RecordingServiceOptions) {
         format,
         contentType,
         dir,
-        { repo, store: options.store, logger: log, partSize, retry, fsync: options.fsync ?? false, uploads, onSettled: () => live.delete(row.id) },
+        {
+          repo,
+          store: options.store,
+          logger: log,
+          partSize,
+          retry,
+          fsync: options.fsync ?? false,
+          uploads,
+          onSettled: () => live.delete(row.id),
+          // A continuation's part holds the whole recording: the earlier parts' objects go once it is stored.
+          ...(o.partIndex ? { onStored: () => void supersedeEarlierParts(row.id, { repo, store: options.store, logger: log, retry }) } : {}),
+        },
         o.encoding === 'pcm_s16le' ? undefined : o.opusHead,
       );
       live.set(row.id, writer);
@@ -128,6 +140,8 @@ export function createRecordingService(options: RecordingServiceOptions) {
      * At start-up: completes (or, when impossible, fails with a reason) every unfinished
      * recording no live process owns (see `findOrphans` for the rule), from the spool under
      * `spoolDir` and the parts already confirmed by S3. One bad recording never stops the others.
+     * Then deletes the objects of earlier parts that a completed later part supersedes and that are
+     * still stored (a part just recovered, or a deletion that failed): see `supersedeEarlierParts`.
      */
     async recoverUnfinished(o: RecoveryOptions): Promise<RecoveryOutcome[]> {
       const policy: RetryPolicy = { ...DEFAULT_RETRY, maxAttempts: 5, ...o.retry };
@@ -137,6 +151,12 @@ export function createRecordingService(options: RecordingServiceOptions) {
         if (live.has(row.id)) continue;
         outcomes.push(await recoverRecording(row, { repo, store: options.store, spoolDir: options.spoolDir, logger: log, retry: policy, uploads }));
       }
+      // Parts just recovered, and parts whose deletion failed in a live process or was cut short.
+      const pending = await repo.findPendingSupersessions().catch((err: unknown) => {
+        log.warn({ errName: (err as Error).name }, 'pending recording supersessions not looked up');
+        return [];
+      });
+      for (const p of pending) await supersedeEarlierParts(p.id, { repo, store: options.store, logger: log, retry: policy });
       return outcomes;
     },
 

@@ -73,6 +73,8 @@ export interface WriterDeps {
    */
   uploads: Semaphore;
   onSettled: () => void;
+  /** Called (not awaited) once the row is marked completed. */
+  onStored?: () => void;
 }
 
 /**
@@ -340,6 +342,7 @@ export class RecordingWriter extends EventEmitter<WriterEvents> {
       const stopToCompleteMs = performance.now() - t0;
       const facts: ObjectFacts = await this.retry(() => inspectObject(this.deps.store, this.objectKey, this.format));
       await this.retry(() => this.deps.repo.markCompleted(this.recordingId, { ...facts, note: null }));
+      this.deps.onStored?.();
       await fs.rm(this.spoolDir, { recursive: true, force: true });
       this.stateValue = 'completed';
       const result: FinishResult = {

@@ -168,17 +168,21 @@ describe('SIGTERM with 10 live sessions, resumed on a second task', () => {
         [o.transcriptionId],
       );
       expect(tr).toMatchObject({ status: 'completed', end_reason: 'stopped', resume_part: 1 });
-      // Part 0 is what task A stored at shutdown; part 1, written by B, is the whole recording.
+      // Part 0 is what task A stored at shutdown; part 1, written by B, is the whole recording and supersedes it.
       await expect
         .poll(async () => (await queryDb<{ upload_state: string }>(db.url, 'SELECT upload_state FROM recordings WHERE transcription_id = $1 AND part_index = 1', [o.transcriptionId]))[0]?.upload_state, { timeout: 15_000 })
         .toBe('completed');
+      // Once part 1 is stored, part 0's object is deleted and its row says so.
+      await expect
+        .poll(async () => (await queryDb<{ upload_state: string }>(db.url, 'SELECT upload_state FROM recordings WHERE transcription_id = $1 AND part_index = 0', [o.transcriptionId]))[0]?.upload_state, { timeout: 15_000 })
+        .toBe('superseded');
       const parts = await queryDb<{ part_index: number; upload_state: string; duration_ms: string }>(
         db.url,
         'SELECT part_index, upload_state, duration_ms FROM recordings WHERE transcription_id = $1 ORDER BY part_index',
         [o.transcriptionId],
       );
       expect(parts.map((p) => [p.part_index, p.upload_state])).toEqual([
-        [0, 'completed'],
+        [0, 'superseded'],
         [1, 'completed'],
       ]);
       expect(Number(parts[0]!.duration_ms)).toBeGreaterThan(0);
