@@ -23,6 +23,8 @@ describe('IamRoles', () => {
     const st = bySid(task, 'RecordingObjects');
     expect(st.resources).toEqual([expect.stringMatching(/^\$\{aws_s3_bucket\.recordings_bucket_\w+\.arn\}\/recordings\/\*$/)]);
     for (const action of st.actions) expect(action).toMatch(/^s3:(Put|Get|Delete)Object$|^s3:AbortMultipartUpload$|^s3:ListMultipartUploadParts$/);
+    // The app deletes a recording part superseded by a continuation's part (docs/resilience.md).
+    expect(st.actions).toContain('s3:DeleteObject');
   });
 
   it('grants the recordings key for data keys and decryption only', () => {
