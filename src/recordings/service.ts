@@ -156,7 +156,12 @@ export function createRecordingService(options: RecordingServiceOptions) {
         log.warn({ errName: (err as Error).name }, 'pending recording supersessions not looked up');
         return [];
       });
-      for (const p of pending) await supersedeEarlierParts(p.id, { repo, store: options.store, logger: log, retry: policy });
+      // One attempt each, and none after the first failure (S3 is likely down): a start-up must not
+      // wait out retries for what the next start-up can finish.
+      for (const p of pending) {
+        const r = await supersedeEarlierParts(p.id, { repo, store: options.store, logger: log, retry: { ...policy, maxAttempts: 1 } });
+        if (r.failed > 0) break;
+      }
       return outcomes;
     },
 

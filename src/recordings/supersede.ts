@@ -12,20 +12,22 @@ export const SUPERSEDE_MAX_ATTEMPTS = 5;
  * completed parts (a continuation's part holds the whole recording, docs/resilience.md) and marks
  * their rows `superseded`. The object goes first, the row after: a crash in between leaves a
  * `completed` row whose delete is repeated (deleting a missing key succeeds). Never throws: a part
- * that cannot be deleted is logged and left `completed`. Returns how many parts were superseded.
+ * that cannot be deleted is logged and left `completed`. Returns how many parts were superseded and
+ * how many could not be.
  */
 export async function supersedeEarlierParts(
   recordingId: string,
   deps: { repo: RecordingsRepository; store: ObjectStore; logger: Logger; retry: RetryPolicy },
-): Promise<number> {
+): Promise<{ done: number; failed: number }> {
   const policy: RetryPolicy = { ...deps.retry, maxAttempts: Math.min(deps.retry.maxAttempts, SUPERSEDE_MAX_ATTEMPTS) };
   let done = 0;
+  let failed = 0;
   let earlier: Array<{ id: string; objectKey: string }>;
   try {
     earlier = await deps.repo.findSupersededBy(recordingId);
   } catch (err) {
     deps.logger.warn({ recordingId, errName: (err as Error).name }, 'superseded recording parts not looked up');
-    return 0;
+    return { done, failed: 1 };
   }
   for (const part of earlier) {
     try {
@@ -33,10 +35,11 @@ export async function supersedeEarlierParts(
       await deps.repo.markSuperseded(part.id);
       done++;
     } catch (err) {
+      failed++;
       // Ids only: the object key is random, but the rest of an S3 error has no business in the log.
       deps.logger.warn({ recordingId: part.id, supersededBy: recordingId, errName: (err as Error).name }, 'superseded recording part not deleted; kept for a later attempt');
     }
   }
   if (done > 0) deps.logger.info({ recordingId, superseded: done }, 'superseded recording parts deleted');
-  return done;
+  return { done, failed };
 }
