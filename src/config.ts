@@ -45,6 +45,7 @@ export const configSchema = z.object({
   IDLE_TIMEOUT_MS: int(300_000, 1),
   MAX_SESSION_MS: int(1_800_000, 1),
   LOCAL_ENGINE_WORKERS: int(0),
+  LOCAL_ENGINE_MAX_STREAMS: int(0),
   LOCAL_LM_DIR: optionalString,
   TRANSCRIBE_FALLBACK: z.enum(['local', 'none']).optional(),
   ENGINE_MAX_RETRIES: int(8, 0),

@@ -7,6 +7,8 @@ export interface EngineConfig {
   AWS_REGION: string;
   /** Offline engine worker threads (default: one per core). */
   LOCAL_ENGINE_WORKERS?: number | undefined;
+  /** Most streams the offline engine decodes at once (default: five per worker). */
+  LOCAL_ENGINE_MAX_STREAMS?: number | undefined;
   /** Directory with an alternative `en-us.lm.bin` + `cmudict-en-us.dict` for the offline engine. */
   LOCAL_LM_DIR?: string | undefined;
 }
@@ -30,6 +32,7 @@ export async function createEngine(config: EngineConfig, logger: Logger, role: '
   return createLocalEngine(
     {
       ...(config.LOCAL_ENGINE_WORKERS ? { workers: config.LOCAL_ENGINE_WORKERS } : {}),
+      ...(config.LOCAL_ENGINE_MAX_STREAMS ? { maxStreams: config.LOCAL_ENGINE_MAX_STREAMS } : {}),
       ...(config.LOCAL_LM_DIR ? { lmDir: config.LOCAL_LM_DIR } : {}),
       ...(role === 'fallback' ? { startWorkers: 'on-first-stream' as const, idleStopMs: FALLBACK_IDLE_STOP_MS } : {}),
     },

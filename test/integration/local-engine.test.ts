@@ -102,3 +102,48 @@ describe('offline engine with workers started on the first stream', () => {
     }
   });
 });
+
+describe('offline engine stream cap', () => {
+  it('refuses a stream past maxStreams with a retryable engine_busy, and frees the slot however a stream ends', async () => {
+    const engine = createLocalEngine({ workers: 1, spareDecoders: 0, maxStreams: 2 }, logger);
+    try {
+      const opts = { sampleRate: 16000, specialty: 'PRIMARYCARE', type: 'DICTATION', languageCode: 'en-US' } as const;
+      const a = await engine.start({ ...opts, sessionId: 'a' });
+      const b = await engine.start({ ...opts, sessionId: 'b' });
+      expect(engine.activeStreams).toBe(2);
+      const refused = await engine.start({ ...opts, sessionId: 'c' }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(ProviderError);
+      expect(refused).toMatchObject({ code: 'engine_busy', retryable: true });
+      expect(engine.activeStreams).toBe(2);
+
+      a.abort(); // aborted
+      await expect.poll(() => engine.activeStreams).toBe(1);
+      const c = await engine.start({ ...opts, sessionId: 'c' });
+      c.write(readSharedPcm('real/jfk.wav').subarray(0, 32_000));
+      await c.end(); // ended normally
+      for await (const _ of c) void _;
+      await b.end();
+      await expect.poll(() => engine.activeStreams).toBe(0);
+      // Both slots are free again.
+      const d = await engine.start({ ...opts, sessionId: 'd' });
+      const e = await engine.start({ ...opts, sessionId: 'e' });
+      d.abort();
+      e.abort();
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('defaults to five streams per worker', async () => {
+    const engine = createLocalEngine({ workers: 1, spareDecoders: 0 }, logger);
+    const opts = { sampleRate: 16000, specialty: 'PRIMARYCARE', type: 'DICTATION', languageCode: 'en-US' } as const;
+    const streams = [];
+    try {
+      for (let i = 0; i < 5; i++) streams.push(await engine.start({ ...opts, sessionId: `s${i}` }));
+      await expect(engine.start({ ...opts, sessionId: 's5' })).rejects.toMatchObject({ code: 'engine_busy' });
+    } finally {
+      for (const s of streams) s.abort();
+      await engine.close();
+    }
+  });
+});

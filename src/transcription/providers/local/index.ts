@@ -29,11 +29,23 @@ export interface LocalEngineOptions {
   startWorkers?: 'eager' | 'on-first-stream';
   /** With `on-first-stream`: the workers exit after this long without a stream (unset: never). */
   idleStopMs?: number;
+  /**
+   * Most streams at once (default {@link STREAMS_PER_WORKER} per worker, what two cores decode in real
+   * time: BENCHMARKS.md). Each holds its own decoder (~50 MB), so without a cap a whole task failing
+   * over at once (100 sessions) would take ~5 GB and every core. Past it `start` throws a retryable
+   * `engine_busy`: a new session is refused with `transcriber_unavailable`, and a session failing over
+   * keeps recording while the resilient wrapper retries.
+   */
+  maxStreams?: number;
 }
 
-/** The offline engine: the port, plus how many worker threads it is running now. */
+/** The offline engine's default stream cap per worker thread. */
+export const STREAMS_PER_WORKER = 5;
+
+/** The offline engine: the port, plus how many worker threads and streams it is running now. */
 export interface LocalEngine extends TranscriptionEngine {
   readonly workers: number;
+  readonly activeStreams: number;
 }
 
 /**
@@ -45,8 +57,11 @@ export function createLocalEngine(options: LocalEngineOptions, logger: Logger): 
   loadPocketsphinx();
   resolveModel(options.lmDir);
   const onDemand = options.startWorkers === 'on-first-stream';
+  const workers = options.workers ?? WorkerPool.defaultSize();
+  const maxStreams = options.maxStreams ?? workers * STREAMS_PER_WORKER;
+  let active = 0;
   const pool = new WorkerPool(
-    options.workers ?? WorkerPool.defaultSize(),
+    workers,
     {
       ...(options.lmDir ? { lmDir: options.lmDir } : {}),
       args: [...(options.searchArgs ?? FAST_SEARCH_ARGS)],
@@ -65,10 +80,22 @@ export function createLocalEngine(options: LocalEngineOptions, logger: Logger): 
     get workers() {
       return pool.workers;
     },
+    get activeStreams() {
+      return active;
+    },
     async start(opts: StreamOptions): Promise<TranscriptionStream> {
+      if (active >= maxStreams) {
+        log.warn({ active, maxStreams }, 'offline engine at capacity');
+        throw new ProviderError(`offline engine at capacity (${maxStreams} streams)`, { retryable: true, code: 'engine_busy' });
+      }
+      // Counted from here (no await before) until the stream is over, however it ends.
+      active += 1;
       const queue = new ResultQueue<TranscriptResult>();
       let endedResolve!: () => void;
       const ended = new Promise<void>((r) => (endedResolve = r));
+      void ended.then(() => {
+        active -= 1;
+      });
       let handle: Awaited<ReturnType<WorkerPool['open']>>;
       let sentSamples = 0;
       let processedSamples = 0;
@@ -89,6 +116,7 @@ export function createLocalEngine(options: LocalEngineOptions, logger: Logger): 
           },
         });
       } catch (err) {
+        endedResolve();
         throw setupFailure(err);
       }
       let state: 'open' | 'ending' | 'done' = 'open';
