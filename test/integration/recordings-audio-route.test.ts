@@ -1,13 +1,12 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { audioRoute } from '../../src/recordings/audio-route.js';
 import { createRecordingService } from '../../src/recordings/service.js';
+import { serveOnFreePort } from '../support/http.js';
 import { getObject, pcmChunk, seedTranscription, silentLogger, useRecordingsEnv } from '../support/recordings.js';
 
 const env = useRecordingsEnv();
-let server: Server | undefined;
+let server: Awaited<ReturnType<typeof serveOnFreePort>> | undefined;
 let base: string;
 let mine: { transcriptionId: string; userId: string };
 let theirs: { transcriptionId: string; userId: string };
@@ -51,14 +50,12 @@ beforeAll(async () => {
       },
     }),
   );
-  const listening = app.listen(0, '127.0.0.1');
-  server = listening;
-  await new Promise<void>((resolve) => listening.once('listening', () => resolve()));
-  base = `http://127.0.0.1:${(listening.address() as AddressInfo).port}`;
+  server = await serveOnFreePort(app);
+  base = server.url;
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await server?.close();
 });
 
 function get(id: string, headers: Record<string, string> = {}) {

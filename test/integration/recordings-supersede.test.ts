@@ -4,8 +4,6 @@
  * row marked `superseded`; with S3 unreachable at that moment the new part still completes, the old
  * object stays `completed`, and the start-up pass deletes it later.
  */
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/lib/logger.js';
@@ -15,11 +13,12 @@ import { createRecordingService, type RecordingService } from '../../src/recordi
 import { wavHeader } from '../../src/recordings/wav.js';
 import type { ObjectStore } from '../../src/storage/s3.js';
 import { LogCapture } from '../support/log-capture.js';
+import { serveOnFreePort } from '../support/http.js';
 import { getObject, pcmChunk, seedTranscription, sha256, silentLogger, useRecordingsEnv } from '../support/recordings.js';
 
 const CHUNK = 32_000; // 1 s of 16 kHz PCM
 const env = useRecordingsEnv();
-let server: Server | undefined;
+let server: Awaited<ReturnType<typeof serveOnFreePort>> | undefined;
 let base: string;
 let playback: { recordings?: RecordingService } = {};
 
@@ -34,14 +33,12 @@ beforeAll(async () => {
       audit: async () => {},
     }),
   );
-  const listening = app.listen(0, '127.0.0.1');
-  server = listening;
-  await new Promise<void>((resolve) => listening.once('listening', () => resolve()));
-  base = `http://127.0.0.1:${(listening.address() as AddressInfo).port}`;
+  server = await serveOnFreePort(app);
+  base = server.url;
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await server?.close();
 });
 
 async function parts(transcriptionId: string) {

@@ -1,3 +1,5 @@
+import { createServer, type RequestListener } from 'node:http';
+import type { AddressInfo } from 'node:net';
 /**
  * A tiny cookie-keeping HTTP client over fetch, like a browser tab: one jar per client.
  */
@@ -50,4 +52,14 @@ export class HttpClient {
     if (res.status !== 200) throw new Error(`login failed: ${res.status} ${res.text}`);
     return res.json.user as { id: string; username: string; role: string };
   }
+}
+
+/** Serves `app` on a free loopback port; `close` stops it. */
+export async function serveOnFreePort(app: RequestListener): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
