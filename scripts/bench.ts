@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { watchServiceOutput } from '../test/support/process.js';
 import { startTranscribeServer, type TranscribeServer } from '../test/support/transcribe-server.js';
 import type { LoadPlan } from './bench-load.js';
 import { cpuSeconds, pidsOf, readPostmasterPid, rssPeakKb, treeRssKb } from './lib/proc.js';
@@ -90,35 +91,12 @@ async function startServiceProcess(env: Record<string, string>, nodeArgs: string
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(proc);
-  const lines: string[] = [];
   const tee = a['service-output'] ? fs.createWriteStream(a['service-output']) : undefined;
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   proc.on('error', () => {});
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`service not ready in 120 s:\n${lines.slice(-20).join('\n')}`)), 120_000);
-    let buf = '';
-    const onData = (d: Buffer) => {
-      tee?.write(d);
-      buf += d.toString('utf8');
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        // Keep only warnings and errors (level 40+) and the lines the bench reads; drop the rest.
-        if (line.includes('"service_ready"') || line.includes('"level":"warn"') || line.includes('"level":"error"') || line.includes('"level":"fatal"')) lines.push(line);
-        if (line.includes('"service_ready"')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      }
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`service exited with ${code}:\n${lines.slice(-20).join('\n')}`));
-    });
-  });
+  // Keep only warnings and errors (level 40+) and the lines the bench reads; drop the rest.
+  const { lines, ready } = watchServiceOutput(proc, exited, { timeoutMs: 120_000, tee, keep: (l) => /"level":"(warn|error|fatal)"/.test(l) });
+  await ready;
   return { proc, url: `http://127.0.0.1:${port}`, lines, exited };
 }
 

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './global-setup.js';
+import { freePort } from '../../src/lib/free-port.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -27,27 +27,8 @@ export async function spawnService(env: Record<string, string>, timeoutMs = 90_0
     env: { ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'info', HOST: '127.0.0.1', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const lines: string[] = [];
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`service not ready in ${timeoutMs} ms:\n${lines.join('\n')}`)), timeoutMs);
-    const onData = (buf: Buffer) => {
-      for (const line of buf.toString('utf8').split('\n')) {
-        if (!line) continue;
-        lines.push(line);
-        if (line.includes('"service_ready"')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      }
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`service exited with ${code} before ready:\n${lines.join('\n')}`));
-    });
-  });
+  const { lines, ready } = watchServiceOutput(proc, exited, { timeoutMs });
   try {
     await ready;
   } catch (err) {
@@ -83,4 +64,45 @@ export function runCli(args: string[], env: Record<string, string>, stdin = ''):
     proc.on('exit', (code) => resolve({ code, stdout, stderr }));
     proc.stdin.end(stdin);
   });
+}
+
+/**
+ * Collects a service process's stdout/stderr lines (whole lines, however the chunks fall; only those
+ * `keep` accepts, default all; every raw chunk also to `tee`) and resolves `ready` at its
+ * `service_ready` log line. `ready` rejects, with the last lines, on timeout or exit before that.
+ */
+export function watchServiceOutput(
+  proc: ChildProcess,
+  exited: Promise<number | null>,
+  o: { timeoutMs: number; keep?: (line: string) => boolean; tee?: NodeJS.WritableStream },
+): { lines: string[]; ready: Promise<void> } {
+  const lines: string[] = [];
+  const tail = () => lines.slice(-20).join('\n');
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`service not ready in ${o.timeoutMs} ms:\n${tail()}`)), o.timeoutMs);
+    let buf = '';
+    const onData = (d: Buffer) => {
+      o.tee?.write(d);
+      buf += d.toString('utf8');
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        const isReady = line.includes('"service_ready"');
+        if (line && (isReady || !o.keep || o.keep(line))) lines.push(line);
+        if (isReady) {
+          clearTimeout(timer);
+          resolve();
+        }
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`service exited with ${code} before ready:\n${tail()}`));
+    });
+  });
+  ready.catch(() => {}); // the caller awaits it; an exit after ready must not go unhandled
+  return { lines, ready };
 }
