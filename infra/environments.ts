@@ -6,6 +6,7 @@ import type { EnvironmentParams } from './src/params.js';
  */
 const shared = {
   region: 'eu-west-1',
+  transcribeRegion: 'eu-west-1',
   accountId: 'REPLACE_ME_ACCOUNT_ID',
   availabilityZones: ['eu-west-1a', 'eu-west-1b'],
   stateBucket: 'REPLACE_ME_STATE_BUCKET',

@@ -30,12 +30,14 @@ export const configSchema = z.object({
   DB_SSL_CA_FILE: optionalString,
   DB_POOL_MAX: int(10, 1),
   EMBEDDED_PG_PORT: int(0),
+  ALLOW_EMBEDDED_IN_PRODUCTION: bool(false),
 
   S3_BUCKET: optionalString,
   S3_KMS_KEY_ID: optionalString,
   S3_PREFIX: z.string().default('recordings/'),
   EMBEDDED_S3_PORT: int(0),
   AWS_REGION: z.string().default('us-east-1'),
+  AWS_TRANSCRIBE_REGION: optionalString,
   AWS_ENDPOINT_URL_S3: optionalString,
   RECORDING_UPLOAD_CONCURRENCY: int(16, 1),
 
@@ -82,6 +84,8 @@ export interface Config extends Raw {
   embeddedDatabase: boolean;
   /** True when S3_BUCKET is unset: run our own S3-API server. */
   embeddedStorage: boolean;
+  /** AWS_TRANSCRIBE_REGION, defaulting to AWS_REGION. */
+  AWS_TRANSCRIBE_REGION: string;
   /** The engine a session fails over to: TRANSCRIBE_FALLBACK, default `local` for aws, `none` for local. */
   fallbackEngine: 'local' | 'none';
 }
@@ -105,6 +109,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
   if (raw.DATABASE_URL && raw.DB_SECRET_ID) problems.push('DATABASE_URL and DB_SECRET_ID: set one, not both');
   if (raw.NODE_ENV === 'production' && !raw.SESSION_SECRET) problems.push('SESSION_SECRET: required in production');
+  // The image sets NODE_ENV=production and ECS sets the metadata URI: a task that lost DB_SECRET_ID
+  // or S3_BUCKET must not come up on an embedded database and store on its ephemeral disk, where
+  // recordings and transcripts would be lost with the task.
+  const production = raw.NODE_ENV === 'production' || Boolean(env.ECS_CONTAINER_METADATA_URI_V4);
+  if (production && !raw.ALLOW_EMBEDDED_IN_PRODUCTION) {
+    if (!raw.DATABASE_URL && !raw.DB_SECRET_ID) problems.push('DB_SECRET_ID or DATABASE_URL: required in production (the embedded database would lose data with the task; ALLOW_EMBEDDED_IN_PRODUCTION=true for a demo)');
+    if (!raw.S3_BUCKET) problems.push('S3_BUCKET: required in production (the embedded store would lose recordings with the task; ALLOW_EMBEDDED_IN_PRODUCTION=true for a demo)');
+  }
   if (raw.SESSION_SECRET && raw.SESSION_SECRET.length < 32) problems.push('SESSION_SECRET: at least 32 characters');
   if (raw.METRICS_TOKEN && raw.METRICS_TOKEN.length < 16) problems.push('METRICS_TOKEN: at least 16 characters');
   if (raw.IDLE_TIMEOUT_MS > raw.MAX_SESSION_MS) problems.push('IDLE_TIMEOUT_MS: must not exceed MAX_SESSION_MS');
@@ -120,6 +132,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .filter(Boolean),
     embeddedDatabase: !raw.DATABASE_URL && !raw.DB_SECRET_ID,
     embeddedStorage: !raw.S3_BUCKET,
+    AWS_TRANSCRIBE_REGION: raw.AWS_TRANSCRIBE_REGION ?? raw.AWS_REGION,
     // The default grace follows a shorter idle timeout; an explicit one above it is refused above.
     RESUME_GRACE_MS: Math.min(raw.RESUME_GRACE_MS, raw.IDLE_TIMEOUT_MS),
     fallbackEngine: raw.TRANSCRIBE_ENGINE === 'local' ? 'none' : (raw.TRANSCRIBE_FALLBACK ?? 'local'),

@@ -52,6 +52,7 @@ export class ArogyaStack extends TerraformStack {
     const network = new Network(this, 'network', {
       name: p.name,
       region: p.region,
+      transcribeRegion: p.transcribeRegion,
       cidr: p.vpcCidr,
       availabilityZones: p.availabilityZones,
     });
@@ -63,10 +64,12 @@ export class ArogyaStack extends TerraformStack {
     });
 
     const recordingsKey = new EncryptionKey(this, 'recordings-key', {
+      accountId: p.accountId,
       alias: `arogya-${p.name}-recordings`,
       description: `arogya-live ${p.name}: recordings in S3`,
     });
     const databaseKey = new EncryptionKey(this, 'database-key', {
+      accountId: p.accountId,
       alias: `arogya-${p.name}-database`,
       description: `arogya-live ${p.name}: RDS storage and Performance Insights`,
     });
@@ -104,6 +107,7 @@ export class ArogyaStack extends TerraformStack {
       name: p.name,
       accountId: p.accountId,
       region: p.region,
+      transcribeRegion: p.transcribeRegion,
       bucketArn: recordings.bucket.arn,
       recordingsPrefix: RECORDINGS_PREFIX,
       recordingsKeyArn: recordingsKey.key.arn,
@@ -137,6 +141,7 @@ export class ArogyaStack extends TerraformStack {
         PORT: String(CONTAINER_PORT),
         LOG_LEVEL: 'info',
         AWS_REGION: p.region,
+        AWS_TRANSCRIBE_REGION: p.transcribeRegion,
         DB_SECRET_ID: database.credentials.secret.arn,
         DB_SSL: 'verify-full',
         S3_BUCKET: recordings.bucket.bucket,

@@ -7,6 +7,8 @@ export interface IamRolesProps {
   readonly name: string;
   readonly accountId: string;
   readonly region: string;
+  /** Where the task may stream to Transcribe Medical (AWS_TRANSCRIBE_REGION). */
+  readonly transcribeRegion: string;
   readonly bucketArn: string;
   readonly recordingsPrefix: string;
   readonly recordingsKeyArn: string;
@@ -53,17 +55,29 @@ export class IamRoles extends Construct {
         {
           sid: 'TranscribeMedicalStreaming',
           actions: ['transcribe:StartMedicalStreamTranscription'],
-          resources: ['*'], // the action has no resource type
+          resources: ['*'], // the action has no resource type; the region is the one limit there is
+          condition: [{ test: 'StringEquals', variable: 'aws:RequestedRegion', values: [props.transcribeRegion] }],
         },
         {
+          // HeadBucket (the /health storage check) is authorised as s3:ListBucket on the bucket.
+          sid: 'RecordingsBucket',
+          actions: ['s3:ListBucket'],
+          resources: [props.bucketArn],
+        },
+        {
+          // Every S3 call the service makes is listed in src/lib/aws-calls.ts; the infra tests
+          // simulate each against this policy and the bucket and key policies.
           sid: 'RecordingObjects',
-          actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+          actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
           resources: [`${props.bucketArn}/${props.recordingsPrefix}*`],
         },
         {
+          // Only S3 uses the key for the service. (No kms:EncryptionContext condition: the IAM
+          // simulator cannot evaluate that key, and a condition the tests cannot check stays out.)
           sid: 'RecordingsKey',
           actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
           resources: [props.recordingsKeyArn],
+          condition: [{ test: 'StringEquals', variable: 'kms:ViaService', values: [`s3.${props.region}.amazonaws.com`] }],
         },
         {
           sid: 'DatabaseSecret',

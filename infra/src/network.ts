@@ -11,6 +11,8 @@ import { VpcEndpoint } from '@cdktf/provider-aws/lib/vpc-endpoint/index.js';
 export interface NetworkProps {
   readonly name: string;
   readonly region: string;
+  /** Transcribe streaming's region; its endpoint is cross-region PrivateLink when it differs. */
+  readonly transcribeRegion: string;
   readonly cidr: string;
   readonly availabilityZones: readonly string[];
 }
@@ -96,9 +98,12 @@ export class Network extends Construct {
       tags: { Name: `arogya-${props.name}-s3` },
     });
     for (const service of INTERFACE_ENDPOINTS) {
+      // Transcribe streaming follows AWS_TRANSCRIBE_REGION; the private subnets have no other way out.
+      const region = service === 'transcribestreaming' ? props.transcribeRegion : props.region;
       new VpcEndpoint(this, `endpoint-${service.replace('.', '-')}`, {
         vpcId: this.vpc.id,
-        serviceName: `com.amazonaws.${props.region}.${service}`,
+        serviceName: `com.amazonaws.${region}.${service}`,
+        ...(region !== props.region ? { serviceRegion: region } : {}),
         vpcEndpointType: 'Interface',
         privateDnsEnabled: true,
         subnetIds: this.privateSubnetIds,

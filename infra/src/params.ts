@@ -5,8 +5,14 @@
 export interface EnvironmentParams {
   /** Short name used in resource names and tags: `staging`, `production`. */
   readonly name: string;
-  /** AWS region, e.g. `eu-west-1`. Transcribe Medical streaming must be offered there. */
+  /** AWS region, e.g. `eu-west-1`: the VPC, tasks, database, bucket and keys. */
   readonly region: string;
+  /**
+   * Where Transcribe Medical streaming runs (AWS_TRANSCRIBE_REGION); usually `region`. Streaming is
+   * not offered everywhere (ap-south-1 has none), so a clinic there names another region: the task
+   * role may stream only there, and the VPC endpoint reaches it (cross-region PrivateLink).
+   */
+  readonly transcribeRegion: string;
   /** The account the stack may be applied to (the provider refuses any other). */
   readonly accountId: string;
   /** Two or more availability zones of `region`. */
@@ -96,6 +102,8 @@ export function validateParams(p: EnvironmentParams): string[] {
   if (!/^[a-z][a-z0-9-]{1,20}$/.test(p.name)) problems.push('name: lower-case letters, digits and dashes');
   if (!/^\d{12}$/.test(p.accountId)) problems.push('accountId: 12 digits');
   if (new Set(p.availabilityZones).size < 2) problems.push('availabilityZones: at least two distinct zones');
+  if (!/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(p.region)) problems.push('region: an AWS region such as eu-west-1');
+  if (!/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(p.transcribeRegion)) problems.push('transcribeRegion: an AWS region such as eu-west-1');
   if (!/^10\.\d{1,3}\.0\.0\/16$/.test(p.vpcCidr)) problems.push('vpcCidr: a 10.x.0.0/16 block');
   if (!/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/.test(p.certificateArn)) {
     problems.push('certificateArn: an ACM certificate ARN');

@@ -76,14 +76,30 @@ export class RecordingsBucket extends Construct {
           resources: [this.bucket.arn, `${this.bucket.arn}/*`],
           condition: [{ test: 'Bool', variable: 'aws:SecureTransport', values: ['false'] }],
         },
+        // Only requests that carry an encryption header are judged: UploadPart and
+        // CompleteMultipartUpload are authorised as s3:PutObject with no SSE header (the upload's
+        // encryption applies), and a headerless PutObject gets the default key. An `...IfExists`
+        // condition here denied every part upload (the IAM simulation test shows it).
         {
-          sid: 'DenyObjectsNotEncryptedWithTheKey',
+          sid: 'DenyAnotherKmsKey',
           effect: 'Deny',
           principals: [{ type: '*', identifiers: ['*'] }],
           actions: ['s3:PutObject'],
           resources: [`${this.bucket.arn}/*`],
           condition: [
-            { test: 'StringNotEqualsIfExists', variable: 's3:x-amz-server-side-encryption-aws-kms-key-id', values: [props.kmsKeyArn] },
+            { test: 'StringNotEquals', variable: 's3:x-amz-server-side-encryption-aws-kms-key-id', values: [props.kmsKeyArn] },
+            { test: 'Null', variable: 's3:x-amz-server-side-encryption-aws-kms-key-id', values: ['false'] },
+          ],
+        },
+        {
+          sid: 'DenyEncryptionOtherThanKms',
+          effect: 'Deny',
+          principals: [{ type: '*', identifiers: ['*'] }],
+          actions: ['s3:PutObject'],
+          resources: [`${this.bucket.arn}/*`],
+          condition: [
+            { test: 'StringNotEquals', variable: 's3:x-amz-server-side-encryption', values: ['aws:kms'] },
+            { test: 'Null', variable: 's3:x-amz-server-side-encryption', values: ['false'] },
           ],
         },
       ],

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document/index.js';
 import { EcrRepository } from '@cdktf/provider-aws/lib/ecr-repository/index.js';
 import { KmsKey } from '@cdktf/provider-aws/lib/kms-key/index.js';
 import { S3BucketLifecycleConfiguration } from '@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration/index.js';
@@ -32,21 +31,6 @@ describe('RecordingsBucket, EncryptionKey, ContainerRegistry', () => {
     });
     expect(s.text).toHaveResourceWithProperties(S3BucketVersioningA, { versioning_configuration: { status: 'Enabled' } });
     expect(resource(s.json, 'aws_s3_bucket').bucket).toBe('arogya-staging-recordings-123456789012');
-  });
-
-  it('denies any request without TLS in the bucket policy', () => {
-    expect(s.text).toHaveDataSourceWithProperties(DataAwsIamPolicyDocument, {
-      statement: [
-        {
-          effect: 'Deny',
-          actions: ['s3:*'],
-          principals: [{ type: '*', identifiers: ['*'] }],
-          condition: [{ test: 'Bool', variable: 'aws:SecureTransport', values: ['false'] }],
-        },
-        expect.objectContaining({ effect: 'Deny', actions: ['s3:PutObject'] }),
-      ],
-    });
-    expect(resource(s.json, 'aws_s3_bucket_policy').policy).toMatch(/^\$\{data\.aws_iam_policy_document\.recordings_tls-only_\w+\.json\}$/);
   });
 
   it('aborts incomplete multipart uploads and expires recordings after the retention', () => {

@@ -5,6 +5,8 @@ import type { TranscriptionEngine } from './port.js';
 export interface EngineConfig {
   TRANSCRIBE_ENGINE: 'local' | 'aws';
   AWS_REGION: string;
+  /** Where Transcribe Medical streaming runs; AWS_REGION when unset. */
+  AWS_TRANSCRIBE_REGION?: string | undefined;
   /** Offline engine worker threads (default: one per core). */
   LOCAL_ENGINE_WORKERS?: number | undefined;
   /** Most streams the offline engine decodes at once (default: five per worker). */
@@ -26,7 +28,7 @@ export const FALLBACK_IDLE_STOP_MS = 5 * 60_000;
 export async function createEngine(config: EngineConfig, logger: Logger, role: 'primary' | 'fallback' = 'primary'): Promise<TranscriptionEngine> {
   if (config.TRANSCRIBE_ENGINE === 'aws') {
     const { createAwsTranscribeMedicalEngine } = await import('./providers/aws-transcribe-medical/index.js');
-    return createAwsTranscribeMedicalEngine({ region: config.AWS_REGION }, logger);
+    return createAwsTranscribeMedicalEngine({ region: config.AWS_TRANSCRIBE_REGION ?? config.AWS_REGION }, logger);
   }
   const { createLocalEngine } = await import('./providers/local/index.js');
   return createLocalEngine(

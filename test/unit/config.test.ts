@@ -31,6 +31,22 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', SESSION_SECRET: 'short' })).toThrow(/32 characters/);
   });
 
+  it('refuses the embedded database and store in production or inside ECS, unless allowed for a demo', () => {
+    const secret = { SESSION_SECRET: 'x'.repeat(32) };
+    for (const env of [{ NODE_ENV: 'production' }, { ECS_CONTAINER_METADATA_URI_V4: 'http://169.254.170.2/v4/abc' }]) {
+      expect(() => loadConfig({ ...secret, ...env })).toThrow(/DB_SECRET_ID or DATABASE_URL[\s\S]*S3_BUCKET/);
+      expect(() => loadConfig({ ...secret, ...env, DB_SECRET_ID: 'db' })).toThrow(/S3_BUCKET/);
+      expect(loadConfig({ ...secret, ...env, DB_SECRET_ID: 'db', S3_BUCKET: 'b' }).embeddedStorage).toBe(false);
+      expect(loadConfig({ ...secret, ...env, ALLOW_EMBEDDED_IN_PRODUCTION: 'true' }).embeddedDatabase).toBe(true);
+    }
+    expect(loadConfig({}).embeddedDatabase).toBe(true);
+  });
+
+  it('runs Transcribe in AWS_TRANSCRIBE_REGION, AWS_REGION by default', () => {
+    expect(loadConfig({ AWS_REGION: 'ap-south-1' }).AWS_TRANSCRIBE_REGION).toBe('ap-south-1');
+    expect(loadConfig({ AWS_REGION: 'ap-south-1', AWS_TRANSCRIBE_REGION: 'ap-southeast-1' }).AWS_TRANSCRIBE_REGION).toBe('ap-southeast-1');
+  });
+
   it('fails over to the offline engine by default only when the primary is Transcribe', () => {
     expect(loadConfig({}).fallbackEngine).toBe('none');
     expect(loadConfig({ TRANSCRIBE_ENGINE: 'aws' }).fallbackEngine).toBe('local');

@@ -7,6 +7,7 @@ export function testParams(overrides: Partial<EnvironmentParams> = {}): Environm
   return {
     name: 'staging',
     region: 'eu-west-1',
+    transcribeRegion: 'eu-west-1',
     accountId: '123456789012',
     availabilityZones: ['eu-west-1a', 'eu-west-1b'],
     vpcCidr: '10.20.0.0/16',
