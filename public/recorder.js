@@ -1,7 +1,11 @@
 // The clinician's recording page: log in, record, watch the words arrive, stop and save.
 import { io } from '/vendor/socket.io.esm.min.js';
+import { api } from './lib/api.js';
+import { $, isBusy } from './lib/dom.js';
+import { fillSpecialties, fmtClock, fmtSeconds } from './lib/format.js';
+import { mountLoginForm } from './lib/login-form.js';
+import * as view from './recorder-view.js';
 
-const $ = (id) => document.getElementById(id);
 const CHUNK_FRAMES = 2; // 200 ms of 16 kHz PCM per audio:chunk
 const MAX_IN_FLIGHT = 10; // unacknowledged chunks before we wait (throttled by acks, never dropped)
 
@@ -18,6 +22,7 @@ const MESSAGES = {
   connection_lost: 'Connection lost. Recording continues and the audio is sent when the connection returns.',
   invalid_audio: 'The audio could not be decoded. The session was ended; what was received is saved.',
   server_shutdown: 'The server is restarting; reconnecting to continue.',
+  back_online: 'Back online — all audio sent.',
   restored: 'The page was reloaded during a recording; it continues, and the audio not yet saved is being sent.',
   restored_no_mic: 'The page was reloaded during a recording; press Stop to save it, or allow the microphone to continue.',
   unsupported: 'This browser cannot record audio here. Use a current Chrome, Firefox, Edge or Safari.',
@@ -96,21 +101,18 @@ const state = {
   startedAt: 0,
   timer: null,
   capture: null,
-  partials: new Map(), // segmentId → element
   moving: false, // the server is shutting down: reconnect (to another task) and resume
+  signedOut: false, // logged out elsewhere or the login expired: the inline login is the way on
+  stopping: false, // Stop was pressed; the stop completes once everything is sent
+  offline: false, // audio waited for a connection; say so when it is all sent again
+  capturedMs: 0, // audio captured in this session: the timer shows it, the server saves the same
 };
 
 // ---- auth -----------------------------------------------------------------------------------------
-async function api(path, options = {}) {
-  const res = await fetch(path, { credentials: 'same-origin', headers: { 'content-type': 'application/json' }, ...options });
-  const body = res.status === 204 ? null : await res.json().catch(() => null);
-  if (!res.ok) throw Object.assign(new Error(body?.error?.message ?? res.statusText), { status: res.status, code: body?.error?.code });
-  return body;
-}
-
 async function boot() {
+  fillSpecialties($('specialty'));
   try {
-    const { user } = await api('/api/auth/me');
+    const { user } = await api('GET', '/api/auth/me');
     loggedIn(user);
   } catch {
     showLogin();
@@ -121,38 +123,46 @@ function showLogin() {
   $('login-view').hidden = false;
   $('record-view').hidden = true;
   $('nav').hidden = true;
-  $('username').focus();
+  $('whoami').hidden = true;
+  $('login-form').elements.username.focus();
 }
 
-$('login-form').addEventListener('submit', async (e) => {
-  e.preventDefault();
-  $('login-error').hidden = true;
-  try {
-    const { user } = await api('/api/auth/login', {
-      method: 'POST',
-      body: JSON.stringify({ username: $('username').value, password: $('password').value }),
-    });
-    $('password').value = '';
-    loggedIn(user);
-  } catch (err) {
-    $('login-error').textContent = err.status === 429 ? 'Too many attempts. Wait a few minutes and try again.' : err.message;
-    $('login-error').hidden = false;
+mountLoginForm($('login-form'), (user) => loggedIn(user));
+
+// Signed out in the middle of a recording: log in here, and the same session goes on.
+mountLoginForm($('relogin-form'), (user) => {
+  if (state.user && user.id !== state.user.id) {
+    // Another person's login must not continue this clinician's session: end it here; the server
+    // keeps what it received.
+    endLocally('You logged in as someone else; the earlier recording was ended here. The audio the server received is saved.');
   }
+  state.signedOut = false;
+  view.hideRelogin();
+  state.user = user;
+  showUser(user);
+  if (state.socket) state.socket.connect();
+  else connect();
+  $('record').focus();
 });
 
 $('logout').addEventListener('click', async () => {
   if (state.recording && !confirm('A recording is in progress. Stop it and log out?')) return;
   if (state.recording) await stopRecording();
-  await api('/api/auth/logout', { method: 'POST' }).catch(() => {});
+  await api('POST', '/api/auth/logout').catch(() => {});
   state.socket?.disconnect();
   state.socket = null;
   showLogin();
 });
 
-function loggedIn(user) {
-  state.user = user;
+function showUser(user) {
   $('who').textContent = `${user.username} (${user.role})`;
   $('nav').hidden = false;
+  $('whoami').hidden = false;
+}
+
+function loggedIn(user) {
+  state.user = user;
+  showUser(user);
   $('login-view').hidden = true;
   $('record-view').hidden = false;
   connect();
@@ -160,10 +170,40 @@ function loggedIn(user) {
 }
 
 // ---- socket ---------------------------------------------------------------------------------------
-function setConnection(s, text) {
-  const el = $('connection');
-  el.dataset.state = s;
-  el.textContent = text;
+const setConnection = view.setConnection;
+const showMessage = view.showMessage;
+const hideMessage = view.hideMessage;
+
+/** Audio this browser holds that the server has not confirmed, in milliseconds. */
+function heldMs() {
+  return (state.ledger.size * CHUNK_FRAMES + state.pending.length) * 100;
+}
+
+/**
+ * Signed out (logout in another tab, or the login expired) while a session is live: the microphone
+ * goes on recording into the ledger and the inline login resumes the same session. Without a live
+ * session there is nothing to keep, so the full login page is shown.
+ */
+function signedOut() {
+  if (!state.sessionId) {
+    state.socket?.disconnect();
+    state.socket = null;
+    showLogin();
+    return;
+  }
+  state.signedOut = true;
+  state.offline = true;
+  setConnection('signed-out', 'Signed out');
+  hideMessage();
+  view.showRelogin(signedOutText());
+}
+
+function signedOutText() {
+  const held = heldMs();
+  const holding = held > 0 ? `This browser holds ${fmtSeconds(held)} of audio not yet sent` : 'Nothing is waiting to be sent';
+  return state.stopping
+    ? `You were signed out before the recording was saved. ${holding}. Log in to save it.`
+    : `Recording continues in this browser. ${holding}. Log in to send it and continue the same recording (the server keeps the session for a few minutes).`;
 }
 
 /** After a reload: an unfinished session of this user in IndexedDB is resumed, its chunks resent. */
@@ -175,10 +215,11 @@ async function restoreFromDisk() {
     return;
   }
   if (!saved || saved.meta.userId !== state.user?.id || state.sessionId) return;
-  Object.assign(state, { sessionId: saved.meta.sessionId, transcriptionId: saved.meta.transcriptionId, encoding: saved.meta.encoding ?? 'pcm_s16le', seq: saved.meta.nextSeq, ackSeq: -1, inFlight: 0, pending: [] });
+  Object.assign(state, { sessionId: saved.meta.sessionId, transcriptionId: saved.meta.transcriptionId, encoding: saved.meta.encoding ?? 'pcm_s16le', seq: saved.meta.nextSeq, ackSeq: -1, inFlight: 0, pending: [], capturedMs: saved.meta.nextSeq * CHUNK_FRAMES * 100, offline: true });
   state.ledger.clear();
   for (const c of saved.chunks) state.ledger.set(c.seq, c.data);
   showMessage('warn', MESSAGES.restored);
+  void view.showEarlierLines(state.transcriptionId);
   await beginCapture().catch(() => showMessage('warn', MESSAGES.restored_no_mic));
   if (state.socket?.connected) await resume();
 }
@@ -191,7 +232,8 @@ function connect() {
     setConnection('connected', 'Connected');
     if (state.sessionId) await resume();
   });
-  socket.on('disconnect', (reason) => {
+  socket.on('disconnect', async (reason) => {
+    if (state.sessionId) state.offline = true;
     if (reason === 'io server disconnect' && state.moving) {
       // The server closed us at shutdown: reconnect (the load balancer picks another task).
       setConnection('reconnecting', `Reconnecting… ${bufferedSeconds()}`);
@@ -199,8 +241,11 @@ function connect() {
       return;
     }
     if (reason === 'io server disconnect') {
-      // Logged out elsewhere or the session expired.
-      setConnection('offline', 'Signed out');
+      // Logged out elsewhere, the login expired, or a server restart: ask which.
+      const me = await api('GET', '/api/auth/me').catch((err) => err);
+      if (me?.status === 401) return signedOut();
+      setConnection('reconnecting', `Reconnecting… ${bufferedSeconds()}`);
+      setTimeout(() => socket.connect(), 300 + Math.random() * 700);
       return;
     }
     setConnection('reconnecting', 'Reconnecting…');
@@ -208,15 +253,14 @@ function connect() {
   });
   socket.on('connect_error', (err) => {
     if (err.message === 'unauthorized') {
-      socket.disconnect();
-      state.socket = null;
-      showLogin();
+      socket.disconnect(); // no retries with a login that is gone; the login form reconnects
+      signedOut();
       return;
     }
     setConnection('reconnecting', `Reconnecting… ${bufferedSeconds()}`);
   });
-  socket.on('transcript:partial', (p) => p.sessionId === state.sessionId && showPartial(p));
-  socket.on('transcript:final', (p) => p.sessionId === state.sessionId && showFinal(p));
+  socket.on('transcript:partial', (p) => p.sessionId === state.sessionId && view.showPartial(p));
+  socket.on('transcript:final', (p) => p.sessionId === state.sessionId && view.showFinal(p));
   socket.on('session:error', (p) => {
     if (p.sessionId !== state.sessionId) return;
     if (p.code === 'server_shutdown') state.moving = true;
@@ -232,8 +276,12 @@ function connect() {
       showMessage('warn', MESSAGES.server_shutdown);
       return;
     }
-    const why = { idle_timeout: 'The session ended after 5 minutes without audio.', max_duration: 'The session reached its maximum length and was saved.', server_shutdown: MESSAGES.server_shutdown, error: 'The session ended because of an error; what was received is saved.' }[p.reason];
-    endLocally(why);
+    const why = {
+      idle_timeout: 'The server ended the session after 5 minutes without audio.',
+      max_duration: 'The session reached its maximum length and the server ended it.',
+      error: 'The server ended the session because of an error.',
+    }[p.reason] ?? 'The server ended the session.';
+    endLocally(`${why} What it received (${fmtClock(state.capturedMs - heldMs())}) is saved; press Record to start a new recording.`, p.transcriptionId);
   });
 }
 
@@ -251,7 +299,9 @@ async function resume(attempt = 0) {
     state.inFlight = 0;
     await declareLost();
     for (const [seq, data] of [...state.ledger].sort((a, b) => a[0] - b[0])) send(seq, data);
-    hideMessage();
+    if (view.messageKind() !== 'ok') hideMessage();
+    if (state.offline) setConnection('connected', `Connected — sending ${fmtSeconds(heldMs())} of held audio`);
+    maybeBackOnline();
   } catch (err) {
     // Another task may still be saving the session it was handed at a deploy: try again shortly.
     // A continuation refused by the per-user limit goes on once the user stops another session.
@@ -262,7 +312,10 @@ async function resume(attempt = 0) {
       return;
     }
     if (err.code === 'session_not_found' || err.code === 'session_ended') {
-      endLocally('The session could not be resumed; the audio the server received is saved.');
+      const held = heldMs();
+      endLocally(
+        `The server had already ended this session (it waits a few minutes for a lost connection); the audio it received is saved.${held ? ` ${fmtSeconds(held)} held in this browser could not be added to it.` : ''} Press Record to start a new recording.`,
+      );
     }
   }
 }
@@ -284,11 +337,15 @@ async function declareLost() {
 }
 
 // ---- recording ------------------------------------------------------------------------------------
-$('record').addEventListener('click', () => (state.recording ? stopRecording() : startRecording()));
+$('record').addEventListener('click', () => {
+  if (isBusy($('record'))) return; // starting or saving: the press is ignored, the focus stays here
+  if (state.recording) void stopRecording();
+  else void startRecording();
+});
 
 async function startRecording() {
   hideMessage();
-  $('saved').hidden = true;
+  view.hideSaved();
   const encoding = captureEncoding();
   if (!navigator.mediaDevices?.getUserMedia || !encoding) return showMessage('error', MESSAGES.unsupported);
   let stream;
@@ -297,8 +354,9 @@ async function startRecording() {
   } catch (err) {
     return showMessage('error', err.name === 'NotFoundError' ? MESSAGES.mic_missing : MESSAGES.mic_denied);
   }
-  $('record').disabled = true;
+  view.setButton('starting');
   try {
+    if (!state.socket?.connected) throw Object.assign(new Error('offline'), { code: 'connection_lost' });
     const res = await state.socket.timeout(15_000).emitWithAck('session:start', {
       title: $('title').value.trim() || undefined,
       specialty: $('specialty').value,
@@ -306,16 +364,15 @@ async function startRecording() {
       audio: encoding === 'pcm_s16le' ? { encoding, sampleRate: 16000, channels: 1 } : { encoding },
     });
     if (!res.ok) throw Object.assign(new Error(res.error.message), { code: res.error.code });
-    Object.assign(state, { sessionId: res.sessionId, transcriptionId: res.transcriptionId, seq: 0, ackSeq: -1, inFlight: 0, pending: [], encoding });
+    Object.assign(state, { sessionId: res.sessionId, transcriptionId: res.transcriptionId, seq: 0, ackSeq: -1, inFlight: 0, pending: [], encoding, capturedMs: 0, offline: false, stopping: false });
     state.ledger.clear();
     await persist(ledgerDb.start({ sessionId: res.sessionId, transcriptionId: res.transcriptionId, userId: state.user.id, encoding }));
   } catch (err) {
     stream.getTracks().forEach((t) => t.stop());
-    $('record').disabled = false;
+    view.setButton('idle');
     return showMessage('error', MESSAGES[err.code] ?? (err.message === 'operation has timed out' ? MESSAGES.connection_lost : err.message));
   }
-  $('transcript').replaceChildren();
-  state.partials.clear();
+  view.clearTranscript();
   await beginCapture(stream);
 }
 
@@ -338,14 +395,11 @@ async function beginCapture(micStream) {
   } finally {
     // Even without a microphone (a restored session), the session is live: Stop saves it.
     state.recording = true;
-    state.startedAt = performance.now();
-    const button = $('record');
-    button.textContent = '■ Stop';
-    button.setAttribute('aria-pressed', 'true');
-    button.disabled = false;
-    for (const id of ['title', 'specialty', 'type']) $(id).disabled = true;
+    state.startedAt = performance.now() - state.capturedMs;
+    view.setButton('recording');
     clearInterval(state.timer);
     state.timer = setInterval(tick, 250);
+    tick();
   }
 }
 
@@ -376,7 +430,7 @@ function mediaRecorderCapture(stream) {
     let sum = 0;
     for (const v of samples) sum += v * v;
     const rms = Math.sqrt(sum / samples.length);
-    $('level').value = Math.max(-60, Math.min(0, rms > 0 ? 20 * Math.log10(rms) : -100));
+    view.setLevel(rms > 0 ? 20 * Math.log10(rms) : -100);
   }, 100);
   // Blobs resolve in order of arrival; chain them so chunk order is the recording order.
   let order = Promise.resolve();
@@ -409,14 +463,20 @@ function audioGraph(stream) {
   return { ctx, source: ctx.createMediaStreamSource(stream) };
 }
 
+/**
+ * The timer shows the audio captured (PCM: 100 ms per frame), the same count the server saves as the
+ * duration, so the two agree; MediaRecorder's Opus has no frame count here, so it uses the wall clock.
+ */
 function tick() {
-  const s = Math.floor((performance.now() - state.startedAt) / 1000);
-  $('elapsed').textContent = `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
-  if (state.socket && !state.socket.connected) setConnection('reconnecting', `Reconnecting… ${bufferedSeconds()}`);
+  const ms = state.encoding === 'pcm_s16le' || !state.capture ? state.capturedMs : performance.now() - state.startedAt;
+  view.setElapsed(ms, state.recording);
+  if (state.signedOut) view.updateRelogin(signedOutText());
+  else if (state.socket && !state.socket.connected) setConnection('reconnecting', `Reconnecting… ${bufferedSeconds()}`);
 }
 
 function onFrame(pcm, dbfs) {
-  $('level').value = Math.max(-60, Math.min(0, dbfs));
+  view.setLevel(dbfs);
+  state.capturedMs += 100;
   state.pending.push(new Uint8Array(pcm));
   if (state.pending.length >= CHUNK_FRAMES) flushChunk();
 }
@@ -462,6 +522,15 @@ function acknowledge(ackSeq) {
   state.ackSeq = Math.max(state.ackSeq, ackSeq);
   for (const seq of state.ledger.keys()) if (seq <= state.ackSeq) state.ledger.delete(seq);
   if (state.sessionId && state.ackSeq >= 0) persist(ledgerDb.ack(state.sessionId, state.ackSeq));
+  maybeBackOnline();
+}
+
+/** After a drop, once the server has everything the browser held: say so, once. */
+function maybeBackOnline() {
+  if (!state.offline || !state.socket?.connected || state.signedOut || state.moving || state.ledger.size > 0) return;
+  state.offline = false;
+  setConnection('connected', 'Connected');
+  showMessage('ok', MESSAGES.back_online);
 }
 
 /** Sends what waits in the ledger, oldest first, while the window has room. */
@@ -473,32 +542,37 @@ function pump() {
 }
 
 async function stopRecording() {
-  const button = $('record');
-  button.disabled = true;
-  button.textContent = 'Saving…';
+  state.stopping = true;
+  view.setButton('saving');
   await stopCapture();
   flushChunk();
-  // Everything recorded must be acknowledged before the stop.
-  const deadline = Date.now() + 120_000;
-  while (state.ledger.size > 0 && Date.now() < deadline) {
+  if (state.encoding !== 'pcm_s16le') state.capturedMs = performance.now() - state.startedAt;
+  tick();
+  clearInterval(state.timer);
+  // Everything recorded must be acknowledged before the stop. While signed out the inline login is
+  // the way on (the held audio waits for it); otherwise a connection that never comes back ends the
+  // wait after two minutes and the server keeps what it has.
+  let deadline = Date.now() + 120_000;
+  while (state.sessionId && (state.ledger.size > 0 || !state.socket?.connected) && (state.signedOut || Date.now() < deadline)) {
+    if (state.signedOut) {
+      view.updateRelogin(signedOutText());
+      deadline = Date.now() + 120_000;
+    }
     pump();
     await new Promise((r) => setTimeout(r, 200));
   }
+  if (!state.sessionId) return; // ended meanwhile (by the server, or another user logged in)
   try {
+    if (!state.socket?.connected) throw new Error('no connection to the server');
     const res = await state.socket.timeout(120_000).emitWithAck('session:stop', { sessionId: state.sessionId });
     if (!res.ok) throw new Error(res.error.message);
-    endLocally();
-    const saved = $('saved');
-    saved.replaceChildren(`Saved (${formatMs(res.durationMs)}). `);
-    const a = document.createElement('a');
-    a.href = `/review.html#/t/${res.transcriptionId}`;
-    a.textContent = 'Open the transcript';
-    saved.append(a);
-    saved.hidden = false;
+    endLocally(undefined);
+    view.setElapsed(res.durationMs, false);
+    view.showSaved(res.durationMs, res.transcriptionId);
   } catch (err) {
-    endLocally();
-    showMessage('error', `The session could not be stopped cleanly: ${err.message}. The audio the server received is saved.`);
+    endLocally(`The session could not be stopped cleanly (${err.message}). The audio the server received is saved; the server ends the session itself within a few minutes.`);
   }
+  $('record').focus();
 }
 
 /** Stops the microphone; resolves once the last recorded audio has been queued. */
@@ -517,72 +591,28 @@ async function stopCapture() {
   void c.ctx.close();
 }
 
-function endLocally(message) {
+function endLocally(message, transcriptionId) {
   stopCapture();
   clearInterval(state.timer);
   state.recording = false;
   state.sessionId = null;
   state.moving = false;
+  state.stopping = false;
+  state.offline = false;
   state.ledger.clear();
   persist(ledgerDb.clear());
-  const button = $('record');
-  button.textContent = '● Record';
-  button.setAttribute('aria-pressed', 'false');
-  button.disabled = false;
-  for (const id of ['title', 'specialty', 'type']) $(id).disabled = false;
-  $('level').value = -60;
-  if (message) showMessage('warn', message);
-}
-
-// ---- transcript -----------------------------------------------------------------------------------
-function formatMs(ms) {
-  const s = Math.round(ms / 1000);
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
-}
-
-function segmentElement(p, partial) {
-  const el = document.createElement('p');
-  el.className = partial ? 'segment partial' : 'segment final';
-  el.dataset.segmentId = p.segmentId;
-  const time = document.createElement('span');
-  time.className = 'time';
-  time.textContent = formatMs(p.startMs);
-  el.append(time);
-  if (p.speaker) {
-    const who = document.createElement('span');
-    who.className = 'speaker';
-    who.textContent = p.speaker.replace(/^spk_/, 'Speaker ');
-    el.append(who);
+  view.setButton('idle');
+  view.setLevel(-60);
+  view.hideRelogin();
+  if (state.signedOut) {
+    // Nothing left to resume: the ordinary login page is the way on.
+    state.signedOut = false;
+    state.socket?.disconnect();
+    state.socket = null;
+    showLogin();
   }
-  el.append(document.createTextNode(p.text));
-  return el;
-}
-
-function showPartial(p) {
-  const el = segmentElement(p, true);
-  const old = state.partials.get(p.segmentId);
-  if (old) old.replaceWith(el);
-  else $('transcript').append(el);
-  state.partials.set(p.segmentId, el);
-}
-
-function showFinal(p) {
-  const el = segmentElement(p, false);
-  const old = state.partials.get(p.segmentId) ?? $('transcript').querySelector(`[data-segment-id="${CSS.escape(p.segmentId)}"]`);
-  if (old) old.replaceWith(el);
-  else $('transcript').append(el);
-  state.partials.delete(p.segmentId);
-}
-
-function showMessage(kind, text) {
-  const el = $('message');
-  el.className = `message ${kind}`;
-  el.textContent = text;
-  el.hidden = false;
-}
-
-function hideMessage() {
-  $('message').hidden = true;
+  if (message) showMessage('warn', message);
+  if (transcriptionId) view.showSaved(null, transcriptionId);
 }
 
 window.addEventListener('beforeunload', (e) => {

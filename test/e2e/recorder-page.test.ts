@@ -110,9 +110,10 @@ describe('recording page in Chromium', () => {
 /** Through the page's own login form, until the socket reports "Connected". */
 async function logInAndConnect(page: Page, url: string, user: { username: string; password: string }): Promise<void> {
   await page.goto(url);
-  await page.getByLabel('Username').fill(user.username);
-  await page.getByLabel('Password').fill(user.password);
-  await page.getByRole('button', { name: 'Log in' }).click();
+  const form = page.locator('#login-form');
+  await form.getByLabel('Username').fill(user.username);
+  await form.getByLabel('Password').fill(user.password);
+  await form.getByRole('button', { name: 'Log in' }).click();
   await expect.poll(() => page.locator('#connection').textContent(), { timeout: 10_000 }).toBe('Connected');
 }
 

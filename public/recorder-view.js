@@ -1,0 +1,169 @@
+// What the recording page shows: the control bar (button, badge, timer, connection), the one message
+// line, the inline login, and the live transcript. recorder.js owns the session and its audio ledger
+// and calls these; nothing here talks to the server.
+import { api } from './lib/api.js';
+import { $, h, setBusy } from './lib/dom.js';
+import { fmtClock, speakerName } from './lib/format.js';
+
+const BASE_TITLE = document.title;
+
+// ---- control bar ------------------------------------------------------------------------------------
+/**
+ * The record button: `idle` (● Record), `starting`, `recording` (■ Stop), `saving`. The busy states
+ * keep focus on the button (aria-disabled, never `disabled`) so a keyboard user stays on the control.
+ */
+export function setButton(mode) {
+  const b = $('record');
+  b.dataset.mode = mode;
+  b.textContent = { idle: '● Record', starting: 'Starting…', recording: '■ Stop', saving: 'Saving…' }[mode];
+  b.setAttribute('aria-pressed', String(mode === 'recording' || mode === 'saving'));
+  setBusy(b, mode === 'starting' || mode === 'saving');
+  for (const id of ['title', 'specialty', 'type']) $(id).disabled = mode !== 'idle';
+  const live = mode === 'recording' || mode === 'saving';
+  $('rec-badge').hidden = !live;
+  document.body.classList.toggle('is-recording', live);
+  if (!live) document.title = BASE_TITLE;
+}
+
+/** The recorded time (audio captured, the same clock the server saves), in the bar and tab title. */
+export function setElapsed(ms, recording) {
+  const text = fmtClock(ms).padStart(5, '0');
+  $('elapsed').textContent = text;
+  if (recording) document.title = `● ${text} Recording · arogya-live`;
+}
+
+/** The connection line: one state, one text (`connected`, `reconnecting`, `offline`, `signed-out`). */
+export function setConnection(state, text) {
+  const el = $('connection');
+  if (el.dataset.state === state && el.textContent === text) return; // no re-announcement
+  el.dataset.state = state;
+  el.textContent = text;
+}
+
+export function setLevel(dbfs) {
+  $('level').value = Math.max(-60, Math.min(0, dbfs));
+}
+
+// ---- messages -----------------------------------------------------------------------------------------
+/** The one message line under the bar (`ok`, `warn`, `error`). */
+export function showMessage(kind, text) {
+  const el = $('message');
+  el.className = `message ${kind}`;
+  if (el.textContent !== text) el.textContent = text;
+  el.hidden = false;
+}
+export function hideMessage() {
+  $('message').hidden = true;
+  $('message').textContent = '';
+}
+export const messageKind = () => (!$('message').hidden ? $('message').className.replace('message ', '') : null);
+
+/** Saved: what was saved, how long, and the way to the transcript. */
+export function showSaved(durationMs, transcriptionId) {
+  const saved = $('saved');
+  const what = durationMs === null ? 'Saved: the audio the server received and its transcript. ' : `Saved: ${fmtClock(durationMs)} of audio and its transcript. `;
+  saved.replaceChildren(what, h('a', { text: 'Open the transcript', attrs: { href: `/review.html#/t/${transcriptionId}` } }));
+  saved.hidden = false;
+}
+export function hideSaved() {
+  $('saved').hidden = true;
+}
+
+// ---- inline login (signed out during a recording) -----------------------------------------------------
+export function showRelogin(text) {
+  const panel = $('relogin');
+  $('relogin-text').textContent = text;
+  if (panel.hidden) {
+    panel.hidden = false;
+    $('relogin-username').focus();
+  }
+}
+export function updateRelogin(text) {
+  if (!$('relogin').hidden) $('relogin-text').textContent = text;
+}
+export function hideRelogin() {
+  $('relogin').hidden = true;
+}
+
+// ---- live transcript ----------------------------------------------------------------------------------
+const partials = new Map(); // segmentId → element
+let follow = true; // keep the newest line in view until the reader scrolls away
+let programmatic = false;
+
+export function clearTranscript() {
+  $('transcript').replaceChildren();
+  $('announcer').replaceChildren();
+  partials.clear();
+  follow = true;
+  $('jump-live').hidden = true;
+}
+
+function segmentElement(p, partial) {
+  const el = h('p', { class: partial ? 'segment partial' : 'segment final', attrs: { 'data-segment-id': p.segmentId } });
+  el.append(h('span', { class: 'time', text: fmtClock(p.startMs) }));
+  if (p.speaker) el.append(h('span', { class: 'speaker', text: speakerName(p.speaker) }));
+  // Provisional text is labelled in words, for sight and for screen readers, not by grey italics only.
+  if (partial) el.append(h('span', { class: 'tag', text: 'listening…', attrs: { 'aria-label': 'Provisional, may still change:' } }));
+  el.append(document.createTextNode(p.text));
+  return el;
+}
+
+export function showPartial(p) {
+  const el = segmentElement(p, true);
+  const old = partials.get(p.segmentId);
+  if (old) old.replaceWith(el);
+  else $('transcript').append(el);
+  partials.set(p.segmentId, el);
+  keepLive();
+}
+
+export function showFinal(p) {
+  const el = segmentElement(p, false);
+  const old = partials.get(p.segmentId) ?? $('transcript').querySelector(`[data-segment-id="${CSS.escape(p.segmentId)}"]`);
+  if (old) old.replaceWith(el);
+  else $('transcript').append(el);
+  partials.delete(p.segmentId);
+  // Only confirmed lines are announced (the transcript itself is not a live region: partials rewrite
+  // it several times a second).
+  $('announcer').append(h('p', { text: `${p.speaker ? `${speakerName(p.speaker)}: ` : ''}${p.text}` }));
+  while ($('announcer').childElementCount > 5) $('announcer').firstElementChild.remove();
+  keepLive();
+}
+
+function keepLive() {
+  const last = $('transcript').lastElementChild;
+  if (!last) return;
+  if (follow) {
+    programmatic = true;
+    last.scrollIntoView({ block: 'end' });
+    requestAnimationFrame(() => (programmatic = false));
+  } else $('jump-live').hidden = false;
+}
+
+window.addEventListener(
+  'scroll',
+  () => {
+    if (programmatic) return;
+    const gap = document.documentElement.scrollHeight - (window.scrollY + window.innerHeight);
+    follow = gap < 80;
+    if (follow) $('jump-live').hidden = true;
+  },
+  { passive: true },
+);
+$('jump-live').addEventListener('click', () => {
+  follow = true;
+  $('jump-live').hidden = true;
+  keepLive();
+});
+
+/** After a reload: the lines the server already stored for this session, so the page starts whole. */
+export async function showEarlierLines(transcriptionId) {
+  const t = await api('GET', `/api/transcriptions/${transcriptionId}`).catch(() => null);
+  clearTranscript();
+  for (const s of t?.segments ?? []) {
+    if (s.kind === 'gap') continue;
+    if (!$('transcript').querySelector(`[data-segment-id="${CSS.escape(s.id)}"]`)) {
+      $('transcript').append(segmentElement({ segmentId: s.id, startMs: s.startMs, text: s.text, speaker: s.speaker }, s.kind === 'provisional'));
+    }
+  }
+}
