@@ -43,6 +43,11 @@ interface DetailRow extends SummaryRow {
   rec_state: string | null;
   rec_content_type: string | null;
   rec_bytes: string | null;
+  version: number;
+  signed_by: string | null;
+  signed_by_username: string | null;
+  signed_at: string | null;
+  signed_version: number | null;
 }
 
 interface SegmentRow {
@@ -50,6 +55,7 @@ interface SegmentRow {
   start_ms: string;
   end_ms: string;
   text: string;
+  machine_text: string;
   speaker: string | null;
   kind: SegmentKind;
   engine: string;
@@ -146,10 +152,13 @@ export class TranscriptReadRepository {
     const { rows } = await this.db.query<DetailRow>(
       `SELECT t.id, t.title, t.status, t.specialty, t.type, t.engine, t.clinician_id, u.username AS clinician_username,
               ${CREATED_AT_TEXT} AS created_at, ${ENDED_AT_TEXT} AS ended_at, t.duration_ms, t.audio_ms,
-              t.end_reason, t.failure_reason,
+              t.end_reason, t.failure_reason, t.version,
+              t.signed_by, su.username AS signed_by_username, t.signed_version,
+              to_char(t.signed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS signed_at,
               r.upload_state AS rec_state, r.content_type AS rec_content_type, r.bytes AS rec_bytes
          FROM transcriptions t
          JOIN users u ON u.id = t.clinician_id
+         LEFT JOIN users su ON su.id = t.signed_by
          LEFT JOIN LATERAL (SELECT * FROM recordings WHERE transcription_id = t.id ORDER BY part_index DESC LIMIT 1) r ON true
         WHERE t.id = $1`,
       [id],
@@ -157,7 +166,7 @@ export class TranscriptReadRepository {
     const r = rows[0];
     if (!r) return undefined;
     const segs = await this.db.query<SegmentRow>(
-      `SELECT id, start_ms, end_ms, text, speaker, kind, engine
+      `SELECT id, start_ms, end_ms, text, coalesce(machine_text, text) AS machine_text, speaker, kind, engine
          FROM transcript_segments WHERE transcription_id = $1
         ORDER BY start_ms, end_ms, created_at, id`,
       [id],
@@ -182,6 +191,11 @@ export class TranscriptReadRepository {
         contentType: available ? r.rec_content_type : null,
         bytes: available && r.rec_bytes !== null ? Number(r.rec_bytes) : null,
       },
+      version: r.version,
+      signature:
+        r.status === 'signed' && r.signed_by && r.signed_at && r.signed_version !== null
+          ? { signedBy: { id: r.signed_by, username: r.signed_by_username ?? '' }, signedAt: r.signed_at, version: r.signed_version }
+          : null,
       segments: segs.rows.map(toSegment),
     };
   }
@@ -211,6 +225,7 @@ function toSegment(r: SegmentRow): Segment {
     startMs: Number(r.start_ms),
     endMs: Number(r.end_ms),
     text: r.text,
+    machineText: r.machine_text,
     speaker: r.speaker,
     kind: r.kind,
     engine: r.engine,

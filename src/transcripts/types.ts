@@ -1,7 +1,7 @@
 import type { Role } from '../auth/users.js';
 
-export type TranscriptionStatus = 'recording' | 'completed' | 'failed';
-export const STATUSES: readonly TranscriptionStatus[] = ['recording', 'completed', 'failed'];
+export type TranscriptionStatus = 'recording' | 'completed' | 'failed' | 'in_review' | 'signed';
+export const STATUSES: readonly TranscriptionStatus[] = ['recording', 'completed', 'failed', 'in_review', 'signed'];
 export const SPECIALTIES = ['PRIMARYCARE', 'CARDIOLOGY', 'NEUROLOGY', 'ONCOLOGY', 'RADIOLOGY', 'UROLOGY'] as const;
 export type Specialty = (typeof SPECIALTIES)[number];
 export type SegmentKind = 'final' | 'gap' | 'provisional';
@@ -38,6 +38,8 @@ export interface Segment {
   startMs: number;
   endMs: number;
   text: string;
+  /** What the engine produced; never changes (API.md, "Review"). */
+  machineText: string;
   speaker: string | null;
   kind: SegmentKind;
   engine: string;
@@ -64,7 +66,17 @@ export interface TranscriptionDetail {
   endReason: string | null;
   failureReason: string | null;
   recording: RecordingInfo;
+  /** Raised by every change (edit, speaker rename); an edit names the version it was made on. */
+  version: number;
+  /** Present once signed: who signed which version, and when. */
+  signature: Signature | null;
   segments: Segment[];
+}
+
+export interface Signature {
+  signedBy: ClinicianRef;
+  signedAt: string;
+  version: number;
 }
 
 export interface ListFilters {

@@ -70,3 +70,60 @@ describe('migrations', () => {
     expect(rows).toEqual([{ action: 'test.event' }]);
   });
 });
+
+describe('review migrations (issue 16)', () => {
+  const FIRST = '1763900016000_transcriptions-version';
+
+  it('are additive and reversible: a transcript stored before them keeps every row through up, down and up again', async () => {
+    const { pool } = await freshDb();
+    const before = migrationFiles().indexOf(FIRST);
+    expect(before).toBeGreaterThan(0);
+    const client = await pool.connect();
+    try {
+      await migrate(client, logger, 'up', before);
+      const { rows: u } = await client.query(`INSERT INTO users (username, password_hash, role) VALUES ('dr.old', 'x', 'clinician') RETURNING id`);
+      const { rows: tr } = await client.query(
+        `INSERT INTO transcriptions (clinician_id, engine, status, audio_encoding) VALUES ($1, 'local', 'completed', 'pcm_s16le') RETURNING id`,
+        [u[0].id],
+      );
+      await client.query(`INSERT INTO transcript_segments (transcription_id, segment_key, start_ms, end_ms, text, engine) VALUES ($1, 'a', 0, 1000, 'two tablets daily', 'local')`, [tr[0].id]);
+
+      await migrate(client, logger, 'up');
+      const up = await client.query('SELECT t.version, t.status, s.text, s.machine_text FROM transcriptions t JOIN transcript_segments s ON s.transcription_id = t.id');
+      expect(up.rows).toEqual([{ version: 1, status: 'completed', text: 'two tablets daily', machine_text: 'two tablets daily' }]);
+      // A signed transcript going down becomes `completed` again, its text kept.
+      await client.query(`UPDATE transcriptions SET status = 'signed'`);
+
+      const later = migrationFiles().length - before;
+      expect(await migrate(client, logger, 'down', later)).toHaveLength(later);
+      const down = await client.query('SELECT t.status, s.text FROM transcriptions t JOIN transcript_segments s ON s.transcription_id = t.id');
+      expect(down.rows).toEqual([{ status: 'completed', text: 'two tablets daily' }]);
+      const { rows: gone } = await client.query("SELECT to_regclass('public.transcript_edits') AS t");
+      expect(gone[0].t).toBeNull();
+
+      await migrate(client, logger, 'up');
+      const again = await client.query('SELECT version, status FROM transcriptions');
+      expect(again.rows).toEqual([{ version: 1, status: 'completed' }]);
+    } finally {
+      client.release();
+    }
+  });
+
+  it('makes the edit history append-only', async () => {
+    const { pool } = await freshDb();
+    const client = await pool.connect();
+    try {
+      await migrate(client, logger, 'up');
+    } finally {
+      client.release();
+    }
+    const { rows: u } = await pool.query(`INSERT INTO users (username, password_hash, role) VALUES ('rev.a', 'x', 'reviewer') RETURNING id`);
+    const { rows: tr } = await pool.query(
+      `INSERT INTO transcriptions (clinician_id, engine, status, audio_encoding) VALUES ($1, 'local', 'completed', 'pcm_s16le') RETURNING id`,
+      [u[0].id],
+    );
+    await pool.query(`INSERT INTO transcript_edits (transcription_id, version, actor_username, field, before, after) VALUES ($1, 2, 'rev.a', 'text', 'a', 'b')`, [tr[0].id]);
+    await expect(pool.query(`UPDATE transcript_edits SET after = 'c'`)).rejects.toThrow(/append-only/);
+    await expect(pool.query('TRUNCATE transcript_edits')).rejects.toThrow(/append-only/);
+  });
+});

@@ -168,10 +168,12 @@ describe('GET /api/transcriptions/:id', () => {
       durationMs: 60000,
       failureReason: null,
       recording: { available: true, contentType: 'audio/wav', bytes: 352_044 },
+      version: 1,
+      signature: null,
     });
     expect(res.json.segments).toEqual([
-      { id: expect.any(String), startMs: 0, endMs: 4000, text: 'Good morning, how is the knee today?', speaker: 'Clinician', kind: 'final', engine: 'local' },
-      { id: expect.any(String), startMs: 4000, endMs: 9000, text: 'Still swollen and I had fevers at night.', speaker: 'Patient', kind: 'final', engine: 'local' },
+      { id: expect.any(String), startMs: 0, endMs: 4000, text: 'Good morning, how is the knee today?', machineText: 'Good morning, how is the knee today?', speaker: 'Clinician', kind: 'final', engine: 'local' },
+      { id: expect.any(String), startMs: 4000, endMs: 9000, text: 'Still swollen and I had fevers at night.', machineText: 'Still swollen and I had fevers at night.', speaker: 'Patient', kind: 'final', engine: 'local' },
     ]);
   });
 
@@ -234,7 +236,7 @@ describe('GET /api/transcriptions/:id/export', () => {
     }
     const json = JSON.parse((await alice.http.get(`/api/transcriptions/${aliceOld}/export?format=json`)).text);
     const detail = (await alice.http.get(`/api/transcriptions/${aliceOld}`)).json;
-    expect(json).toEqual({ format: 'arogya-live.transcript', version: 1, ...detail });
+    expect(json).toEqual({ format: 'arogya-live.transcript', formatVersion: 2, ...detail });
   });
 
   it('rejects an unknown or missing format with 400', async () => {

@@ -15,7 +15,7 @@ const LONG =
   'with no syncope, and a supercalifragilisticexpialidociouslylongunbrokenmedicationname twice daily.';
 
 function seg(over: Partial<Segment> & Pick<Segment, 'startMs' | 'endMs' | 'text'>): Segment {
-  return { id: `s${over.startMs}`, speaker: null, kind: 'final', engine: 'local', ...over };
+  return { id: `s${over.startMs}`, speaker: null, kind: 'final', engine: 'local', machineText: over.text, ...over };
 }
 
 function detail(segments: Segment[], over: Partial<TranscriptionDetail> = {}): TranscriptionDetail {
@@ -33,6 +33,8 @@ function detail(segments: Segment[], over: Partial<TranscriptionDetail> = {}): T
     endReason: 'stopped',
     failureReason: null,
     recording: { available: true, contentType: 'audio/webm', bytes: 1000 },
+    version: 1,
+    signature: null,
     segments,
     ...over,
   };
@@ -198,7 +200,23 @@ describe('TXT export', () => {
 
 describe('JSON export', () => {
   it('carries every field of the transcript', () => {
-    expect(JSON.parse(toJson(sample))).toEqual({ format: 'arogya-live.transcript', version: 1, ...sample });
+    expect(JSON.parse(toJson(sample))).toEqual({ format: 'arogya-live.transcript', formatVersion: 2, ...sample });
+  });
+
+  it('carries the version, the signature and each segment\'s machine text beside the edited text', () => {
+    const signed = detail([seg({ startMs: 0, endMs: 1000, text: 'Metoprolol 25 mg twice daily.', machineText: 'met a pro lol 25 mg twice daily' })], {
+      status: 'signed',
+      version: 4,
+      signature: { signedBy: { id: 'c0ffee00-0000-4000-8000-000000000002', username: 'rev.iyer' }, signedAt: '2026-04-02T09:00:00.000000Z', version: 4 },
+    });
+    const json = JSON.parse(toJson(signed));
+    expect(json).toMatchObject({ version: 4, status: 'signed', signature: { signedBy: { username: 'rev.iyer' }, version: 4 } });
+    expect(json.segments[0]).toMatchObject({ text: 'Metoprolol 25 mg twice daily.', machineText: 'met a pro lol 25 mg twice daily' });
+    expect(toTxt(signed)).toContain('Version 4, signed by rev.iyer at 2026-04-02T09:00:00.000000Z');
+    const vtt = toVtt(signed);
+    expect(vtt).toContain('NOTE Version 4, signed by rev.iyer');
+    expect(new WebVTTParser().parse(vtt, 'metadata').errors).toEqual([]);
+    expect(toTxt(detail([], { version: 2, status: 'in_review' }))).toContain('Version 2, not signed (in_review)');
   });
 });
 

@@ -3,8 +3,10 @@ import type { AuditLog } from '../../audit/audit-log.js';
 import type { UserRepository } from '../../auth/users.js';
 import type { Pool } from '../../db/pool.js';
 import { TranscriptReadRepository, type TranscriptionRef } from '../../transcripts/repo.js';
+import { TranscriptReviewRepository } from '../../transcripts/review.js';
 import { clientIp } from '../middleware/auth.js';
 import { adminRoutes, type AdminRouteDeps } from './admin.js';
+import { reviewRoutes } from './review.js';
 import { transcriptionAuthorizer, transcriptionRoutes } from './transcriptions.js';
 
 export interface ReviewerDeps {
@@ -20,6 +22,7 @@ export function reviewerRouters(deps: ReviewerDeps): Array<[string, Router]> {
   const transcripts = new TranscriptReadRepository(deps.db);
   return [
     ['/transcriptions', transcriptionRoutes({ users: deps.users, audit: deps.audit, transcripts })],
+    ['/transcriptions', reviewRoutes({ users: deps.users, audit: deps.audit, transcripts, review: new TranscriptReviewRepository(deps.db) })],
     ['/admin', adminRoutes(deps)],
   ];
 }

@@ -1,4 +1,4 @@
-import type { Segment } from '../types.js';
+import type { Segment, TranscriptionDetail } from '../types.js';
 
 /** Subtitle line length limit (BBC/Netflix guidance; the issue asks for ≤ 42 where split). */
 export const MAX_LINE = 42;
@@ -93,4 +93,13 @@ export function toCues(segments: readonly Segment[], prefixSpeaker: boolean): Cu
 /** Speaker labels are free text from engines: one line, no markup characters. */
 export function cleanSpeaker(speaker: string): string {
   return speaker.replace(/[\r\n<>&]+/g, ' ').replace(/-->/g, '→').replace(/\s+/g, ' ').trim().slice(0, 40);
+}
+
+/**
+ * One line saying which version an export is and whether it is signed, e.g.
+ * `Version 4, signed by dr.rao at 2026-04-01T10:00:00.000000Z` or `Version 2, not signed (in_review)`.
+ */
+export function versionLine(t: TranscriptionDetail): string {
+  if (t.signature) return `Version ${t.version}, signed by ${t.signature.signedBy.username} at ${t.signature.signedAt}`;
+  return `Version ${t.version}, not signed (${t.status})`;
 }

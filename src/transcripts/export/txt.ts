@@ -1,5 +1,5 @@
 import type { TranscriptionDetail } from '../types.js';
-import { segmentText, timecode } from './cues.js';
+import { segmentText, timecode, versionLine } from './cues.js';
 
 /**
  * Plain text for reading and pasting: a header, then one line per segment with its time range and
@@ -13,6 +13,7 @@ export function toTxt(t: TranscriptionDetail): string {
     `Created: ${t.createdAt}`,
     `Duration: ${t.durationMs === null ? 'unknown' : timecode(t.durationMs, '.')}`,
     `Specialty: ${t.specialty}  Type: ${t.type}  Status: ${t.status}  Engine: ${t.engine}`,
+    versionLine(t),
   ];
   if (t.status === 'failed') lines.push(`Failed: ${oneLine(t.failureReason ?? 'unknown reason')} (the transcript may be incomplete)`);
   if (t.status === 'recording') lines.push('Still recording: the transcript is incomplete.');

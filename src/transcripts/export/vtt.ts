@@ -1,5 +1,5 @@
 import type { TranscriptionDetail } from '../types.js';
-import { cleanSpeaker, timecode, toCues } from './cues.js';
+import { cleanSpeaker, timecode, toCues, versionLine } from './cues.js';
 
 /** Cue text escaping per the WebVTT spec (also makes `-->` impossible in a payload). */
 function escapeVtt(text: string): string {
@@ -17,10 +17,12 @@ function voiceName(speaker: string): string {
 
 /**
  * WebVTT: `WEBVTT` header, `HH:MM:SS.mmm --> HH:MM:SS.mmm`, cue ids, `<v Speaker>` voice spans,
- * lines of at most 42 characters (before escaping), at most two per cue.
+ * lines of at most 42 characters (before escaping), at most two per cue, after a NOTE with the
+ * version and signature.
  */
 export function toVtt(t: TranscriptionDetail): string {
-  const out = ['WEBVTT\n'];
+  // A NOTE block (ignored by players) says which version this is and whether it is signed.
+  const out = ['WEBVTT\n', `NOTE ${escapeVtt(versionLine(t)).replace(/-->/g, '→')}\n`];
   toCues(t.segments, false).forEach((cue, i) => {
     const voice = cue.speaker && cue.kind !== 'gap' ? `<v ${voiceName(cue.speaker)}>` : '';
     const lines = cue.lines.map(escapeVtt);
