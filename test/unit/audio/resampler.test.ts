@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import { createResampler, SUPPORTED_PCM_RATES, TARGET_RATE } from '../../../src/audio/resampler.js';
+
+/** Deterministic speech-like input: two tones plus a little pseudo-random noise. */
+function signal(rate: number, samples: number, seed = 1): Int16Array {
+  const out = new Int16Array(samples);
+  let s = seed;
+  for (let i = 0; i < samples; i++) {
+    s = (s * 1103515245 + 12345) >>> 0;
+    const noise = ((s >>> 16) / 65536 - 0.5) * 2000;
+    out[i] = Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate) + 4000 * Math.sin((2 * Math.PI * 3100 * i) / rate) + noise);
+  }
+  return out;
+}
+
+function concat(parts: Int16Array[]): Int16Array {
+  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function oneShot(rate: number, input: Int16Array): Int16Array {
+  const r = createResampler(rate);
+  return concat([r.push(input), r.end()]);
+}
+
+function chunked(rate: number, input: Int16Array, sizes: (i: number) => number): Int16Array {
+  const r = createResampler(rate);
+  const parts: Int16Array[] = [];
+  for (let at = 0, i = 0; at < input.length; i++) {
+    const n = Math.max(1, sizes(i));
+    parts.push(r.push(input.subarray(at, at + n)));
+    at += n;
+  }
+  parts.push(r.end());
+  return concat(parts);
+}
+
+function rmsDb(x: Int16Array, from: number, to: number, ref: number): number {
+  let s = 0;
+  for (let i = from; i < to; i++) s += x[i]! * x[i]!;
+  return 20 * Math.log10(Math.sqrt(s / (to - from)) / ref);
+}
+
+function tone(rate: number, freq: number, samples: number, amp = 16000): Int16Array {
+  return Int16Array.from({ length: samples }, (_, i) => Math.round(amp * Math.sin((2 * Math.PI * freq * i) / rate)));
+}
+
+describe('createResampler', () => {
+  it('passes 16 kHz through as the same samples and has no tail', () => {
+    const r = createResampler(16_000);
+    const x = signal(16_000, 1000);
+    expect(r.push(x)).toBe(x);
+    expect(r.end()).toHaveLength(0);
+  });
+
+  it.each(SUPPORTED_PCM_RATES.filter((r) => r !== TARGET_RATE))('gives %i Hz input exactly round(n · 16000 / rate) samples, for short and odd lengths', (rate) => {
+    for (const n of [0, 1, 2, 3, 7, 160, 441, 1001, rate / 10 + 3]) {
+      expect(oneShot(rate, signal(rate, n)).length, `n=${n}`).toBe(Math.round((n * TARGET_RATE) / rate));
+    }
+  });
+
+  it.each([8000, 11025, 22050, 44100, 48000])('gives %i Hz input in chunks of any size exactly the one-shot output, sample for sample', (rate) => {
+    const input = signal(rate, Math.round(rate * 0.2) + 13);
+    const whole = oneShot(rate, input);
+    // 1-sample chunks, 10 ms chunks and an irregular pattern that cuts anywhere.
+    for (const sizes of [() => 1, () => rate / 100, (i: number) => [1, 37, 480, 2, 999, 5][i % 6]!]) {
+      const parts = chunked(rate, input, sizes);
+      expect(parts.length).toBe(whole.length);
+      expect(Buffer.from(parts.buffer).equals(Buffer.from(whole.buffer))).toBe(true);
+    }
+  });
+
+  it('resamples 30 s of 48 kHz in 100 ms chunks exactly as at once, in linear time (buffer trimmed as it goes)', () => {
+    const input = signal(48_000, 48_000 * 30, 7);
+    const whole = oneShot(48_000, input);
+    const started = performance.now();
+    const parts = chunked(48_000, input, () => 4800);
+    const ms = performance.now() - started;
+    expect(parts.length).toBe(16_000 * 30);
+    expect(Buffer.from(parts.buffer).equals(Buffer.from(whole.buffer))).toBe(true);
+    // ~0.2 s on a laptop; keeping the whole input in the buffer (quadratic copying) took ~18 s.
+    expect(ms).toBeLessThan(4000);
+  });
+
+  it('returns what each chunk can produce, lagging the input by no more than the filter half-width', () => {
+    const r = createResampler(48_000);
+    let produced = 0;
+    let consumed = 0;
+    for (let i = 0; i < 50; i++) {
+      consumed += 4800;
+      produced += r.push(signal(48_000, 4800, i)).length;
+      // All outputs whose window lies inside the input so far: at most ~half/3 behind, never ahead.
+      expect(produced).toBeLessThanOrEqual(consumed / 3);
+      expect(produced).toBeGreaterThan(consumed / 3 - 100);
+    }
+    expect(produced + r.end().length).toBe(consumed / 3);
+  });
+
+  it('is zero-phase: an impulse at input instant 3k comes out centred on output sample k, symmetric', () => {
+    const input = new Int16Array(3000);
+    input[1500] = 30000;
+    const out = oneShot(48_000, input);
+    expect(out).toHaveLength(1000);
+    let peak = 0;
+    for (let i = 0; i < out.length; i++) if (out[i]! > out[peak]!) peak = i;
+    expect(peak).toBe(500);
+    // A 48 → 16 kHz low-pass at 0.9 × 8 kHz: the centre tap is 2 · fc = 0.3 of the impulse.
+    expect(out[500]).toBeGreaterThan(8500);
+    expect(out[500]).toBeLessThan(9500);
+    const asymmetric = Array.from({ length: 60 }, (_, j) => j).filter((j) => Math.abs(out[500 - j]! - out[500 + j]!) > 1);
+    expect(asymmetric).toEqual([]);
+    // The window has finite length: far from the impulse the output is exactly silent.
+    expect(out.subarray(0, 400).every((v) => v === 0)).toBe(true);
+    expect(out.subarray(600).every((v) => v === 0)).toBe(true);
+  });
+
+  it.each([8000, 11025, 22050, 44100, 48000])('keeps DC at unity gain from %i Hz (every phase of the polyphase table)', (rate) => {
+    const out = oneShot(rate, new Int16Array(rate / 4).fill(12_345));
+    // Away from the edges (where the input is padded with silence) every sample is the input level.
+    expect(out.subarray(64, out.length - 64).filter((v) => v !== 12_345)).toEqual(new Int16Array(0));
+    // At the first output the window reaches back before sample 0, into silence.
+    expect(out[0]).toBeGreaterThan(12_345 * 0.6);
+    expect(out[0]).toBeLessThan(12_345 * 0.96);
+  });
+
+  it.each([8000, 11025, 22050, 32000, 44100, 48000])('keeps 1 kHz and 3 kHz tones from %i Hz at their level within 0.05 dB', (rate) => {
+    for (const freq of [1000, 3000]) {
+      const out = oneShot(rate, tone(rate, freq, rate / 4));
+      expect(Math.abs(rmsDb(out, 400, 3600, 16000 / Math.SQRT2)), `${freq} Hz`).toBeLessThan(0.05);
+    }
+  });
+
+  it.each([22_050, 24_000, 44_100, 48_000])('from %i Hz passes 6.5 kHz within 0.1 dB and keeps 8.5 kHz (would alias) below -60 dB', (rate) => {
+    expect(Math.abs(rmsDb(oneShot(rate, tone(rate, 6500, rate / 4)), 400, 3600, 16000 / Math.SQRT2))).toBeLessThan(0.1);
+    expect(rmsDb(oneShot(rate, tone(rate, 8500, rate / 4)), 400, 3600, 16000 / Math.SQRT2)).toBeLessThan(-60);
+    // The transition band sits between 7 and 8 kHz: 7.5 kHz is already well down.
+    const mid = rmsDb(oneShot(rate, tone(rate, 7500, rate / 4)), 400, 3600, 16000 / Math.SQRT2);
+    expect(mid).toBeLessThan(-12);
+    expect(mid).toBeGreaterThan(-22);
+  });
+
+  it('clamps overshoot at full scale instead of wrapping around', () => {
+    // A full-scale square wave rings past ±32767 after low-pass filtering (Gibbs).
+    const input = Int16Array.from({ length: 24_000 }, (_, i) => (Math.floor(i / 480) % 2 === 0 ? 32767 : -32768));
+    const out = oneShot(48_000, input);
+    expect(Math.max(...out)).toBe(32767);
+    expect(Math.min(...out)).toBe(-32768);
+    // Within each half period (after the transition) the signal keeps its sign: no wrap-around.
+    const wrapped: number[] = [];
+    for (let period = 1; (period + 1) * 160 <= out.length; period++) {
+      const sign = period % 2 === 0 ? 1 : -1;
+      for (let i = period * 160 + 20; i < period * 160 + 140; i++) if (Math.sign(out[i]!) !== sign) wrapped.push(i);
+    }
+    expect(wrapped).toEqual([]);
+  });
+});

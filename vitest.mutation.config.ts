@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * The vitest configuration StrykerJS runs (`npm run test:mutation`): fast unit tests only, so no
+ * global PostgreSQL (vitest.config.ts starts one for every run). Which test files run for which
+ * module is chosen per group in stryker.config.mjs.
+ */
+export default defineConfig({
+  test: {
+    include: ['test/unit/**/*.test.ts'],
+    testTimeout: 30_000,
+    // Stryker switches mutants at run time, so the test files need no fresh module graph per run.
+    isolate: false,
+  },
+});
