@@ -96,7 +96,9 @@ export function createApp(deps: AppDeps): App {
   app.get('/health', async (_req, res) => {
     const snapshot = await deps.health.current();
     res.setHeader('Cache-Control', 'no-store');
-    res.status(snapshot.status === 'healthy' ? 200 : 503).json({ status: snapshot.status, checks: snapshot.checks });
+    // `degraded` (a shared dependency down) stays 200: the ALB and ECS must not replace every task
+    // for an outage replacing them cannot cure (API.md, docs/errors.md).
+    res.status(snapshot.status === 'unhealthy' ? 503 : 200).json({ status: snapshot.status, checks: snapshot.checks });
   });
 
   if (deps.metrics) app.get('/metrics', metricsHandler(deps.metrics, config.METRICS_TOKEN));

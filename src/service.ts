@@ -17,6 +17,7 @@ import type { Pool } from './db/pool.js';
 import { DictationRepository } from './dictation/dictation-repo.js';
 import { SessionManager } from './dictation/session-manager.js';
 import { HealthMonitor, type HealthCheck } from './health/health-monitor.js';
+import { diskCheck, eventLoopCheck } from './health/task-checks.js';
 import { playbackRouter } from './http/routes/playback.js';
 import { reviewerRouters } from './http/routes/reviewer.js';
 import type { Logger } from './lib/logger.js';
@@ -148,8 +149,14 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     const sessionMiddleware = createSessionMiddleware(config, db, logger);
     closers.push(['close_session_store', () => closeSessionStore(sessionMiddleware)]);
 
+    const eventLoop = eventLoopCheck();
+    closers.push(['stop_event_loop_check', () => eventLoop.close()]);
     const health = new HealthMonitor(
       {
+        // This task's own resources (a failure is 503: a new task cures it) ...
+        eventLoop,
+        disk: diskCheck(config.dataDir),
+        // ... and what every task shares (a failure is 200 `degraded`: alarms, not replacement).
         database: async () => {
           await db.query('SELECT 1');
         },
@@ -165,6 +172,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       { intervalMs: config.HEALTH_CACHE_MS, timeoutMs: 1500 },
     );
     closers.push(['stop_health', () => health.stop()]);
+    metrics.setDependenciesDown(() => health.sharedDown());
 
     let sessions!: SessionManager;
     const app = createApp({
@@ -236,7 +244,10 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     const port = (app.server.address() as AddressInfo).port;
     logger.info({ port, taskId, database: embedded ? 'embedded' : 'external', storage: embeddedS3 ? 'embedded' : 's3', engine: engine.name }, 'service_listening');
 
-    shutdown.add('drain_sessions', () => sessions.drain('server_shutdown'));
+    shutdown.add('drain_sessions', () => {
+      health.setDraining();
+      return sessions.drain('server_shutdown');
+    });
     shutdown.add('close_realtime', () => closeRealtime(app.io));
     shutdown.add('close_http', () => closeHttp(app));
     for (const [name, run] of closers.reverse()) shutdown.add(name, run);

@@ -26,12 +26,14 @@ export const APP_METRICS = {
   chunkAckP99Ms: 'ChunkAckP99Ms',
   captionLatencyP95Ms: 'CaptionLatencyP95Ms',
   engineErrors: 'EngineErrors',
+  dependenciesDown: 'DependenciesDown',
 } as const;
 
 /** Alarm names without the `arogya-<env>-` prefix; DEPLOYMENT.md has a runbook for each. */
 export const ALARMS = [
   'alb-5xx-rate',
   'unhealthy-hosts',
+  'dependency-down',
   'no-healthy-hosts',
   'error-logs',
   'chunk-ack-latency',
@@ -77,6 +79,7 @@ export class Monitoring extends Construct {
     filter('chunk-ack-p99', APP_METRICS.chunkAckP99Ms, serviceMetrics, '$.chunkAckP99Ms', 'Milliseconds');
     filter('caption-latency-p95', APP_METRICS.captionLatencyP95Ms, serviceMetrics, '$.captionLatencyP95Ms', 'Milliseconds');
     filter('engine-errors', APP_METRICS.engineErrors, serviceMetrics, '$.engineErrors', 'Count');
+    filter('dependencies-down', APP_METRICS.dependenciesDown, serviceMetrics, '$.dependenciesDown', 'Count');
 
     const actions = { alarmActions: [this.topic.arn], okActions: [this.topic.arn] };
     const alarmArns: string[] = [];
@@ -120,6 +123,13 @@ export class Monitoring extends Construct {
       evaluationPeriods: 2,
       datapointsToAlarm: 2,
       dimensions: tg,
+    });
+    // A shared outage keeps /health at 200 `degraded` (replacing tasks would not cure it), so the
+    // target-group alarms stay quiet: this one reports it, from what each task's health check saw.
+    alarm('dependency-down', 'A dependency every task shares (database, S3/KMS, Transcribe) has been down for 2 minutes; /health says degraded.', {
+      ...appMetric(APP_METRICS.dependenciesDown, 'Maximum'),
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
     });
     alarm('no-healthy-hosts', 'No task is healthy: the service is down.', {
       namespace: 'AWS/ApplicationELB',

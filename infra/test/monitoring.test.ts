@@ -26,6 +26,7 @@ describe('Monitoring', () => {
     ['ChunkAckP99Ms', '$.chunkAckP99Ms'],
     ['CaptionLatencyP95Ms', '$.captionLatencyP95Ms'],
     ['EngineErrors', '$.engineErrors'],
+    ['DependenciesDown', '$.dependenciesDown'],
   ])('turns service_metrics lines into %s from %s', (name, value) => {
     expect(s.text).toHaveResourceWithProperties(CloudwatchLogMetricFilter, {
       pattern: '{ $.msg = "service_metrics" }',
@@ -66,6 +67,10 @@ describe('Monitoring', () => {
       dimensions: { TargetGroup: expect.stringContaining('arn_suffix'), LoadBalancer: expect.stringContaining('arn_suffix') },
     });
     expect(alarm('no-healthy-hosts')).toMatchObject({ metric_name: 'HealthyHostCount', comparison_operator: 'LessThanThreshold', threshold: 1, treat_missing_data: 'breaching' });
+  });
+
+  it('alarms when a shared dependency is down on any task for 2 minutes, though /health stays 200', () => {
+    expect(alarm('dependency-down')).toMatchObject({ namespace: 'Arogya/staging', metric_name: 'DependenciesDown', statistic: 'Maximum', comparison_operator: 'GreaterThanThreshold', threshold: 0, evaluation_periods: 2 });
   });
 
   it('alarms on the latency the app reports and on sessions nearing the Transcribe quota', () => {

@@ -8,11 +8,26 @@ export interface CheckResult {
 /** A named probe. Resolve with extra fields (e.g. latency); reject when the dependency is down. */
 export type HealthCheck = () => Promise<Record<string, unknown> | void>;
 
+/**
+ * `healthy`: everything answers. `degraded`: a dependency every task shares is down (the database,
+ * S3, Transcribe): still 200, because replacing this task would not cure it and would end every
+ * live session with it; alarms handle it. `unhealthy` (503): something a new task would cure:
+ * this task is draining, its migrations are not applied, its event loop is stuck, its disk is full.
+ */
+export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
+
 export interface HealthSnapshot {
-  status: 'healthy' | 'unhealthy';
+  status: HealthStatus;
   checks: Record<string, CheckResult>;
   checkedAt: string;
 }
+
+/**
+ * Which checks probe something every task shares. A failure of any other check (this task's own
+ * resources) is `unhealthy`, and a `pending` status (migrations this task needs are not applied)
+ * always is.
+ */
+export const SHARED_CHECKS = new Set(['database', 'storage', 'transcriber', 'migrations']);
 
 /**
  * Runs every check in the background every `intervalMs` and serves the latest snapshot, so
@@ -23,6 +38,7 @@ export class HealthMonitor {
   private snapshot?: HealthSnapshot;
   private timer?: NodeJS.Timeout;
   private refreshing?: Promise<HealthSnapshot>;
+  private drainingSince?: Date;
 
   constructor(
     private readonly checks: Record<string, HealthCheck>,
@@ -47,10 +63,20 @@ export class HealthMonitor {
     if (this.timer) clearInterval(this.timer);
   }
 
+  /**
+   * This task is stopping: from now on `/health` answers 503 at once (not at the next refresh), so
+   * the load balancer routes nothing new here while the live sessions drain.
+   */
+  setDraining(): void {
+    if (this.drainingSince) return;
+    this.drainingSince = new Date();
+    this.logger.info('health_draining');
+  }
+
   /** The latest snapshot; runs the checks first when none exists or caching is off. */
   async current(): Promise<HealthSnapshot> {
-    if (!this.snapshot || this.options.intervalMs === 0) return this.refresh();
-    return this.snapshot;
+    const snapshot = !this.snapshot || this.options.intervalMs === 0 ? await this.refresh() : this.snapshot;
+    return this.withDraining(snapshot);
   }
 
   /** Re-runs every check now (deduplicated when one is already running). */
@@ -59,6 +85,16 @@ export class HealthMonitor {
       this.refreshing = undefined;
     });
     return this.refreshing;
+  }
+
+  /** How many shared dependencies the latest snapshot found down (for the degraded alarm). */
+  sharedDown(): number {
+    return Object.entries(this.snapshot?.checks ?? {}).filter(([name, r]) => SHARED_CHECKS.has(name) && r.status === 'error').length;
+  }
+
+  private withDraining(s: HealthSnapshot): HealthSnapshot {
+    if (!this.drainingSince) return s;
+    return { ...s, status: 'unhealthy', checks: { ...s.checks, draining: { status: 'error', since: this.drainingSince.toISOString() } } };
   }
 
   private async runChecks(timeoutMs = this.options.timeoutMs): Promise<HealthSnapshot> {
@@ -71,17 +107,19 @@ export class HealthMonitor {
           return [name, { ...extra, status, latencyMs: Math.round(performance.now() - started) }];
         } catch (err) {
           const code = (err as { code?: unknown }).code;
-          return [name, { status: 'error', error: typeof code === 'string' ? code : (err as Error).message?.slice(0, 200) }];
+          return [name, { status: 'error', error: typeof code === 'string' ? code : (err as Error).message?.slice(0, 200), latencyMs: Math.round(performance.now() - started) }];
         }
       }),
     );
     const checks = Object.fromEntries(entries);
-    const healthy = entries.every(([, r]) => r.status === 'ok' || r.status === 'up_to_date');
+    const cured = entries.filter(([name, r]) => r.status === 'pending' || (r.status === 'error' && !SHARED_CHECKS.has(name)));
+    const shared = entries.filter(([name, r]) => r.status === 'error' && SHARED_CHECKS.has(name));
+    const status: HealthStatus = cured.length > 0 ? 'unhealthy' : shared.length > 0 ? 'degraded' : 'healthy';
     const previous = this.snapshot?.status;
-    this.snapshot = { status: healthy ? 'healthy' : 'unhealthy', checks, checkedAt: new Date().toISOString() };
-    if (previous && previous !== this.snapshot.status) {
-      const failing = entries.filter(([, r]) => r.status === 'error' || r.status === 'pending').map(([n]) => n);
-      this.logger[healthy ? 'info' : 'warn']({ status: this.snapshot.status, failing }, 'health_changed');
+    this.snapshot = { status, checks, checkedAt: new Date().toISOString() };
+    if (previous && previous !== status) {
+      const failing = [...cured, ...shared].map(([n]) => n);
+      this.logger[status === 'healthy' ? 'info' : 'warn']({ status, failing }, 'health_changed');
     }
     return this.snapshot;
   }

@@ -15,6 +15,8 @@ export interface MetricsSummary {
   chunkAckP99Ms: number;
   captionLatencyP95Ms: number;
   engineErrors: number;
+  /** Shared dependencies (database, S3, Transcribe) the last health check found down: `/health` says `degraded`. */
+  dependenciesDown: number;
 }
 
 /**
@@ -25,6 +27,7 @@ export class ServiceMetrics {
   readonly registry = new Registry();
   private readonly eld: IntervalHistogram;
   private liveCount: () => number = () => 0;
+  private dependenciesDown: () => number = () => 0;
   private readonly ackWindow = new WindowSamples();
   private readonly captionWindow = new WindowSamples();
   private engineErrorsInWindow = 0;
@@ -111,6 +114,11 @@ export class ServiceMetrics {
     this.liveCount = count;
   }
 
+  /** Where the count of shared dependencies down reads from (the health monitor). */
+  setDependenciesDown(count: () => number): void {
+    this.dependenciesDown = count;
+  }
+
   observeChunkAck(ms: number): void {
     this.chunkAck.observe(ms);
     this.ackWindow.add(ms);
@@ -137,6 +145,7 @@ export class ServiceMetrics {
       chunkAckP99Ms: round1(this.ackWindow.percentile(99)),
       captionLatencyP95Ms: round1(this.captionWindow.percentile(95)),
       engineErrors: this.engineErrorsInWindow,
+      dependenciesDown: this.dependenciesDown(),
     };
     this.ackWindow.clear();
     this.captionWindow.clear();

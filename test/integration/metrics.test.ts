@@ -124,7 +124,7 @@ describe('GET /metrics with METRICS_TOKEN, and the service_metrics log line', ()
     const summaries = () => t.logs.entries.filter((e) => e.msg === 'service_metrics');
     await expect.poll(() => summaries().some((l) => (l.chunkAckP99Ms as number) > 0), { timeout: 10_000 }).toBe(true);
     for (const l of summaries()) {
-      expect(l).toMatchObject({ liveSessions: expect.any(Number), chunkAckP99Ms: expect.any(Number), captionLatencyP95Ms: expect.any(Number), engineErrors: expect.any(Number) });
+      expect(l).toMatchObject({ liveSessions: expect.any(Number), chunkAckP99Ms: expect.any(Number), captionLatencyP95Ms: expect.any(Number), engineErrors: expect.any(Number), dependenciesDown: 0 });
     }
   });
 });
