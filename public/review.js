@@ -2,6 +2,8 @@
 // Plain ES module, no build step. Every piece of server data goes into the DOM as textContent, never
 // as HTML; no inline styles or handlers (CSP: script-src 'self'; style-src 'self').
 
+import { initReview, markSeen, onPlaybackTime, showReview } from './review-edit.js';
+
 const $ = (id) => {
   const el = document.getElementById(id);
   if (!el) throw new Error(`missing #${id}`);
@@ -304,6 +306,7 @@ function renderTranscript(t) {
 
   state.segments = t.segments;
   state.currentIndex = -1;
+  state.transcript = t;
   const list = $('t-segments');
   list.replaceChildren();
   if (!t.segments.length) list.append(h('li', { class: 'muted', text: 'No speech was transcribed.' }));
@@ -328,6 +331,15 @@ function renderTranscript(t) {
     );
     list.append(li);
   });
+  showReview(t, state.me);
+}
+
+/** Fetches the open transcript again (after an edit conflict, a signature or a reopening). */
+async function reloadTranscript() {
+  const id = state.currentId;
+  if (!id) return;
+  state.currentId = null;
+  await openTranscript(id);
 }
 
 function seek(ms) {
@@ -340,6 +352,8 @@ function seek(ms) {
 
 // One listener for all lines: a click anywhere on a line (or Enter/Space on its button) seeks there.
 $('t-segments').addEventListener('click', (e) => {
+  // The review controls in a line (Edit button, editor) do their own thing; see review-edit.js.
+  if (e.target instanceof Element && e.target.closest('.seg-edit, .seg-editor')) return;
   const li = e.target instanceof Element ? e.target.closest('li.seg') : null;
   if (!li) return;
   const seg = state.segments[Number(li.dataset.index)];
@@ -374,10 +388,14 @@ function highlight(ms) {
   if (!li) return;
   li.classList.add('current');
   li.setAttribute('aria-current', 'true');
+  markSeen(idx);
   const r = li.getBoundingClientRect();
   if (r.top < 0 || r.bottom > window.innerHeight) li.scrollIntoView({ block: 'nearest' });
 }
-$('t-audio').addEventListener('timeupdate', () => highlight($('t-audio').currentTime * 1000));
+$('t-audio').addEventListener('timeupdate', () => {
+  highlight($('t-audio').currentTime * 1000);
+  onPlaybackTime($('t-audio').currentTime * 1000);
+});
 $('t-audio').addEventListener('seeked', () => highlight($('t-audio').currentTime * 1000));
 
 // ---------- admin: users ----------
@@ -496,6 +514,7 @@ $('audit-filter').addEventListener('submit', (e) => {
 $('audit-more').addEventListener('click', () => loadAudit(false));
 
 // ---------- start ----------
+initReview({ reload: reloadTranscript, flash });
 (async () => {
   try {
     const { user } = await api('GET', '/api/auth/me');

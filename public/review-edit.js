@@ -1,0 +1,267 @@
+// Review and correct, on the transcript view of review.html: edit a line's text and speaker, rename a
+// speaker everywhere, sign, reopen (admins), and playback keys that work while typing. Kept apart from
+// review.js, which calls three functions: initReview() once, showReview(t) after rendering a
+// transcript, and onPlaybackTime(ms) on every audio time update.
+// Server data goes into the DOM as textContent only (CSP: script-src 'self'; no inline handlers).
+
+import { api } from './lib/api.js';
+import { $, h } from './lib/dom.js';
+import { fmtClock, fmtDate } from './lib/format.js';
+
+const RATES = [0.5, 0.75, 1, 1.25, 1.5, 2];
+const SKIP_S = 5;
+
+/** The transcript on screen: what the edits send (`version`) and what the lines show. */
+const review = { t: null, me: null, reload: null, flash: null, seen: new Set() };
+
+/** True when a key press belongs to a text field (the playback keys without a modifier stay out of it). */
+function typing(target) {
+  return target instanceof Element && (target.closest('input, textarea, select, [contenteditable="true"]') !== null);
+}
+
+/**
+ * Playback keys (shown on the page): Alt+K play/pause, Alt+J back 5 s, Alt+L forward 5 s, Alt+, slower,
+ * Alt+. faster — with Alt they work inside the editor too, and Alt+letter types nothing once handled.
+ * Outside text fields the same keys work without Alt (K, J, L, comma, period), as in video players.
+ */
+function playbackKey(e) {
+  if ($('transcript-view').hidden) return;
+  if (e.ctrlKey || e.metaKey) return;
+  if (!e.altKey && typing(e.target)) return;
+  const audio = $('t-audio');
+  if (audio.hidden) return;
+  const actions = {
+    KeyK: () => (audio.paused ? audio.play().catch(() => {}) : audio.pause()),
+    KeyJ: () => (audio.currentTime = Math.max(0, audio.currentTime - SKIP_S)),
+    KeyL: () => (audio.currentTime = Math.min(audio.duration || Infinity, audio.currentTime + SKIP_S)),
+    Comma: () => setRate(audio, -1),
+    Period: () => setRate(audio, +1),
+  };
+  const act = actions[e.code];
+  if (!act) return;
+  e.preventDefault();
+  act();
+}
+
+function setRate(audio, step) {
+  const i = RATES.findIndex((r) => r >= audio.playbackRate - 1e-6);
+  const next = RATES[Math.min(RATES.length - 1, Math.max(0, (i < 0 ? 2 : i) + step))];
+  audio.playbackRate = next;
+  $('t-rate').textContent = `Speed ${next}×`;
+}
+
+/** Once, at page start. `reload()` fetches the transcript again; `flash(msg)` shows a status line. */
+export function initReview({ reload, flash }) {
+  review.reload = reload;
+  review.flash = flash;
+  document.addEventListener('keydown', playbackKey);
+  $('rename-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    renameSpeaker().catch((err) => showReviewError(err));
+  });
+  $('sign-btn').addEventListener('click', () => askToSign());
+  $('sign-cancel').addEventListener('click', () => {
+    $('sign-confirm').hidden = true;
+    $('sign-btn').focus();
+  });
+  $('sign-yes').addEventListener('click', () => sign().catch((err) => showReviewError(err)));
+  $('reopen-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    reopen().catch((err) => showReviewError(err));
+  });
+  $('t-segments').addEventListener('click', (e) => {
+    const btn = e.target instanceof Element ? e.target.closest('button.seg-edit') : null;
+    if (btn) openEditor(btn.closest('li.seg'));
+  });
+}
+
+/** After review.js rendered `t` (its lines are in #t-segments): the review controls for it. */
+export function showReview(t, me) {
+  review.t = t;
+  review.me = me;
+  review.seen = new Set();
+  $('review-error').hidden = true;
+  $('sign-confirm').hidden = true;
+  renderState();
+  const editable = canEdit();
+  for (const li of $('t-segments').querySelectorAll('li.seg')) {
+    const seg = t.segments[Number(li.dataset.index)];
+    if (!seg) continue;
+    if (seg.text !== seg.machineText) li.classList.add('edited');
+    if (editable && seg.kind !== 'gap') {
+      li.append(h('button', { class: 'seg-edit secondary', text: 'Edit', attrs: { type: 'button', 'aria-label': `Edit line at ${fmtClock(seg.startMs)}` } }));
+    }
+  }
+}
+
+/** Called on every audio time update by review.js; the line highlight itself stays review.js's. */
+export function onPlaybackTime(_ms) {}
+
+function canEdit() {
+  const t = review.t;
+  return Boolean(t) && t.status !== 'signed' && t.status !== 'recording';
+}
+
+function renderState() {
+  const t = review.t;
+  const line = $('t-version');
+  line.replaceChildren();
+  if (t.signature) {
+    line.append(
+      h('strong', { text: 'Signed' }),
+      document.createTextNode(` by ${t.signature.signedBy.username} on ${fmtDate(t.signature.signedAt)}, version ${t.signature.version}. Read-only.`),
+    );
+  } else {
+    line.textContent = `Version ${t.version} · ${t.status === 'in_review' ? 'In review' : t.status === 'completed' ? 'Not yet reviewed' : t.status}`;
+  }
+  const editable = canEdit();
+  $('rename-form').hidden = !editable;
+  $('sign-btn').hidden = !editable;
+  $('reopen-form').hidden = !(t.status === 'signed' && review.me?.role === 'admin');
+  const speakers = [...new Set(t.segments.map((s) => s.speaker).filter(Boolean))].sort();
+  $('rename-from').replaceChildren(...speakers.map((s) => h('option', { text: s, attrs: { value: s } })));
+  $('rename-form').querySelector('button').disabled = speakers.length === 0;
+}
+
+function showReviewError(err) {
+  const el = $('review-error');
+  el.textContent =
+    err.code === 'edit_conflict'
+      ? 'Someone else changed this transcript. It has been reloaded: make your change again on the current text.'
+      : err.message;
+  el.hidden = false;
+  if (err.code === 'edit_conflict' || err.code === 'transcript_signed') review.reload?.();
+}
+
+const send = api;
+
+// ---------- editing one line ----------
+function openEditor(li) {
+  if (!li || li.classList.contains('editing') || !canEdit()) return;
+  const seg = review.t.segments[Number(li.dataset.index)];
+  const at = fmtClock(seg.startMs);
+  const speaker = h('input', { class: 'ed-speaker', attrs: { type: 'text', maxlength: 40, 'aria-label': `Speaker of the line at ${at}` } });
+  speaker.value = seg.speaker ?? '';
+  const text = h('textarea', { class: 'ed-text', attrs: { rows: 2, maxlength: 10000, 'aria-label': `Text of the line at ${at}` } });
+  text.value = seg.text;
+  const form = h(
+    'form',
+    { class: 'seg-editor' },
+    speaker,
+    text,
+    h('span', { class: 'ed-actions' }, h('button', { text: 'Save', attrs: { type: 'submit' } }), h('button', { class: 'secondary ed-cancel', text: 'Cancel', attrs: { type: 'button' } })),
+    h('span', { class: 'hint', text: 'Enter saves, Shift+Enter new line, Esc cancels; Alt+K play/pause.' }),
+  );
+  li.classList.add('editing');
+  li.append(form);
+  review.seen.add(seg.id);
+  const close = () => {
+    form.remove();
+    li.classList.remove('editing');
+    li.querySelector('button.seg-edit')?.focus();
+  };
+  text.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.altKey) {
+      e.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  form.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') {
+      e.preventDefault();
+      close();
+    }
+  });
+  form.querySelector('.ed-cancel').addEventListener('click', close);
+  // Clicks inside the editor must not seek (review.js seeks on a click anywhere on a line).
+  form.addEventListener('click', (e) => e.stopPropagation());
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const change = { version: review.t.version };
+    if (text.value.trim() !== seg.text) change.text = text.value;
+    const sp = speaker.value.trim();
+    if (sp && sp !== (seg.speaker ?? '')) change.speaker = sp;
+    if (change.text === undefined && change.speaker === undefined) return close();
+    try {
+      const res = await send('PATCH', `/api/transcriptions/${review.t.id}/segments/${seg.id}`, change);
+      Object.assign(seg, res.segment);
+      review.t.version = res.version;
+      if (review.t.status === 'completed') review.t.status = 'in_review';
+      setLine(li, seg);
+      renderState();
+      close();
+      review.flash?.(`Saved (version ${res.version}).`);
+    } catch (err) {
+      showReviewError(err);
+    }
+  });
+  text.focus();
+  text.setSelectionRange(text.value.length, text.value.length);
+}
+
+/** Puts a line's current speaker and text on screen (the kind label stays). */
+function setLine(li, seg) {
+  li.querySelector('.speaker').textContent = seg.speaker ?? '';
+  const textEl = li.querySelector('.text');
+  const label = textEl.querySelector('.kind');
+  textEl.replaceChildren(...(label ? [label] : []), document.createTextNode(seg.text));
+  li.classList.toggle('edited', seg.text !== seg.machineText);
+}
+
+// ---------- speakers, sign, reopen ----------
+async function renameSpeaker() {
+  const from = $('rename-from').value;
+  const to = $('rename-to').value.trim();
+  if (!from || !to) return;
+  const res = await send('POST', `/api/transcriptions/${review.t.id}/speakers`, { from, to, version: review.t.version });
+  review.t.version = res.version;
+  for (const li of $('t-segments').querySelectorAll('li.seg')) {
+    const seg = review.t.segments[Number(li.dataset.index)];
+    if (seg?.speaker === from) {
+      seg.speaker = to;
+      setLine(li, seg);
+    }
+  }
+  if (res.segments > 0 && review.t.status === 'completed') review.t.status = 'in_review';
+  $('rename-to').value = '';
+  renderState();
+  review.flash?.(`Renamed “${from}” to “${to}” in ${res.segments} line${res.segments === 1 ? '' : 's'}.`);
+}
+
+/** Flagged words (low confidence, fallback engine, risky terms) in lines the reviewer never opened or played. */
+function unreviewedFlags() {
+  let n = 0;
+  for (const seg of review.t.segments) if (!review.seen.has(seg.id)) n += seg.flagged ?? 0;
+  return n;
+}
+
+function askToSign() {
+  const n = unreviewedFlags();
+  $('sign-question').textContent =
+    n > 0
+      ? `${n} flagged word${n === 1 ? ' was' : 's were'} never looked at (not opened or played). Sign version ${review.t.version} anyway?`
+      : `Sign version ${review.t.version}? The transcript becomes read-only.`;
+  $('sign-confirm').hidden = false;
+  $('sign-yes').focus();
+}
+
+async function sign() {
+  const res = await send('POST', `/api/transcriptions/${review.t.id}/sign`, { version: review.t.version, unreviewedFlags: unreviewedFlags() });
+  $('sign-confirm').hidden = true;
+  review.flash?.(`Signed version ${res.version}.`);
+  await review.reload?.();
+}
+
+async function reopen() {
+  const reason = $('reopen-reason').value.trim();
+  await send('POST', `/api/transcriptions/${review.t.id}/reopen`, { reason });
+  $('reopen-reason').value = '';
+  review.flash?.('Reopened for review.');
+  await review.reload?.();
+}
+
+/** Marks a line as looked at when it plays (used for the sign-off count). */
+export function markSeen(index) {
+  const seg = review.t?.segments[index];
+  if (seg) review.seen.add(seg.id);
+}
