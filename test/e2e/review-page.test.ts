@@ -105,7 +105,7 @@ describe('review page in Chromium', () => {
       expect(await audio.evaluate((a: AudioLike) => !a.paused)).toBe(true);
 
       // Keyboard: focus the last line's time button and press Enter.
-      await segs.nth(3).locator('button').focus();
+      await segs.nth(3).locator('button.seg-btn').focus();
       await page.keyboard.press('Enter');
       await expect.poll(() => audio.evaluate((a: AudioLike) => a.currentTime), { timeout: 2_000 }).toBeGreaterThanOrEqual(7.6);
       await expect.poll(() => segs.nth(3).getAttribute('class')).toContain('current');
