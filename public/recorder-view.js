@@ -69,6 +69,26 @@ export function hideSaved() {
   $('saved').hidden = true;
 }
 
+// ---- the user's other live sessions ---------------------------------------------------------------
+/** Lists `sessions` with a Stop button each; `onStop(session, button)` saves one. */
+export function showLiveSessions(sessions, onStop) {
+  const list = $('live-list');
+  list.replaceChildren(
+    ...sessions.map((s) => {
+      const started = new Date(s.startedAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+      const button = h('button', { class: 'secondary', text: 'Stop and save', attrs: { type: 'button', 'aria-label': `Stop and save the recording started at ${started}` } });
+      button.addEventListener('click', () => onStop(s, button));
+      return h(
+        'li',
+        {},
+        h('span', { text: `Started ${started} · ${fmtClock(s.durationMs)} recorded · ${s.connected ? 'open in another tab or device' : 'no page connected'}` }),
+        button,
+      );
+    }),
+  );
+  $('live-sessions').hidden = sessions.length === 0;
+}
+
 // ---- inline login (signed out during a recording) -----------------------------------------------------
 export function showRelogin(text) {
   const panel = $('relogin');

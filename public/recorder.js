@@ -1,7 +1,7 @@
 // The clinician's recording page: log in, record, watch the words arrive, stop and save.
 import { io } from '/vendor/socket.io.esm.min.js';
 import { api } from './lib/api.js';
-import { $, isBusy } from './lib/dom.js';
+import { $, isBusy, setBusy } from './lib/dom.js';
 import { fillSpecialties, fmtClock, fmtSeconds } from './lib/format.js';
 import { mountLoginForm } from './lib/login-form.js';
 import * as view from './recorder-view.js';
@@ -23,6 +23,7 @@ const MESSAGES = {
   invalid_audio: 'The audio could not be decoded. The session was ended; what was received is saved.',
   server_shutdown: 'The server is restarting; reconnecting to continue.',
   back_online: 'Back online — all audio sent.',
+  too_many_sessions: 'You already have as many live recordings as allowed. Stop one of them (listed below), then press Record again.',
   restored: 'The page was reloaded during a recording; it continues, and the audio not yet saved is being sent.',
   restored_no_mic: 'The page was reloaded during a recording; press Stop to save it, or allow the microphone to continue.',
   unsupported: 'This browser cannot record audio here. Use a current Chrome, Firefox, Edge or Safari.',
@@ -231,6 +232,7 @@ function connect() {
   socket.on('connect', async () => {
     setConnection('connected', 'Connected');
     if (state.sessionId) await resume();
+    void refreshLiveSessions();
   });
   socket.on('disconnect', async (reason) => {
     if (state.sessionId) state.offline = true;
@@ -336,6 +338,24 @@ async function declareLost() {
   if (res?.ok) acknowledge(res.ackSeq);
 }
 
+/** The user's other live sessions (another tab, a closed page): shown with a Stop each. */
+async function refreshLiveSessions() {
+  const res = await state.socket?.timeout(10_000).emitWithAck('session:list', {}).catch(() => null);
+  if (!res?.ok) return;
+  view.showLiveSessions(res.sessions.filter((s) => s.sessionId !== state.sessionId), stopOther);
+}
+
+async function stopOther(session, button) {
+  if (isBusy(button)) return;
+  setBusy(button, true);
+  button.textContent = 'Saving…';
+  const res = await state.socket?.timeout(120_000).emitWithAck('session:stop', { sessionId: session.sessionId }).catch(() => null);
+  if (res?.ok) showMessage('ok', `The other recording was saved (${fmtClock(res.durationMs)}).`);
+  else showMessage('error', `The other recording could not be stopped${res?.error ? `: ${res.error.message}` : ''}.`);
+  await refreshLiveSessions();
+  $('record').focus();
+}
+
 // ---- recording ------------------------------------------------------------------------------------
 $('record').addEventListener('click', () => {
   if (isBusy($('record'))) return; // starting or saving: the press is ignored, the focus stays here
@@ -370,6 +390,7 @@ async function startRecording() {
   } catch (err) {
     stream.getTracks().forEach((t) => t.stop());
     view.setButton('idle');
+    if (err.code === 'too_many_sessions') void refreshLiveSessions();
     return showMessage('error', MESSAGES[err.code] ?? (err.message === 'operation has timed out' ? MESSAGES.connection_lost : err.message));
   }
   view.clearTranscript();

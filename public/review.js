@@ -3,64 +3,16 @@
 // as HTML; no inline styles or handlers (CSP: script-src 'self'; style-src 'self').
 
 import { initReview, markSeen, onPlaybackTime, showReview } from './review-edit.js';
+import { api as request, apiHooks } from './lib/api.js';
+import { $, h } from './lib/dom.js';
+import { fmtClock, fmtDate, fmtDateSeconds, specialtyName, speakerName } from './lib/format.js';
+import { mountLoginForm } from './lib/login-form.js';
+import { describeStatus, statusBadge } from './lib/status.js';
 
-const $ = (id) => {
-  const el = document.getElementById(id);
-  if (!el) throw new Error(`missing #${id}`);
-  return el;
-};
-
-/** Creates an element with classes and text; children appended in order. */
-function h(tag, opts = {}, ...children) {
-  const el = document.createElement(tag);
-  if (opts.class) el.className = opts.class;
-  if (opts.text !== undefined) el.textContent = String(opts.text);
-  for (const [k, v] of Object.entries(opts.attrs ?? {})) if (v !== undefined && v !== null) el.setAttribute(k, String(v));
-  for (const c of children) if (c) el.append(c);
-  return el;
-}
-
-class ApiError extends Error {
-  constructor(status, code, message) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
-
-async function api(method, path, body) {
-  const res = await fetch(path, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: 'same-origin',
-  });
-  const text = await res.text();
-  const json = text ? JSON.parse(text) : undefined;
-  if (!res.ok) {
-    if (res.status === 401 && !path.startsWith('/api/auth/')) showLogin();
-    throw new ApiError(res.status, json?.error?.code ?? 'error', json?.error?.message ?? `Request failed (${res.status}).`);
-  }
-  return json;
-}
+apiHooks.onUnauthenticated = () => showLogin();
+const api = (method, path, body) => request(method, path, body);
 
 const state = { me: null, listCursor: null, listQuery: '', auditCursor: null, auditQuery: '', currentId: null, segments: [], currentIndex: -1 };
-
-// ---------- formatting ----------
-const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-const fmtDate = (iso) => (iso ? dateFmt.format(new Date(iso)) : '—');
-// The audit log needs seconds to order events that happen within a minute.
-const auditFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
-function fmtClock(ms) {
-  if (ms === null || ms === undefined) return '—';
-  const s = Math.floor(ms / 1000);
-  const hh = Math.floor(s / 3600);
-  const mm = Math.floor((s % 3600) / 60);
-  const ss = String(s % 60).padStart(2, '0');
-  return hh ? `${hh}:${String(mm).padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
-}
-const SPECIALTY = { PRIMARYCARE: 'Primary care', CARDIOLOGY: 'Cardiology', NEUROLOGY: 'Neurology', ONCOLOGY: 'Oncology', RADIOLOGY: 'Radiology', UROLOGY: 'Urology' };
-const statusBadge = (status) => h('span', { class: `badge status-${status}`, text: status });
 
 function showError(el, err) {
   el.textContent = err instanceof Error ? err.message : String(err);
@@ -93,18 +45,7 @@ function showLogin() {
   $('login-username').focus();
 }
 
-$('login-form').addEventListener('submit', async (e) => {
-  e.preventDefault();
-  const err = $('login-error');
-  err.hidden = true;
-  try {
-    const { user } = await api('POST', '/api/auth/login', { username: $('login-username').value, password: $('login-password').value });
-    $('login-password').value = '';
-    await enter(user);
-  } catch (error) {
-    showError(err, error.status === 429 ? 'Too many attempts. Try again later.' : error);
-  }
-});
+mountLoginForm($('login-form'), (user) => enter(user));
 
 $('logout').addEventListener('click', async () => {
   await api('POST', '/api/auth/logout').catch(() => {});
@@ -216,9 +157,9 @@ function listRows(item) {
     h('td', { text: fmtDate(item.createdAt) }),
     h('td', {}, link),
     h('td', { text: item.clinician.username }),
-    h('td', { text: SPECIALTY[item.specialty] ?? item.specialty }),
+    h('td', { text: specialtyName(item.specialty) }),
     h('td', { text: fmtClock(item.durationMs) }),
-    h('td', {}, statusBadge(item.status)),
+    h('td', {}, statusBadge(item)),
   );
   if (!item.snippet) return [row];
   // Search hit: the matching passage, matches wrapped in <mark> via text nodes only.
@@ -269,26 +210,26 @@ function renderTranscript(t) {
     ['Clinician', t.clinician.username],
     ['Recorded', fmtDate(t.createdAt)],
     ['Duration', fmtClock(t.durationMs)],
-    ['Specialty', SPECIALTY[t.specialty] ?? t.specialty],
+    ['Specialty', specialtyName(t.specialty)],
     ['Type', t.type === 'DICTATION' ? 'Dictation' : 'Conversation'],
     ['Engine', t.engine],
   ];
   const dl = $('t-meta');
   dl.replaceChildren();
   for (const [k, v] of meta) dl.append(h('div', {}, h('dt', { text: k }), h('dd', { text: v })));
-  dl.append(h('div', {}, h('dt', { text: 'Status' }), h('dd', {}, statusBadge(t.status))));
+  dl.append(h('div', {}, h('dt', { text: 'Status' }), h('dd', {}, statusBadge(t))));
 
   const banner = $('t-banner');
   const provisional = t.segments.filter((s) => s.kind === 'provisional').length;
   const gaps = t.segments.filter((s) => s.kind === 'gap').length;
   const notes = [];
-  if (t.status === 'failed') notes.push(`This session failed${t.failureReason ? ` (${t.failureReason})` : ''}; the transcript may be incomplete.`);
-  if (t.status === 'recording') notes.push('This session is still recording; the transcript is incomplete.');
+  const status = describeStatus(t);
+  if (status.sentence) notes.push(status.sentence);
   if (gaps) notes.push(`${gaps} part${gaps > 1 ? 's' : ''} with no audio received ${gaps > 1 ? 'are' : 'is'} marked below.`);
   if (provisional) notes.push(`${provisional} provisional part${provisional > 1 ? 's' : ''} (not confirmed by the engine) ${provisional > 1 ? 'are' : 'is'} marked below.`);
   banner.textContent = notes.join(' ');
   banner.hidden = notes.length === 0;
-  banner.classList.toggle('danger', t.status === 'failed');
+  banner.classList.toggle('danger', status.key === 'failed');
 
   const audio = $('t-audio');
   audio.removeAttribute('src');
@@ -326,7 +267,7 @@ function renderTranscript(t) {
       'li',
       { class: `seg kind-${s.kind}`, attrs: { 'data-index': i, 'data-start-ms': s.startMs } },
       btn,
-      h('span', { class: 'speaker', text: s.speaker ?? '' }),
+      h('span', { class: 'speaker', text: speakerName(s.speaker) }),
       h('span', { class: 'text' }, label, s.text ? document.createTextNode(s.text) : null),
     );
     list.append(li);
@@ -491,7 +432,7 @@ async function loadAudit(reset) {
         h(
           'tr',
           { class: `outcome-${r.outcome}` },
-          h('td', { text: auditFmt.format(new Date(r.at)) }),
+          h('td', { text: fmtDateSeconds(r.at) }),
           h('td', { text: r.actorUsername ?? '—' }),
           h('td', { text: r.action }),
           h('td', { text: r.outcome }),

@@ -7,7 +7,7 @@ import type { Logger } from '../lib/logger.js';
 import { noopMetrics, type MetricsHooks } from '../lib/metrics-hooks.js';
 import type { ServiceMetrics } from '../metrics/metrics.js';
 import { SessionMeter } from '../metrics/session-meter.js';
-import type { EndReason } from '../realtime/events.js';
+import type { EndReason, LiveSessionInfo } from '../realtime/events.js';
 import type { RecordingService } from '../recordings/service.js';
 import type { TranscriptionEngine, TranscriptionStream } from '../transcription/port.js';
 import type { DictationRepository } from './dictation-repo.js';
@@ -259,6 +259,20 @@ export class SessionManager {
     const s = typeof sessionId === 'string' ? this.sessions.get(sessionId) : undefined;
     if (!s || s.userId !== userId) throw new AppError('session_not_found');
     return s;
+  }
+
+  /** The live sessions of `userId` on this task, oldest first (for `session:list`). */
+  listOwn(userId: string): LiveSessionInfo[] {
+    return [...this.sessions.values()]
+      .filter((s) => s.userId === userId && !s.ended)
+      .sort((a, b) => a.startedAt - b.startedAt)
+      .map((s) => ({
+        sessionId: s.id,
+        transcriptionId: s.transcriptionId,
+        startedAt: new Date(s.startedAt).toISOString(),
+        durationMs: Math.round(s.audioMs),
+        connected: (this.attached.get(s.id)?.size ?? 0) > 0,
+      }));
   }
 
   /**

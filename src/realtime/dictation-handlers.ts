@@ -161,6 +161,13 @@ export function registerDictationHandlers(
       }),
     );
 
+    // Extension (API.md): a page shows its user's other live sessions (another tab, a device left
+    // behind, the per-user limit reached) so they can be stopped with `session:stop`.
+    socket.on(
+      'session:list',
+      guard('session:list', async () => ({ sessions: manager.listOwn(userId) })),
+    );
+
     socket.on('disconnect', () => manager.detach(socket.id));
   });
 }

@@ -32,6 +32,18 @@ export interface ClientToServerEvents {
   'session:resume': (payload: { sessionId: string; lastSeq?: number }, ack: Ack<{ ackSeq: number }>) => void;
   /** Extension (docs/resilience.md): chunks fromSeq..toSeq are lost for good; mark them as a gap. */
   'audio:gap': (payload: { sessionId: string; fromSeq: number; toSeq: number; durationMs: number }, ack: Ack<{ ackSeq: number }>) => void;
+  /** Extension (API.md): the user's own live sessions on this task, so a page can show and stop them. */
+  'session:list': (payload: unknown, ack: Ack<{ sessions: LiveSessionInfo[] }>) => void;
+}
+
+/** One live session as `session:list` describes it. */
+export interface LiveSessionInfo {
+  sessionId: string;
+  transcriptionId: string;
+  startedAt: string;
+  durationMs: number;
+  /** Whether a socket follows it now (false: waiting for its page to come back). */
+  connected: boolean;
 }
 
 export interface ServerToClientEvents {

@@ -1,6 +1,7 @@
 import type { Pool } from '../db/pool.js';
 import { ownRowsOnly } from './access.js';
 import { encodeCursor } from './cursor.js';
+import { endReasonOf } from './end-reason.js';
 import type {
   ListFilters,
   Segment,
@@ -31,6 +32,8 @@ interface SummaryRow {
   created_at: string;
   duration_ms: string | null;
   audio_ms: string;
+  end_reason: string | null;
+  failure_reason: string | null;
   headline?: string | null;
   headline_start_ms?: string | null;
 }
@@ -38,8 +41,6 @@ interface SummaryRow {
 interface DetailRow extends SummaryRow {
   engine: string;
   ended_at: string | null;
-  end_reason: string | null;
-  failure_reason: string | null;
   rec_state: string | null;
   rec_content_type: string | null;
   rec_bytes: string | null;
@@ -108,7 +109,7 @@ export class TranscriptReadRepository {
     if (f.status) where.push(`t.status = ${p(f.status)}`);
     if (f.cursor) where.push(`(t.created_at, t.id) < (${p(f.cursor.createdAt)}::timestamptz, ${p(f.cursor.id)}::uuid)`);
     const sql = `SELECT t.id, t.title, t.status, t.specialty, t.type, t.clinician_id, u.username AS clinician_username,
-                        ${CREATED_AT_TEXT} AS created_at, t.duration_ms, t.audio_ms${select}
+                        ${CREATED_AT_TEXT} AS created_at, t.duration_ms, t.audio_ms, t.end_reason, t.failure_reason${select}
                    FROM ${from}
                   ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
                   ORDER BY t.created_at DESC, t.id DESC
@@ -184,7 +185,7 @@ export class TranscriptReadRepository {
       createdAt: summary.createdAt,
       endedAt: r.ended_at,
       durationMs: summary.durationMs,
-      endReason: r.end_reason,
+      endReason: summary.endReason,
       failureReason: r.failure_reason,
       recording: {
         available,
@@ -211,6 +212,7 @@ function toSummary(r: SummaryRow): TranscriptionSummary {
     clinician: { id: r.clinician_id, username: r.clinician_username },
     createdAt: r.created_at,
     durationMs: r.duration_ms !== null ? Number(r.duration_ms) : r.status === 'recording' ? Number(r.audio_ms) : null,
+    endReason: endReasonOf(r.status, r.end_reason, r.failure_reason),
   };
   if (r.headline != null) {
     s.snippet = splitHeadline(r.headline);

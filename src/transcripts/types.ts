@@ -1,4 +1,5 @@
 import type { Role } from '../auth/users.js';
+import type { EndReasonView } from './end-reason.js';
 
 export type TranscriptionStatus = 'recording' | 'completed' | 'failed' | 'in_review' | 'signed';
 export const STATUSES: readonly TranscriptionStatus[] = ['recording', 'completed', 'failed', 'in_review', 'signed'];
@@ -27,6 +28,8 @@ export interface TranscriptionSummary {
   clinician: ClinicianRef;
   createdAt: string;
   durationMs: number | null;
+  /** Why it ended (null while recording): see `endReasonOf`. */
+  endReason: EndReasonView | null;
   /** Present only for a search: the best matching passage, split into plain and matched parts. */
   snippet?: Array<{ text: string; match: boolean }>;
   /** Where the snippet's segment starts, so a click can seek there. */
@@ -63,7 +66,7 @@ export interface TranscriptionDetail {
   createdAt: string;
   endedAt: string | null;
   durationMs: number | null;
-  endReason: string | null;
+  endReason: EndReasonView | null;
   failureReason: string | null;
   recording: RecordingInfo;
   /** Raised by every change (edit, speaker rename); an edit names the version it was made on. */

@@ -84,7 +84,9 @@ describe('GET /api/transcriptions', () => {
       clinician: { id: alice.user.id, username: alice.user.username },
       createdAt: '2026-03-01T09:00:00.000000Z',
       durationMs: 60000,
+      endReason: 'stopped',
     });
+    expect(res.json.items[0].endReason).toBe('failed');
     expect(ids(await bob.http.get('/api/transcriptions'))).toEqual([bobCardio]);
   });
 
