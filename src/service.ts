@@ -130,6 +130,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
         failoverAfter: config.ENGINE_FAILOVER_AFTER,
         probeIntervalMs: config.ENGINE_PROBE_INTERVAL_MS,
         replayMaxMs: config.ENGINE_REPLAY_MAX_MS,
+        watchdogMs: config.ENGINE_WATCHDOG_MS,
         ...overrides.resilience,
       },
       logger,

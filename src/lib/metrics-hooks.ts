@@ -14,6 +14,8 @@ export type CounterName =
   | 'engine_recoveries_total'
   /** A final from a replacement stream that only repeated audio already covered. */
   | 'engine_duplicate_finals_dropped_total'
+  /** The watchdog replaced a stream that heard speech but produced no result. Labels: engine. */
+  | 'engine_watchdog_replaced_total'
   /** A session's engine gave up for good (retry budget spent, no fallback). Labels: engine. */
   | 'engine_gave_up_total'
   /** Buffered audio dropped from the replay ring because it exceeded its cap (ms, not count). */

@@ -74,7 +74,16 @@ export class ProviderError extends Error {
   override readonly name = 'ProviderError';
   constructor(
     message: string,
-    readonly options: { retryable: boolean; code?: string; cause?: unknown },
+    readonly options: {
+      retryable: boolean;
+      code?: string;
+      cause?: unknown;
+      /**
+       * The service refused the stream before it ever answered, though the refusal arrived after
+       * `start()` returned (a slow 429/503): the wrapper treats it as a failure to open.
+       */
+      refusedAtOpen?: boolean;
+    },
   ) {
     super(message, { cause: options.cause });
   }
@@ -83,5 +92,8 @@ export class ProviderError extends Error {
   }
   get code(): string | undefined {
     return this.options.code;
+  }
+  get refusedAtOpen(): boolean {
+    return this.options.refusedAtOpen === true;
   }
 }

@@ -7,34 +7,47 @@
  * - Every PCM frame written is kept in a replay ring until a final covers it (capped at
  *   `replayMaxMs`). The shared audio source is never touched by a reconnect: each engine stream is
  *   fed from this ring and then from new writes.
- * - When a stream fails (retryable error, or an end nobody asked for, e.g. a silent HTTP/2 drop),
- *   a new stream is opened after a backoff and fed from the first frame not covered by a final;
- *   its timestamps are shifted by that frame's session time, so the timeline stays continuous.
+ * - Reconnect before failover. When an open stream fails (retryable error, LimitExceeded included:
+ *   mid-stream it is mostly the stream-length limit; an end nobody asked for, e.g. a silent HTTP/2
+ *   drop; or the watchdog, below), a new stream of the SAME engine is opened at once and fed from
+ *   the first frame not covered by a final; its timestamps are shifted by that frame's session
+ *   time, so the timeline stays continuous. Further failures without a final in between back off.
+ * - Failover happens only when OPENING fails: a refusal with an outage code (LimitExceeded,
+ *   throttling, ServiceUnavailable: a quota refusal shows itself at open), a non-retryable error,
+ *   `failoverAfter` consecutive failures, or a spent retry budget switch the session to the fallback.
+ * - The watchdog ends and replaces a stream that has produced nothing for `watchdogMs` while at
+ *   least a second of audio with speech energy (> -45 dBFS) was written to it.
  * - Segment ids are prefixed with a stream epoch (unique across streams); a final that ends at or
  *   before the covered position only repeats audio a previous stream already finalised and is
  *   dropped, so no final is duplicated.
- * - Throttling/outage errors (LimitExceeded, ServiceUnavailable, …), `failoverAfter` consecutive
- *   failures, or a spent retry budget switch the session to the fallback engine; the primary is
- *   probed every `probeIntervalMs` by opening a stream, and once one opens the fallback is ended
- *   gracefully (its last utterance is finalised) and the primary takes over from the covered point.
+ * - While on the fallback, the primary is probed by opening a stream: one probe at a time per
+ *   engine wrapper (every `probeIntervalMs`, sessions in turn), and as soon as any stream of the
+ *   primary opens (a probe or a new session) every session on the fallback tries it at once. The
+ *   fallback is then ended gracefully (its last utterance is finalised) and the primary takes over
+ *   from the covered point.
+ * - Stretches of session time not transcribed by the primary (fallback text, or nothing at all) are
+ *   reported through `onDegraded`, so the repair pass can re-transcribe them from the recording.
  */
+import { rmsDbfs } from '../audio/level.js';
 import type { Logger } from '../lib/logger.js';
 import { noopMetrics, type MetricsHooks } from '../lib/metrics-hooks.js';
 import { ProviderError, type StreamOptions, type TranscriptionEngine, type TranscriptionStream, type TranscriptResult } from './port.js';
 import { ResultQueue } from './result-queue.js';
 
 export interface ResilienceOptions {
-  /** Reconnects allowed per session (over all engines) before giving up. Default 8. */
+  /** Reconnects allowed before failover (or, without a fallback, giving up); refilled after a minute without failure. Default 8. */
   maxRetries: number;
-  /** First backoff, doubled per consecutive failure up to `backoffMaxMs`. Defaults 250 / 5000. */
+  /** Backoff after the second consecutive failure, doubled per failure up to `backoffMaxMs`. Defaults 250 / 5000. */
   backoffBaseMs: number;
   backoffMaxMs: number;
-  /** Consecutive primary failures that switch to the fallback. Default 2. */
+  /** Consecutive primary failures (without a final in between) that switch to the fallback. Default 2. */
   failoverAfter: number;
-  /** While on the fallback, how often the primary is tried again. Default 30000. */
+  /** While sessions are on the fallback, how often one of them tries the primary. Default 2000. */
   probeIntervalMs: number;
-  /** Most audio kept for replay; older uncovered audio is not re-transcribed. Default 120000. */
+  /** Most audio kept for replay; older uncovered audio is not re-transcribed live. Default 120000. */
   replayMaxMs: number;
+  /** A stream with no result for this long while speech was written to it is replaced; 0 = off. Default 10000. */
+  watchdogMs: number;
 }
 
 export const DEFAULT_RESILIENCE: ResilienceOptions = {
@@ -42,14 +55,37 @@ export const DEFAULT_RESILIENCE: ResilienceOptions = {
   backoffBaseMs: 250,
   backoffMaxMs: 5000,
   failoverAfter: 2,
-  probeIntervalMs: 30_000,
+  // One probe at a time per task (PrimaryProber): 0.5 refused opens a second per task during an
+  // outage, and a session is back on the primary at most ~2 s after the primary is.
+  probeIntervalMs: 2000,
   replayMaxMs: 120_000,
+  // Transcribe sends its first partial within ~1-2 s of speech; 10 s of speech without any result
+  // is a dead stream, not a slow one.
+  watchdogMs: 10_000,
 };
 
-/** Provider codes meaning "the service is refusing or out", where hammering it again does not help. */
+/** Provider codes meaning "the service is refusing or out": at open, hammering it again does not help. */
 const OUTAGE_CODES = new Set(['LimitExceededException', 'ServiceUnavailableException', 'ThrottlingException', 'TooManyRequestsException']);
 
 const FRAME_EPSILON_MS = 1;
+/** Frames louder than this count as speech for the watchdog (room noise is ~-60..-50 dBFS, speech ~-35..-20). */
+const SPEECH_DBFS = -45;
+/** Speech written to a silent stream before the watchdog may fire: less proves nothing. */
+const WATCHDOG_MIN_SPEECH_MS = 1000;
+/** A minute without a failure refills the retry budget: a long session may reconnect many times. */
+const BUDGET_REFILL_MS = 60_000;
+
+/** A stretch of session time the primary did not transcribe live (fallback text, or none). */
+export interface DegradedStretch {
+  fromMs: number;
+  toMs: number;
+}
+
+/** StreamOptions of the wrapper: adds the degraded-stretch report. */
+export interface ResilientStreamOptions extends StreamOptions {
+  /** A stretch the primary did not transcribe live, reported once it is closed (at the latest at end of audio). */
+  onDegraded?: (stretch: DegradedStretch) => void;
+}
 
 /**
  * Wraps `primary` (and optionally `fallback`) in the resilient stream. The wrapper's `name` is the
@@ -61,20 +97,89 @@ export function createResilientEngine(
   options: Partial<ResilienceOptions>,
   logger: Logger,
   metrics: MetricsHooks = noopMetrics,
-): TranscriptionEngine {
+): TranscriptionEngine & { start(options: ResilientStreamOptions): Promise<TranscriptionStream> } {
   const opts = { ...DEFAULT_RESILIENCE, ...options };
+  const prober = new PrimaryProber(opts.probeIntervalMs);
   return {
     name: primary.name,
-    async start(so: StreamOptions): Promise<TranscriptionStream> {
-      const s = new ResilientStream(primary, fallback, opts, so, logger.child({ sessionId: so.sessionId, component: 'resilient_engine' }), metrics);
+    async start(so: ResilientStreamOptions): Promise<TranscriptionStream> {
+      const s = new ResilientStream(primary, fallback, opts, so, logger.child({ sessionId: so.sessionId, component: 'resilient_engine' }), metrics, prober);
       await s.open();
       return s;
     },
     check: () => primary.check(),
     async close() {
+      prober.close();
       await Promise.all([primary.close(), fallback?.close()]);
     },
   };
+}
+
+interface ProbeTarget {
+  /** Tries the primary; resolves true when a stream of it opened. */
+  probe(): Promise<boolean>;
+}
+
+/**
+ * The sessions of one wrapper that are on the fallback. One of them at a time probes the primary
+ * (round robin, every `intervalMs`), so a task with 100 sessions on the fallback asks a refusing
+ * service once per interval, not 100 times; the moment any stream of the primary opens, every
+ * waiting session tries it at once.
+ */
+class PrimaryProber {
+  private readonly waiting = new Set<ProbeTarget>();
+  private timer?: NodeJS.Timeout;
+  private busy = false;
+  private closed = false;
+
+  constructor(private readonly intervalMs: number) {}
+
+  add(t: ProbeTarget): void {
+    this.waiting.add(t);
+    this.arm();
+  }
+
+  remove(t: ProbeTarget): void {
+    this.waiting.delete(t);
+    if (this.waiting.size === 0 && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  /** A stream of the primary opened: every session on the fallback tries it now. */
+  primaryUp(except?: ProbeTarget): void {
+    for (const t of [...this.waiting]) if (t !== except) void t.probe();
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.waiting.clear();
+  }
+
+  private arm(): void {
+    if (this.closed || this.timer || this.busy || this.waiting.size === 0) return;
+    this.timer = setTimeout(() => void this.tick(), this.intervalMs);
+    this.timer.unref?.();
+  }
+
+  private async tick(): Promise<void> {
+    this.timer = undefined;
+    const [t] = this.waiting;
+    if (!t) return;
+    // Round robin: the probing session goes to the back of the line.
+    this.waiting.delete(t);
+    this.waiting.add(t);
+    this.busy = true;
+    try {
+      if (await t.probe()) this.primaryUp(t);
+    } finally {
+      this.busy = false;
+      this.arm();
+    }
+  }
 }
 
 type Role = 'primary' | 'fallback';
@@ -87,11 +192,17 @@ interface Inner {
   baseMs: number;
   /** We asked this stream to end (session end or switch back). */
   ending: boolean;
+  /** Why we cut it off (the watchdog), if we did. */
+  failure?: ProviderError;
+  /** Wall clock of its last result (or its start), and speech written to it since, for the watchdog. */
+  heardAt: number;
+  speechMs: number;
 }
+type Next = { role: Role; delayMs: number };
 
-class ResilientStream implements TranscriptionStream {
+class ResilientStream implements TranscriptionStream, ProbeTarget {
   private readonly out = new ResultQueue<TranscriptResult>();
-  private readonly ring: Array<{ startMs: number; pcm: Buffer }> = [];
+  private readonly ring: Array<{ startMs: number; pcm: Buffer; speech: boolean }> = [];
   private writtenMs: number;
   private coveredMs: number;
   private inner?: Inner;
@@ -100,20 +211,25 @@ class ResilientStream implements TranscriptionStream {
   private epoch = 0;
   private retries = 0;
   private consecutive = 0;
+  private lastFailureAt = 0;
   private ending = false;
   private aborted = false;
-  private probeTimer?: NodeJS.Timeout;
+  private probing = false;
   private probed?: TranscriptionStream;
-  private wakeSleep?: () => void;
+  /** The role of the last stream attached: failover/recovery notices fire on a change. */
+  private serving?: Role;
+  /** Session ms from which the primary has not transcribed (open stretch), if any. */
+  private degradedFrom?: number;
   private loop?: Promise<void>;
 
   constructor(
     private readonly primary: TranscriptionEngine,
     private readonly fallback: TranscriptionEngine | undefined,
     private readonly o: ResilienceOptions,
-    private readonly so: StreamOptions,
+    private readonly so: ResilientStreamOptions,
     private readonly log: Logger,
     private readonly metrics: MetricsHooks,
+    private readonly prober: PrimaryProber,
   ) {
     this.writtenMs = so.offsetMs ?? 0;
     this.coveredMs = this.writtenMs;
@@ -123,12 +239,13 @@ class ResilientStream implements TranscriptionStream {
   async open(): Promise<void> {
     try {
       this.inner = this.attach(await this.primary.start(this.innerOptions()), this.primary, 'primary');
+      this.prober.primaryUp();
     } catch (err) {
       const pe = asProviderError(err);
       this.metrics.inc('engine_stream_failures_total', { engine: this.primary.name, code: pe.code ?? 'unknown' });
       if (!this.fallback || !pe.retryable) throw err;
+      this.degradedFrom = this.writtenMs;
       this.inner = this.attach(await this.fallback.start(this.innerOptions()), this.fallback, 'fallback');
-      this.announceFailover();
     }
     this.live = true;
     this.loop = this.run();
@@ -141,10 +258,16 @@ class ResilientStream implements TranscriptionStream {
   write(pcm: Buffer): void {
     if (this.ending || this.aborted || pcm.length === 0) return;
     const frame = Buffer.from(pcm);
-    this.ring.push({ startMs: this.writtenMs, pcm: frame });
+    const speech = this.o.watchdogMs > 0 && rmsDbfs(frame) > SPEECH_DBFS;
+    this.ring.push({ startMs: this.writtenMs, pcm: frame, speech });
     this.writtenMs += frame.length / 32;
     this.capRing();
-    if (this.live && this.inner) this.inner.stream.write(frame);
+    const inner = this.inner;
+    if (this.live && inner) {
+      inner.stream.write(frame);
+      if (speech) inner.speechMs += frame.length / 32;
+      this.watchdog(inner);
+    }
   }
 
   /** The current inner stream's queue (the offline engine's), so the session can pace acks. */
@@ -155,12 +278,11 @@ class ResilientStream implements TranscriptionStream {
   async end(): Promise<void> {
     if (!this.ending && !this.aborted) {
       this.ending = true;
-      this.stopProbing();
+      this.prober.remove(this);
       if (this.live && this.inner && !this.inner.ending) {
         this.inner.ending = true;
         this.inner.stream.end().catch(() => {}); // a failure shows in the pump, which retries
       }
-      this.wakeSleep?.();
     }
     await this.out.settled();
   }
@@ -168,7 +290,7 @@ class ResilientStream implements TranscriptionStream {
   abort(reason?: Error): void {
     if (this.aborted) return;
     this.aborted = true;
-    this.stopProbing();
+    this.prober.remove(this);
     this.inner?.stream.abort(reason);
     this.probed?.abort(reason);
     this.out.abort();
@@ -176,28 +298,45 @@ class ResilientStream implements TranscriptionStream {
   }
 
   private innerOptions(): StreamOptions {
-    const { onStatus: _s, offsetMs: _o, segmentPrefix: _p, ...rest } = this.so;
+    const { onStatus: _s, offsetMs: _o, segmentPrefix: _p, onDegraded: _d, ...rest } = this.so;
     return rest;
   }
 
   /** Feeds a new stream the uncovered audio and makes it current. */
   private attach(stream: TranscriptionStream, engine: TranscriptionEngine, role: Role): Inner {
     const baseMs = this.ring[0]?.startMs ?? this.writtenMs;
-    for (const f of this.ring) stream.write(f.pcm);
-    const inner: Inner = { stream, engine, role, epoch: this.epoch++, baseMs, ending: false };
+    let speechMs = 0;
+    for (const f of this.ring) {
+      stream.write(f.pcm);
+      if (f.speech) speechMs += f.pcm.length / 32;
+    }
+    const inner: Inner = { stream, engine, role, epoch: this.epoch++, baseMs, ending: false, heardAt: Date.now(), speechMs };
     if (this.ending) {
       inner.ending = true;
       stream.end().catch(() => {});
     }
+    if (role === 'primary') {
+      this.prober.remove(this);
+      this.closeDegraded(baseMs);
+      if (this.serving === 'fallback') {
+        this.metrics.inc('engine_recoveries_total', { engine: this.primary.name });
+        this.log.info({ engine: this.primary.name }, 'engine_recovered');
+        this.so.onStatus?.({ kind: 'recovered', engine: this.primary.name });
+      }
+    } else {
+      if (this.serving !== 'fallback') this.announceFailover();
+      if (!this.ending) this.prober.add(this);
+    }
+    this.serving = role;
     return inner;
   }
 
   private async run(): Promise<void> {
-    let err: unknown;
+    let next: Next | ProviderError | undefined;
     for (;;) {
       if (this.inner) {
         const inner = this.inner;
-        err = await this.pump(inner);
+        const err = await this.pump(inner);
         if (this.aborted) return;
         this.live = false;
         this.inner = undefined;
@@ -208,26 +347,24 @@ class ResilientStream implements TranscriptionStream {
           this.inner = this.attach(stream, this.primary, 'primary');
           this.live = true;
           this.consecutive = 0;
-          this.metrics.inc('engine_recoveries_total', { engine: this.primary.name });
-          this.log.info({ engine: this.primary.name }, 'engine_recovered');
-          this.so.onStatus?.({ kind: 'recovered', engine: this.primary.name });
           continue;
         }
-        if (err === undefined && inner.ending) {
-          this.stopProbing();
+        if (err === undefined && inner.ending && !inner.failure) {
+          this.prober.remove(this);
+          this.closeDegraded(this.writtenMs);
           this.out.close();
           return;
         }
-        err ??= new ProviderError('stream ended before the end of audio', { retryable: true, code: 'stream_ended_early' });
-        const pe = asProviderError(err);
+        const pe = inner.failure ?? (err === undefined ? new ProviderError('stream ended before the end of audio', { retryable: true, code: 'stream_ended_early' }) : asProviderError(err));
         this.metrics.inc('engine_stream_failures_total', { engine: inner.engine.name, code: pe.code ?? 'unknown' });
         this.log.warn({ engine: inner.engine.name, code: pe.code, retryable: pe.retryable }, 'engine_stream_failed');
-        if (inner.role === 'fallback') this.stopProbing();
-        err = this.nextAfter(inner.role, pe);
+        if (inner.role === 'primary') this.degradedFrom ??= this.coveredMs;
+        next = this.nextAfter(inner.role, pe, pe.refusedAtOpen ? 'open' : 'stream');
       }
-      const next = err as { role: Role; delayMs: number } | ProviderError;
+      if (next === undefined) return; // unreachable: the first stream is opened by open()
       if (next instanceof Error) {
-        this.stopProbing();
+        this.prober.remove(this);
+        this.closeDegraded(this.writtenMs);
         this.metrics.inc('engine_gave_up_total', { engine: this.primary.name });
         this.log.warn({ code: next.code, retries: this.retries }, 'engine_gave_up');
         this.out.fail(next);
@@ -242,85 +379,113 @@ class ResilientStream implements TranscriptionStream {
           stream.abort();
           return;
         }
-        const wasPrimary = this.lastRole === 'primary';
         this.inner = this.attach(stream, engine, next.role);
         this.live = true;
         this.metrics.inc('engine_retries_total', { engine: engine.name });
-        if (next.role === 'fallback' && wasPrimary) this.announceFailover();
-        this.lastRole = next.role;
+        if (next.role === 'primary') this.prober.primaryUp(this);
       } catch (e) {
         const pe = asProviderError(e);
         this.metrics.inc('engine_stream_failures_total', { engine: engine.name, code: pe.code ?? 'unknown' });
         this.log.warn({ engine: engine.name, code: pe.code, retryable: pe.retryable }, 'engine_start_failed');
-        err = this.nextAfter(next.role, pe);
+        if (next.role === 'primary') this.degradedFrom ??= this.coveredMs;
+        next = this.nextAfter(next.role, pe, 'open');
       }
     }
   }
 
-  private lastRole: Role = 'primary';
-
-  /** What to do after `role` failed with `pe`: reopen something after a delay, or give up (the error). */
-  private nextAfter(role: Role, pe: ProviderError): { role: Role; delayMs: number } | ProviderError {
-    this.lastRole = role;
+  /**
+   * What to do after a stream of `role` failed with `pe`, either while it ran (`stream`) or when
+   * it was being opened (`open`): reopen an engine after a delay, or give up (the error).
+   */
+  private nextAfter(role: Role, pe: ProviderError, phase: 'stream' | 'open'): Next | ProviderError {
+    const now = Date.now();
+    if (now - this.lastFailureAt > BUDGET_REFILL_MS) this.retries = 0;
+    this.lastFailureAt = now;
     this.retries += 1;
     this.consecutive += 1;
-    const delayMs = Math.min(this.o.backoffMaxMs, this.o.backoffBaseMs * 2 ** Math.max(0, this.consecutive - 1));
-    if (role === 'primary' && this.fallback) {
-      const outage = OUTAGE_CODES.has(pe.code ?? '');
-      if (outage || this.consecutive >= this.o.failoverAfter || this.retries > this.o.maxRetries || !pe.retryable) {
-        // The fallback takes over at once: the clinician keeps getting text.
-        this.consecutive = 0;
+    // The first failure of a stream that was running is answered at once: the engine was fine a
+    // moment ago, and every second of waiting is a second of captions the clinician does not see.
+    const immediate = phase === 'stream' && this.consecutive === 1;
+    const delayMs = immediate ? 0 : Math.min(this.o.backoffMaxMs, this.o.backoffBaseMs * 2 ** Math.max(0, this.consecutive - 2));
+    const spent = this.retries > this.o.maxRetries;
+    if (!this.fallback) {
+      if (!pe.retryable || spent) return pe;
+      return { role, delayMs };
+    }
+    if (role === 'primary') {
+      const refused = phase === 'open' && OUTAGE_CODES.has(pe.code ?? '');
+      if (refused || !pe.retryable || spent || this.consecutive >= this.o.failoverAfter) {
+        // The fallback takes over at once: the clinician keeps getting text. `consecutive` is not
+        // reset here, so while neither engine opens, the attempts below keep backing off.
         return { role: 'fallback', delayMs: 0 };
       }
       return { role: 'primary', delayMs };
     }
-    if (!pe.retryable || this.retries > this.o.maxRetries) return pe;
-    return { role, delayMs };
+    // The fallback failed. While it runs it is reopened like the primary; when it cannot be opened
+    // (e.g. at its stream cap) the primary is tried again after the backoff, then the fallback,
+    // and so on: the recording continues and the repair pass fills the stretch in afterwards.
+    if (phase === 'stream' && pe.retryable) return { role: 'fallback', delayMs };
+    // At the end of audio nobody waits for more attempts: the repair pass covers the rest.
+    if (this.ending) return pe;
+    return { role: 'primary', delayMs: Math.max(delayMs, this.o.backoffBaseMs) };
   }
 
   private announceFailover(): void {
     if (!this.fallback) return;
-    this.lastRole = 'fallback';
     this.metrics.inc('engine_failovers_total', { from: this.primary.name, to: this.fallback.name });
     this.log.warn({ from: this.primary.name, to: this.fallback.name }, 'engine_failover');
     this.so.onStatus?.({ kind: 'failover', from: this.primary.name, to: this.fallback.name });
-    this.scheduleProbe();
   }
 
-  private scheduleProbe(): void {
-    this.stopProbing();
-    if (this.ending || this.aborted) return;
-    this.probeTimer = setTimeout(() => void this.probe(), this.o.probeIntervalMs);
-    this.probeTimer.unref?.();
+  /** Reports the open degraded stretch as ending at `toMs` (where the primary took over, or the end). */
+  private closeDegraded(toMs: number): void {
+    const fromMs = this.degradedFrom;
+    if (fromMs === undefined) return;
+    this.degradedFrom = undefined;
+    if (toMs - fromMs <= FRAME_EPSILON_MS) return;
+    this.log.info({ fromMs: Math.round(fromMs), toMs: Math.round(toMs) }, 'engine_degraded_stretch');
+    this.so.onDegraded?.({ fromMs: Math.round(fromMs), toMs: Math.round(toMs) });
   }
 
-  private stopProbing(): void {
-    if (this.probeTimer) clearTimeout(this.probeTimer);
-    this.probeTimer = undefined;
-  }
-
-  private async probe(): Promise<void> {
-    this.probeTimer = undefined;
-    if (this.ending || this.aborted || this.inner?.role !== 'fallback' || this.probed) return;
+  /** Tries the primary while on the fallback (called by the prober); true when a stream of it opened. */
+  async probe(): Promise<boolean> {
+    if (this.ending || this.aborted || this.inner?.role !== 'fallback' || this.probed || this.probing) return false;
+    this.probing = true;
     let stream: TranscriptionStream;
     try {
       stream = await this.primary.start(this.innerOptions());
     } catch (err) {
       this.log.info({ code: asProviderError(err).code }, 'engine_probe_failed');
-      this.scheduleProbe();
-      return;
+      return false;
+    } finally {
+      this.probing = false;
     }
     const inner = this.inner;
-    if (this.ending || this.aborted || inner?.role !== 'fallback') {
+    if (this.ending || this.aborted || inner?.role !== 'fallback' || this.probed) {
       stream.abort();
-      return;
+      return true;
     }
     // New audio waits in the ring while the fallback finalises what it heard; the pump then
     // returns and run() hands the ring (from the covered point) to the primary.
+    this.prober.remove(this);
     this.probed = stream;
     this.live = false;
     inner.ending = true;
     inner.stream.end().catch(() => {});
+    return true;
+  }
+
+  /** Ends and replaces a stream that hears speech but says nothing (see the header). */
+  private watchdog(inner: Inner): void {
+    if (this.o.watchdogMs <= 0 || inner.ending || inner.failure || inner.speechMs < WATCHDOG_MIN_SPEECH_MS) return;
+    if (Date.now() - inner.heardAt < this.o.watchdogMs) return;
+    // An engine with a decoding queue (the offline one) is busy, not dead.
+    if ((inner.stream.backlogMs?.() ?? 0) >= this.o.watchdogMs) return;
+    inner.failure = new ProviderError(`no result for ${this.o.watchdogMs} ms of speech`, { retryable: true, code: 'stream_stalled' });
+    this.metrics.inc('engine_watchdog_replaced_total', { engine: inner.engine.name });
+    this.log.warn({ engine: inner.engine.name, speechMs: Math.round(inner.speechMs) }, 'engine_stream_stalled');
+    this.live = false;
+    inner.stream.abort(inner.failure);
   }
 
   /** Forwards one stream's results with session timestamps; resolves with its failure, if any. */
@@ -329,6 +494,8 @@ class ResilientStream implements TranscriptionStream {
     try {
       for await (const r of inner.stream) {
         if (this.aborted) return undefined;
+        inner.heardAt = Date.now();
+        inner.speechMs = 0;
         const startMs = r.startMs + inner.baseMs;
         const endMs = r.endMs + inner.baseMs;
         const mapped: TranscriptResult = { ...r, segmentId: prefix + r.segmentId, startMs, endMs, engine: inner.engine.name };
@@ -365,6 +532,8 @@ class ResilientStream implements TranscriptionStream {
     }
     if (dropped > 0) this.metrics.inc('engine_replay_dropped_ms_total', {}, dropped);
   }
+
+  private wakeSleep?: () => void;
 
   private sleep(ms: number): Promise<void> {
     if (ms <= 0 || this.aborted) return Promise.resolve();

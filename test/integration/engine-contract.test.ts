@@ -227,6 +227,16 @@ describe('aws adapter failure modes (real SDK, protocol server)', () => {
     expect(err).toMatchObject({ retryable: true, code: 'LimitExceededException' });
   });
 
+  it('a 429 that arrives after start() returned fails iteration as refusedAtOpen; an exception event before the first result does not', async () => {
+    faultServer.setFaults({ rejectStart: { status: 429, type: 'LimitExceededException', delayMs: 800 } });
+    const slow = await transcribe(await engine.start(streamOptions()), pcm.subarray(0, 32_000));
+    expect(slow.error).toMatchObject({ retryable: true, code: 'LimitExceededException', refusedAtOpen: true });
+    // Silence: no result comes before the exception, so the SDK's send() rejects with it.
+    faultServer.setFaults({ exceptionAfterAudioMs: { ms: 1000, type: 'LimitExceededException' } });
+    const early = await transcribe(await engine.start(streamOptions()), Buffer.alloc(64_000));
+    expect(early.error).toMatchObject({ retryable: true, code: 'LimitExceededException', refusedAtOpen: false });
+  });
+
   it('an exception event mid-stream delivers the earlier results, then iteration throws it', async () => {
     faultServer.setFaults({ exceptionAfterAudioMs: { ms: 4000, type: 'InternalFailureException' } });
     const run = await transcribe(await engine.start(streamOptions()), pcm);

@@ -14,7 +14,8 @@ import { coverageProblems, tonePcm } from '../support/coverage.js';
 import { DictationClient, pcmChunks } from '../support/dictation-client.js';
 import { FakeEngine } from '../support/fake-engine.js';
 import { queryDb, startTestService, type TestService } from '../support/service.js';
-import { startTranscribeServer, type TranscribeServer } from '../support/transcribe-server.js';
+import { keyedSpeechPcm, scriptWords, startTranscribeServer, type TranscribeServer, type TranscribeServerOptions } from '../support/transcribe-server.js';
+import { wordEdits } from '../support/wer.js';
 
 const logger = createLogger({ level: 'silent' });
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -28,8 +29,8 @@ interface Setup {
   c: DictationClient;
 }
 
-async function setup(fallback: TranscriptionEngine | undefined, resilience: Partial<ResilienceOptions>): Promise<Setup> {
-  const server = await startTranscribeServer({ wordsPerSecond: 2.5, wordsPerSegment: 6 });
+async function setup(fallback: TranscriptionEngine | undefined, resilience: Partial<ResilienceOptions>, serverOptions: TranscribeServerOptions = {}): Promise<Setup> {
+  const server = await startTranscribeServer({ wordsPerSecond: 2.5, wordsPerSegment: 6, ...serverOptions });
   cleanups.push(() => server.close());
   const engine = createAwsTranscribeMedicalEngine(
     { region: 'us-east-1', endpoint: server.url, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, startWindowMs: 200 },
@@ -61,6 +62,16 @@ async function recordingMs(t: TestService, id: string): Promise<number> {
     .toBe('completed');
   const [rec] = await queryDb<{ duration_ms: string }>(t.databaseUrl, 'SELECT duration_ms FROM recordings WHERE transcription_id = $1', [id]);
   return Number(rec!.duration_ms);
+}
+
+/**
+ * The stored transcript against the script of keyed audio of `n` words: the share of scripted words
+ * kept (1 − word edits / n, so a repeated word costs as much as a lost one) and the stored words.
+ */
+async function keptWords(t: TestService, id: string, n: number): Promise<{ kept: number; words: string[] }> {
+  const rows = await queryDb<{ text: string }>(t.databaseUrl, "SELECT text FROM transcript_segments WHERE transcription_id = $1 AND kind = 'final' ORDER BY start_ms", [id]);
+  const words = rows.flatMap((r) => r.text.split(/\s+/).filter(Boolean));
+  return { kept: 1 - wordEdits(scriptWords(n), words) / n, words };
 }
 
 /** Stored segments match the finals the client saw, one row per final, none repeated. */
@@ -97,18 +108,57 @@ describe('resilient engine wrapper (AWS adapter against the Transcribe protocol 
     expect(exposition).toMatch(/^arogya_engine_reconnects_total 1$/m);
   });
 
-  it('fails over to the fallback on LimitExceededException mid-stream, tells the clinician, tags segments by engine, and goes back when Transcribe recovers', async () => {
+  it('reconnects to Transcribe within 1 s after LimitExceededException mid-stream, keeps >= 97 % of the scripted words, repeats none and does not fail over', async () => {
+    const fallback = new FakeEngine({ script: 'words only the fallback would say' });
+    const { t, server, c } = await setup(fallback, {}, { keyed: true });
+    // The issue's scenario: one stream fails with LimitExceeded after 5 s of a 20 s session.
+    server.setFaults({ exceptionAfterAudioMs: { ms: 5000, type: 'LimitExceededException' }, once: true });
+    const n = 50;
+    await c.stream(pcmChunks(keyedSpeechPcm(n), 200), { inFlight: 1, realTimeMsPerChunk: 100 });
+    expect((await c.stop()).ok).toBe(true);
+
+    expect(server.requests.map((r) => r.outcome)).toEqual(['exception', 'completed']);
+    const reconnectMs = server.requests[1]!.startedAt - server.requests[0]!.endedAt!;
+    expect(reconnectMs).toBeLessThan(1000);
+    expect(fallback.streams).toHaveLength(0);
+    expect(c.received.errors).toEqual([]);
+    const rows = await storedSegments(t, c.transcriptionId!);
+    expectStoredMatchesFinals(rows, c);
+    expect(rows.every((r) => r.engine === 'aws')).toBe(true);
+    expect(coverageProblems(c.received.finals, 20_000, { maxOverlapMs: 0, endToleranceMs: 400 })).toEqual([]);
+    const { kept } = await keptWords(t, c.transcriptionId!, n);
+    console.info(`LimitExceeded mid-stream: reconnect ${reconnectMs} ms, words kept ${(kept * 100).toFixed(1)} %`);
+    expect(kept).toBeGreaterThanOrEqual(0.97);
+    expect(t.service.counters.get('engine_failovers_total')).toBe(0);
+  });
+
+  it('fails over when opening fails (LimitExceededException at open after a mid-stream failure), tells the clinician, and goes back to Transcribe as soon as a probe opens', async () => {
     const fallback = new FakeEngine({ wordsPerSecond: 2.5, wordsPerSegment: 5 });
     const { t, server, c } = await setup(fallback, { probeIntervalMs: 1500 });
-    server.setFaults({ exceptionAfterAudioMs: { ms: 3000, type: 'LimitExceededException' }, once: true });
+    // A quota refusal: the open stream fails and every new one is refused with 429 until cleared.
+    server.setFaults({ exceptionAfterAudioMs: { ms: 3000, type: 'LimitExceededException' }, rejectStart: { status: 429, type: 'LimitExceededException' } });
+    let clearedAt = 0;
+    const clearing = (async () => {
+      await expect.poll(() => fallback.streams.length, { timeout: 10_000 }).toBe(1);
+      await new Promise((r) => setTimeout(r, 1000));
+      server.setFaults({});
+      clearedAt = Date.now();
+    })();
     const pcm = tonePcm(14_000);
     await c.stream(pcmChunks(pcm, 200), { inFlight: 1, realTimeMsPerChunk: 100 });
+    await clearing;
     expect((await c.stop()).ok).toBe(true);
 
     expect(c.received.errors.map((e) => e.code)).toEqual(['transcriber_failover', 'transcriber_recovered']);
     expect(c.received.errors.every((e) => !e.fatal)).toBe(true);
     expect(fallback.streams).toHaveLength(1);
-    expect(server.requests.map((r) => r.outcome)).toEqual(['exception', 'completed']);
+    // Reconnect first (refused at open), then the fallback; back on the first probe after the refusal ends.
+    const outcomes = server.requests.map((r) => r.outcome);
+    expect(outcomes[0]).toBe('exception');
+    expect(outcomes[1]).toBe('rejected');
+    expect(outcomes.at(-1)).toBe('completed');
+    expect(outcomes.filter((o) => o === 'completed')).toHaveLength(1);
+    expect(server.requests.at(-1)!.startedAt - clearedAt).toBeLessThan(1500 + 500);
     const rows = await storedSegments(t, c.transcriptionId!);
     expectStoredMatchesFinals(rows, c);
     // aws → fake → aws along the timeline, each segment tagged with the engine that produced it.
@@ -120,6 +170,31 @@ describe('resilient engine wrapper (AWS adapter against the Transcribe protocol 
     expect(tr).toEqual({ engine: 'aws', failure_reason: null });
     expect(t.service.counters.get('engine_failovers_total', { from: 'aws', to: 'fake' })).toBe(1);
     expect(t.service.counters.get('engine_recoveries_total', { engine: 'aws' })).toBe(1);
+  });
+
+  it('replaces a silent stream (open, takes audio, never answers) within the watchdog time, without failover or lost words', async () => {
+    const fallback = new FakeEngine({ script: 'words only the fallback would say' });
+    const { t, server, c } = await setup(fallback, { watchdogMs: 2000 }, { keyed: true });
+    server.setFaults({ stallAfterAudioMs: 3000, once: true });
+    const n = 40;
+    await c.stream(pcmChunks(keyedSpeechPcm(n), 200), { inFlight: 1, realTimeMsPerChunk: 100 });
+    const stoppedAt = Date.now();
+    expect((await c.stop()).ok).toBe(true);
+
+    expect(server.requests.map((r) => r.outcome)).toEqual(['stalled', 'completed']);
+    // Replaced while the session ran, about watchdogMs after the stream went quiet (its last
+    // result came just before the stall), not at the end of the session.
+    const replacedAfterMs = server.requests[1]!.startedAt - server.requests[0]!.endedAt!;
+    expect(server.requests[1]!.startedAt).toBeLessThan(stoppedAt);
+    expect(replacedAfterMs).toBeLessThan(2000 + 1500);
+    expect(t.service.counters.get('engine_watchdog_replaced_total', { engine: 'aws' })).toBe(1);
+    expect(t.service.counters.get('engine_failovers_total')).toBe(0);
+    expect(fallback.streams).toHaveLength(0);
+    const rows = await storedSegments(t, c.transcriptionId!);
+    expectStoredMatchesFinals(rows, c);
+    const { kept } = await keptWords(t, c.transcriptionId!, n);
+    console.info(`silent stream: replaced ${replacedAfterMs} ms after it went quiet, words kept ${(kept * 100).toFixed(1)} %`);
+    expect(kept).toBeGreaterThanOrEqual(0.97);
   });
 
   it('keeps the transcript going on the offline engine through a 30 s Transcribe outage and returns to Transcribe after it', async () => {

@@ -10,6 +10,12 @@
  * final when the client ends its stream. Faults can be set before or during a stream (see
  * {@link TranscribeFaults}); everything received is recorded in `requests`.
  *
+ * With `keyed: true` it hears words in the audio itself, as a real engine does: audio made by
+ * {@link keyedSpeechPcm} carries word k of the script as a square wave whose amplitude encodes k.
+ * Every stream then transcribes the same stretch of audio to the same words, wherever in the
+ * session it starts, so a test can compare the stored transcript with the script word for word
+ * across reconnects, failovers and repairs (`scriptWords(n)` is the expected text).
+ *
  * Usage:
  *   const server = await startTranscribeServer({ script: 'the patient reports chest pain' });
  *   const client = new TranscribeStreamingClient({ region: 'us-east-1', endpoint: server.url,
@@ -23,7 +29,7 @@ import { EventStreamCodec, type Message, type MessageHeaders } from '@smithy/cor
 
 export interface TranscribeFaults {
   /** Refuse the request: e.g. `{ status: 400, type: 'BadRequestException' }`, `{ status: 429, type: 'LimitExceededException' }`. */
-  rejectStart?: { status: number; type: string; message?: string };
+  rejectStart?: { status: number; type: string; message?: string; /** Answer this much later (a slow refusal). */ delayMs?: number };
   /** Send an exception event once this much audio was received (results before it are delivered). */
   exceptionAfterAudioMs?: { ms: number; type: string; message?: string };
   /** Destroy the HTTP/2 session without a word once this much audio was received. */
@@ -53,6 +59,35 @@ export interface TranscribeServerOptions {
   timeline?: 'speech' | 'audio';
   /** A fixed engine latency: every event (and the end of the stream) is sent this much later. */
   resultDelayMs?: number;
+  /** Words are read from the audio ({@link keyedSpeechPcm}), not counted from the stream's start. */
+  keyed?: boolean;
+}
+
+/** The default script of the stand-in. */
+export const DEFAULT_SCRIPT = 'the patient reports intermittent chest pain radiating to the left arm since yesterday evening';
+const KEY_BASE = 1000;
+const KEY_STEP = 8;
+const KEY_MAX = Math.floor((32000 - KEY_BASE) / KEY_STEP);
+
+/**
+ * Audio for `keyed` mode: `words` words of `msPerWord` each, word k a square wave (period 4
+ * samples) of amplitude KEY_BASE + k·KEY_STEP. Loud enough (≥ -30 dBFS) to count as speech.
+ */
+export function keyedSpeechPcm(words: number, msPerWord = 400): Buffer {
+  if (words > KEY_MAX) throw new Error(`at most ${KEY_MAX} keyed words`);
+  const perWord = (16000 * msPerWord) / 1000;
+  const out = Buffer.alloc(words * perWord * 2);
+  for (let k = 0; k < words; k++) {
+    const a = KEY_BASE + k * KEY_STEP;
+    for (let i = 0; i < perWord; i++) out.writeInt16LE(i % 4 < 2 ? a : -a, (k * perWord + i) * 2);
+  }
+  return out;
+}
+
+/** The first `n` words of `script` (repeated as needed): what keyed audio of `n` words says. */
+export function scriptWords(n: number, script = DEFAULT_SCRIPT): string[] {
+  const words = script.split(/\s+/).filter(Boolean);
+  return Array.from({ length: n }, (_, i) => words[i % words.length]!);
 }
 
 /** What one StartMedicalStreamTranscription request carried. */
@@ -73,6 +108,9 @@ export interface ReceivedRequest {
   /** How the response ended: 'completed', 'exception', 'rejected', 'dropped', 'idle_timeout', 'stalled', or 'open'. */
   outcome: string;
   resultsSent: number;
+  /** Wall clock (ms) the request arrived, and when its outcome was decided (undefined while open). */
+  startedAt: number;
+  endedAt?: number;
 }
 
 export interface TranscribeServer {
@@ -133,7 +171,7 @@ function isSilence(pcm: Uint8Array): boolean {
 }
 
 export async function startTranscribeServer(options: TranscribeServerOptions = {}): Promise<TranscribeServer> {
-  const words = (options.script ?? 'the patient reports intermittent chest pain radiating to the left arm since yesterday evening').split(/\s+/).filter(Boolean);
+  const words = (options.script ?? DEFAULT_SCRIPT).split(/\s+/).filter(Boolean);
   const wps = options.wordsPerSecond ?? 2.5;
   const perSegment = options.wordsPerSegment ?? 6;
   const partialEvery = options.partialEveryMs ?? 300;
@@ -173,16 +211,21 @@ export async function startTranscribeServer(options: TranscribeServerOptions = {
       clientEnded: false,
       outcome: 'open',
       resultsSent: 0,
+      startedAt: Date.now(),
     };
     requests.push(rec);
     const reqNo = ++requestCounter;
 
     if (faults.rejectStart) {
-      const { status, type, message } = faults.rejectStart;
+      const { status, type, message, delayMs: refuseAfterMs } = faults.rejectStart;
       rec.outcome = 'rejected';
-      stream.respond({ ':status': status, 'content-type': 'application/json', 'x-amzn-errortype': `${type}:`, 'x-amzn-requestid': `req-${reqNo}` });
-      stream.end(JSON.stringify({ Message: message ?? `${type} from the test server` }));
       stream.resume();
+      setTimeout(() => {
+        rec.endedAt = Date.now();
+        if (stream.destroyed) return;
+        stream.respond({ ':status': status, 'content-type': 'application/json', 'x-amzn-errortype': `${type}:`, 'x-amzn-requestid': `req-${reqNo}` });
+        stream.end(JSON.stringify({ Message: message ?? `${type} from the test server` }));
+      }, refuseAfterMs ?? 0);
       return;
     }
     if (rec.path !== '/medical-stream-transcription' || rec.sampleRate === undefined || rec.sampleRate < 16000 || rec.sampleRate > 48000) {
@@ -245,6 +288,7 @@ export async function startTranscribeServer(options: TranscribeServerOptions = {
     const finish = (outcome: string) => {
       if (done) return;
       rec.outcome = outcome;
+      rec.endedAt = Date.now();
       done = true;
       clearInterval(idleTimer);
       // Same delay as the events, so the end never overtakes them.
@@ -270,6 +314,43 @@ export async function startTranscribeServer(options: TranscribeServerOptions = {
           send(eventFrame(r.event));
           rec.resultsSent++;
         }
+      }
+    };
+    // Keyed mode: runs of equal amplitude are words; a run of at least half a word counts.
+    const minRun = (16000 / wps) / 2;
+    let samples = 0;
+    let runKey = -1;
+    let runStart = 0;
+    let keyedSegment: Array<{ key: number; start: number; end: number }> = [];
+    let keyedSeg = 0;
+    const sendKeyed = (partial: boolean) => {
+      const items = keyedSegment.map((w) => ({ Type: 'pronunciation', Content: wordAt(w.key), StartTime: w.start / 16000, EndTime: w.end / 16000, Confidence: 0.9 }));
+      const first = keyedSegment[0]!;
+      const last = keyedSegment.at(-1)!;
+      const text = items.map((i) => i.Content).join(' ');
+      send(eventFrame({ Transcript: { Results: [{ ResultId: `result-${reqNo}-${keyedSeg}`, IsPartial: partial, StartTime: first.start / 16000, EndTime: last.end / 16000, Alternatives: [{ Transcript: text, Items: items, Entities: [] }] }] } }));
+      rec.resultsSent++;
+      if (!partial) {
+        keyedSegment = [];
+        keyedSeg++;
+      }
+    };
+    const closeWord = () => {
+      if (runKey >= 0 && samples - runStart >= minRun) {
+        keyedSegment.push({ key: runKey, start: runStart, end: samples });
+        sendKeyed(keyedSegment.length < perSegment);
+      }
+      runKey = -1;
+    };
+    const hearKeyed = (pcm: Uint8Array) => {
+      const b = Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
+      for (let i = 0; i + 1 < b.length; i += 2, samples++) {
+        const v = Math.abs(b.readInt16LE(i));
+        const key = v > 64 ? Math.round((v - KEY_BASE) / KEY_STEP) : -1;
+        if (key === runKey) continue;
+        closeWord();
+        runKey = key;
+        runStart = samples;
       }
     };
     const idleTimer = setInterval(() => {
@@ -300,6 +381,7 @@ export async function startTranscribeServer(options: TranscribeServerOptions = {
         const f = faults;
         if (f.stallAfterAudioMs !== undefined && audioMs >= f.stallAfterAudioMs) {
           rec.outcome = 'stalled';
+          rec.endedAt = Date.now();
           if (f.once) faults = {};
           done = true;
           clearInterval(idleTimer);
@@ -307,6 +389,7 @@ export async function startTranscribeServer(options: TranscribeServerOptions = {
         }
         if (f.dropAfterAudioMs !== undefined && audioMs >= f.dropAfterAudioMs) {
           rec.outcome = 'dropped';
+          rec.endedAt = Date.now();
           if (f.once) faults = {};
           done = true;
           clearInterval(idleTimer);
@@ -319,12 +402,19 @@ export async function startTranscribeServer(options: TranscribeServerOptions = {
           finish('exception');
           return;
         }
-        emitProgress();
+        if (options.keyed) hearKeyed(inner.body);
+        else emitProgress();
       }
     });
     stream.on('end', () => {
       rec.clientEnded = true;
       if (done) return;
+      if (options.keyed) {
+        closeWord();
+        if (keyedSegment.length > 0) sendKeyed(false);
+        finish('completed');
+        return;
+      }
       const n = heard();
       if (n > segment * perSegment) {
         send(eventFrame(result(segment, n, false).event));

@@ -143,7 +143,9 @@ class AwsStream implements TranscriptionStream {
     else {
       sending.then(
         (response) => this.consume(response.TranscriptResultStream),
-        (err: unknown) => this.finishWith(err),
+        // An HTTP error status is a refusal of the stream that came later than the start window;
+        // an exception event before the first result rejects here too, but without a status.
+        (err: unknown) => this.finishWith(err, ((err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode ?? 0) >= 400),
       );
     }
   }
@@ -157,9 +159,10 @@ class AwsStream implements TranscriptionStream {
   }
 
   /** Ends the stream with a failure before any result stream existed. */
-  private finishWith(err: unknown): void {
+  private finishWith(err: unknown, refusedAtOpen = false): void {
     if (!this.aborted) {
-      const pe = toProviderError(err);
+      let pe = toProviderError(err);
+      if (refusedAtOpen) pe = new ProviderError(pe.message, { ...pe.options, refusedAtOpen: true });
       this.log.warn({ sessionId: this.opts.sessionId, code: pe.code, retryable: pe.retryable }, 'transcribe stream failed');
       this.queue.fail(pe);
     }
