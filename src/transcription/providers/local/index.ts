@@ -1,24 +1,48 @@
 import type { Logger } from '../../../lib/logger.js';
 import { ProviderError, type StreamOptions, type TranscriptionEngine, type TranscriptionStream, type TranscriptResult } from '../../port.js';
 import { ResultQueue } from '../../result-queue.js';
-import { loadPocketsphinx, resolveModel } from './pocketsphinx.js';
+import { loadPocketsphinx, type ModelPaths, resolveModel } from './pocketsphinx.js';
+import type { SearchMode } from './protocol.js';
 import { WorkerPool } from './worker-pool.js';
 
 export { APT_INSTALL_LINE, APT_PACKAGES, LocalEngineSetupError } from './pocketsphinx.js';
+export type { SearchMode } from './protocol.js';
 
 /**
  * PocketSphinx search settings that let ~8 real-time streams keep up on 2 cores (the defaults
  * manage ~4) for a few WER points: no second (flat) pass, no lattice best path, tighter pruning.
  */
 export const FAST_SEARCH_ARGS = ['-fwdflat', 'no', '-bestpath', 'no', '-maxhmmpf', '3000', '-pl_window', '10'] as const;
+/** PocketSphinx's own defaults: a second (flat) pass and the lattice best path; fewer errors, ~3× the CPU. */
+export const FULL_SEARCH_ARGS = [] as const;
+/**
+ * CPU of one full-search stream in fast-search streams (the unit of `maxStreams`): 2.3× on jfk.wav
+ * (11.4 against 4.9 CPU-seconds for 11 s of audio, one stream, a busy 2-core machine), ~3.3× in
+ * the earlier capacity figures (about 3 real-time streams on 2 cores against 10); `npm run
+ * bench:accuracy` reports each setting's throughput (concurrency.*.xRealtime).
+ */
+export const FULL_SEARCH_COST = 3;
+
+/**
+ * The search a new stream gets under `search: 'auto'`: full while the engine has spare real-time
+ * capacity, i.e. while the streams running plus this one at full cost stay within half of
+ * `capacity` (the first stream on an idle engine always, when it fits at all); fast beyond, so a
+ * failover of many sessions still keeps up. `load` and `capacity` are in fast-search streams.
+ */
+export function pickSearch(load: number, capacity: number): SearchMode {
+  return load + FULL_SEARCH_COST <= Math.max(FULL_SEARCH_COST, capacity / 2) && load + FULL_SEARCH_COST <= capacity ? 'full' : 'fast';
+}
 
 export interface LocalEngineOptions {
   /** Worker threads (default: one per core). */
   workers?: number;
   /** Directory with `en-us.lm.bin` + `cmudict-en-us.dict` to use instead of Debian's (scripts/fetch-model.sh). */
   lmDir?: string;
-  /** PocketSphinx arguments; default {@link FAST_SEARCH_ARGS}. */
-  searchArgs?: readonly string[];
+  /**
+   * `auto` (default): each stream's search by load ({@link pickSearch}); `full` or `fast`: every
+   * stream that setting (benchmarks).
+   */
+  search?: 'auto' | SearchMode;
   /** Fresh decoders each worker keeps ready for the next streams (default 1; each costs ~100 MB). */
   spareDecoders?: number;
   /**
@@ -30,11 +54,12 @@ export interface LocalEngineOptions {
   /** With `on-first-stream`: the workers exit after this long without a stream (unset: never). */
   idleStopMs?: number;
   /**
-   * Most streams at once (default {@link STREAMS_PER_WORKER} per worker, what two cores decode in real
-   * time: BENCHMARKS.md). Each holds its own decoder (~50 MB), so without a cap a whole task failing
-   * over at once (100 sessions) would take ~5 GB and every core. Past it `start` throws a retryable
-   * `engine_busy`: a new session is refused with `transcriber_unavailable`, and a session failing over
-   * keeps recording while the resilient wrapper retries.
+   * Most fast-search streams at once (default {@link STREAMS_PER_WORKER} per worker, what two cores
+   * decode in real time: BENCHMARKS.md); a full-search stream counts {@link FULL_SEARCH_COST}. Each
+   * holds its own decoder (~50 MB), so without a cap a whole task failing over at once (100 sessions)
+   * would take ~5 GB and every core. Past it `start` throws a retryable `engine_busy`: a new session
+   * is refused with `transcriber_unavailable`, and a session failing over keeps recording while the
+   * resilient wrapper retries.
    */
   maxStreams?: number;
 }
@@ -46,6 +71,10 @@ export const STREAMS_PER_WORKER = 5;
 export interface LocalEngine extends TranscriptionEngine {
   readonly workers: number;
   readonly activeStreams: number;
+  /** The model files the workers loaded (once one is ready). */
+  readonly loadedModel: ModelPaths | undefined;
+  /** The search setting of each open stream, in start order. */
+  readonly searches: readonly SearchMode[];
 }
 
 /**
@@ -59,13 +88,19 @@ export function createLocalEngine(options: LocalEngineOptions, logger: Logger): 
   const onDemand = options.startWorkers === 'on-first-stream';
   const workers = options.workers ?? WorkerPool.defaultSize();
   const maxStreams = options.maxStreams ?? workers * STREAMS_PER_WORKER;
-  let active = 0;
+  const searchPolicy = options.search ?? 'auto';
+  /** Open streams by id → their search (the load is their summed cost). */
+  const open = new Map<number, SearchMode>();
+  let nextStream = 0;
+  const load = (): number => [...open.values()].reduce((n, s) => n + (s === 'full' ? FULL_SEARCH_COST : 1), 0);
   const pool = new WorkerPool(
     workers,
     {
       ...(options.lmDir ? { lmDir: options.lmDir } : {}),
-      args: [...(options.searchArgs ?? FAST_SEARCH_ARGS)],
+      args: { full: [...FULL_SEARCH_ARGS], fast: [...FAST_SEARCH_ARGS] },
       spareDecoders: options.spareDecoders ?? 1,
+      // An idle engine's next stream is full search (auto), unless every stream is fast.
+      firstSearch: searchPolicy === 'auto' ? pickSearch(0, maxStreams) : searchPolicy,
     },
     logger,
     { start: onDemand ? 'on-first-stream' : 'eager', ...(options.idleStopMs ? { idleStopMs: options.idleStopMs } : {}) },
@@ -81,20 +116,29 @@ export function createLocalEngine(options: LocalEngineOptions, logger: Logger): 
       return pool.workers;
     },
     get activeStreams() {
-      return active;
+      return open.size;
+    },
+    get loadedModel() {
+      return pool.loadedModel;
+    },
+    get searches() {
+      return [...open.values()];
     },
     async start(opts: StreamOptions): Promise<TranscriptionStream> {
-      if (active >= maxStreams) {
-        log.warn({ active, maxStreams }, 'offline engine at capacity');
+      const used = load();
+      if (used + 1 > maxStreams) {
+        log.warn({ active: open.size, load: used, maxStreams }, 'offline engine at capacity');
         throw new ProviderError(`offline engine at capacity (${maxStreams} streams)`, { retryable: true, code: 'engine_busy' });
       }
+      const search = searchPolicy === 'auto' ? pickSearch(used, maxStreams) : searchPolicy;
       // Counted from here (no await before) until the stream is over, however it ends.
-      active += 1;
+      const streamKey = nextStream++;
+      open.set(streamKey, search);
       const queue = new ResultQueue<TranscriptResult>();
       let endedResolve!: () => void;
       const ended = new Promise<void>((r) => (endedResolve = r));
       void ended.then(() => {
-        active -= 1;
+        open.delete(streamKey);
       });
       let handle: Awaited<ReturnType<WorkerPool['open']>>;
       let sentSamples = 0;
@@ -114,7 +158,7 @@ export function createLocalEngine(options: LocalEngineOptions, logger: Logger): 
             queue.fail(new ProviderError(`offline engine: ${message}`, { retryable: true, code: crashed ? 'worker_crashed' : 'stream_failed' }));
             endedResolve();
           },
-        });
+        }, search, search === 'full' ? FULL_SEARCH_COST : 1);
       } catch (err) {
         endedResolve();
         throw setupFailure(err);

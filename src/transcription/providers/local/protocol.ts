@@ -1,8 +1,12 @@
+import type { ModelPaths } from './pocketsphinx.js';
 import type { RecognizerResult } from './recognizer.js';
+
+/** PocketSphinx search setting of one stream: `full` (its defaults, two passes) or `fast` (one pass, tighter pruning). */
+export type SearchMode = 'full' | 'fast';
 
 /** Main thread → worker. */
 export type ToWorker =
-  | { type: 'open'; id: number }
+  | { type: 'open'; id: number; search: SearchMode }
   | { type: 'audio'; id: number; pcm: ArrayBuffer }
   | { type: 'end'; id: number }
   | { type: 'abort'; id: number }
@@ -12,7 +16,8 @@ export type ToWorker =
 
 /** Worker → main thread. */
 export type FromWorker =
-  | { type: 'ready' }
+  /** The model is loaded; these are its files. */
+  | { type: 'ready'; model: ModelPaths }
   | { type: 'init-error'; message: string }
   | { type: 'result'; id: number; result: RecognizerResult }
   /** One `audio` message was decoded: `samples` of it. Lets the main thread measure the backlog. */
@@ -24,8 +29,10 @@ export type FromWorker =
 /** What the worker is started with (workerData). */
 export interface WorkerInit {
   lmDir?: string;
-  /** Extra PocketSphinx arguments (search tuning). */
-  args: string[];
-  /** Decoders kept warm for reuse, beyond those in use. */
+  /** Extra PocketSphinx arguments of each search setting. */
+  args: Record<SearchMode, string[]>;
+  /** Decoders kept warm for reuse, beyond those in use (of the setting the last stream asked for). */
   spareDecoders: number;
+  /** The setting of the spare decoders made at start-up. */
+  firstSearch: SearchMode;
 }

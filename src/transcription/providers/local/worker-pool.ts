@@ -1,7 +1,8 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../../lib/logger.js';
-import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
+import type { ModelPaths } from './pocketsphinx.js';
+import type { FromWorker, SearchMode, ToWorker, WorkerInit } from './protocol.js';
 import type { RecognizerResult } from './recognizer.js';
 
 /** A message for one stream, without its id. */
@@ -21,6 +22,8 @@ interface Slot {
   worker: Worker;
   ready: Promise<void>;
   streams: Map<number, StreamHandlers>;
+  /** Cost of each open stream (in fast-search streams), to place the next one on the least loaded worker. */
+  weights: Map<number, number>;
   pings: Map<number, (err?: Error) => void>;
   dead: boolean;
   /** Marks the worker gone: fails its load wait, its streams and its pings (once). */
@@ -63,6 +66,8 @@ export class WorkerPool {
   /** open() calls waiting for a worker; they count as use, so an idle stop never races them. */
   private opening = 0;
   private idleTimer?: NodeJS.Timeout;
+  /** The model files the last worker to get ready loaded (undefined before). */
+  loadedModel?: ModelPaths;
 
   constructor(
     private readonly size: number,
@@ -87,13 +92,14 @@ export class WorkerPool {
     await Promise.all(this.live().map((s) => s.ready));
   }
 
-  /** Opens a stream on the least busy worker. */
-  async open(handlers: StreamHandlers): Promise<{ send(m: StreamMessage, transfer?: ArrayBuffer[]): void; readonly id: number }> {
+  /** Opens a stream with the given search setting on the least loaded worker (`weight`: its cost in fast-search streams). */
+  async open(handlers: StreamHandlers, search: SearchMode = 'fast', weight = 1): Promise<{ send(m: StreamMessage, transfer?: ArrayBuffer[]): void; readonly id: number }> {
     if (this.closed) throw new Error('worker pool is closed');
     this.cancelIdleStop();
     if (this.live().length === 0 && this.options.start === 'on-first-stream') this.logger.info({ workers: this.size }, 'offline_engine_starting');
     while (this.live().length < this.size) this.slots.push(this.spawn());
-    const slot = this.live().reduce((a, b) => (b.streams.size < a.streams.size ? b : a));
+    const load = (x: Slot): number => [...x.weights.values()].reduce((a, b) => a + b, 0);
+    const slot = this.live().reduce((a, b) => (load(b) < load(a) ? b : a));
     this.opening += 1;
     try {
       await slot.ready;
@@ -104,11 +110,12 @@ export class WorkerPool {
     if (slot.dead) throw new Error('offline engine worker exited');
     const id = this.nextId++;
     slot.streams.set(id, handlers);
+    slot.weights.set(id, weight);
     const send = (m: StreamMessage, transfer?: ArrayBuffer[]): void => {
       if (slot.dead) return;
       slot.worker.postMessage({ ...m, id } as ToWorker, transfer ?? []);
     };
-    send({ type: 'open' });
+    send({ type: 'open', search });
     return { send, id };
   }
 
@@ -204,14 +211,16 @@ export class WorkerPool {
       markFailed(new Error(message));
       for (const h of slot.streams.values()) h.onError(message, true);
       slot.streams.clear();
+      slot.weights.clear();
       for (const p of slot.pings.values()) p(new Error(message));
       slot.pings.clear();
       this.scheduleIdleStop();
     };
-    const slot: Slot = { worker, ready, streams: new Map(), pings: new Map(), dead: false, die };
+    const slot: Slot = { worker, ready, streams: new Map(), weights: new Map(), pings: new Map(), dead: false, die };
     worker.on('message', (m: FromWorker) => {
       switch (m.type) {
         case 'ready':
+          this.loadedModel = m.model;
           markReady();
           break;
         case 'init-error':
@@ -227,6 +236,7 @@ export class WorkerPool {
         case 'ended': {
           const h = slot.streams.get(m.id);
           slot.streams.delete(m.id);
+          slot.weights.delete(m.id);
           h?.onEnded();
           this.scheduleIdleStop();
           break;
@@ -234,6 +244,7 @@ export class WorkerPool {
         case 'stream-error': {
           const h = slot.streams.get(m.id);
           slot.streams.delete(m.id);
+          slot.weights.delete(m.id);
           h?.onError(m.message, false);
           this.scheduleIdleStop();
           break;
@@ -257,7 +268,10 @@ export class WorkerPool {
 
   /** Forgets a stream (after abort) so late results are dropped. */
   forget(id: number): void {
-    for (const s of this.slots) s.streams.delete(id);
+    for (const s of this.slots) {
+      s.streams.delete(id);
+      s.weights.delete(id);
+    }
     this.scheduleIdleStop();
   }
 }

@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { type Decoder, loadPocketsphinx, type ModelPaths, resolveModel } from './pocketsphinx.js';
-import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
+import type { FromWorker, SearchMode, ToWorker, WorkerInit } from './protocol.js';
 import { Recognizer } from './recognizer.js';
 
 const port = parentPort;
@@ -15,7 +15,8 @@ if (!port) throw new Error('worker.ts must run in a worker thread');
 const init = workerData as WorkerInit;
 const post = (m: FromWorker): void => port.postMessage(m);
 
-const spare: Decoder[] = [];
+/** Spare decoders, of the search setting the last stream asked for (the next one likely asks the same). */
+const spare: { search: SearchMode; decoders: Decoder[] } = { search: init.firstSearch, decoders: [] };
 const streams = new Map<number, { rec: Recognizer; decoder: Decoder }>();
 let model: ModelPaths;
 let ps: ReturnType<typeof loadPocketsphinx>;
@@ -29,7 +30,7 @@ function refill(): void {
     refillPending = false;
     if (shuttingDown) return;
     try {
-      while (spare.length < init.spareDecoders) spare.push(ps.createDecoder(model, init.args));
+      while (spare.decoders.length < init.spareDecoders) spare.decoders.push(ps.createDecoder(model, init.args[spare.search]));
     } catch {
       // The next open creates its own decoder and reports a failure to its stream.
     }
@@ -39,8 +40,8 @@ function refill(): void {
 try {
   ps = loadPocketsphinx();
   model = resolveModel(init.lmDir);
-  spare.push(ps.createDecoder(model, init.args));
-  post({ type: 'ready' });
+  spare.decoders.push(ps.createDecoder(model, init.args[spare.search]));
+  post({ type: 'ready', model });
   refill();
 } catch (err) {
   post({ type: 'init-error', message: err instanceof Error ? err.message : String(err) });
@@ -51,7 +52,11 @@ port.on('message', (m: ToWorker) => {
   try {
     switch (m.type) {
       case 'open': {
-        const decoder = spare.pop() ?? ps.createDecoder(model, init.args);
+        if (spare.search !== m.search) {
+          for (const d of spare.decoders.splice(0)) d.free();
+          spare.search = m.search;
+        }
+        const decoder = spare.decoders.pop() ?? ps.createDecoder(model, init.args[m.search]);
         const rec = new Recognizer(decoder, (result) => post({ type: 'result', id: m.id, result }));
         streams.set(m.id, { rec, decoder });
         refill();
@@ -85,7 +90,7 @@ port.on('message', (m: ToWorker) => {
         shuttingDown = true;
         for (const st of streams.values()) st.decoder.free();
         streams.clear();
-        for (const d of spare.splice(0)) d.free();
+        for (const d of spare.decoders.splice(0)) d.free();
         ps?.release();
         process.exit(0);
     }
