@@ -10,7 +10,7 @@ export const groups = {
   'audio-opus-packet': { mutate: ['src/audio/opus-packet.ts'], tests: ['test/unit/audio/opus-packet.test.ts'] },
   'audio-ogg-demuxer': { mutate: ['src/audio/ogg-demuxer.ts'], tests: ['test/unit/audio/ogg-demuxer.test.ts'] },
   'audio-webm-demuxer': { mutate: ['src/audio/webm-demuxer.ts'], tests: ['test/unit/audio/webm-demuxer.test.ts'] },
-  'audio-framer': { mutate: ['src/audio/framer.ts'], tests: ['test/unit/audio/framer.test.ts', 'test/unit/audio/framer-level.test.ts'] },
+  'audio-framer': { mutate: ['src/audio/framer.ts', 'src/audio/pcm.ts'], tests: ['test/unit/audio/framer.test.ts', 'test/unit/audio/framer-level.test.ts'] },
   'audio-wav': { mutate: ['src/audio/wav.ts'], tests: ['test/unit/audio/wav.test.ts'] },
   'recordings-ogg-opus': { mutate: ['src/recordings/ogg-opus.ts'], tests: ['test/unit/recordings-formats.test.ts', 'test/unit/recordings/ogg-opus.test.ts'] },
   'recordings-wav': { mutate: ['src/recordings/wav.ts'], tests: ['test/unit/recordings-formats.test.ts', 'test/unit/recordings/wav.test.ts'] },

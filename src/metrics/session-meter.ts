@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { pcmMs } from '../audio/pcm.js';
 import type { SessionSink } from '../dictation/live-session.js';
 import type { RecordingWriter } from '../recordings/writer.js';
 import type { TranscriptionStream, TranscriptResult } from '../transcription/port.js';
@@ -30,7 +31,7 @@ export class SessionMeter {
     return {
       write: (pcm: Buffer) => {
         inner.write(pcm);
-        const ms = pcm.length / 32;
+        const ms = pcmMs(pcm.length);
         this.writtenMs += ms;
         m.audioSeconds.inc(ms / 1000);
         this.mark(this.writtenMs, performance.now());

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FRAME_BYTES, FRAME_SAMPLES, Framer } from '../../../src/audio/framer.js';
+import { PCM_BYTES_PER_MS, pcmMs } from '../../../src/audio/pcm.js';
 
 const bytes = (n: number, from = 0) => Buffer.from(Array.from({ length: n }, (_, i) => (from + i) % 251));
 
@@ -47,5 +48,14 @@ describe('Framer', () => {
     const tail = f.flush();
     expect(tail).toEqual(Buffer.from([1, 2]));
     expect(f.push(Buffer.from([5, 6, 7, 8]))).toEqual([Buffer.from([5, 6, 7, 8])]);
+  });
+});
+
+describe('pcmMs', () => {
+  it('converts bytes of 16 kHz s16le to milliseconds: a frame is 100 ms, one sample 1/16 ms', () => {
+    expect(pcmMs(FRAME_BYTES)).toBe(100);
+    expect(pcmMs(2)).toBe(0.0625);
+    expect(pcmMs(0)).toBe(0);
+    expect(PCM_BYTES_PER_MS).toBe(32);
   });
 });
