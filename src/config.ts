@@ -67,6 +67,8 @@ export const configSchema = z.object({
   LOGIN_MAX_PER_IP: int(20, 1),
   LOGIN_MAX_PER_USER: int(5, 1),
   LOGIN_WINDOW_MS: int(15 * 60 * 1000, 1000),
+  LOGIN_DELAY_BASE_MS: int(1000, 1),
+  LOGIN_DELAY_MAX_MS: int(5 * 60 * 1000, 1),
 
   HEALTH_CACHE_MS: int(2000, 0),
   METRICS_TOKEN: optionalString,

@@ -146,6 +146,8 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       perIp: config.LOGIN_MAX_PER_IP,
       perUser: config.LOGIN_MAX_PER_USER,
       windowMs: config.LOGIN_WINDOW_MS,
+      delayBaseMs: config.LOGIN_DELAY_BASE_MS,
+      delayMaxMs: config.LOGIN_DELAY_MAX_MS,
     });
     const sessionMiddleware = createSessionMiddleware(config, db, logger);
     closers.push(['close_session_store', () => closeSessionStore(sessionMiddleware)]);

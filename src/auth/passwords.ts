@@ -1,9 +1,35 @@
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { Semaphore } from '../lib/semaphore.js';
+
+/**
+ * At most 2 hashes run at once in this process. scrypt runs on libuv's thread pool (4 threads by
+ * default), which file writes (the recording spool), DNS lookups and zlib share: an unbounded login
+ * flood took all 4 threads and 16 × 64 MiB, and `/health` timed out for ~18 s (issue 19). Two
+ * leave half the pool free and cost ~8 logins/s on the 2-core reference machine; queued logins wait
+ * their turn, past {@link MAX_HASH_QUEUE} they are refused (see {@link hashingSaturated}).
+ */
+const HASH_CONCURRENCY = 2;
+/** ~16 × 0.23 s / 2 ≈ 2 s of queued work: more than that is a flood, not clinicians logging in. */
+export const MAX_HASH_QUEUE = 16;
+const hashing = new Semaphore(HASH_CONCURRENCY);
 
 const scrypt = (password: string, salt: Buffer, keylen: number, options: ScryptOptions) =>
-  new Promise<Buffer>((resolve, reject) =>
-    scryptCb(password, salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key))),
+  hashing.run(
+    () =>
+      new Promise<Buffer>((resolve, reject) =>
+        scryptCb(password, salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key))),
+      ),
   );
+
+/** True when so many password checks are queued that a new login should be refused (429) rather than queued. */
+export function hashingSaturated(): boolean {
+  return hashing.waiting >= MAX_HASH_QUEUE;
+}
+
+/** Password hashes running and queued in this process (tests and metrics). */
+export function hashingLoad(): { running: number; waiting: number } {
+  return { running: hashing.running, waiting: hashing.waiting };
+}
 
 // 64 MiB and ~0.23 s per hash on the 2-core reference machine: costly to brute-force, cheap enough
 // that 100 clinicians logging in at once queue for seconds, not minutes. Parameters live in each hash,

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { LoginLimiter } from '../../auth/login-limiter.js';
-import { dummyPasswordHash, MAX_PASSWORD_LENGTH, verifyPassword } from '../../auth/passwords.js';
+import { dummyPasswordHash, hashingSaturated, MAX_PASSWORD_LENGTH, verifyPassword } from '../../auth/passwords.js';
 import type { UserRepository } from '../../auth/users.js';
 import type { AuditLog } from '../../audit/audit-log.js';
 import { AppError } from '../../lib/app-error.js';
@@ -29,16 +29,27 @@ export function authRoutes(deps: AuthRouteDeps): Router {
     const { username, password } = parseBody(loginSchema, req.body);
     const ip = clientIp(req);
     const userAgent = req.get('user-agent');
-    const waitMs = await deps.limiter.retryAfterMs(ip, username);
-    if (waitMs > 0) {
+    // A flood is refused before it costs a database write or a place in the hashing queue.
+    if (hashingSaturated()) throw new AppError('rate_limited', undefined, { retryable: true, details: { retryAfterSeconds: 1 } });
+    // Counted as a failure BEFORE the password is checked, so concurrent guesses cannot all be
+    // evaluated before the first failure is written (issue 19); a success refunds it.
+    const admission = await deps.limiter.admit(ip, username);
+    if (!admission.ok) {
       await deps.audit.record({ action: 'login', outcome: 'denied', ip, userAgent, details: { reason: 'rate_limited' } });
-      throw new AppError('rate_limited', undefined, { details: { retryAfterSeconds: Math.ceil(waitMs / 1000) } });
+      throw new AppError('rate_limited', undefined, { details: { retryAfterSeconds: Math.ceil(admission.retryAfterMs / 1000) } });
     }
     const user = await deps.users.findForLogin(username);
+    const stored = user?.passwordHash ?? (await dummyPasswordHash());
+    // Checked again here, with no await before the hash joins the queue: concurrent requests all
+    // passed the first check while their admissions were in flight.
+    if (hashingSaturated()) {
+      await deps.limiter.refund(admission.ticket);
+      throw new AppError('rate_limited', undefined, { retryable: true, details: { retryAfterSeconds: 1 } });
+    }
     // Same work whether or not the user exists: the response time reveals nothing.
-    const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyPasswordHash()));
+    const ok = await verifyPassword(password, stored);
     if (!user || !ok || user.disabled) {
-      await deps.limiter.fail(ip, username);
+      await deps.limiter.failed(admission.ticket);
       await deps.audit.record({
         action: 'login',
         outcome: 'failure',
@@ -49,7 +60,7 @@ export function authRoutes(deps: AuthRouteDeps): Router {
       });
       throw new AppError('invalid_credentials');
     }
-    await deps.limiter.succeed(username);
+    await deps.limiter.succeeded(admission.ticket);
     // A new session id at login defeats session fixation.
     await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
     req.session.userId = user.id;
