@@ -260,7 +260,7 @@ describe('GET /api/transcriptions/clinicians', () => {
 });
 
 describe('playback access (the contract the audio route uses)', () => {
-  it('serves visible audio with Range and audits one playback; 404 and a denied row otherwise; 401 without a session', async () => {
+  it('serves visible audio with Range and audits every playback whatever its Range; 404 and a denied row otherwise; 401 without a session', async () => {
     const ok = await alice.http.get(`/api/transcriptions/${aliceOld}/audio`, { range: 'bytes=0-99' });
     expect(ok.status).toBe(206);
     expect(ok.headers.get('content-range')).toMatch(/^bytes 0-99\/\d+$/);
@@ -272,8 +272,10 @@ describe('playback access (the contract the audio route uses)', () => {
       `SELECT actor_id, outcome FROM audit_log WHERE action = 'transcription.playback' AND target_id = $1 ORDER BY id`,
       [aliceOld],
     );
+    // Every response that serves bytes is audited, whatever its Range (issue 19): the reviewer's too.
     expect(rows).toEqual([
       { actor_id: alice.user.id, outcome: 'success' },
+      { actor_id: reviewer.user.id, outcome: 'success' },
       { actor_id: bob.user.id, outcome: 'denied' },
     ]);
   });

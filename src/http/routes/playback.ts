@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import type { AuditLog } from '../../audit/audit-log.js';
 import type { UserRepository } from '../../auth/users.js';
 import type { Pool } from '../../db/pool.js';
@@ -8,12 +8,37 @@ import type { RecordingService } from '../../recordings/service.js';
 import { playbackAccess } from './reviewer.js';
 
 /**
+ * Seeks of one playback share an audit row: one per user and recording per 5 minutes (per task).
+ * A browser playing a 30-minute consultation with seeks sends dozens of Range requests; one row each
+ * would bury the log, and a row per playback keyed on "starts at byte 0" was skippable by any other
+ * Range form (issue 19: `bytes=1-`, `bytes=-999999`, `BYTES=0-`, `bytes=00-`, `Range: garbage`).
+ */
+export const PLAYBACK_AUDIT_WINDOW_MS = 5 * 60 * 1000;
+const MAX_REMEMBERED = 10_000;
+
+/**
  * `GET /api/transcriptions/:id/audio`: the recording streamed from the store with Range support,
- * behind the transcript's own access check. One audit row per playback: a request without Range,
- * or the first range of a playback (from byte 0); seeking does not add rows.
+ * behind the transcript's own access check. Every response that serves recording bytes (200 or
+ * 206, whatever its Range header) is covered by an audit row written before the first byte; a
+ * refused one by its `denied` row; a 416 serves none.
  */
 export function playbackRouter(deps: { db: Pool; users: UserRepository; audit: AuditLog; recordings: RecordingService; logger: Logger }): Router {
   const access = playbackAccess({ db: deps.db, users: deps.users, audit: deps.audit });
+  const lastAudited = new Map<string, number>();
+  const covered = (req: Request, id: string, now: number): boolean => {
+    const at = lastAudited.get(`${req.user?.id ?? req.session?.userId ?? ''}:${id}`);
+    return at !== undefined && now - at < PLAYBACK_AUDIT_WINDOW_MS;
+  };
+  const remember = (req: Request, id: string, now: number) => {
+    if (lastAudited.size >= MAX_REMEMBERED) {
+      for (const [k, at] of lastAudited) if (now - at >= PLAYBACK_AUDIT_WINDOW_MS) lastAudited.delete(k);
+      // Still full of live entries: forget the oldest (Map keeps insertion order); worst case an extra row.
+      if (lastAudited.size >= MAX_REMEMBERED) lastAudited.delete(lastAudited.keys().next().value!);
+    }
+    const key = `${req.user?.id ?? req.session?.userId ?? ''}:${id}`;
+    lastAudited.delete(key);
+    lastAudited.set(key, now);
+  };
   const router = Router();
   router.get(
     '/:id/audio',
@@ -22,8 +47,11 @@ export function playbackRouter(deps: { db: Pool; users: UserRepository; audit: A
       logger: deps.logger,
       authorize: access.authorize,
       audit: async (req, _action, target) => {
-        const range = req.headers.range;
-        if (!range || /^bytes=0-/.test(range)) await access.audit(req, target.id, target.details);
+        if (target.details?.status === 416) return; // no bytes served
+        const now = Date.now();
+        if (covered(req, target.id, now)) return;
+        await access.audit(req, target.id, target.details);
+        remember(req, target.id, now);
       },
     }),
   );

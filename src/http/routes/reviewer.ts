@@ -33,7 +33,7 @@ export function reviewerRouters(deps: ReviewerDeps): Array<[string, Router]> {
  *   404). A refusal is already audited (`transcription.playback`, outcome `denied`). Throws AppError
  *   `unauthenticated` without a valid session (answer 401). Works with or without `requireUser`.
  * - `audit(req, id, details?)`: records one successful `transcription.playback` row. Call it once per
- *   playback (e.g. for a request without Range or whose range starts at byte 0), not per range.
+ *   playback: the caller (playback.ts) covers every response that serves bytes, whatever its Range, and lets the seeks of one playback share a row.
  */
 export function playbackAccess(deps: ReviewerDeps): {
   authorize: (req: Request, id: string) => Promise<TranscriptionRef | null>;
