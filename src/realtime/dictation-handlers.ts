@@ -80,6 +80,25 @@ export function registerDictationHandlers(
         details: { reason: 'not_owner', transcriptionId: foreign.transcriptionId },
       }).catch((err: unknown) => logger.error({ err: { message: (err as Error).message }, event }, 'audit_write_failed'));
     };
+    /**
+     * Recording start, stop and resume go into the audit log (who recorded what, when). A failed
+     * audit write is logged and never fails the session: the audio matters more.
+     */
+    const auditRecording = (action: 'recording.start' | 'recording.stop' | 'recording.resume', transcriptionId: string, details: Record<string, unknown>) => {
+      void audit
+        ?.record({
+          action,
+          actorId: userId,
+          actorUsername: socket.data.user.username,
+          targetType: 'transcription',
+          targetId: transcriptionId,
+          outcome: 'success',
+          ip: socket.handshake.address,
+          userAgent: socket.handshake.headers['user-agent'],
+          details,
+        })
+        .catch((err: unknown) => logger.error({ err: { message: (err as Error).message }, action }, 'audit_write_failed'));
+    };
     const guard = <T>(event: string, handler: (payload: unknown) => Promise<T>) => {
       return async (payload: unknown, ack?: unknown) => {
         const reply = typeof ack === 'function' ? (ack as Ack<T & object>) : () => {};
@@ -105,6 +124,7 @@ export function registerDictationHandlers(
         const started = await manager.start(userId, payload);
         await socket.join(liveRoom(started.sessionId));
         manager.attach(started.sessionId, socket.id);
+        auditRecording('recording.start', started.transcriptionId, { sessionId: started.sessionId });
         return started;
       }),
     );
@@ -134,6 +154,7 @@ export function registerDictationHandlers(
         if (!p.success) throw new AppError('invalid_payload', 'session:stop needs {sessionId}.');
         const session = manager.get(userId, p.data.sessionId);
         const { durationMs } = await session.end('stopped');
+        auditRecording('recording.stop', session.transcriptionId, { sessionId: session.id, durationMs });
         return { transcriptionId: session.transcriptionId, durationMs };
       }),
     );
@@ -145,6 +166,7 @@ export function registerDictationHandlers(
         if (!p.success) throw new AppError('invalid_payload', 'session:resume needs {sessionId, lastSeq}.');
         const session = await manager.resume(userId, p.data.sessionId, socket.id);
         await socket.join(liveRoom(session.id));
+        auditRecording('recording.resume', session.transcriptionId, { sessionId: session.id, ackSeq: session.ackSeq });
         return { ackSeq: session.ackSeq };
       }),
     );

@@ -129,6 +129,9 @@ describe.each(Object.entries(VIEWPORTS))('recording page signed out mid-recordin
       expect(durationMs).toBeGreaterThan(5000);
       const chunks = Number(rows[0]!.ack_seq) + 1;
       expect(durationMs).toBeGreaterThan(chunks * 200 - 150); // no chunk missing
+      // The audit log tells the story: started, resumed after the inline login, stopped.
+      const audit = await queryDb<{ action: string }>(t.databaseUrl, 'SELECT action FROM audit_log WHERE target_id = $1 ORDER BY id', [rows[0]!.id]);
+      expect(audit.map((a) => a.action)).toEqual(['recording.start', 'recording.resume', 'recording.stop']);
       expect(problems).toEqual([]);
     } finally {
       await context.close();

@@ -222,7 +222,7 @@ describe('GET /api/transcriptions/:id', () => {
 });
 
 describe('GET /api/transcriptions/:id/export', () => {
-  it('downloads every format with a filename that carries only the id', async () => {
+  it('downloads every format named by its sanitised title and date', async () => {
     const expected = {
       txt: /^text\/plain/,
       srt: /^application\/x-subrip/,
@@ -233,7 +233,7 @@ describe('GET /api/transcriptions/:id/export', () => {
       const res = await reviewer.http.get(`/api/transcriptions/${aliceOld}/export?format=${format}`);
       expect(res.status, format).toBe(200);
       expect(res.headers.get('content-type')).toMatch(type);
-      expect(res.headers.get('content-disposition')).toBe(`attachment; filename="transcript-${aliceOld}.${format}"`);
+      expect(res.headers.get('content-disposition')).toBe(`attachment; filename="Ms-Gupta-knee-follow-up-2026-03-01.${format}"`);
       expect(res.text).toContain('Still swollen');
     }
     const json = JSON.parse((await alice.http.get(`/api/transcriptions/${aliceOld}/export?format=json`)).text);

@@ -229,7 +229,18 @@ describe('cues', () => {
 });
 
 describe('exportFilename', () => {
-  it('holds only the id and the extension', () => {
-    expect(exportFilename(sample.id, 'srt')).toBe(`transcript-${sample.id}.srt`);
+  it('is the sanitised title and the recording date', () => {
+    expect(exportFilename(sample, 'srt')).toBe('Mr-Khan-chest-pain-2026-04-01.srt');
+    expect(exportFilename({ title: ' Ünïcode "quotes"/..\\\r\nroom 3; ', createdAt: '2026-04-01T23:59:00.000000Z' }, 'txt')).toBe('Unicode-quotes-room-3-2026-04-01.txt');
+    expect(exportFilename({ title: '', createdAt: '2026-04-01T10:00:00Z' }, 'json')).toBe('transcript-2026-04-01.json');
+    expect(exportFilename({ title: '病歴', createdAt: '2026-04-01T10:00:00Z' }, 'vtt')).toBe('transcript-2026-04-01.vtt');
+    expect(exportFilename({ title: 'x'.repeat(300), createdAt: '2026-04-01T10:00:00Z' }, 'txt')).toBe(`${'x'.repeat(60)}-2026-04-01.txt`);
+  });
+  it('never carries a character that could break the header or a path', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), (title) => {
+        expect(exportFilename({ title, createdAt: '2026-04-01T10:00:00Z' }, 'txt')).toMatch(/^[A-Za-z0-9]+(-[A-Za-z0-9]+)*\.txt$/);
+      }),
+    );
   });
 });

@@ -143,7 +143,7 @@ export function transcriptionRoutes(deps: TranscriptionRouteDeps): Router {
       details: { format, bytes: Buffer.byteLength(body) },
     });
     res.setHeader('Content-Type', EXPORT_FORMATS[format].contentType);
-    res.setHeader('Content-Disposition', `attachment; filename="${exportFilename(detail.id, format)}"`);
+    res.setHeader('Content-Disposition', `attachment; filename="${exportFilename(detail, format)}"`);
     res.setHeader('X-Content-Type-Options', 'nosniff');
     // SRT has no place for metadata that players ignore; every format says it here as well.
     res.setHeader('X-Transcript-Version', String(detail.version));

@@ -13,7 +13,21 @@ export const EXPORT_FORMATS = {
 
 export type ExportFormat = keyof typeof EXPORT_FORMATS;
 
-/** `transcript-<id>.<format>`: identifiers only, never the title or any other patient data. */
-export function exportFilename(id: string, format: ExportFormat): string {
-  return `transcript-${id}.${format}`;
+/**
+ * `<title>-<date>.<format>` (issue 18: a folder of `transcript-<uuid>` files tells a clinician
+ * nothing). The title is sanitised to ASCII letters, digits and single hyphens, at most 60
+ * characters, so no quote, slash, control character or non-ASCII byte reaches the header or a file
+ * system; an empty result reads `transcript`. The date is the recording's, UTC, `YYYY-MM-DD`.
+ */
+export function exportFilename(t: { title: string; createdAt: string }, format: ExportFormat): string {
+  const slug =
+    t.title
+      .normalize('NFKD')
+      .replace(/[\u0300-\u036f]/g, '')
+      .replace(/[^A-Za-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 60)
+      .replace(/-+$/, '') || 'transcript';
+  const date = /^\d{4}-\d{2}-\d{2}/.exec(t.createdAt)?.[0] ?? 'undated';
+  return `${slug}-${date}.${format}`;
 }
