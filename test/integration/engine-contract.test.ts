@@ -4,6 +4,7 @@
  * against the protocol-faithful test server. Then the AWS adapter's own failure modes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Framer } from '../../src/audio/index.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { ProviderError, type StreamOptions, type TranscriptionEngine, type TranscriptionStream, type TranscriptResult } from '../../src/transcription/port.js';
 import { createAwsTranscribeMedicalEngine } from '../../src/transcription/providers/aws-transcribe-medical/index.js';
@@ -211,6 +212,26 @@ describe('aws adapter failure modes (real SDK, protocol server)', () => {
     expect((req.audioBytes - pcm.length) % 3200).toBe(0);
     const finals = run.results.filter((r) => r.kind === 'final');
     expect(finals.map((f) => f.speaker)).toEqual(finals.map((_, i) => String(i % 2)));
+  });
+
+  it('sends the frames of one client chunk (250 ms: 2 or 3 frames of 100 ms, written together as the live session does) as one audio event', async () => {
+    faultServer.setFaults({});
+    const before = faultServer.requests.length;
+    const stream = await engine.start(streamOptions());
+    const reading = (async () => {
+      for await (const _ of stream) void _;
+    })();
+    const framer = new Framer();
+    const chunks = 40;
+    for (let c = 0; c < chunks; c++) {
+      for (const frame of framer.push(pcm.subarray(c * 8000, (c + 1) * 8000))) stream.write(frame);
+      await new Promise((r) => setTimeout(r, 20)); // the SDK sends what it has before the next chunk
+    }
+    await stream.end();
+    await reading;
+    const req = faultServer.requests[before]!;
+    // 100 frames; at most a few 100 ms keep-alive events while start() waited for a refusal.
+    expect(req.audioEvents).toBeLessThanOrEqual(chunks + 5);
   });
 
   it('a 400 at start rejects start() with a non-retryable ProviderError', async () => {

@@ -27,8 +27,13 @@ export interface AwsTranscribeMedicalOptions {
 }
 
 const SILENCE = Buffer.alloc(3200); // 100 ms at 16 kHz
-/** At most 250 ms of 16 kHz audio per AudioEvent (Transcribe suggests 50–200 ms chunks; well under its limits). */
-const MAX_EVENT_BYTES = 8000;
+/**
+ * At most 500 ms of 16 kHz audio per AudioEvent: every frame of one client chunk (250 ms = 2–3 frames
+ * of 100 ms) fits in one event. At 8,000 bytes a 3-frame chunk took two, 1.5 events per chunk on
+ * average, each signed, CRC'd and written to the HTTP/2 stream. Transcribe's limit is 1 s per
+ * AudioChunk (API_streaming_AudioEvent: 32,000 bytes at 16 kHz mono).
+ */
+const MAX_EVENT_BYTES = 16_000;
 
 type Sdk = typeof import('@aws-sdk/client-transcribe-streaming');
 
