@@ -278,7 +278,10 @@ export async function startService(config: Config, logger: Logger, overrides: Se
   }
 }
 
-async function openStore(config: Config, logger: Logger): Promise<{ store: ObjectStore; embeddedS3?: EmbeddedS3 }> {
+/** The object the embedded store's health check reads (outside the recordings prefix). */
+export const EMBEDDED_HEALTH_KEY = 'health/sentinel';
+
+export async function openStore(config: Config, logger: Logger): Promise<{ store: ObjectStore; embeddedS3?: EmbeddedS3 }> {
   if (config.S3_BUCKET) {
     const store = createObjectStore(
       {
@@ -300,6 +303,7 @@ async function openStore(config: Config, logger: Logger): Promise<{ store: Objec
       region: config.AWS_REGION,
       endpoint: embeddedS3.endpoint,
       credentials: embeddedS3.credentials,
+      healthKey: EMBEDDED_HEALTH_KEY,
     },
     logger,
   );

@@ -1,5 +1,7 @@
 import {
   HeadBucketCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
   S3Client,
   type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
@@ -20,6 +22,13 @@ export interface ObjectStoreOptions {
   /** Milliseconds to wait for a TCP connection, and for a request to make progress. */
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /**
+   * Health check by HEAD of this small object (created when missing) instead of HeadBucket. For the
+   * embedded store: s3rver answers HeadBucket by listing and reading up to 1,000 stored objects, so its
+   * cost grew with every recording kept (0.03–0.14 cores at one check every 2 s after ~1,200
+   * recordings); a HEAD of one object costs the same whatever is stored.
+   */
+  healthKey?: string;
 }
 
 export interface SseParams {
@@ -33,7 +42,7 @@ export interface ObjectStore {
   prefix: string;
   /** Encryption headers for PutObject / CreateMultipartUpload. */
   sseParams(): SseParams;
-  /** HeadBucket; throws when the bucket is unreachable (used by /health). */
+  /** HeadBucket (or HEAD of the health object); throws when the bucket is unreachable (used by /health). */
   check(): Promise<void>;
   close(): void;
 }
@@ -69,7 +78,17 @@ export function createObjectStore(options: ObjectStoreOptions, logger: Logger): 
         : { ServerSideEncryption: 'AES256' };
     },
     async check() {
-      await client.send(new HeadBucketCommand({ Bucket: options.bucket }));
+      if (!options.healthKey) {
+        await client.send(new HeadBucketCommand({ Bucket: options.bucket }));
+        return;
+      }
+      try {
+        await client.send(new HeadObjectCommand({ Bucket: options.bucket, Key: options.healthKey }));
+      } catch (err) {
+        if ((err as { name?: string }).name !== 'NotFound') throw err;
+        // First check (or removed): writing it proves the bucket is there and writable.
+        await client.send(new PutObjectCommand({ Bucket: options.bucket, Key: options.healthKey, Body: 'ok', ...this.sseParams() }));
+      }
     },
     close() {
       client.destroy();
