@@ -227,6 +227,13 @@ function renderTranscript(t) {
   if (status.sentence) notes.push(status.sentence);
   if (gaps) notes.push(`${gaps} part${gaps > 1 ? 's' : ''} with no audio received ${gaps > 1 ? 'are' : 'is'} marked below.`);
   if (provisional) notes.push(`${provisional} provisional part${provisional > 1 ? 's' : ''} (not confirmed by the engine) ${provisional > 1 ? 'are' : 'is'} marked below.`);
+  // Repair pass (docs/resilience.md): stretches re-transcribed from the recording after an engine outage.
+  const stretches = t.repair?.stretches ?? [];
+  const repaired = stretches.filter((r) => r.status === 'repaired');
+  const waiting = stretches.filter((r) => r.status === 'pending' || r.status === 'running').length;
+  if (repaired.length) notes.push(`${repaired.length} stretch${repaired.length > 1 ? 'es' : ''} transcribed by the backup engine during an outage ${repaired.length > 1 ? 'were' : 'was'} re-transcribed from the recording; marked Repaired below.`);
+  if (waiting) notes.push(`${waiting} stretch${waiting > 1 ? 'es' : ''} from an engine outage ${waiting > 1 ? 'are' : 'is'} waiting to be re-transcribed.`);
+  const isRepaired = (s) => s.kind === 'final' && repaired.some((r) => s.startMs + s.endMs >= 2 * r.fromMs && s.startMs + s.endMs <= 2 * r.toMs);
   banner.textContent = notes.join(' ');
   banner.hidden = notes.length === 0;
   banner.classList.toggle('danger', status.key === 'failed');
@@ -257,7 +264,9 @@ function renderTranscript(t) {
         ? h('span', { class: 'kind', text: 'No audio received for this part' })
         : s.kind === 'provisional'
           ? h('span', { class: 'kind', text: 'Provisional' })
-          : null;
+          : isRepaired(s)
+            ? h('span', { class: 'kind repaired', text: 'Repaired', attrs: { title: 'Re-transcribed from the recording after an engine outage' } })
+            : null;
     const btn = h(
       'button',
       { class: 'seg-btn', attrs: { type: 'button', 'data-index': i, 'aria-label': `Play from ${fmtClock(s.startMs)}` } },

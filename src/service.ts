@@ -15,6 +15,8 @@ import { migrate, migrationFiles, migrationStatus } from './db/migrations.js';
 import { openDatabase } from './db/open.js';
 import type { Pool } from './db/pool.js';
 import { DictationRepository } from './dictation/dictation-repo.js';
+import { RepairRepository } from './dictation/repair-repo.js';
+import { RepairWorker } from './dictation/repair-worker.js';
 import { SessionManager } from './dictation/session-manager.js';
 import { HealthMonitor, type HealthCheck } from './health/health-monitor.js';
 import { diskCheck, eventLoopCheck } from './health/task-checks.js';
@@ -62,6 +64,8 @@ export interface ServiceOverrides {
   resilience?: Partial<ResilienceOptions>;
   healthChecks?: Record<string, HealthCheck>;
   apiRouters?: (io: AppServer) => Array<[string, Router]>;
+  /** How often the repair pass looks for due stretches (tests shorten it). */
+  repair?: { pollMs?: number };
   /** Options for the recording service (tests shorten retries). */
   recordings?: { retry?: { baseMs?: number; maxMs?: number; maxAttempts?: number }; recoveryGraceMs?: number };
 }
@@ -139,6 +143,19 @@ export async function startService(config: Config, logger: Logger, overrides: Se
 
     const dictation = new DictationRepository(db);
     await recoverCrashed(recordings, dictation, taskId, overrides.recordings?.recoveryGraceMs ?? 120_000, logger);
+    // The repair pass uses the primary engine itself: a repair never falls back.
+    const repairs = new RepairRepository(db);
+    const repairWorker = new RepairWorker({
+      repo: repairs,
+      recordings,
+      engine: primary,
+      taskId,
+      logger,
+      concurrency: config.REPAIR_CONCURRENCY,
+      speed: config.REPAIR_SPEED,
+      ...(overrides.repair?.pollMs ? { pollMs: overrides.repair.pollMs } : {}),
+    });
+    closers.push(['close_repairs', () => repairWorker.close()]);
 
     const users = new UserRepository(db);
     const audit = new AuditLog(db);
@@ -227,6 +244,12 @@ export async function startService(config: Config, logger: Logger, overrides: Se
             resumeGraceMs: config.RESUME_GRACE_MS,
           },
           counters,
+          repairs: {
+            add: async (transcriptionId, fromMs, toMs) => {
+              await repairs.add(transcriptionId, fromMs, toMs);
+              repairWorker.kick();
+            },
+          },
           sinkFor: (sessionId, transcriptionId) => roomSink(io, sessionId, transcriptionId),
         });
         registerDictationHandlers(io, sessions, logger, { metrics, audit });
@@ -237,6 +260,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     closers.push(['stop_metrics_reporter', stopReporter]);
 
     await health.start();
+    await repairWorker.start();
     await new Promise<void>((resolve, reject) => {
       app.server.once('error', reject);
       app.server.listen(config.PORT, config.HOST, () => {

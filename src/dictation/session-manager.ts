@@ -47,6 +47,8 @@ export interface SessionManagerDeps {
   sinkFor: (sessionId: string, transcriptionId: string) => SessionSink;
   /** How often live progress is written to the database (default 2000 ms). */
   progressIntervalMs?: number;
+  /** Where stretches the primary engine did not transcribe live go, for the repair pass. */
+  repairs?: { add(transcriptionId: string, fromMs: number, toMs: number): Promise<void> };
 }
 
 /**
@@ -167,6 +169,8 @@ export class SessionManager {
       const hooks: { session?: LiveSession } = {};
       const meter = new SessionMeter(this.d.metrics);
       const statusTarget: { sink?: SessionSink } = {};
+      // Stretches may be reported before the transcription row exists: kept until it does.
+      const degraded: { id?: string; early: Array<{ fromMs: number; toMs: number }> } = { early: [] };
       decoder = await createDecoder({ encoding, sampleRate: p.sampleRate, channels: p.channels, ...LiveSession.opusHooks(hooks) });
       try {
         stream = meter.stream(
@@ -185,6 +189,10 @@ export class SessionManager {
                 statusTarget.sink?.error({ code: 'transcriber_recovered', message: 'The cloud speech engine is back and continues the transcript.', fatal: false });
               }
             },
+            onDegraded: (st) => {
+              if (degraded.id) this.recordDegraded(degraded.id, st);
+              else degraded.early.push(st);
+            },
           }),
         );
       } catch (err) {
@@ -193,6 +201,8 @@ export class SessionManager {
         throw new AppError('transcriber_unavailable', undefined, { cause: err, retryable: true });
       }
       const { id: transcriptionId } = await p.create(sessionId);
+      degraded.id = transcriptionId;
+      for (const st of degraded.early.splice(0)) this.recordDegraded(transcriptionId, st);
       const sink = meter.sink(this.d.sinkFor(sessionId, transcriptionId));
       statusTarget.sink = sink;
       const part = p.resume?.part ?? 0;
@@ -252,6 +262,26 @@ export class SessionManager {
       if (left > 0) this.reservedBy.set(userId, left);
       else this.reservedBy.delete(userId);
     }
+  }
+
+  /** Stores a degraded stretch for the repair pass (a few attempts; a loss only costs the repair). */
+  private recordDegraded(transcriptionId: string, st: { fromMs: number; toMs: number }): void {
+    const repairs = this.d.repairs;
+    if (!repairs) return;
+    void (async () => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await repairs.add(transcriptionId, st.fromMs, st.toMs);
+          return;
+        } catch (err) {
+          if (attempt >= 5) {
+            this.d.logger.warn({ transcriptionId, err: { message: (err as Error).message } }, 'repair_stretch_not_stored');
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
+        }
+      }
+    })();
   }
 
   /** The live session `sessionId` of `userId`; another user's session is `session_not_found`. */

@@ -24,6 +24,11 @@ export interface StreamOptions {
   segmentPrefix?: string;
   /** Engine changes the user should hear about (wrapper only): failover and recovery. */
   onStatus?: (status: EngineStatus) => void;
+  /**
+   * A stretch of session time the primary engine did not transcribe live (fallback text, or
+   * nothing), reported once it is closed (wrapper only): the repair pass re-transcribes it.
+   */
+  onDegraded?: (stretch: { fromMs: number; toMs: number }) => void;
 }
 
 /** A change of the engine serving a session, reported by the resilient wrapper. */

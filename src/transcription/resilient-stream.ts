@@ -81,12 +81,6 @@ export interface DegradedStretch {
   toMs: number;
 }
 
-/** StreamOptions of the wrapper: adds the degraded-stretch report. */
-export interface ResilientStreamOptions extends StreamOptions {
-  /** A stretch the primary did not transcribe live, reported once it is closed (at the latest at end of audio). */
-  onDegraded?: (stretch: DegradedStretch) => void;
-}
-
 /**
  * Wraps `primary` (and optionally `fallback`) in the resilient stream. The wrapper's `name` is the
  * primary's; each result carries the `engine` that produced it.
@@ -97,12 +91,12 @@ export function createResilientEngine(
   options: Partial<ResilienceOptions>,
   logger: Logger,
   metrics: MetricsHooks = noopMetrics,
-): TranscriptionEngine & { start(options: ResilientStreamOptions): Promise<TranscriptionStream> } {
+): TranscriptionEngine {
   const opts = { ...DEFAULT_RESILIENCE, ...options };
   const prober = new PrimaryProber(opts.probeIntervalMs);
   return {
     name: primary.name,
-    async start(so: ResilientStreamOptions): Promise<TranscriptionStream> {
+    async start(so: StreamOptions): Promise<TranscriptionStream> {
       const s = new ResilientStream(primary, fallback, opts, so, logger.child({ sessionId: so.sessionId, component: 'resilient_engine' }), metrics, prober);
       await s.open();
       return s;
@@ -226,7 +220,7 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
     private readonly primary: TranscriptionEngine,
     private readonly fallback: TranscriptionEngine | undefined,
     private readonly o: ResilienceOptions,
-    private readonly so: ResilientStreamOptions,
+    private readonly so: StreamOptions,
     private readonly log: Logger,
     private readonly metrics: MetricsHooks,
     private readonly prober: PrimaryProber,

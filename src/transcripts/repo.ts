@@ -1,4 +1,5 @@
 import type { Pool } from '../db/pool.js';
+import { repairSummary } from '../dictation/repair-repo.js';
 import { ownRowsOnly } from './access.js';
 import { encodeCursor } from './cursor.js';
 import { endReasonOf } from './end-reason.js';
@@ -174,6 +175,7 @@ export class TranscriptReadRepository {
     );
     const available = r.rec_state === 'completed';
     const summary = toSummary(r);
+    const repair = await repairSummary(this.db, id);
     return {
       id: summary.id,
       title: summary.title,
@@ -198,6 +200,7 @@ export class TranscriptReadRepository {
           ? { signedBy: { id: r.signed_by, username: r.signed_by_username ?? '' }, signedAt: r.signed_at, version: r.signed_version }
           : null,
       segments: segs.rows.map(toSegment),
+      ...(repair ? { repair } : {}),
     };
   }
 }

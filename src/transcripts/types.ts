@@ -1,4 +1,5 @@
 import type { Role } from '../auth/users.js';
+import type { RepairSummary } from '../dictation/repair-repo.js';
 import type { EndReasonView } from './end-reason.js';
 
 export type TranscriptionStatus = 'recording' | 'completed' | 'failed' | 'in_review' | 'signed';
@@ -74,6 +75,8 @@ export interface TranscriptionDetail {
   /** Present once signed: who signed which version, and when. */
   signature: Signature | null;
   segments: Segment[];
+  /** Present when the repair pass had stretches to re-transcribe (docs/resilience.md). */
+  repair?: RepairSummary;
 }
 
 export interface Signature {

@@ -50,6 +50,9 @@ export async function startTestService(
     // Engine reconnects are fast in tests unless a test says otherwise.
     ENGINE_BACKOFF_BASE_MS: '20',
     ENGINE_BACKOFF_MAX_MS: '200',
+    // The repair pass would open engine streams after a test's session has ended (and count in its
+    // engine's requests): on only where a test asks for it.
+    REPAIR_CONCURRENCY: '0',
     ...env,
   });
   const logs = new LogCapture();

@@ -1,0 +1,95 @@
+/**
+ * The repair pass end to end: the real service, the real AWS adapter and SDK against the keyed
+ * Transcribe stand-in (it reads the words from the audio, so every stream, live or repair, says the
+ * same words for the same stretch of audio), a scripted fallback that says other words, the real
+ * recording in the S3-API store and the real database.
+ *
+ * Durations: the 3-minute session is sent at 4× real time (45 s of wall clock) and the repair runs
+ * at REPAIR_SPEED=20; the outage covers 60 s of the session's audio (15 s of wall clock). The stand-in
+ * answers at any pace, so only the wall clock shrinks; the scenario (a 60 s outage inside a 3-minute
+ * session, failover, recovery, repair) is the issue's.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/lib/logger.js';
+import { createAwsTranscribeMedicalEngine } from '../../src/transcription/providers/aws-transcribe-medical/index.js';
+import { DictationClient, pcmChunks } from '../support/dictation-client.js';
+import { FakeEngine } from '../support/fake-engine.js';
+import { queryDb, startTestService } from '../support/service.js';
+import { keyedSpeechPcm, scriptWords, startTranscribeServer } from '../support/transcribe-server.js';
+
+const logger = createLogger({ level: 'silent' });
+const cleanups: Array<() => Promise<unknown> | unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const words = (rows: Array<{ text: string }>) => rows.flatMap((r) => r.text.split(/\s+/).filter(Boolean));
+
+describe('repair pass', () => {
+  it('after a 60 s Transcribe outage inside a 3-minute session, the stored transcript becomes the scripted text of the whole session, the fallback text kept as the prior version', async () => {
+    const server = await startTranscribeServer({ keyed: true, wordsPerSecond: 2.5, wordsPerSegment: 6 });
+    cleanups.push(() => server.close());
+    const engine = createAwsTranscribeMedicalEngine(
+      { region: 'us-east-1', endpoint: server.url, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, startWindowMs: 1000 },
+      logger,
+    );
+    const fallback = new FakeEngine({ script: 'only the fallback engine would ever say these words', wordsPerSecond: 2.5, wordsPerSegment: 5 });
+    const t = await startTestService({ REPAIR_CONCURRENCY: '2', REPAIR_SPEED: '20' }, { engine, fallbackEngine: fallback, repair: { pollMs: 200 } });
+    cleanups.push(() => t.close());
+    const { http } = await t.loggedIn('clinician');
+    const c = new DictationClient(t.url, http.cookieHeader);
+    cleanups.push(() => c.close());
+    expect((await c.start({ type: 'DICTATION', audio: { encoding: 'pcm_s16le', sampleRate: 16000 } })).ok).toBe(true);
+
+    const n = 450; // 3 min at 400 ms a word
+    const chunks = pcmChunks(keyedSpeechPcm(n), 200);
+    const third = chunks.length / 3;
+    const send = (from: number, to: number) => c.stream(chunks.slice(from, to), { inFlight: 1, firstSeq: from, realTimeMsPerChunk: 50 });
+    await send(0, third);
+    // The outage: the open stream fails, every new one is refused, for 60 s of the session.
+    server.setFaults({ exceptionAfterAudioMs: { ms: 0, type: 'ServiceUnavailableException' }, rejectStart: { status: 503, type: 'ServiceUnavailableException' } });
+    await send(third, 2 * third);
+    server.setFaults({});
+    await send(2 * third, chunks.length);
+    expect((await c.stop()).ok).toBe(true);
+    const stoppedAt = Date.now();
+    // Failover, then recovery. On a loaded machine a probe's refusal can come after the start window,
+    // so the session may flap once more before it is back (each flap is a stretch of its own).
+    const notices = c.received.errors.map((e) => e.code);
+    expect(notices[0]).toBe('transcriber_failover');
+    expect(notices.at(-1)).toBe('transcriber_recovered');
+    const id = c.transcriptionId!;
+
+    // Live, the outage was transcribed by the fallback: other words.
+    const live = await queryDb<{ text: string; engine: string }>(t.databaseUrl, "SELECT text, engine FROM transcript_segments WHERE transcription_id = $1 AND kind = 'final' ORDER BY start_ms", [id]);
+    expect(live.some((r) => r.engine === 'fake')).toBe(true);
+
+    await expect.poll(async () => (await http.get(`/api/transcriptions/${id}`)).json?.repair?.status, { timeout: 60_000, interval: 250 }).toBe('repaired');
+    const repairedAfterMs = Date.now() - stoppedAt;
+    const detail = (await http.get(`/api/transcriptions/${id}`)).json;
+    const stretches: Array<{ fromMs: number; toMs: number; status: string }> = detail.repair.stretches;
+    expect(stretches.length).toBeGreaterThanOrEqual(1);
+    expect(stretches.every((x) => x.status === 'repaired')).toBe(true);
+    const stretch = { fromMs: stretches[0]!.fromMs, toMs: stretches.at(-1)!.toMs };
+    expect(stretch.fromMs).toBeLessThanOrEqual(60_000);
+    expect(stretch.toMs).toBeGreaterThanOrEqual(115_000);
+    expect(detail.repair.segmentsReplaced).toBeGreaterThan(0);
+    console.info(`repair: stretch ${stretch.fromMs}-${stretch.toMs} ms, ${detail.repair.segmentsReplaced} segments replaced, repaired ${repairedAfterMs} ms after stop`);
+
+    // The whole session is now the stand-in's script, word for word, all from Transcribe.
+    const stored = await queryDb<{ text: string; engine: string; segment_key: string }>(t.databaseUrl, "SELECT text, engine, segment_key FROM transcript_segments WHERE transcription_id = $1 AND kind = 'final' ORDER BY start_ms", [id]);
+    expect(words(stored)).toEqual(scriptWords(n));
+    expect(stored.every((r) => r.engine === 'aws')).toBe(true);
+    // The fallback's text is kept as the prior version of the repaired stretch.
+    const repairs = await queryDb<{ replaced: Array<{ engine: string; text: string }>; segments_replaced: number }>(
+      t.databaseUrl,
+      'SELECT replaced, segments_replaced FROM transcript_repairs WHERE transcription_id = $1 ORDER BY from_ms',
+      [id],
+    );
+    const replaced = repairs.flatMap((r) => r.replaced);
+    expect(replaced.length).toBe(detail.repair.segmentsReplaced);
+    expect(words(replaced.filter((x) => x.engine === 'fake'))).toEqual(words(live.filter((r) => r.engine === 'fake')));
+    // One repair stream per stretch, beside the one live stream that ended normally.
+    expect(server.requests.filter((r) => r.outcome === 'completed').length).toBe(1 + stretches.length);
+  }, 240_000);
+});
