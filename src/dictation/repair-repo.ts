@@ -79,6 +79,22 @@ export class RepairRepository {
     return rows.map((r) => ({ id: r.id, transcriptionId: r.transcription_id, fromMs: Number(r.from_ms), toMs: Number(r.to_ms), attempts: r.attempts, specialty: r.specialty, type: r.type }));
   }
 
+  /**
+   * Where the repair of a stretch ending at `toMs` should end: the end of the first live segment
+   * that starts at (or just before) `toMs`. The stream that took over after the stretch may have
+   * started in the middle of a word (a capped replay ring); that segment is re-transcribed with the
+   * stretch, from a clean start, so the word is neither cut nor said twice. At most 30 s further.
+   */
+  async repairEnd(transcriptionId: string, toMs: number): Promise<number> {
+    const { rows } = await this.db.query<{ end_ms: string }>(
+      `SELECT end_ms FROM transcript_segments WHERE transcription_id = $1 AND kind = 'final' AND start_ms >= $2::bigint - 100 AND start_ms < $2::bigint + 30000
+        ORDER BY start_ms LIMIT 1`,
+      [transcriptionId, Math.round(toMs)],
+    );
+    const end = rows[0] ? Number(rows[0].end_ms) : toMs;
+    return end > toMs && end - toMs <= 30_000 ? end : toMs;
+  }
+
   /** At start-up: stretches this task held in a previous life go back to pending at once. */
   async releaseOwn(taskId: string): Promise<number> {
     const { rowCount } = await this.db.query(`UPDATE transcript_repairs SET status = 'pending', claimed_by = NULL, not_before = now() WHERE status = 'running' AND claimed_by = $1`, [taskId]);
@@ -87,12 +103,12 @@ export class RepairRepository {
 
   /**
    * Replaces the stretch's segments in one transaction: the final/provisional segments whose middle
-   * lies inside [fromMs, toMs] are deleted and kept in `replaced`, the new ones inserted, and the
+   * lies inside [fromMs, toMs] (`toMs` from {@link repairEnd}, else the stretch's) are deleted and kept in `replaced`, the new ones inserted, and the
    * transcription's `version` raised. A transcript already in review or signed is left alone (the
    * stretch is marked failed, `transcript_in_review`). Returns undefined (nothing changed) when this
    * task no longer holds the claim.
    */
-  async complete(id: string, taskId: string, engine: string, segments: readonly RepairedSegment[]): Promise<{ replaced: number; added: number; skipped?: string } | undefined> {
+  async complete(id: string, taskId: string, engine: string, segments: readonly RepairedSegment[], toMs?: number): Promise<{ replaced: number; added: number; skipped?: string } | undefined> {
     const client = await this.db.connect();
     try {
       await client.query('BEGIN');
@@ -117,7 +133,7 @@ export class RepairRepository {
         `DELETE FROM transcript_segments
           WHERE transcription_id = $1 AND kind IN ('final', 'provisional') AND (start_ms + end_ms) >= 2 * $2::bigint AND (start_ms + end_ms) <= 2 * $3::bigint
           RETURNING segment_key, start_ms, end_ms, text, speaker, engine, kind`,
-        [h.transcription_id, h.from_ms, h.to_ms],
+        [h.transcription_id, h.from_ms, Math.round(toMs ?? Number(h.to_ms))],
       );
       let added = 0;
       for (const s of segments) {

@@ -107,10 +107,11 @@ export class RepairWorker {
     const log = this.log.child({ transcriptionId: c.transcriptionId, repairId: c.id });
     const started = Date.now();
     try {
-      const pcm = await this.readPcm(c);
-      const segments = await this.transcribe(c, pcm);
-      const done = await this.o.repo.complete(c.id, this.o.taskId, this.o.engine.name, segments);
-      if (done) log.info({ fromMs: c.fromMs, toMs: c.toMs, replaced: done.replaced, added: done.added, ms: Date.now() - started }, 'repair_done');
+      const window = { ...c, toMs: await this.o.repo.repairEnd(c.transcriptionId, c.toMs) };
+      const pcm = await this.readPcm(window);
+      const segments = await this.transcribe(window, pcm);
+      const done = await this.o.repo.complete(c.id, this.o.taskId, this.o.engine.name, segments, window.toMs);
+      if (done) log.info({ fromMs: c.fromMs, toMs: window.toMs, replaced: done.replaced, added: done.added, ms: Date.now() - started }, 'repair_done');
     } catch (err) {
       const pe = err instanceof ProviderError ? err : undefined;
       const code = pe?.code ?? (err as { code?: string }).code ?? 'repair_failed';

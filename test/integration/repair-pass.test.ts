@@ -12,6 +12,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/lib/logger.js';
 import { createAwsTranscribeMedicalEngine } from '../../src/transcription/providers/aws-transcribe-medical/index.js';
+import { ProviderError } from '../../src/transcription/port.js';
 import { DictationClient, pcmChunks } from '../support/dictation-client.js';
 import { FakeEngine } from '../support/fake-engine.js';
 import { queryDb, startTestService } from '../support/service.js';
@@ -92,4 +93,39 @@ describe('repair pass', () => {
     // One repair stream per stretch, beside the one live stream that ended normally.
     expect(server.requests.filter((r) => r.outcome === 'completed').length).toBe(1 + stretches.length);
   }, 240_000);
+
+  it('fills in a stretch nobody transcribed (fallback at its stream cap, audio beyond the replay ring) once Transcribe is back', async () => {
+    const server = await startTranscribeServer({ keyed: true, wordsPerSecond: 2.5, wordsPerSegment: 6 });
+    cleanups.push(() => server.close());
+    const engine = createAwsTranscribeMedicalEngine(
+      { region: 'us-east-1', endpoint: server.url, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, startWindowMs: 1000 },
+      logger,
+    );
+    // The offline engine at its cap refuses every stream (retryable, as LOCAL_ENGINE_MAX_STREAMS does).
+    const fallback = new FakeEngine({ faults: { startError: new ProviderError('busy', { retryable: true, code: 'engine_busy' }) } });
+    // A 5 s replay ring: a 20 s outage leaves audio no stream will ever hear live.
+    const t = await startTestService({ REPAIR_CONCURRENCY: '1', REPAIR_SPEED: '20' }, { engine, fallbackEngine: fallback, resilience: { replayMaxMs: 5000 }, repair: { pollMs: 200 } });
+    cleanups.push(() => t.close());
+    const { http } = await t.loggedIn('clinician');
+    const c = new DictationClient(t.url, http.cookieHeader);
+    cleanups.push(() => c.close());
+    expect((await c.start({ type: 'DICTATION', audio: { encoding: 'pcm_s16le', sampleRate: 16000 } })).ok).toBe(true);
+
+    const n = 100; // 40 s
+    const chunks = pcmChunks(keyedSpeechPcm(n), 200);
+    const send = (from: number, to: number) => c.stream(chunks.slice(from, to), { inFlight: 1, firstSeq: from, realTimeMsPerChunk: 50 });
+    await send(0, 50); // 10 s
+    server.setFaults({ exceptionAfterAudioMs: { ms: 0, type: 'ServiceUnavailableException' }, rejectStart: { status: 503, type: 'ServiceUnavailableException' } });
+    await send(50, 150); // 20 s of outage
+    server.setFaults({});
+    await send(150, chunks.length);
+    expect((await c.stop()).ok).toBe(true);
+    const id = c.transcriptionId!;
+    const live = await queryDb<{ text: string }>(t.databaseUrl, "SELECT text FROM transcript_segments WHERE transcription_id = $1 AND kind = 'final' ORDER BY start_ms", [id]);
+    expect(words(live).length).toBeLessThan(n - 25); // at least the 15 s beyond the ring were never heard live
+
+    await expect.poll(async () => (await http.get(`/api/transcriptions/${id}`)).json?.repair?.status, { timeout: 60_000, interval: 250 }).toBe('repaired');
+    const stored = await queryDb<{ text: string }>(t.databaseUrl, "SELECT text FROM transcript_segments WHERE transcription_id = $1 AND kind = 'final' ORDER BY start_ms", [id]);
+    expect(words(stored)).toEqual(scriptWords(n));
+  }, 180_000);
 });
