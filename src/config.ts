@@ -40,6 +40,7 @@ export const configSchema = z.object({
   AWS_TRANSCRIBE_REGION: optionalString,
   AWS_ENDPOINT_URL_S3: optionalString,
   RECORDING_UPLOAD_CONCURRENCY: int(16, 1),
+  CHECKPOINT_INTERVAL_MS: int(5000, 200),
 
   TRANSCRIBE_ENGINE: z.enum(['local', 'aws']).default('local'),
   MAX_SESSIONS: int(100, 1),
@@ -60,6 +61,7 @@ export const configSchema = z.object({
   REPAIR_SPEED: z.coerce.number().min(0.1).max(100).default(1),
   ENGINE_REPLAY_MAX_MS: int(120_000, 1000),
   RESUME_GRACE_MS: int(120_000, 0),
+  TASK_DEAD_AFTER_MS: int(10_000, 1000),
 
   SESSION_SECRET: optionalString,
   SESSION_IDLE_MS: int(8 * 60 * 60 * 1000, 60_000),

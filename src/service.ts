@@ -105,6 +105,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       spoolDir: path.join(config.dataDir, 'spool'),
       logger,
       uploadConcurrency: config.RECORDING_UPLOAD_CONCURRENCY,
+      checkpointIntervalMs: config.CHECKPOINT_INTERVAL_MS,
       ...(overrides.recordings?.retry ? { retry: overrides.recordings.retry } : {}),
     });
     closers.push(['close_recordings', () => recordings.close()]);
@@ -142,6 +143,11 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     );
 
     const dictation = new DictationRepository(db);
+    // Other tasks take over this task's live sessions when these stop (a crash; docs/resilience.md).
+    await dictation.heartbeat(taskId, true);
+    const heartbeat = setInterval(() => void dictation.heartbeat(taskId).catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'heartbeat_failed')), Math.max(200, Math.floor(config.TASK_DEAD_AFTER_MS / 5)));
+    heartbeat.unref();
+    closers.push(['stop_heartbeat', () => clearInterval(heartbeat)]);
     await recoverCrashed(recordings, dictation, taskId, overrides.recordings?.recoveryGraceMs ?? 120_000, logger);
     // The repair pass uses the primary engine itself: a repair never falls back.
     const repairs = new RepairRepository(db);
@@ -242,6 +248,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
             maxChunkBytes: 1024 * 1024,
             maxBacklogBytes: 60 * 1000 * 1000,
             resumeGraceMs: config.RESUME_GRACE_MS,
+            taskDeadAfterMs: config.TASK_DEAD_AFTER_MS,
           },
           counters,
           repairs: {

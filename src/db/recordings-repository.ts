@@ -142,6 +142,20 @@ export function recordingsRepository(db: pg.Pool) {
       return rows.map((r) => ({ ...toRow(r), transcriptionStatus: r.transcription_status as string }));
     },
 
+    /**
+     * The unfinished parts of a transcription whose task died, when another task continues the
+     * session from its durable checkpoints: they are `aborted` (their spool went with the task; the
+     * new part holds the whole recording). Returns them, for aborting their multipart uploads.
+     */
+    async abandonUnfinished(transcriptionId: string, reason: string): Promise<Array<{ objectKey: string; uploadId: string | null }>> {
+      const { rows } = await db.query(
+        `UPDATE recordings SET upload_state = 'aborted', failure_reason = $2, updated_at = now()
+          WHERE transcription_id = $1 AND upload_state IN ('uploading', 'completing') RETURNING object_key, upload_id`,
+        [transcriptionId, reason],
+      );
+      return rows.map((r) => ({ objectKey: r.object_key as string, uploadId: (r.upload_id as string | null) ?? null }));
+    },
+
     /** Ends a crashed session: `completed` with a note, or `failed` with the reason. Only touches `recording` rows. */
     async endCrashedTranscription(transcriptionId: string, outcome: { status: 'completed' | 'failed'; reason: string; durationMs: number | null }): Promise<void> {
       await db.query(

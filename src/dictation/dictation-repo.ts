@@ -26,6 +26,12 @@ export interface ResumableTranscription {
   encoding: 'pcm_s16le' | 'webm_opus' | 'ogg_opus';
   sampleRate: number | null;
   resumePart: number;
+  /**
+   * `shutdown`: another task ended it with `server_shutdown` (its recording part is complete);
+   * `crashed`: still `recording`, but its owner has not been seen for `deadAfterMs` (or is this task
+   * in an earlier life); `owner_alive`: still `recording` on a task that is alive.
+   */
+  state: 'shutdown' | 'crashed' | 'owner_alive';
 }
 
 export interface SegmentRow {
@@ -96,20 +102,66 @@ export class DictationRepository {
   }
 
   /**
-   * The transcription of live session `sessionId` of `clinicianId` if another task ended it at
-   * shutdown within `graceMs`, so it may be continued here; undefined otherwise.
+   * The transcription of live session `sessionId` of `clinicianId` if it may be continued here:
+   * another task ended it at shutdown within `graceMs`, or it is still `recording` on a task that
+   * is not this one's live copy (see {@link ResumableTranscription.state}); undefined otherwise.
    */
-  async findResumable(sessionId: string, clinicianId: string, graceMs: number): Promise<ResumableTranscription | undefined> {
+  async findResumable(sessionId: string, clinicianId: string, graceMs: number, deadAfterMs = 10_000): Promise<ResumableTranscription | undefined> {
     const { rows } = await this.db.query<{
       id: string; ack_seq: string; audio_ms: string; specialty: Specialty; type: SessionType; audio_encoding: ResumableTranscription['encoding']; sample_rate: number | null; resume_part: number;
+      state: ResumableTranscription['state'];
     }>(
-      `SELECT id, ack_seq, audio_ms, specialty, type, audio_encoding, sample_rate, resume_part FROM transcriptions
-        WHERE session_id = $1 AND clinician_id = $2 AND end_reason = 'server_shutdown'
-          AND ended_at > now() - make_interval(secs => $3::double precision / 1000)`,
-      [sessionId, clinicianId, graceMs],
+      `SELECT id, ack_seq, audio_ms, specialty, type, audio_encoding, sample_rate, resume_part,
+              CASE WHEN t.status <> 'recording' THEN 'shutdown'
+                   WHEN EXISTS (SELECT 1 FROM task_heartbeats h WHERE h.task_id = t.owner_task
+                                   AND h.seen_at > now() - make_interval(secs => $4::double precision / 1000)) THEN 'owner_alive'
+                   ELSE 'crashed' END AS state
+         FROM transcriptions t
+        WHERE session_id = $1 AND clinician_id = $2
+          AND ((end_reason = 'server_shutdown' AND ended_at > now() - make_interval(secs => $3::double precision / 1000)) OR status = 'recording')`,
+      [sessionId, clinicianId, graceMs, deadAfterMs],
     );
     const r = rows[0];
-    return r && { id: r.id, ackSeq: Number(r.ack_seq), audioMs: Number(r.audio_ms), specialty: r.specialty, type: r.type, encoding: r.audio_encoding, sampleRate: r.sample_rate, resumePart: r.resume_part };
+    return r && { id: r.id, ackSeq: Number(r.ack_seq), audioMs: Number(r.audio_ms), specialty: r.specialty, type: r.type, encoding: r.audio_encoding, sampleRate: r.sample_rate, resumePart: r.resume_part, state: r.state };
+  }
+
+  /**
+   * Takes a `crashed` session (see findResumable) for this task. Atomic: of two tasks racing, one
+   * gets true. The dead owner's progress writes no longer match the row.
+   */
+  async claimCrashed(id: string, taskId: string, fromPart: number): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `UPDATE transcriptions SET owner_task = $2, last_audio_at = now(), resume_part = resume_part + 1
+        WHERE id = $1 AND status = 'recording' AND resume_part = $3`,
+      [id, taskId, fromPart],
+    );
+    return rowCount === 1;
+  }
+
+  /** Undoes `claimCrashed` when the continuation could not start: owned by no one, resumable again. */
+  async releaseCrashedClaim(id: string, taskId: string, fromPart: number): Promise<void> {
+    await this.db.query(`UPDATE transcriptions SET owner_task = NULL, resume_part = $3 WHERE id = $1 AND owner_task = $2 AND status = 'recording'`, [id, taskId, fromPart]);
+  }
+
+  /**
+   * Before a crashed session continues from its durable audio (`durableMs` of it): the final segments
+   * that reach past the last one ending inside it are deleted, since that audio is transcribed again
+   * (at most `maxReplayMs` of it). Returns where the new engine stream starts (`coveredMs`).
+   */
+  async trimForContinuation(transcriptionId: string, durableMs: number, maxReplayMs: number): Promise<number> {
+    const { rows } = await this.db.query<{ covered: string | null }>(
+      `SELECT max(end_ms) AS covered FROM transcript_segments WHERE transcription_id = $1 AND kind <> 'gap' AND end_ms <= $2`,
+      [transcriptionId, Math.floor(durableMs)],
+    );
+    const coveredMs = Math.max(Number(rows[0]?.covered ?? 0), Math.floor(durableMs) - maxReplayMs, 0);
+    await this.db.query(`DELETE FROM transcript_segments WHERE transcription_id = $1 AND kind <> 'gap' AND end_ms > $2`, [transcriptionId, coveredMs]);
+    return coveredMs;
+  }
+
+  /** This task is alive (task_heartbeats); rows of tasks gone for a day are removed on the way. */
+  async heartbeat(taskId: string, first = false): Promise<void> {
+    await this.db.query(`INSERT INTO task_heartbeats (task_id, seen_at) VALUES ($1, now()) ON CONFLICT (task_id) DO UPDATE SET seen_at = now()`, [taskId]);
+    if (first) await this.db.query(`DELETE FROM task_heartbeats WHERE seen_at < now() - interval '1 day'`);
   }
 
   /**

@@ -4,6 +4,7 @@ import { AppError, toAppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
 import type { MetricsHooks } from '../lib/metrics-hooks.js';
 import type { EndReason } from '../realtime/events.js';
+import type { CheckpointWriter } from '../recordings/checkpoints.js';
 import type { RecordingWriter } from '../recordings/writer.js';
 import type { TranscriptionStream, TranscriptResult } from '../transcription/port.js';
 import type { DictationRepository } from './dictation-repo.js';
@@ -46,8 +47,19 @@ export interface LiveSessionDeps {
   logger: Logger;
   /** Called once when the session is over (to free its capacity slot). */
   onClosed: () => void;
-  /** A resumed session (another task ended it at shutdown): where its chunk ledger and timeline continue. */
-  resumeFrom?: { ackSeq: number; audioMs: number };
+  /**
+   * A resumed session (another task ended it at shutdown, or died): where its chunk ledger and
+   * timeline continue; for Opus the stream's OpusHead (demuxed by the replay of its durable chunks);
+   * audio the engine hears again before the new chunks (from the last stored final to `audioMs`).
+   */
+  resumeFrom?: { ackSeq: number; audioMs: number; opusHead?: OpusHeadInfo; enginePrefill?: Buffer };
+  /**
+   * Durable checkpoints (docs/recordings.md): each chunk's audio once it is in the recording; the
+   * acks report their `durableSeq`. Without them the session has no `durableSeq`.
+   */
+  checkpoints?: CheckpointWriter;
+  /** Called once the recording of a session that ended for good is stored (deletes the checkpoints). */
+  onStoredForGood?: () => void;
   metrics?: MetricsHooks;
 }
 
@@ -94,8 +106,12 @@ export class LiveSession {
     if (d.resumeFrom) {
       this.ackSeq = d.resumeFrom.ackSeq;
       this.audioMs = d.resumeFrom.audioMs;
+      if (d.resumeFrom.opusHead) this.opusHead = d.resumeFrom.opusHead;
     }
     this.partials = new PartialFilter((r) => d.sink.partial({ segmentId: r.segmentId, text: r.text, startMs: r.startMs, endMs: r.endMs }));
+    // The words the dead task's engine had not finalised are heard again (the engine's offset is
+    // where this audio starts); the recording already holds it.
+    if (d.resumeFrom?.enginePrefill) this.feed(d.resumeFrom.enginePrefill);
     this.consumer = this.consume();
     this.armIdleTimer();
     this.maxTimer = setTimeout(() => void this.end('max_duration'), d.limits.maxSessionMs);
@@ -110,6 +126,10 @@ export class LiveSession {
   }
   get userId(): string {
     return this.d.userId;
+  }
+  /** The highest seq whose audio, with every earlier chunk's, survives the loss of this task. */
+  get durableSeq(): number | undefined {
+    return this.d.checkpoints?.durableSeq;
   }
   get ended(): boolean {
     return this.ending !== undefined;
@@ -169,6 +189,7 @@ export class LiveSession {
     if (fromSeq !== this.ackSeq + 1) throw new AppError('sequence_gap', undefined, { details: { ackSeq: this.ackSeq } });
     const ms = Math.max(0, Math.min(MAX_GAP_MS, Math.round(durationMs)));
     const atMs = Math.round(this.audioMs);
+    const silences: Buffer[] = [];
     if (this.d.recordingOpensImmediately && ms > 0) {
       const writer = await this.ensureRecording();
       // Whole 100 ms frames keep the engine framing aligned; a second at a time bounds memory.
@@ -177,10 +198,13 @@ export class LiveSession {
         await writer.appendPcm(silence);
         this.audioMs += silence.length / 32;
         this.feed(silence);
+        silences.push(silence);
       }
     }
     await this.d.repo.markGap({ transcriptionId: this.d.transcriptionId, fromSeq, toSeq, atMs, durationMs: ms, engine: this.d.engineName });
     this.ackSeq = toSeq;
+    // The silence is the recording's audio for these seqs (an Opus gap has none).
+    this.d.checkpoints?.add(toSeq, Buffer.concat(silences));
     this.armIdleTimer();
     this.log.warn({ fromSeq, toSeq, durationMs: ms }, 'audio_gap_declared');
     this.d.metrics?.inc('audio_gap_ms_total', {}, ms);
@@ -210,6 +234,8 @@ export class LiveSession {
     }
     await this.store(pcm);
     this.ackSeq = seq;
+    // PCM sessions checkpoint what their WAV holds; Opus sessions the bytes as received (checkpoints.ts).
+    this.d.checkpoints?.add(seq, this.d.recordingOpensImmediately ? pcm : data);
     this.audioMs += (pcm.length / 2 / 16_000) * 1000;
     this.armIdleTimer();
     this.feed(pcm);
@@ -374,6 +400,17 @@ export class LiveSession {
         try {
           const writer = await this.ensureRecording();
           // At shutdown another task continues from the completed object: give S3 longer.
+          // At shutdown another task continues the session: its checkpoints must reach ackSeq, or a
+          // crash of that task would find a hole after them. Otherwise the recording supersedes them.
+          if (reason === 'server_shutdown' && this.d.checkpoints) {
+            const flushed = this.d.checkpoints.flush();
+            await Promise.race([flushed, new Promise((r) => setTimeout(r, 5000).unref())]);
+          }
+          this.d.checkpoints?.close();
+          if (reason !== 'server_shutdown' && this.d.onStoredForGood) {
+            const done = this.d.onStoredForGood;
+            writer.once('completed', () => done());
+          }
           const result = await writer.finish({ timeoutMs: reason === 'server_shutdown' ? 10_000 : 1000 });
           if (result.state === 'pending') this.log.warn('recording_upload_pending');
         } catch (err) {
@@ -390,6 +427,7 @@ export class LiveSession {
       return { durationMs };
     } finally {
       this.d.progress.forget(this.d.transcriptionId);
+      this.d.checkpoints?.close();
       this.partials.close();
       this.d.onClosed();
     }

@@ -10,7 +10,7 @@ import { SessionMeter } from '../metrics/session-meter.js';
 import type { EndReason, LiveSessionInfo } from '../realtime/events.js';
 import type { RecordingService } from '../recordings/service.js';
 import type { TranscriptionEngine, TranscriptionStream } from '../transcription/port.js';
-import type { DictationRepository } from './dictation-repo.js';
+import type { DictationRepository, ResumableTranscription } from './dictation-repo.js';
 import { LiveSession, type LiveSessionLimits, type SessionSink } from './live-session.js';
 import { ProgressBatcher } from './progress-batcher.js';
 
@@ -26,6 +26,12 @@ export const startSchema = z.object({
 });
 export type StartRequest = z.infer<typeof startSchema>;
 
+/**
+ * Most audio a continuation after a crash transcribes again: from the end of the last final the dead
+ * task stored. A minute covers any utterance; the engine takes it faster than real time.
+ */
+const MAX_REPLAY_MS = 60_000;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface SessionManagerDeps {
@@ -36,7 +42,11 @@ export interface SessionManagerDeps {
    * `maxSessions`: live sessions of this process; `maxSessionsPerUser`: of one user here, so one
    * account cannot take everyone's capacity.
    */
-  limits: LiveSessionLimits & { maxSessions: number; maxSessionsPerUser: number; resumeGraceMs: number };
+  /**
+   * `taskDeadAfterMs`: a session whose owner task has written no heartbeat for this long is taken
+   * over by the task its client resumes on (default 10000).
+   */
+  limits: LiveSessionLimits & { maxSessions: number; maxSessionsPerUser: number; resumeGraceMs: number; taskDeadAfterMs?: number };
   /** Resilience counters (resumes, grace expiries, gaps). */
   counters?: MetricsHooks;
   taskId: string;
@@ -154,7 +164,13 @@ export class SessionManager {
       sampleRate?: number | undefined;
       channels?: number | undefined;
       create: (sessionId: string) => Promise<{ id: string }>;
-      resume?: { ackSeq: number; audioMs: number; part: number; previousPcm: Buffer };
+      /**
+       * A continuation. After a shutdown: `previousPcm` from the completed part. After a crash: the
+       * durable checkpoints' audio, `previousPcm` (WAV) or `previousWire` (Opus chunks as received,
+       * replayed here through the new decoder), and `trim` to re-transcribe what the dead task's
+       * engine had not finalised.
+       */
+      resume?: { ackSeq: number; audioMs: number; part: number; previousPcm?: Buffer; previousWire?: Buffer; trim?: boolean };
     },
   ): Promise<{ sessionId: string; transcriptionId: string }> {
     // Check and reservation happen in one synchronous step: concurrent starts cannot both pass.
@@ -171,7 +187,50 @@ export class SessionManager {
       const statusTarget: { sink?: SessionSink } = {};
       // Stretches may be reported before the transcription row exists: kept until it does.
       const degraded: { id?: string; early: Array<{ fromMs: number; toMs: number }> } = { early: [] };
-      decoder = await createDecoder({ encoding, sampleRate: p.sampleRate, channels: p.channels, ...LiveSession.opusHooks(hooks) });
+      const live = LiveSession.opusHooks(hooks);
+      const replay: { active: boolean; packets: Array<{ data: Buffer; samples48k: number }>; head?: OpusHeadInfo } = { active: false, packets: [] };
+      decoder = await createDecoder({
+        encoding,
+        sampleRate: p.sampleRate,
+        channels: p.channels,
+        onOpusHead: (head) => {
+          replay.head = head;
+          live.onOpusHead(head);
+        },
+        onOpusPacket: (data, samples48k) => (replay.active ? replay.packets.push({ data: Buffer.from(data), samples48k }) : live.onOpusPacket(data, samples48k)),
+      });
+      let resume = p.resume;
+      let enginePrefill: Buffer | undefined;
+      let offsetMs = resume?.audioMs ?? 0;
+      if (resume?.previousWire) {
+        // The dead task's Opus chunks through this decoder: its demuxer and Opus state continue at
+        // the chunk boundary the client resends from; the packets go into the new recording part.
+        replay.active = true;
+        const tail: Buffer[] = [];
+        let tailBytes = 0;
+        let pcmBytes = 0;
+        for (let i = 0; i < resume.previousWire.length; i += 64 * 1024) {
+          const pcm = decoder.push(resume.previousWire.subarray(i, i + 64 * 1024));
+          pcmBytes += pcm.length;
+          tail.push(pcm);
+          tailBytes += pcm.length;
+          while (tailBytes - tail[0]!.length >= MAX_REPLAY_MS * 32) tailBytes -= tail.shift()!.length;
+        }
+        replay.active = false;
+        resume = { ...resume, audioMs: pcmBytes / 32 };
+        enginePrefill = Buffer.concat(tail);
+      } else if (resume?.trim && resume.previousPcm) {
+        enginePrefill = resume.previousPcm.subarray(Math.max(0, resume.previousPcm.length - MAX_REPLAY_MS * 32));
+      }
+      if (resume?.trim) {
+        const { id } = await p.create(sessionId);
+        offsetMs = await this.d.repo.trimForContinuation(id, resume.audioMs, MAX_REPLAY_MS);
+        const prefill = enginePrefill ?? Buffer.alloc(0);
+        // From the end of the last final the dead task stored to where the durable audio ends.
+        const keep = Math.max(0, Math.round((resume.audioMs - offsetMs) * 16)) * 2;
+        enginePrefill = prefill.subarray(Math.max(0, prefill.length - keep));
+        offsetMs = resume.audioMs - enginePrefill.length / 32;
+      }
       try {
         stream = meter.stream(
           await this.d.engine.start({
@@ -181,7 +240,7 @@ export class SessionManager {
             languageCode: 'en-US',
             sessionId,
             // A continuation keeps the session's timeline and never reuses an earlier part's segment keys.
-            ...(p.resume ? { offsetMs: p.resume.audioMs, segmentPrefix: `p${p.resume.part}-` } : {}),
+            ...(resume ? { offsetMs, segmentPrefix: `p${resume.part}-` } : {}),
             onStatus: (st) => {
               if (st.kind === 'failover') {
                 statusTarget.sink?.error({ code: 'transcriber_failover', message: 'The cloud speech engine is unavailable; the offline engine continues the transcript.', fatal: false });
@@ -205,8 +264,10 @@ export class SessionManager {
       for (const st of degraded.early.splice(0)) this.recordDegraded(transcriptionId, st);
       const sink = meter.sink(this.d.sinkFor(sessionId, transcriptionId));
       statusTarget.sink = sink;
-      const part = p.resume?.part ?? 0;
-      const previous = p.resume?.previousPcm;
+      const part = resume?.part ?? 0;
+      const previous = resume?.previousPcm;
+      const previousPackets = replay.packets;
+      replay.packets = [];
       const session = new LiveSession({
         id: sessionId,
         transcriptionId,
@@ -223,13 +284,21 @@ export class SessionManager {
                 for (let i = 0; previous && i < previous.length; i += 1 << 20) await w.appendPcm(previous.subarray(i, i + (1 << 20)));
                 return w;
               })
-            : this.d.recordings.open({
-                transcriptionId,
-                encoding,
-                partIndex: part,
-                opusHead: { channels: head?.channels ?? 1, preSkip: head?.preSkip ?? 0, inputSampleRate: head?.inputSampleRate ?? 48000 },
-              })
+            : this.d.recordings
+                .open({
+                  transcriptionId,
+                  encoding,
+                  partIndex: part,
+                  opusHead: { channels: head?.channels ?? 1, preSkip: head?.preSkip ?? 0, inputSampleRate: head?.inputSampleRate ?? 48000 },
+                })
+                .then(async (w) => {
+                  // A continuation after a crash: the durable packets first.
+                  for (let i = 0; i < previousPackets.length; i += 500) await w.appendOpus(previousPackets.slice(i, i + 500));
+                  return w;
+                })
           ).then(meter.recording),
+        checkpoints: this.d.recordings.checkpoints(transcriptionId, encoding === 'pcm_s16le' ? 'pcm' : 'wire', resume?.ackSeq ?? -1),
+        onStoredForGood: () => void this.d.recordings.dropCheckpoints(transcriptionId),
         repo: this.d.repo,
         progress: this.progress,
         sink,
@@ -237,12 +306,14 @@ export class SessionManager {
         logger: this.d.logger,
         onClosed: () => this.forget(sessionId),
         ...(this.d.counters ? { metrics: this.d.counters } : {}),
-        ...(p.resume ? { resumeFrom: { ackSeq: p.resume.ackSeq, audioMs: p.resume.audioMs } } : {}),
+        ...(resume
+          ? { resumeFrom: { ackSeq: resume.ackSeq, audioMs: resume.audioMs, ...(replay.head ? { opusHead: replay.head } : {}), ...(enginePrefill?.length ? { enginePrefill } : {}) } }
+          : {}),
       });
       hooks.session = session;
       this.sessions.set(sessionId, session);
       admitted = true;
-      this.d.logger.info({ sessionId, transcriptionId, encoding, engine: this.d.engine.name, live: this.sessions.size, part }, p.resume ? 'session_continued' : 'session_started');
+      this.d.logger.info({ sessionId, transcriptionId, encoding, engine: this.d.engine.name, live: this.sessions.size, part, ...(resume ? { ackSeq: resume.ackSeq } : {}) }, p.resume ? 'session_continued' : 'session_started');
       return { sessionId, transcriptionId };
     } catch (err) {
       stream?.abort();
@@ -387,8 +458,12 @@ export class SessionManager {
     const inFlight = this.continuing.get(sessionId);
     if (inFlight) return inFlight;
     const work = (async () => {
-      const row = await this.d.repo.findResumable(sessionId, userId, this.d.limits.resumeGraceMs);
+      const row = await this.d.repo.findResumable(sessionId, userId, this.d.limits.resumeGraceMs, this.d.limits.taskDeadAfterMs ?? 10_000);
       if (!row) throw new AppError('session_not_found');
+      // Still live on a task that is alive (a network drop that reached another task), or on one that
+      // has just died and is not yet known to be dead: the client retries.
+      if (row.state === 'owner_alive') throw new AppError('session_moving');
+      if (row.state === 'crashed') return this.continueFromCrash(userId, sessionId, row);
       if (row.encoding !== 'pcm_s16le') throw new AppError('session_ended', 'This session cannot continue on another server; start a new one.');
       // Before reading the whole earlier recording; `launch` checks again when it reserves.
       this.checkAdmission(userId);
@@ -413,6 +488,42 @@ export class SessionManager {
     })().finally(() => this.continuing.delete(sessionId));
     this.continuing.set(sessionId, work);
     return work;
+  }
+
+  /**
+   * Continues here a session whose task died (no SIGTERM, its disk possibly gone): from its durable
+   * checkpoints (docs/recordings.md), claimed atomically; the client resends from `durableSeq + 1`.
+   * The dead task's unfinished recording part is abandoned: the new part holds the whole recording.
+   * @throws AppError `session_moving` (another task claimed it first), `storage_unavailable`,
+   *   `too_many_sessions`, `capacity_exceeded`, `transcriber_unavailable`
+   */
+  private async continueFromCrash(userId: string, sessionId: string, row: ResumableTranscription): Promise<void> {
+    this.checkAdmission(userId);
+    const durable = await this.d.recordings.readDurable(row.id);
+    if (!(await this.d.repo.claimCrashed(row.id, this.d.taskId, row.resumePart))) throw new AppError('session_moving');
+    try {
+      await this.d.recordings.abandonUnfinished(row.id);
+      const wire = durable.kind === 'wire';
+      await this.launch(userId, {
+        sessionId,
+        specialty: row.specialty,
+        type: row.type,
+        encoding: row.encoding,
+        sampleRate: row.sampleRate ?? 16000,
+        create: async () => ({ id: row.id }),
+        resume: {
+          ackSeq: durable.lastSeq,
+          audioMs: wire ? 0 : durable.bytes.length / 32,
+          part: row.resumePart + 1,
+          ...(wire ? { previousWire: durable.bytes } : { previousPcm: durable.bytes }),
+          trim: true,
+        },
+      });
+      this.d.logger.warn({ sessionId, transcriptionId: row.id, durableSeq: durable.lastSeq, lostAckSeq: row.ackSeq }, 'session_continued_after_crash');
+    } catch (err) {
+      await this.d.repo.releaseCrashedClaim(row.id, this.d.taskId, row.resumePart).catch(() => {});
+      throw err;
+    }
   }
 
   private forget(sessionId: string): void {

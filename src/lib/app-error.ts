@@ -28,6 +28,7 @@ export const ERROR_TABLE = {
   sequence_gap: { status: 409, message: 'An audio chunk is missing; resend from ackSeq + 1.' },
   session_not_found: { status: 404, message: 'That live session does not exist.' },
   session_ended: { status: 409, message: 'That live session has ended.' },
+  session_moving: { status: 503, message: 'The session is moving from a server that stopped answering; try again in a few seconds.' },
   transcriber_unavailable: { status: 503, message: 'The speech engine is unavailable.' },
   storage_unavailable: { status: 503, message: 'The recording store is unavailable.' },
   database_unavailable: { status: 503, message: 'The database is unavailable.' },

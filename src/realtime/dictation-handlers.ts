@@ -25,6 +25,9 @@ const gapSchema = z.object({
 }).refine((g) => g.toSeq >= g.fromSeq);
 const resumeSchema = z.object({ sessionId: z.string().max(64), lastSeq: z.number().int().min(-1).optional() });
 
+/** An ack's ledger position: `durableSeq` only where the session has checkpoints (API.md). */
+const withDurable = (ackSeq: number, durableSeq: number | undefined) => (durableSeq === undefined ? { ackSeq } : { ackSeq, durableSeq });
+
 /** Emits a live session's events to its room on this task. */
 export function roomSink(io: AppServer, sessionId: string, transcriptionId: string): SessionSink {
   // A live session's sockets are always on the task that runs it (a resume elsewhere moves the
@@ -143,7 +146,7 @@ export function registerDictationHandlers(
         const received = performance.now();
         const ackSeq = await session.chunk(p.data.seq, data);
         metrics?.observeChunkAck(performance.now() - received);
-        return { ackSeq };
+        return withDurable(ackSeq, session.durableSeq);
       }),
     );
 
@@ -167,7 +170,7 @@ export function registerDictationHandlers(
         const session = await manager.resume(userId, p.data.sessionId, socket.id);
         await socket.join(liveRoom(session.id));
         auditRecording('recording.resume', session.transcriptionId, { sessionId: session.id, ackSeq: session.ackSeq });
-        return { ackSeq: session.ackSeq };
+        return withDurable(session.ackSeq, session.durableSeq);
       }),
     );
 
@@ -179,7 +182,7 @@ export function registerDictationHandlers(
         const p = gapSchema.safeParse(payload);
         if (!p.success) throw new AppError('invalid_payload', 'audio:gap needs {sessionId, fromSeq, toSeq, durationMs}.');
         const session = manager.get(userId, p.data.sessionId);
-        return { ackSeq: await session.gap(p.data.fromSeq, p.data.toSeq, p.data.durationMs) };
+        return withDurable(await session.gap(p.data.fromSeq, p.data.toSeq, p.data.durationMs), session.durableSeq);
       }),
     );
 

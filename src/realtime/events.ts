@@ -27,11 +27,12 @@ export type EndReason = 'stopped' | 'idle_timeout' | 'max_duration' | 'server_sh
 
 export interface ClientToServerEvents {
   'session:start': (payload: SessionStartPayload, ack: Ack<{ sessionId: string; transcriptionId: string }>) => void;
-  'audio:chunk': (payload: AudioChunkPayload, ack: Ack<{ ackSeq: number }>) => void;
+  /** `durableSeq`: the highest seq whose audio, with every earlier one, survives the loss of the task. */
+  'audio:chunk': (payload: AudioChunkPayload, ack: Ack<{ ackSeq: number; durableSeq?: number }>) => void;
   'session:stop': (payload: { sessionId: string }, ack: Ack<{ transcriptionId: string; durationMs: number }>) => void;
-  'session:resume': (payload: { sessionId: string; lastSeq?: number }, ack: Ack<{ ackSeq: number }>) => void;
+  'session:resume': (payload: { sessionId: string; lastSeq?: number }, ack: Ack<{ ackSeq: number; durableSeq?: number }>) => void;
   /** Extension (docs/resilience.md): chunks fromSeq..toSeq are lost for good; mark them as a gap. */
-  'audio:gap': (payload: { sessionId: string; fromSeq: number; toSeq: number; durationMs: number }, ack: Ack<{ ackSeq: number }>) => void;
+  'audio:gap': (payload: { sessionId: string; fromSeq: number; toSeq: number; durationMs: number }, ack: Ack<{ ackSeq: number; durableSeq?: number }>) => void;
   /** Extension (API.md): the user's own live sessions on this task, so a page can show and stop them. */
   'session:list': (payload: unknown, ack: Ack<{ sessions: LiveSessionInfo[] }>) => void;
 }

@@ -8,7 +8,8 @@ import { AppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
 import { Semaphore } from '../lib/semaphore.js';
 import type { ObjectStore } from '../storage/s3.js';
-import { contentTypeFor } from './multipart.js';
+import { CheckpointWriter, checkpointsRepository, deleteCheckpoints, durableChain, readCheckpoints, type CheckpointKind } from './checkpoints.js';
+import { abortUpload, contentTypeFor } from './multipart.js';
 import type { OpusParams } from './ogg-opus.js';
 import { parseRange } from './range.js';
 import { recoverRecording, type RecoveryOutcome } from './recovery.js';
@@ -41,6 +42,11 @@ export interface RecordingServiceOptions {
    * memory that part bodies take when many recordings stop together.
    */
   uploadConcurrency?: number;
+  /**
+   * Longest wait of an acknowledged chunk for its durable checkpoint (default 5000 ms; see
+   * checkpoints.ts). Bounds how far `durableSeq` trails `ackSeq`.
+   */
+  checkpointIntervalMs?: number;
 }
 
 export const DEFAULT_UPLOAD_CONCURRENCY = 16;
@@ -83,6 +89,8 @@ export function createRecordingService(options: RecordingServiceOptions) {
   const repo = recordingsRepository(options.db);
   const log = options.logger.child({ component: 'recordings' });
   const live = new Map<string, RecordingWriter>();
+  const checkpoints = checkpointsRepository(options.db);
+  const checkpointDeps = { store: options.store, repo: checkpoints, logger: log, retry };
 
   return {
     /**
@@ -200,6 +208,48 @@ export function createRecordingService(options: RecordingServiceOptions) {
         return bytes.subarray(WAV_HEADER_BYTES);
       } catch (err) {
         throw new AppError('storage_unavailable', undefined, { cause: err, retryable: true });
+      }
+    },
+
+    /**
+     * The durable checkpoints of a live session whose durable audio reaches `fromSeq` (-1: new).
+     * The session calls `add(seq, audio)` after each chunk is in its recording.
+     */
+    checkpoints(transcriptionId: string, kind: CheckpointKind, fromSeq: number): CheckpointWriter {
+      return new CheckpointWriter(transcriptionId, kind, fromSeq, { ...checkpointDeps, intervalMs: options.checkpointIntervalMs ?? 5000 });
+    },
+
+    /**
+     * What is durable of a session whose task died: the audio of its unbroken checkpoints from seq 0
+     * and the seq they reach (-1 and empty when there are none). Throws `storage_unavailable`
+     * (retryable) when S3 or the database fails.
+     */
+    async readDurable(transcriptionId: string): Promise<{ lastSeq: number; kind: CheckpointKind | undefined; bytes: Buffer }> {
+      try {
+        const chain = await durableChain(checkpoints, transcriptionId);
+        // A few attempts: the client is waiting for its resume, and retries it.
+        const bytes = await readCheckpoints(options.store, chain.rows, { ...retry, maxAttempts: 3 });
+        return { lastSeq: chain.lastSeq, kind: chain.rows[0]?.kind, bytes };
+      } catch (err) {
+        throw new AppError('storage_unavailable', 'The durable audio could not be read; try again.', { cause: err, retryable: true });
+      }
+    },
+
+    /**
+     * The session's recording is stored for good: its checkpoints go (best effort, never throws).
+     */
+    dropCheckpoints(transcriptionId: string): Promise<number> {
+      return deleteCheckpoints(checkpointDeps, transcriptionId);
+    },
+
+    /**
+     * Another task continues a session whose task died: the dead task's unfinished recording parts
+     * are marked `aborted` and their multipart uploads aborted (best effort).
+     */
+    async abandonUnfinished(transcriptionId: string): Promise<void> {
+      const parts = await repo.abandonUnfinished(transcriptionId, 'the task stopped unexpectedly; the session continued on another task from its durable checkpoints');
+      for (const p of parts) {
+        if (p.uploadId) await abortUpload(options.store, p.objectKey, p.uploadId).catch((err: unknown) => log.warn({ errName: (err as Error).name }, 'abort multipart upload failed'));
       }
     },
 

@@ -89,7 +89,7 @@ describe('session:resume after a network drop', () => {
     b.sessionId = sessionId;
     b.transcriptionId = a.transcriptionId!;
     // A chunk the server already holds is ignored, then everything from ackSeq + 1.
-    expect(await b.chunk(resumed.ackSeq, chunks[resumed.ackSeq]!)).toEqual({ ok: true, ackSeq: resumed.ackSeq });
+    expect(await b.chunk(resumed.ackSeq, chunks[resumed.ackSeq]!)).toMatchObject({ ok: true, ackSeq: resumed.ackSeq });
     await b.stream(chunks.slice(resumed.ackSeq + 1), { firstSeq: resumed.ackSeq + 1, inFlight: 4 });
     const stop = await b.stop();
     expect(stop.ok).toBe(true);
@@ -121,7 +121,7 @@ describe('session:resume after a network drop', () => {
     await sleep(700);
     const b = client(t.url, http.cookieHeader);
     await b.connected();
-    expect(await b.request('session:resume', { sessionId: a.sessionId, lastSeq: chunks.length - 1 })).toEqual({ ok: true, ackSeq: chunks.length - 1 });
+    expect(await b.request('session:resume', { sessionId: a.sessionId, lastSeq: chunks.length - 1 })).toMatchObject({ ok: true, ackSeq: chunks.length - 1 });
     b.close();
     // …and the grace period restarts when that socket goes too.
     await sleep(1000);
@@ -151,9 +151,9 @@ describe('audio:gap (docs/resilience.md)', () => {
     expect(await c.chunk(15, chunks[15]!)).toMatchObject({ ok: false, error: { code: 'sequence_gap' }, ackSeq: 9 });
     // A declaration must start right after ackSeq.
     expect(await c.request('audio:gap', { sessionId: c.sessionId, fromSeq: 11, toSeq: 14, durationMs: 800 })).toMatchObject({ ok: false, error: { code: 'sequence_gap' } });
-    expect(await c.request('audio:gap', { sessionId: c.sessionId, fromSeq: 10, toSeq: 14, durationMs: 1000 })).toEqual({ ok: true, ackSeq: 14 });
+    expect(await c.request('audio:gap', { sessionId: c.sessionId, fromSeq: 10, toSeq: 14, durationMs: 1000 })).toMatchObject({ ok: true, ackSeq: 14 });
     // Declared twice (a retried ack): no second gap.
-    expect(await c.request('audio:gap', { sessionId: c.sessionId, fromSeq: 10, toSeq: 14, durationMs: 1000 })).toEqual({ ok: true, ackSeq: 14 });
+    expect(await c.request('audio:gap', { sessionId: c.sessionId, fromSeq: 10, toSeq: 14, durationMs: 1000 })).toMatchObject({ ok: true, ackSeq: 14 });
     await c.stream(chunks.slice(15), { firstSeq: 15 });
     const stop = await c.stop();
     expect(stop.ok).toBe(true);

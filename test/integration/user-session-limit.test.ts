@@ -90,7 +90,7 @@ describe('MAX_SESSIONS_PER_USER', () => {
 
     // Resuming it is the same session, not a new one: never refused by the limit.
     const back = await tab(t.url, http.cookieHeader);
-    expect(await back.request('session:resume', { sessionId: dropped.sessionId, lastSeq: 9 })).toEqual({ ok: true, ackSeq: 4 });
+    expect(await back.request('session:resume', { sessionId: dropped.sessionId, lastSeq: 9 })).toMatchObject({ ok: true, ackSeq: 4 });
     back.sessionId = dropped.sessionId!;
     back.transcriptionId = dropped.transcriptionId!;
     await back.stream(chunks.slice(5), { firstSeq: 5 });
@@ -137,7 +137,7 @@ describe('MAX_SESSIONS_PER_USER', () => {
     expect(row).toEqual({ end_reason: 'server_shutdown', resume_part: 0 });
 
     expect((await onB[0]!.stop()).ok).toBe(true);
-    expect(await resume()).toEqual({ ok: true, ackSeq: chunks.length - 1 });
+    expect(await resume()).toMatchObject({ ok: true, ackSeq: chunks.length - 1 });
     resumer.sessionId = moving.sessionId!;
     expect(await resumer.stop()).toMatchObject({ ok: true, transcriptionId: moving.transcriptionId });
   });

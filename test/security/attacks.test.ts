@@ -227,7 +227,7 @@ describe('horizontal access between clinicians', () => {
     expect(rows[0]!.details).toMatchObject({ reason: 'not_owner', transcriptionId: started.transcriptionId });
 
     // Bob's session is undisturbed: his next chunk is seq 1 and his stop works.
-    expect(await owner.chunk(1, tone(200))).toEqual({ ok: true, ackSeq: 1 });
+    expect(await owner.chunk(1, tone(200))).toMatchObject({ ok: true, ackSeq: 1 });
     const stopped = await owner.stop();
     expect(stopped).toMatchObject({ ok: true, transcriptionId: started.transcriptionId });
     expect(owner.received.ended).toHaveLength(1);

@@ -1,0 +1,253 @@
+/**
+ * A task lost for real (docs/resilience.md, "Crash"): two service processes (what `npm start` runs)
+ * share one PostgreSQL, one S3 API and one Transcribe stand-in. A PCM and a WebM Opus session record
+ * on task A; at a random moment A gets SIGKILL and its DATA_DIR (spool included) is deleted, as a
+ * Fargate task's disk goes with it. The clients keep every chunk that `durableSeq` does not cover,
+ * resume on task B and resend from its `ackSeq + 1`. Every acknowledged chunk must be in the final
+ * recording and the transcript must cover all of it.
+ *
+ * The kill falls anywhere in the first 12 s: with durable checkpoints every CHECKPOINT_INTERVAL_MS
+ * (default 5 s) nothing depends on where the 5 MiB multipart parts fall, so the first 164 s of a
+ * WAV (whose part 1 used to stay in the spool until stop) are no different from any other moment.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UserRepository } from '../../src/auth/users.js';
+import { startEmbeddedS3, type EmbeddedS3 } from '../../src/storage/embedded-s3.js';
+import { coverageProblems, tonePcm } from '../support/coverage.js';
+import { createTestDatabase } from '../support/db.js';
+import { DictationClient, pcmChunks } from '../support/dictation-client.js';
+import { HttpClient } from '../support/http.js';
+import { spawnService, type ServiceProcess } from '../support/process.js';
+import { queryDb } from '../support/service.js';
+import { startTranscribeServer, type TranscribeServer } from '../support/transcribe-server.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const AUDIO_MS = 16_000;
+const CHUNK_MS = 200;
+const PACE_MS = 200; // the "microphone" produces a 200 ms chunk every 200 ms
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let s3: EmbeddedS3;
+let transcribe: TranscribeServer;
+let a: ServiceProcess | undefined;
+let b: ServiceProcess | undefined;
+let aDir = '';
+const dirs: string[] = [];
+const clients: DictationClient[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  const s3dir = fs.mkdtempSync(path.join(os.tmpdir(), 'arogya-s3-'));
+  dirs.push(s3dir);
+  s3 = await startEmbeddedS3({ dir: s3dir });
+  transcribe = await startTranscribeServer({ wordsPerSecond: 2.5, wordsPerSegment: 6 });
+  const env = (name: string) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `arogya-task-${name}-`));
+    dirs.push(dir);
+    if (name === 'a') aDir = dir;
+    return {
+      DATA_DIR: dir,
+      DATABASE_URL: db.url,
+      S3_BUCKET: s3.bucket,
+      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+      AWS_REGION: 'us-east-1',
+      TRANSCRIBE_ENGINE: 'aws',
+      TRANSCRIBE_FALLBACK: 'none',
+      AWS_ENDPOINT_URL_TRANSCRIBE_STREAMING: transcribe.url,
+      SESSION_SECRET: 'a-shared-test-session-secret-of-enough-length',
+      // A dead task is known as such after 3 s here (10 s by default): the test waits less.
+      TASK_DEAD_AFTER_MS: '3000',
+    };
+  };
+  a = await spawnService(env('a'));
+  b = await spawnService(env('b'));
+}, 180_000);
+
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await Promise.all([a?.stop('SIGKILL'), b?.stop()]);
+  await transcribe?.close();
+  await s3?.close();
+  await db?.drop();
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** 12 s of a 300 Hz tone as the WebM Opus MediaRecorder writes (unknown-size Segment and Clusters). */
+async function webmTone(ms: number): Promise<Buffer> {
+  const { stdout } = await promisify(execFile)(
+    'ffmpeg',
+    ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `sine=frequency=300:sample_rate=48000:duration=${ms / 1000}`, '-ac', '1', '-c:a', 'libopus', '-b:a', '32k', '-f', 'webm', 'pipe:1'],
+    { encoding: 'buffer', maxBuffer: 16 * 1024 * 1024 },
+  );
+  return stdout;
+}
+
+interface Outcome {
+  sessionId: string;
+  transcriptionId: string;
+  moved: boolean;
+  durationMs: number;
+  /** The highest durableSeq the client saw before the crash, and where B said to resend from. */
+  durableBefore: number;
+  resumedAt: number;
+  ackedBefore: number;
+}
+
+/**
+ * A page's ledger as recorder.js keeps it: chunks are "recorded" at PACE_MS, sent one at a time and
+ * kept until `durableSeq` covers them. When the connection dies it connects to `nextUrl`, resumes
+ * (retrying `session_moving` while the dead task is not yet known dead) and resends from `ackSeq + 1`.
+ */
+async function runSession(cookie: string, firstUrl: string, nextUrl: string, chunks: Buffer[], audio: Record<string, unknown>): Promise<Outcome> {
+  let c = new DictationClient(firstUrl, cookie);
+  clients.push(c);
+  const started = await c.start({ audio });
+  expect(started.ok).toBe(true);
+  const sessionId = started.sessionId as string;
+  const t0 = Date.now();
+  const recorded = () => Math.min(chunks.length, Math.floor((Date.now() - t0) / PACE_MS) + 1);
+  let acked = -1;
+  let durable = -1;
+  const kept = new Set<number>(); // the ledger: seqs not yet covered by durableSeq
+  const out = { moved: false, durableBefore: -1, resumedAt: -1, ackedBefore: -1 };
+  while (acked < chunks.length - 1) {
+    if (!c.socket.connected) {
+      out.durableBefore = durable;
+      out.ackedBefore = acked;
+      c.close();
+      c = new DictationClient(nextUrl, cookie);
+      clients.push(c);
+      await c.connected();
+      let res: { ok: boolean; ackSeq: number; durableSeq?: number; error?: { code: string } } | undefined;
+      for (let attempt = 0; attempt < 120; attempt++) {
+        res = await c.request('session:resume', { sessionId, lastSeq: recorded() - 1 });
+        if (res!.ok || !['session_moving', 'storage_unavailable'].includes(res!.error!.code)) break;
+        await sleep(250);
+      }
+      expect(res).toMatchObject({ ok: true });
+      // B continues from what is durable, never from something the client no longer holds.
+      expect(res!.ackSeq).toBeGreaterThanOrEqual(durable);
+      for (let s = res!.ackSeq + 1; s < recorded(); s++) expect(kept.has(s) || s > acked).toBe(true);
+      acked = res!.ackSeq;
+      durable = res!.durableSeq ?? durable;
+      c.sessionId = sessionId;
+      c.transcriptionId = started.transcriptionId;
+      out.moved = true;
+      out.resumedAt = acked;
+      continue;
+    }
+    const next = acked + 1;
+    if (next >= recorded()) {
+      await sleep(10);
+      continue;
+    }
+    const gone = new Promise<null>((r) => c.socket.once('disconnect', () => r(null)));
+    const res = await Promise.race([c.chunk(next, chunks[next]!).catch(() => null), gone]);
+    if (!res) continue;
+    if (!res.ok) throw new Error(`chunk refused: ${res.error.code}`);
+    acked = Math.max(acked, res.ackSeq);
+    kept.add(next);
+    durable = Math.max(durable, res.durableSeq ?? -1);
+    for (const s of kept) if (s <= durable) kept.delete(s);
+  }
+  const stop = await c.stop();
+  expect(stop.ok).toBe(true);
+  return { sessionId, transcriptionId: started.transcriptionId, durationMs: stop.durationMs, ...out };
+}
+
+async function storedObject(key: string): Promise<Buffer> {
+  const client = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, credentials: s3.credentials });
+  try {
+    const res = await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }));
+    return Buffer.from(await res.Body!.transformToByteArray());
+  } finally {
+    client.destroy();
+  }
+}
+
+async function finalRecording(transcriptionId: string) {
+  await expect
+    .poll(async () => (await queryDb<{ upload_state: string }>(db.url, 'SELECT upload_state FROM recordings WHERE transcription_id = $1 ORDER BY part_index DESC LIMIT 1', [transcriptionId]))[0]?.upload_state, { timeout: 20_000 })
+    .toBe('completed');
+  const parts = await queryDb<{ part_index: number; upload_state: string; duration_ms: string; object_key: string }>(
+    db.url,
+    'SELECT part_index, upload_state, duration_ms, object_key FROM recordings WHERE transcription_id = $1 ORDER BY part_index',
+    [transcriptionId],
+  );
+  return parts;
+}
+
+async function transcriptProblems(transcriptionId: string, audioMs: number): Promise<string[]> {
+  const rows = await queryDb<{ segment_key: string; start_ms: number; end_ms: number }>(
+    db.url,
+    `SELECT segment_key, start_ms::int AS start_ms, end_ms::int AS end_ms FROM transcript_segments WHERE transcription_id = $1 AND kind <> 'gap' ORDER BY start_ms`,
+    [transcriptionId],
+  );
+  return coverageProblems(rows.map((r) => ({ segmentId: r.segment_key, startMs: r.start_ms, endMs: r.end_ms })), audioMs, { maxOverlapMs: 0, maxHoleMs: 450, endToleranceMs: 450, startToleranceMs: 450 });
+}
+
+describe('SIGKILL of a task and the loss of its disk mid-session', () => {
+  it('continues a PCM and a WebM Opus session on the second task: every acknowledged chunk is in the final recording and the transcript covers it all', async () => {
+    const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    const user = await new UserRepository(pool).create({ username: 'clinician-crash', role: 'clinician', password: 'pw-crash-test-1234' });
+    await pool.end();
+    const http = new HttpClient(a!.url);
+    await http.login(user.username, 'pw-crash-test-1234');
+    const pcm = tonePcm(AUDIO_MS);
+    const webm = await webmTone(12_000);
+    // ~32 kb/s: 800-byte chunks are ~200 ms of audio each.
+    const opusChunks: Buffer[] = [];
+    for (let i = 0; i < webm.length; i += 800) opusChunks.push(webm.subarray(i, i + 800));
+
+    const runs = [
+      runSession(http.cookieHeader, a!.url, b!.url, pcmChunks(pcm, CHUNK_MS), { encoding: 'pcm_s16le', sampleRate: 16000 }),
+      runSession(http.cookieHeader, a!.url, b!.url, opusChunks, { encoding: 'webm_opus' }),
+    ];
+    const killAt = 2500 + Math.floor(Math.random() * 8000);
+    await sleep(killAt);
+    await a!.stop('SIGKILL');
+    fs.rmSync(aDir, { recursive: true, force: true });
+    const [wav, opus] = await Promise.all(runs);
+    const context = `killed at ${killAt} ms; PCM acked ${wav!.ackedBefore}, durable ${wav!.durableBefore}; Opus acked ${opus!.ackedBefore}, durable ${opus!.durableBefore}`;
+
+    for (const o of [wav!, opus!]) {
+      expect(o.moved, context).toBe(true);
+      // The crash lost what was acknowledged but not yet durable; the client had kept it.
+      expect(o.resumedAt, context).toBeGreaterThanOrEqual(o.durableBefore);
+      const [tr] = await queryDb<{ status: string; end_reason: string; resume_part: number }>(db.url, 'SELECT status, end_reason, resume_part FROM transcriptions WHERE id = $1', [o.transcriptionId]);
+      expect(tr, context).toMatchObject({ status: 'completed', end_reason: 'stopped', resume_part: 1 });
+      expect(b!.lines.some((l) => l.includes('"session_continued_after_crash"') && l.includes(o.transcriptionId))).toBe(true);
+    }
+
+    // PCM: the stored WAV is exactly the audio sent, sample for sample.
+    expect(Math.abs(wav!.durationMs - AUDIO_MS), context).toBeLessThanOrEqual(CHUNK_MS);
+    const wavParts = await finalRecording(wav!.transcriptionId);
+    expect(wavParts.map((p) => [p.part_index, p.upload_state]), context).toEqual([
+      [0, 'aborted'],
+      [1, 'completed'],
+    ]);
+    const stored = await storedObject(wavParts[1]!.object_key);
+    expect(stored.length, context).toBe(44 + pcm.length);
+    expect(stored.subarray(44).equals(pcm), context).toBe(true);
+    expect(await transcriptProblems(wav!.transcriptionId, AUDIO_MS), context).toEqual([]);
+
+    // Opus: the Ogg recording holds the whole stream (its duration within one chunk of what was sent).
+    const opusParts = await finalRecording(opus!.transcriptionId);
+    expect(opusParts.at(-1)!.part_index, context).toBe(1);
+    expect(Math.abs(Number(opusParts.at(-1)!.duration_ms) - 12_000), context).toBeLessThanOrEqual(CHUNK_MS);
+    expect(Math.abs(opus!.durationMs - 12_000), context).toBeLessThanOrEqual(CHUNK_MS);
+    expect(await transcriptProblems(opus!.transcriptionId, 12_000), context).toEqual([]);
+
+    // Their checkpoints are gone once the recordings are stored for good.
+    await expect.poll(async () => (await queryDb<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM recording_checkpoints'))[0]!.n, { timeout: 15_000 }).toBe(0);
+  }, 180_000);
+});
