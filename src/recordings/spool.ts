@@ -122,7 +122,13 @@ export async function readSpoolPart(file: string): Promise<{ payload: Buffer; re
     const len = raw.readUInt32LE(pos + 4);
     const crc = raw.readUInt32LE(pos + 8);
     if (len > MAX_RECORD) throw new SpoolCorruptError(`impossible record length at byte ${pos} of ${path.basename(file)}`);
-    if (raw.length - pos - RECORD_HEADER < len) break; // torn tail
+    if (raw.length - pos - RECORD_HEADER < len) {
+      // Only the last record can be torn. A whole record after this header means its length field
+      // is damaged, and reading it as a torn tail would silently drop acknowledged audio.
+      const later = wholeRecordAt(raw, pos + RECORD_HEADER);
+      if (later !== -1) throw new SpoolCorruptError(`record length at byte ${pos} of ${path.basename(file)} runs over a whole record at byte ${later}`);
+      break; // torn tail
+    }
     const start = pos + RECORD_HEADER;
     if (crc32(raw.subarray(start, start + len)) !== crc) {
       throw new SpoolCorruptError(`checksum mismatch in record ${records} of ${path.basename(file)}`);
@@ -134,4 +140,15 @@ export async function readSpoolPart(file: string): Promise<{ payload: Buffer; re
     pos = start + len;
   }
   return { payload: raw.subarray(0, out), records, tornBytes: raw.length - pos };
+}
+
+/** Offset of the first whole, checksummed, non-empty record at or after `from` in `raw`, or -1. */
+function wholeRecordAt(raw: Buffer, from: number): number {
+  for (let at = raw.indexOf(MAGIC, from); at !== -1; at = raw.indexOf(MAGIC, at + 1)) {
+    if (raw.length - at < RECORD_HEADER) return -1;
+    const len = raw.readUInt32LE(at + 4);
+    const end = at + RECORD_HEADER + len;
+    if (len > 0 && len <= MAX_RECORD && end <= raw.length && crc32(raw.subarray(at + RECORD_HEADER, end)) === raw.readUInt32LE(at + 8)) return at;
+  }
+  return -1;
 }

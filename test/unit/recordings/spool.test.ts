@@ -98,6 +98,23 @@ describe('spool records', () => {
     expect(await corrupt(magic)).toBe(`bad record header at byte ${second} of part-00001.spool`);
   });
 
+  it('refuse a damaged length that still fits the 4 MiB limit but runs over later whole records', async () => {
+    const file = await spoolOf([A, B, C]);
+    const second = 12 + A.length;
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(1024 * 1024);
+    patch(file, second + 4, len);
+    expect(await corrupt(file)).toBe(`record length at byte ${second} of part-00001.spool runs over a whole record at byte ${second + 12 + B.length}`);
+    // The last record torn, with audio that happens to hold the magic (but no whole record) after it.
+    const torn = await spoolOf([A]);
+    const header = Buffer.alloc(12);
+    header.write('ARS1', 0, 'latin1');
+    header.writeUInt32LE(5000, 4);
+    const fake = Buffer.from('ARS1\0\0\0\0\0\0\0\0ARS1\x05\0\0\0\0\0\0\0abcdeARS1', 'latin1');
+    fs.appendFileSync(torn, Buffer.concat([header, fake]));
+    expect(await readSpoolPart(torn)).toEqual({ payload: A, records: 1, tornBytes: 12 + fake.length });
+  });
+
   it('treat a short tail that is not the start of a record header as damage', async () => {
     const file = await spoolOf([A]);
     fs.appendFileSync(file, Buffer.from('AR'));
