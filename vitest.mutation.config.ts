@@ -8,7 +8,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/unit/**/*.test.ts'],
-    testTimeout: 30_000,
+    // Stryker's first run collects coverage per test, which makes hot loops many times slower.
+    testTimeout: 600_000,
     // Stryker switches mutants at run time, so the test files need no fresh module graph per run.
     isolate: false,
   },
