@@ -24,6 +24,9 @@ export default {
   mutate: group.mutate,
   testFiles: group.tests,
   coverageAnalysis: 'perTest',
+  // MUTATION_ALL_KILLERS=1 runs every covering test of a mutant, so the report's killedBy says which
+  // test files catch it (e.g. to score the tests a module had before new ones were added).
+  disableBail: process.env.MUTATION_ALL_KILLERS === '1',
   // Stryker rewrites tsconfig.json's paths with the TypeScript compiler API, which TypeScript 7 does
   // not have; nothing here needs the rewrite (vitest ignores tsconfig paths we do not use).
   tsconfigFile: 'no-tsconfig-rewrite.json',
