@@ -184,7 +184,7 @@ describe('cue building blocks', () => {
 });
 
 describe('export formats', () => {
-  it('have their content types and renderers, and file names carry only the id', () => {
+  it('have their content types and renderers, and file names made of the title and the date only', () => {
     expect(Object.fromEntries(Object.entries(EXPORT_FORMATS).map(([k, v]) => [k, v.contentType]))).toEqual({
       txt: 'text/plain; charset=utf-8',
       srt: 'application/x-subrip; charset=utf-8',
@@ -196,7 +196,10 @@ describe('export formats', () => {
     expect(EXPORT_FORMATS.srt.render(t)).toBe(toSrt(t));
     expect(EXPORT_FORMATS.vtt.render(t)).toBe(toVtt(t));
     expect(EXPORT_FORMATS.json.render(t)).toBe(toJson(t));
-    expect(exportFilename('b1c2', 'vtt')).toBe('transcript-b1c2.vtt');
+    expect(exportFilename(t, 'vtt')).toBe('Follow-up-visit-2026-04-01.vtt');
+    expect(exportFilename({ title: ' Ünïcödé / "title"!! ', createdAt: '2026-12-31T23:59:59Z' }, 'txt')).toBe('Unicode-title-2026-12-31.txt');
+    expect(exportFilename({ title: `${'a'.repeat(59)} b`, createdAt: 'x' }, 'srt')).toBe(`${'a'.repeat(59)}-undated.srt`);
+    expect(exportFilename({ title: '¿?', createdAt: '2026-01-02' }, 'json')).toBe('transcript-2026-01-02.json');
   });
 
   it('JSON starts with its format and format version, two-space indented, newline-terminated', () => {
