@@ -128,4 +128,45 @@ describe('repair pass', () => {
     const stored = await queryDb<{ text: string }>(t.databaseUrl, "SELECT text FROM transcript_segments WHERE transcription_id = $1 AND kind = 'final' ORDER BY start_ms", [id]);
     expect(words(stored)).toEqual(scriptWords(n));
   }, 180_000);
+
+  it('survives a restart: a stretch the task was repairing when it stopped is repaired by the task that starts next on its database, store and DATA_DIR', async () => {
+    const server = await startTranscribeServer({ keyed: true, wordsPerSecond: 2.5, wordsPerSegment: 6 });
+    cleanups.push(() => server.close());
+    const aws = () =>
+      createAwsTranscribeMedicalEngine({ region: 'us-east-1', endpoint: server.url, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, startWindowMs: 1000 }, logger);
+    const busy = new FakeEngine({ faults: { startError: new ProviderError('busy', { retryable: true, code: 'engine_busy' }) } });
+    // The first life runs no repairs, so the stretch is still to do when it stops.
+    const first = await startTestService({ REPAIR_CONCURRENCY: '0' }, { engine: aws(), fallbackEngine: busy, resilience: { replayMaxMs: 3000 } });
+    cleanups.push(() => first.close());
+    const { http } = await first.loggedIn('clinician');
+    const c = new DictationClient(first.url, http.cookieHeader);
+    cleanups.push(() => c.close());
+    expect((await c.start({ type: 'DICTATION', audio: { encoding: 'pcm_s16le', sampleRate: 16000 } })).ok).toBe(true);
+    const n = 50; // 20 s
+    const chunks = pcmChunks(keyedSpeechPcm(n), 200);
+    const send = (from: number, to: number) => c.stream(chunks.slice(from, to), { inFlight: 1, firstSeq: from, realTimeMsPerChunk: 50 });
+    await send(0, 25);
+    server.setFaults({ exceptionAfterAudioMs: { ms: 0, type: 'ServiceUnavailableException' }, rejectStart: { status: 503, type: 'ServiceUnavailableException' } });
+    await send(25, 75); // 10 s outage, 7 s of it beyond the ring
+    server.setFaults({});
+    await send(75, chunks.length);
+    expect((await c.stop()).ok).toBe(true);
+    const id = c.transcriptionId!;
+    await expect
+      .poll(async () => (await queryDb<{ upload_state: string }>(first.databaseUrl, 'SELECT upload_state FROM recordings WHERE transcription_id = $1', [id]))[0]?.upload_state, { timeout: 15_000 })
+      .toBe('completed');
+    await expect.poll(async () => (await queryDb(first.databaseUrl, 'SELECT 1 FROM transcript_repairs WHERE transcription_id = $1', [id])).length).toBe(1);
+    // As if the task had claimed it and was stopped in the middle of the repair.
+    await queryDb(first.databaseUrl, "UPDATE transcript_repairs SET status = 'running', claimed_by = $2, claimed_at = now(), attempts = 1 WHERE transcription_id = $1", [id, first.service.taskId]);
+    await first.service.close();
+
+    const second = await startTestService({ DATA_DIR: first.dataDir, REPAIR_CONCURRENCY: '1', REPAIR_SPEED: '20' }, { engine: aws(), repair: { pollMs: 200 } }, { url: first.databaseUrl });
+    cleanups.push(() => second.close());
+    expect(second.service.taskId).toBe(first.service.taskId);
+    await expect
+      .poll(async () => (await queryDb<{ status: string }>(first.databaseUrl, 'SELECT status FROM transcript_repairs WHERE transcription_id = $1', [id]))[0]?.status, { timeout: 60_000, interval: 250 })
+      .toBe('repaired');
+    const stored = await queryDb<{ text: string }>(first.databaseUrl, "SELECT text FROM transcript_segments WHERE transcription_id = $1 AND kind = 'final' ORDER BY start_ms", [id]);
+    expect(words(stored)).toEqual(scriptWords(n));
+  }, 180_000);
 });
