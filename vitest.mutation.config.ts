@@ -10,7 +10,5 @@ export default defineConfig({
     include: ['test/unit/**/*.test.ts'],
     // Stryker's first run collects coverage per test, which makes hot loops many times slower.
     testTimeout: 600_000,
-    // Stryker switches mutants at run time, so the test files need no fresh module graph per run.
-    isolate: false,
   },
 });
