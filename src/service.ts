@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createAdapter } from '@socket.io/postgres-adapter';
+import { warmOpusWorker } from './audio/index.js';
 import type { Router } from 'express';
 import { AuditLog } from './audit/audit-log.js';
 import { LoginLimiter } from './auth/login-limiter.js';
@@ -233,6 +234,8 @@ export async function startService(config: Config, logger: Logger, overrides: Se
             errorHandler: (err: Error) => logger.warn({ err: { message: err.message } }, 'socket_adapter_error'),
           }),
         );
+// The Opus decoding worker loads its WASM now, not in the first Opus session's first chunk.
+warmOpusWorker();
         sessions = new SessionManager({
           engine,
           recordings,

@@ -1,4 +1,4 @@
-import type { AudioDecoder, OpusHeadInfo } from '../audio/index.js';
+import type { LiveAudioDecoder, OpusHeadInfo } from '../audio/index.js';
 import { Framer, InvalidAudioError, LevelMeter } from '../audio/index.js';
 import { AppError, toAppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
@@ -33,7 +33,7 @@ export interface LiveSessionDeps {
   transcriptionId: string;
   userId: string;
   engineName: string;
-  decoder: AudioDecoder;
+  decoder: LiveAudioDecoder;
   stream: TranscriptionStream;
   /** Opens the recording; for Opus input it is called once the stream's OpusHead is known. */
   openRecording: (opusHead?: OpusHeadInfo) => Promise<RecordingWriter>;
@@ -222,7 +222,9 @@ export class LiveSession {
     }
     let pcm: Buffer;
     try {
-      pcm = this.d.decoder.push(data);
+      // Opus is decoded in a worker thread (a promise); PCM needs no codec and stays synchronous.
+      const out = this.d.decoder.push(data);
+      pcm = out instanceof Promise ? await out : out;
     } catch (err) {
       if (err instanceof InvalidAudioError) {
         this.log.warn({ seq, reason: err.reason }, 'invalid_audio');

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { assertSupportedFormat, createDecoder, type OpusHeadInfo } from '../audio/index.js';
+import { assertSupportedFormat, createLiveDecoder, type OpusHeadInfo } from '../audio/index.js';
 import { AppError } from '../lib/app-error.js';
 import { containsNul } from '../lib/text.js';
 import type { Logger } from '../lib/logger.js';
@@ -179,7 +179,7 @@ export class SessionManager {
     this.reservedBy.set(userId, (this.reservedBy.get(userId) ?? 0) + 1);
     let stream: TranscriptionStream | undefined;
     const { sessionId, encoding } = p;
-    let decoder: Awaited<ReturnType<typeof createDecoder>> | undefined;
+    let decoder: Awaited<ReturnType<typeof createLiveDecoder>> | undefined;
     let admitted = false;
     try {
       const hooks: { session?: LiveSession } = {};
@@ -189,7 +189,7 @@ export class SessionManager {
       const degraded: { id?: string; early: Array<{ fromMs: number; toMs: number }> } = { early: [] };
       const live = LiveSession.opusHooks(hooks);
       const replay: { active: boolean; packets: Array<{ data: Buffer; samples48k: number }>; head?: OpusHeadInfo } = { active: false, packets: [] };
-      decoder = await createDecoder({
+      decoder = await createLiveDecoder({
         encoding,
         sampleRate: p.sampleRate,
         channels: p.channels,
@@ -210,7 +210,8 @@ export class SessionManager {
         let tailBytes = 0;
         let pcmBytes = 0;
         for (let i = 0; i < resume.previousWire.length; i += 64 * 1024) {
-          const pcm = decoder.push(resume.previousWire.subarray(i, i + 64 * 1024));
+          const out = decoder.push(resume.previousWire.subarray(i, i + 64 * 1024));
+          const pcm = out instanceof Promise ? await out : out;
           pcmBytes += pcm.length;
           tail.push(pcm);
           tailBytes += pcm.length;

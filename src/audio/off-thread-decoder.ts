@@ -1,0 +1,187 @@
+import { Worker } from 'node:worker_threads';
+import { assertSupportedFormat, type AudioEncoding, createDecoder, type DecoderOptions } from './decoder.js';
+import { InvalidAudioError } from './errors.js';
+import { OggDemuxer } from './ogg-demuxer.js';
+import type { FromOpusWorker, ToOpusWorker } from './opus-protocol.js';
+import { type OpusHeadInfo, opusPacketSamples48k, parseOpusHead } from './opus-packet.js';
+import { WebmDemuxer } from './webm-demuxer.js';
+
+/**
+ * A live session's decoder: like {@link AudioDecoder}, but Opus input resolves later, decoded in a
+ * worker thread. PCM input stays synchronous (no codec: a copy, or a resampler for other rates).
+ */
+export interface LiveAudioDecoder {
+  readonly encoding: AudioEncoding;
+  /** 16 kHz mono s16le PCM of the chunk; throws or rejects with {@link InvalidAudioError}. */
+  push(chunk: Buffer): Buffer | Promise<Buffer>;
+  /** End of input: the remaining PCM; frees the decoder. Idempotent. */
+  end(): Buffer;
+}
+
+interface Pending {
+  resolve(pcm: Buffer): void;
+  reject(err: Error): void;
+}
+
+/**
+ * One worker thread decoding Opus for every stream of the process. Opus decoding of a live stream
+ * costs ~0.2 % of a core (docs/audio-and-engines.md): 100 streams are ~0.25 core of WASM that used to
+ * run between chunk acks on the event loop (the 100-session WebM run: ack p99 329 ms, BENCHMARKS.md).
+ * The worker is unref'd (it never keeps the process alive) and replaced if it dies.
+ */
+class OpusWorker {
+  private worker?: Worker;
+  private readonly pending = new Map<string, Pending>();
+  private nextId = 1;
+
+  /** Starts the worker and compiles the WASM decoder now (service start-up), not in a session's first chunk. */
+  warm(): void {
+    this.close(this.open());
+  }
+
+  open(): number {
+    const id = this.nextId++;
+    this.post({ type: 'open', id });
+    return id;
+  }
+
+  decode(id: number, seq: number, packets: Buffer[], preSkip16k: number | undefined): Promise<Buffer> {
+    // One ArrayBuffer of its own, transferred: a packet is a view into the chunk (or Node's shared
+    // pool), and structured clone would copy the whole buffer behind each view.
+    const lengths = packets.map((p) => p.length);
+    const data = new Uint8Array(lengths.reduce((a, b) => a + b, 0));
+    let at = 0;
+    for (const p of packets) {
+      data.set(p, at);
+      at += p.length;
+    }
+    return new Promise<Buffer>((resolve, reject) => {
+      this.pending.set(`${id}:${seq}`, { resolve, reject });
+      this.get().postMessage({ type: 'decode', id, seq, data: data.buffer, lengths, ...(preSkip16k !== undefined ? { preSkip16k } : {}) } satisfies ToOpusWorker, [data.buffer]);
+    });
+  }
+
+  close(id: number): void {
+    this.post({ type: 'close', id });
+  }
+
+  private post(m: ToOpusWorker): void {
+    this.get().postMessage(m);
+  }
+
+  private get(): Worker {
+    if (this.worker) return this.worker;
+    const w = startWorker();
+    w.unref();
+    w.on('message', (m: FromOpusWorker) => {
+      const key = `${m.id}:${m.seq}`;
+      const p = this.pending.get(key);
+      this.pending.delete(key);
+      if (!p) return;
+      if (m.type === 'pcm') p.resolve(Buffer.from(m.pcm));
+      else p.reject(new InvalidAudioError('Opus packet does not decode'));
+    });
+    const die = (): void => {
+      if (this.worker !== w) return;
+      this.worker = undefined;
+      for (const p of this.pending.values()) p.reject(new Error('Opus decoding worker exited'));
+      this.pending.clear();
+    };
+    w.on('error', die);
+    w.on('exit', die);
+    this.worker = w;
+    return w;
+  }
+}
+
+/** The worker entry: compiled JS as is; TypeScript (tsx, vitest) through a bootstrap that registers tsx in the worker. */
+function startWorker(): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./opus-worker.js', import.meta.url));
+  const entry = new URL('./opus-worker.ts', import.meta.url).href;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, { eval: true });
+}
+
+let shared: OpusWorker | undefined;
+const opusWorker = (): OpusWorker => (shared ??= new OpusWorker());
+
+/** Starts the Opus decoding worker ahead of the first Opus session (service start-up). */
+export function warmOpusWorker(): void {
+  opusWorker().warm();
+}
+
+/**
+ * A live session's decoder. PCM: {@link createDecoder}'s, synchronous. Opus: demuxed here (cheap,
+ * synchronous, so `onOpusHead` fires in `push`), decoded in the shared worker; `onOpusPacket` is called
+ * for each packet once it decoded, in order, before `push` resolves. Throws
+ * {@link UnsupportedAudioFormatError} like `createDecoder`.
+ */
+export async function createLiveDecoder(opts: DecoderOptions): Promise<LiveAudioDecoder> {
+  if (opts.encoding === 'pcm_s16le') return createDecoder(opts);
+  assertSupportedFormat(opts);
+  const demux = opts.encoding === 'webm_opus' ? new WebmDemuxer() : new OggDemuxer();
+  const worker = opusWorker();
+  const id = worker.open();
+  let head: OpusHeadInfo | undefined;
+  let oggHeadersLeft = opts.encoding === 'ogg_opus' ? 2 : 0;
+  let preSkipToSend: number | undefined;
+  let seq = 0;
+  let ended = false;
+  let failed = false;
+  const setHead = (raw: Buffer): void => {
+    head = parseOpusHead(raw);
+    preSkipToSend = Math.round(head.preSkip / 3);
+    opts.onOpusHead?.(head);
+  };
+  const fail = (err: unknown): never => {
+    failed = true;
+    worker.close(id);
+    if (err instanceof InvalidAudioError) throw err;
+    throw new InvalidAudioError('undecodable Opus stream', err);
+  };
+  return {
+    encoding: opts.encoding,
+    push(chunk) {
+      if (ended || failed) throw new Error('decoder is closed');
+      const packets: Buffer[] = [];
+      const samples: number[] = [];
+      try {
+        for (const packet of demux.push(chunk)) {
+          if (oggHeadersLeft > 0) {
+            if (oggHeadersLeft === 2) setHead(packet);
+            else if (packet.toString('latin1', 0, 8) !== 'OpusTags') throw new InvalidAudioError('missing OpusTags');
+            oggHeadersLeft--;
+            continue;
+          }
+          if (!head) {
+            const fromTrack = demux instanceof WebmDemuxer ? demux.opusHead : undefined;
+            if (!fromTrack) throw new InvalidAudioError('Opus track has no OpusHead');
+            setHead(fromTrack);
+          }
+          samples.push(opusPacketSamples48k(packet));
+          packets.push(packet);
+        }
+      } catch (err) {
+        return fail(err);
+      }
+      if (packets.length === 0) return Buffer.alloc(0);
+      const skip = preSkipToSend;
+      preSkipToSend = undefined;
+      return worker.decode(id, seq++, packets, skip).then(
+        (pcm) => {
+          packets.forEach((p, i) => opts.onOpusPacket?.(p, samples[i]!));
+          return pcm;
+        },
+        (err: unknown) => fail(err),
+      );
+    },
+    end() {
+      if (!ended) {
+        ended = true;
+        demux.end();
+        if (!failed) worker.close(id);
+      }
+      return Buffer.alloc(0);
+    },
+  };
+}
