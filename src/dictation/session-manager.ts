@@ -75,6 +75,8 @@ export class SessionManager {
   private readonly attached = new Map<string, Set<string>>();
   private readonly graceTimers = new Map<string, NodeJS.Timeout>();
   private readonly continuing = new Map<string, Promise<void>>();
+  /** Engine notices from before a session's first socket joined its room (see start's onStatus). */
+  private readonly heldNotices = new Map<string, Array<{ code: string; message: string; fatal: boolean }>>();
   private readonly progress: ProgressBatcher;
 
   constructor(private readonly d: SessionManagerDeps) {
@@ -243,11 +245,14 @@ export class SessionManager {
             // A continuation keeps the session's timeline and never reuses an earlier part's segment keys.
             ...(resume ? { offsetMs, segmentPrefix: `p${resume.part}-` } : {}),
             onStatus: (st) => {
-              if (st.kind === 'failover') {
-                statusTarget.sink?.error({ code: 'transcriber_failover', message: 'The cloud speech engine is unavailable; the offline engine continues the transcript.', fatal: false });
-              } else {
-                statusTarget.sink?.error({ code: 'transcriber_recovered', message: 'The cloud speech engine is back and continues the transcript.', fatal: false });
-              }
+              const notice =
+                st.kind === 'failover'
+                  ? { code: 'transcriber_failover', message: 'The cloud speech engine is unavailable; the offline engine continues the transcript.', fatal: false }
+                  : { code: 'transcriber_recovered', message: 'The cloud speech engine is back and continues the transcript.', fatal: false };
+              // A session that starts on the fallback hears it before any socket is in its room:
+              // held until the first socket attaches.
+              if (statusTarget.sink && this.attached.has(sessionId)) statusTarget.sink.error(notice);
+              else this.heldNotices.set(sessionId, [...(this.heldNotices.get(sessionId) ?? []), notice]);
             },
             onDegraded: (st) => {
               if (degraded.id) this.recordDegraded(degraded.id, st);
@@ -391,10 +396,14 @@ export class SessionManager {
    * timer is cancelled.
    */
   attach(sessionId: string, socketId: string): void {
-    if (!this.sessions.has(sessionId)) return;
+    const session = this.sessions.get(sessionId);
+    if (!session) return;
     let set = this.attached.get(sessionId);
     if (!set) this.attached.set(sessionId, (set = new Set()));
     set.add(socketId);
+    const held = this.heldNotices.get(sessionId);
+    this.heldNotices.delete(sessionId);
+    for (const n of held ?? []) session.notify(n);
     const timer = this.graceTimers.get(sessionId);
     if (timer) {
       clearTimeout(timer);
@@ -530,6 +539,7 @@ export class SessionManager {
   private forget(sessionId: string): void {
     this.sessions.delete(sessionId);
     this.attached.delete(sessionId);
+    this.heldNotices.delete(sessionId);
     const timer = this.graceTimers.get(sessionId);
     if (timer) clearTimeout(timer);
     this.graceTimers.delete(sessionId);

@@ -197,6 +197,37 @@ describe('resilient engine wrapper (AWS adapter against the Transcribe protocol 
     expect(kept).toBeGreaterThanOrEqual(0.97);
   });
 
+  it('sends every session on the fallback back to Transcribe as soon as any stream of it opens, not at the next probe', async () => {
+    const fallback = new FakeEngine({ wordsPerSecond: 2.5, wordsPerSegment: 5 });
+    const server = await startTranscribeServer({ wordsPerSecond: 2.5, wordsPerSegment: 6 });
+    cleanups.push(() => server.close());
+    const engine = createAwsTranscribeMedicalEngine(
+      { region: 'us-east-1', endpoint: server.url, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, startWindowMs: 1000 },
+      logger,
+    );
+    // Probes far apart: only the shared "the primary opened" signal can bring session A back quickly.
+    const t = await startTestService({}, { engine, fallbackEngine: fallback, resilience: { probeIntervalMs: 60_000 } });
+    cleanups.push(() => t.close());
+    const { http } = await t.loggedIn('clinician');
+    const a = new DictationClient(t.url, http.cookieHeader);
+    const b = new DictationClient(t.url, http.cookieHeader);
+    cleanups.push(() => a.close(), () => b.close());
+    server.setFaults({ rejectStart: { status: 429, type: 'LimitExceededException' } });
+    expect((await a.start({ type: 'DICTATION', audio: { encoding: 'pcm_s16le', sampleRate: 16000 } })).ok).toBe(true);
+    const sendingA = a.stream(pcmChunks(tonePcm(8000), 200), { inFlight: 1, realTimeMsPerChunk: 100 });
+    await expect.poll(() => a.received.errors.map((e) => e.code)).toEqual(['transcriber_failover']);
+    server.setFaults({});
+    const openedAt = Date.now();
+    expect((await b.start({ type: 'DICTATION', audio: { encoding: 'pcm_s16le', sampleRate: 16000 } })).ok).toBe(true);
+    await expect.poll(() => a.received.errors.map((e) => e.code), { timeout: 10_000, interval: 50 }).toEqual(['transcriber_failover', 'transcriber_recovered']);
+    const backAfterMs = Date.now() - openedAt;
+    console.info(`session on the fallback back on Transcribe ${backAfterMs} ms after another session's stream opened`);
+    expect(backAfterMs).toBeLessThan(5000);
+    await sendingA;
+    expect((await a.stop()).ok).toBe(true);
+    expect((await b.stop()).ok).toBe(true);
+  });
+
   it('keeps the transcript going on the offline engine through a 30 s Transcribe outage and returns to Transcribe after it', async () => {
     const local = createLocalEngine({ workers: 1 }, logger);
     const { t, server, c } = await setup(local, { probeIntervalMs: 5000 });
