@@ -15,7 +15,7 @@ import { authRoutes } from './http/routes/auth.js';
 import type { Logger } from './lib/logger.js';
 import type { ServiceMetrics } from './metrics/metrics.js';
 import { metricsHandler } from './metrics/route.js';
-import { createRealtimeServer, httpSessionRoom, type AppServer } from './realtime/server.js';
+import { createRealtimeServer, httpSessionRoom, type AppServer, type RealtimeOptions } from './realtime/server.js';
 
 const require = createRequire(import.meta.url);
 const SOCKET_IO_CLIENT_DIST = path.join(path.dirname(require.resolve('socket.io-client/package.json')), 'dist');
@@ -34,6 +34,8 @@ export interface AppDeps {
   metrics?: ServiceMetrics;
   /** Extra API routers mounted under /api by feature modules (transcriptions, admin…). */
   apiRouters?: (io: AppServer) => Array<[string, Router]>;
+  /** See {@link RealtimeOptions.liveHttpSessions}. */
+  liveHttpSessions?: RealtimeOptions['liveHttpSessions'];
   /** Registers Socket.IO event handlers for a feature (the live dictation sessions…). */
   realtimeHandlers?: (io: AppServer) => void;
 }
@@ -66,6 +68,9 @@ export function createApp(deps: AppDeps): App {
     allowedOrigins: config.allowedOrigins,
     trustProxy: (addr) => trustFn(addr, 0),
     logger,
+    liveHttpSessions: deps.liveHttpSessions,
+    sessionCheckMs: config.SOCKET_SESSION_CHECK_MS,
+    maxSessionAgeMs: config.SESSION_MAX_AGE_MS,
   });
 
   app.use(

@@ -65,6 +65,8 @@ export const configSchema = z.object({
 
   SESSION_SECRET: optionalString,
   SESSION_IDLE_MS: int(8 * 60 * 60 * 1000, 60_000),
+  SESSION_MAX_AGE_MS: int(12 * 60 * 60 * 1000, 60_000),
+  SOCKET_SESSION_CHECK_MS: int(30_000, 100),
   TRUST_PROXY: z.string().default('loopback'),
   COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
   ALLOWED_ORIGINS: optionalString,
@@ -126,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (raw.SESSION_SECRET && raw.SESSION_SECRET.length < 32) problems.push('SESSION_SECRET: at least 32 characters');
   if (raw.METRICS_TOKEN && raw.METRICS_TOKEN.length < 16) problems.push('METRICS_TOKEN: at least 16 characters');
+  if (raw.SESSION_IDLE_MS > raw.SESSION_MAX_AGE_MS) problems.push('SESSION_IDLE_MS: must not exceed SESSION_MAX_AGE_MS');
   if (raw.IDLE_TIMEOUT_MS > raw.MAX_SESSION_MS) problems.push('IDLE_TIMEOUT_MS: must not exceed MAX_SESSION_MS');
   if (env.RESUME_GRACE_MS !== undefined && raw.RESUME_GRACE_MS > raw.IDLE_TIMEOUT_MS) problems.push('RESUME_GRACE_MS: must not exceed IDLE_TIMEOUT_MS');
   if (raw.ENGINE_BACKOFF_BASE_MS > raw.ENGINE_BACKOFF_MAX_MS) problems.push('ENGINE_BACKOFF_BASE_MS: must not exceed ENGINE_BACKOFF_MAX_MS');

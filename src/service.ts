@@ -29,7 +29,7 @@ import { Shutdown } from './lib/shutdown.js';
 import { ServiceMetrics } from './metrics/metrics.js';
 import { startMetricsReporter } from './metrics/reporter.js';
 import { registerDictationHandlers, roomSink } from './realtime/dictation-handlers.js';
-import { httpSessionRoom, userRoom, type AppServer } from './realtime/server.js';
+import type { AppServer } from './realtime/server.js';
 import { createRecordingService, type RecordingService } from './recordings/service.js';
 import { startEmbeddedS3, type EmbeddedS3 } from './storage/embedded-s3.js';
 import { createObjectStore, type ObjectStore } from './storage/s3.js';
@@ -211,6 +211,10 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       sessionMiddleware,
       health,
       metrics,
+      liveHttpSessions: async (sids) => {
+        const { rows } = await db.query<{ sid: string }>('SELECT sid FROM http_sessions WHERE sid = ANY($1::text[]) AND expire > now()', [sids]);
+        return new Set(rows.map((r) => r.sid));
+      },
       apiRouters: (io) => [
         // A caller's routers come first, so a stand-in (tests) takes precedence over the built-in one.
         ...(overrides.apiRouters?.(io) ?? []),
@@ -218,10 +222,6 @@ export async function startService(config: Config, logger: Logger, overrides: Se
           db,
           users,
           audit,
-          disconnectUser: (userId, except) => {
-            const target = io.in(userRoom(userId));
-            (except ? target.except(httpSessionRoom(except)) : target).disconnectSockets(true);
-          },
         }),
         ['/transcriptions', playbackRouter({ db, users, audit, recordings, logger })],
       ],

@@ -15,7 +15,20 @@ declare module 'express-session' {
     username: string;
     role: Role;
     loginAt: number;
+    /** `users.credentials_changed_at` (ISO) when this session was created; null when never changed. */
+    credentialsAt: string | null;
   }
+}
+
+/** The stamp a session stores at login, from the user's `credentialsChangedAt`. */
+export const credentialsStamp = (changedAt: Date | null | undefined): string | null => changedAt?.toISOString() ?? null;
+
+/**
+ * False when the user's password, role or enabled state changed after this session was created
+ * (src/auth/revoke.ts): compared as stamps, not clocks, so app and database clocks need not agree.
+ */
+export function sessionMatchesUser(session: { credentialsAt?: string | null } | undefined, user: { credentialsChangedAt: Date | null }): boolean {
+  return (session?.credentialsAt ?? null) === credentialsStamp(user.credentialsChangedAt);
 }
 
 export const SESSION_COOKIE = 'arogya.sid';
@@ -51,7 +64,19 @@ export function createSessionMiddleware(config: Config, db: Pool, logger: Logger
       path: '/',
     },
   };
-  const middleware = session(options);
+  const inner = session(options);
+  // `rolling` keeps an active session alive for ever; SESSION_MAX_AGE_MS after login it ends
+  // however active it is (a stolen cookie in use is not renewed indefinitely). This runs for HTTP
+  // requests and Socket.IO handshakes alike (io.engine.use).
+  const middleware: RequestHandler = (req, res, next) =>
+    inner(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      const loginAt = req.session?.loginAt;
+      if (req.session?.userId && (typeof loginAt !== 'number' || Date.now() - loginAt > config.SESSION_MAX_AGE_MS)) {
+        return req.session.destroy(() => next());
+      }
+      next();
+    });
   // The store's prune timer must not keep a stopping process alive.
   (middleware as RequestHandler & { store?: typeof store }).store = store;
   return middleware;

@@ -11,6 +11,8 @@ export interface User {
   role: Role;
   disabled: boolean;
   createdAt: Date;
+  /** The last password, role or enabled-state change that revoked the user's sessions (null: none yet). */
+  credentialsChangedAt: Date | null;
 }
 
 interface UserRow {
@@ -21,6 +23,7 @@ interface UserRow {
   created_at: Date;
   password_hash: string;
   password_changed_at: Date;
+  credentials_changed_at: Date | null;
 }
 
 const toUser = (r: UserRow): User => ({
@@ -29,6 +32,7 @@ const toUser = (r: UserRow): User => ({
   role: r.role,
   disabled: r.disabled_at !== null,
   createdAt: r.created_at,
+  credentialsChangedAt: r.credentials_changed_at ?? null,
 });
 
 export const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._-]{1,62}$/;

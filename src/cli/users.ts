@@ -1,4 +1,5 @@
 import { AuditLog } from '../audit/audit-log.js';
+import { revokeUserAccess } from '../auth/revoke.js';
 import { ROLES, UserRepository, type Role } from '../auth/users.js';
 import { AppError } from '../lib/app-error.js';
 import { parseFlags, readStdin, withDatabase } from './context.js';
@@ -13,7 +14,11 @@ const USAGE = `Usage:
   arogya-live users set-role --username NAME --role clinician|reviewer|admin
 `;
 
-/** `arogya-live users …`. Passwords are read from stdin only, never from arguments. */
+/**
+ * `arogya-live users …`. Passwords are read from stdin only, never from arguments. `set-password`,
+ * `disable` and `set-role` end the user's web sessions and disconnect their sockets on every task
+ * (src/auth/revoke.ts), so the operator's incident-response tool locks out a stolen cookie.
+ */
 export async function runUsersCommand(args: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = args;
   let flags: { username?: string; role?: string; 'password-stdin'?: boolean; json?: boolean };
@@ -61,6 +66,7 @@ export async function runUsersCommand(args: string[], io: CliIo): Promise<number
         need('username');
         const user = await withDatabase(io, async (db) => {
           const u = await new UserRepository(db).setDisabled(flags.username!, sub === 'disable');
+          if (sub === 'disable') await revokeUserAccess(db, u.id);
           await new AuditLog(db).record({ action: `user.${sub}`, targetType: 'user', targetId: u.id, details: { via: 'cli' } });
           return u;
         });
@@ -72,6 +78,7 @@ export async function runUsersCommand(args: string[], io: CliIo): Promise<number
         const password = await readStdin(io.stdin);
         const user = await withDatabase(io, async (db) => {
           const u = await new UserRepository(db).setPassword(flags.username!, password);
+          await revokeUserAccess(db, u.id);
           await new AuditLog(db).record({ action: 'user.set_password', targetType: 'user', targetId: u.id, details: { via: 'cli' } });
           return u;
         });
@@ -83,6 +90,7 @@ export async function runUsersCommand(args: string[], io: CliIo): Promise<number
         const r = role();
         const user = await withDatabase(io, async (db) => {
           const u = await new UserRepository(db).setRole(flags.username!, r);
+          await revokeUserAccess(db, u.id);
           await new AuditLog(db).record({ action: 'user.set_role', targetType: 'user', targetId: u.id, details: { via: 'cli', role: r } });
           return u;
         });

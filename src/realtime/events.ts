@@ -65,4 +65,6 @@ export interface ServerToClientEvents {
 export interface SocketData {
   user: { id: string; username: string; role: Role };
   httpSessionId: string;
+  /** When the web session logged in (ms since epoch): the socket ends with the session's maximum age. */
+  loginAt: number;
 }

@@ -1,7 +1,9 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
 import { Server, type Socket } from 'socket.io';
+import { sessionMatchesUser } from '../auth/session.js';
 import type { UserRepository, User } from '../auth/users.js';
+import { AppError, errorAck, toAppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
 import { originAllowed } from '../http/middleware/origin.js';
 import type { ClientToServerEvents, ServerToClientEvents, SocketData } from './events.js';
@@ -23,7 +25,19 @@ export interface RealtimeOptions {
   logger: Logger;
   /** Largest Socket.IO message: one audio chunk (1 MiB) plus framing. */
   maxHttpBufferSize?: number;
+  /**
+   * Of these web session ids, those still valid (row present and not expired). Used to re-check
+   * open sockets every `sessionCheckMs` and before `session:start` / `session:resume`; without it
+   * sockets are checked at their handshake only.
+   */
+  liveHttpSessions?: (sessionIds: string[]) => Promise<Set<string>>;
+  sessionCheckMs?: number;
+  /** A socket ends with its web session's absolute lifetime (SESSION_MAX_AGE_MS). */
+  maxSessionAgeMs?: number;
 }
+
+/** Events that begin or take over a live session: refused on a socket whose web session is over. */
+const SESSION_EVENTS = new Set(['session:start', 'session:resume']);
 
 /**
  * Socket.IO on the same HTTP session as the pages. The handshake must carry the session cookie of
@@ -45,7 +59,7 @@ export function createRealtimeServer(opts: RealtimeOptions): AppServer {
   io.engine.use(opts.sessionMiddleware);
 
   io.use(async (socket, next) => {
-    const req = socket.request as IncomingMessage & { session?: { userId?: string }; sessionID?: string };
+    const req = socket.request as IncomingMessage & { session?: { userId?: string; loginAt?: number; credentialsAt?: string | null }; sessionID?: string };
     const userId = req.session?.userId;
     if (!userId || !req.sessionID) return next(new Error('unauthorized'));
     let user: User | undefined;
@@ -55,14 +69,62 @@ export function createRealtimeServer(opts: RealtimeOptions): AppServer {
       opts.logger.warn({ err: { message: (err as Error).message } }, 'socket_auth_lookup_failed');
       return next(new Error('unavailable'));
     }
-    if (!user || user.disabled) return next(new Error('unauthorized'));
+    if (!user || user.disabled || !sessionMatchesUser(req.session, user)) return next(new Error('unauthorized'));
     socket.data.user = { id: user.id, username: user.username, role: user.role };
     socket.data.httpSessionId = req.sessionID;
+    socket.data.loginAt = req.session?.loginAt ?? 0;
     next();
   });
 
+  const maxAge = opts.maxSessionAgeMs ?? Infinity;
+  const tooOld = (socket: AppSocket) => Date.now() - socket.data.loginAt > maxAge;
+  /** Of `sockets`, those whose web session has ended (expired, logged out, revoked, too old). */
+  const ended = async (sockets: AppSocket[]): Promise<AppSocket[]> => {
+    if (!opts.liveHttpSessions || sockets.length === 0) return sockets.filter(tooOld);
+    const live = await opts.liveHttpSessions([...new Set(sockets.map((s) => s.data.httpSessionId))]);
+    return sockets.filter((s) => tooOld(s) || !live.has(s.data.httpSessionId));
+  };
+
   io.on('connection', (socket) => {
     void socket.join([httpSessionRoom(socket.data.httpSessionId), userRoom(socket.data.user.id)]);
+    // A socket is authenticated at its handshake; a session that expired or was revoked since must
+    // not start or take over a live session on it.
+    socket.use(([event, ...args], next) => {
+      if (!SESSION_EVENTS.has(event)) return next();
+      ended([socket]).then(
+        (gone) => {
+          if (gone.length === 0) return next();
+          const ack = args.at(-1);
+          if (typeof ack === 'function') ack(errorAck(new AppError('unauthorized')));
+          socket.disconnect(true);
+        },
+        (err: unknown) => {
+          opts.logger.warn({ err: { message: (err as Error).message } }, 'socket_session_check_failed');
+          const ack = args.at(-1);
+          if (typeof ack === 'function') ack(errorAck(toAppError(err)));
+        },
+      );
+    });
   });
+
+  // Sockets outlive their web session unless re-checked: every task sweeps its own sockets.
+  if (opts.sessionCheckMs) {
+    const timer = setInterval(() => {
+      const sockets = [...io.of('/').sockets.values()];
+      ended(sockets).then(
+        (gone) => {
+          for (const s of gone) s.disconnect(true);
+          if (gone.length > 0) opts.logger.info({ sockets: gone.length }, 'sockets_session_ended');
+        },
+        (err: unknown) => opts.logger.warn({ err: { message: (err as Error).message } }, 'socket_session_check_failed'),
+      );
+    }, opts.sessionCheckMs);
+    timer.unref();
+    const close = io.close.bind(io);
+    io.close = (fn) => {
+      clearInterval(timer);
+      return close(fn);
+    };
+  }
   return io;
 }

@@ -51,11 +51,13 @@ describe('user management', () => {
     expect(JSON.stringify(list.json)).not.toMatch(/password|scrypt/);
   });
 
-  it('changes a role, which takes effect on the next request', async () => {
+  it('changes a role, which ends the user\'s sessions (issue 19: one revoke path); the next login has the new role', async () => {
     const { http, user } = await t.loggedIn('clinician');
     const res = await patch(admin.http, user.id, { role: 'reviewer' });
     expect(res.status).toBe(200);
     expect(res.json.user.role).toBe('reviewer');
+    expect((await http.get('/api/auth/me')).status).toBe(401);
+    await http.login(user.username, user.password);
     expect((await http.get('/api/auth/me')).json.user.role).toBe('reviewer');
   });
 

@@ -48,7 +48,7 @@ describe('arogya-live users', () => {
     const actions = await queryDb<{ action: string }>(t.databaseUrl, "SELECT action FROM audit_log WHERE action LIKE 'user.%' ORDER BY id");
     expect(actions.map((a) => a.action)).toEqual(['user.create', 'user.disable', 'user.enable', 'user.set_password', 'user.set_role']);
     expect(JSON.stringify(await queryDb(t.databaseUrl, 'SELECT * FROM audit_log'))).not.toMatch(/password-[12]/);
-  });
+  }, 180_000); // six commands, each migrating and hashing: over a minute on a loaded 2-core machine
 
   it.each([
     [['users', 'add', '--username', 'x1', '--role', 'surgeon', '--password-stdin'], 'long-enough-pass', 2, /--role must be one of/],

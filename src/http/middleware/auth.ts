@@ -1,4 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { sessionMatchesUser } from '../../auth/session.js';
 import type { Role, User, UserRepository } from '../../auth/users.js';
 import { AppError } from '../../lib/app-error.js';
 
@@ -9,15 +10,17 @@ declare module 'express-serve-static-core' {
 }
 
 /**
- * Loads the session's user on every API request, so a disabled user or a changed role takes effect
- * at once on every task. Sets `req.user`, or answers 401 `unauthenticated`.
+ * Loads the session's user on every API request, so a disabled user, a changed role or a reset
+ * password takes effect at once on every task. Sets `req.user`, or answers 401 `unauthenticated`.
  */
 export function requireUser(users: UserRepository): RequestHandler {
   return async (req: Request, _res: Response, next: NextFunction) => {
     const userId = req.session?.userId;
     if (!userId) return next(new AppError('unauthenticated'));
     const user = await users.findById(userId);
-    if (!user || user.disabled) {
+    // A session from before the user's last password, role or enabled-state change is over, even
+    // if its row survived the revocation (src/auth/revoke.ts).
+    if (!user || user.disabled || !sessionMatchesUser(req.session, user)) {
       await new Promise<void>((resolve) => req.session.destroy(() => resolve()));
       return next(new AppError('unauthenticated'));
     }

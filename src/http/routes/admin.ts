@@ -3,6 +3,8 @@ import { z } from 'zod';
 import type { AuditLog } from '../../audit/audit-log.js';
 import { AuditReader, decodeAuditCursor } from '../../audit/audit-reader.js';
 import { MAX_PASSWORD_LENGTH } from '../../auth/passwords.js';
+import { revokeUserAccess } from '../../auth/revoke.js';
+import { credentialsStamp } from '../../auth/session.js';
 import { ROLES, type Role, type User, type UserRepository } from '../../auth/users.js';
 import type { Pool } from '../../db/pool.js';
 import { AppError, toAppError } from '../../lib/app-error.js';
@@ -15,11 +17,6 @@ export interface AdminRouteDeps {
   db: Pool;
   users: UserRepository;
   audit: AuditLog;
-  /**
-   * Closes the user's open sockets (those of `exceptHttpSession` excepted): a socket is
-   * authenticated once, at its handshake, so ending the HTTP sessions alone would leave it open.
-   */
-  disconnectUser?: (userId: string, exceptHttpSession?: string) => void;
 }
 
 const role = z.enum(ROLES as [Role, ...Role[]]);
@@ -106,10 +103,11 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
         user = await deps.users.setDisabled(target.username, body.disabled);
         changes.disabled = body.disabled;
       }
-      // A reset password or a disabled account ends the user's other logins at once.
-      if (changes.passwordReset || changes.disabled === true) {
-        await deps.db.query(`DELETE FROM http_sessions WHERE sess->>'userId' = $1 AND sid <> $2`, [user.id, req.sessionID]);
-        deps.disconnectUser?.(user.id, req.sessionID);
+      // A reset password, a disabled account or a new role ends the user's logins and sockets on
+      // every task at once (the acting admin's own session excepted); the CLI takes the same path.
+      if (changes.passwordReset || changes.disabled === true || changes.role) {
+        const stamp = await revokeUserAccess(deps.db, user.id, { exceptSessionId: req.sessionID });
+        if (user.id === me.id) req.session.credentialsAt = credentialsStamp(stamp);
       }
       await deps.audit.record({ ...who(req), action: 'user.update', targetType: 'user', targetId: user.id, details: { username: user.username, ...changes } });
       res.json({ user: publicUser(user) });

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { LoginLimiter } from '../../auth/login-limiter.js';
 import { dummyPasswordHash, hashingSaturated, MAX_PASSWORD_LENGTH, verifyPassword } from '../../auth/passwords.js';
+import { credentialsStamp } from '../../auth/session.js';
 import type { UserRepository } from '../../auth/users.js';
 import type { AuditLog } from '../../audit/audit-log.js';
 import { AppError } from '../../lib/app-error.js';
@@ -67,6 +68,7 @@ export function authRoutes(deps: AuthRouteDeps): Router {
     req.session.username = user.username;
     req.session.role = user.role;
     req.session.loginAt = Date.now();
+    req.session.credentialsAt = credentialsStamp(user.credentialsChangedAt);
     await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
     await deps.audit.record({ action: 'login', actorId: user.id, actorUsername: user.username, ip, userAgent });
     res.json({ user: { id: user.id, username: user.username, role: user.role } });

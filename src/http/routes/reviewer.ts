@@ -5,7 +5,7 @@ import type { Pool } from '../../db/pool.js';
 import { TranscriptReadRepository, type TranscriptionRef } from '../../transcripts/repo.js';
 import { TranscriptReviewRepository } from '../../transcripts/review.js';
 import { clientIp } from '../middleware/auth.js';
-import { adminRoutes, type AdminRouteDeps } from './admin.js';
+import { adminRoutes } from './admin.js';
 import { reviewRoutes } from './review.js';
 import { transcriptionAuthorizer, transcriptionRoutes } from './transcriptions.js';
 
@@ -13,8 +13,6 @@ export interface ReviewerDeps {
   db: Pool;
   users: UserRepository;
   audit: AuditLog;
-  /** See {@link AdminRouteDeps.disconnectUser}. */
-  disconnectUser?: AdminRouteDeps['disconnectUser'];
 }
 
 /** The reviewer workspace's routers, for `AppDeps.apiRouters`: transcriptions and admin. */

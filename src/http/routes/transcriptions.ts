@@ -1,6 +1,7 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { AuditLog } from '../../audit/audit-log.js';
+import { sessionMatchesUser } from '../../auth/session.js';
 import type { UserRepository } from '../../auth/users.js';
 import { AppError } from '../../lib/app-error.js';
 import { canSee } from '../../transcripts/access.js';
@@ -54,7 +55,7 @@ export function transcriptionAuthorizer(deps: TranscriptionRouteDeps) {
     let user = req.user;
     if (!user && req.session?.userId) {
       const found = await deps.users.findById(req.session.userId);
-      if (found && !found.disabled) user = req.user = found;
+      if (found && !found.disabled && sessionMatchesUser(req.session, found)) user = req.user = found;
     }
     if (!user) throw new AppError('unauthenticated');
     const ref = isUuid(id) ? await deps.transcripts.findRef(id) : undefined;
