@@ -88,14 +88,67 @@ export function showReview(t, me) {
     const seg = t.segments[Number(li.dataset.index)];
     if (!seg) continue;
     if (seg.text !== seg.machineText) li.classList.add('edited');
+    if (seg.tokens?.length) showTokens(li, seg);
     if (editable && seg.kind !== 'gap') {
       li.append(h('button', { class: 'seg-edit secondary', text: 'Edit', attrs: { type: 'button', 'aria-label': `Edit line at ${fmtClock(seg.startMs)}` } }));
     }
   }
 }
 
-/** Called on every audio time update by review.js; the line highlight itself stays review.js's. */
-export function onPlaybackTime(_ms) {}
+const FLAG_TEXT = {
+  low_confidence: 'low confidence',
+  fallback: 'from the fallback engine',
+  dose: 'dose',
+  frequency: 'frequency',
+  laterality: 'left/right',
+  negation: 'negation',
+  drug: 'drug name',
+};
+
+/** A line's words as spans: flagged ones marked (class and a title saying why), timed ones playable. */
+function showTokens(li, seg) {
+  const textEl = li.querySelector('.text');
+  const label = textEl.querySelector('.kind');
+  const parts = [];
+  seg.tokens.forEach((tk, i) => {
+    if (i > 0) parts.push(document.createTextNode(' '));
+    if (!tk.flags && tk.startMs === undefined) {
+      parts.push(document.createTextNode(tk.text));
+      return;
+    }
+    const classes = ['w', ...(tk.flags ?? []).map((f) => `flag-${f}`)];
+    if (tk.flags) classes.push('flagged');
+    const why = (tk.flags ?? []).map((f) => FLAG_TEXT[f] ?? f).join(', ');
+    parts.push(
+      h('span', {
+        class: classes.join(' '),
+        text: tk.text,
+        attrs: {
+          'data-start-ms': tk.startMs,
+          'data-end-ms': tk.endMs,
+          title: why ? `Check: ${why}${tk.confidence !== undefined ? ` (confidence ${Math.round(tk.confidence * 100)}%)` : ''}` : undefined,
+        },
+      }),
+    );
+  });
+  textEl.replaceChildren(...(label ? [label] : []), ...parts);
+}
+
+/** Called on every audio time update by review.js: the word being played, inside the current line. */
+export function onPlaybackTime(ms) {
+  const list = $('t-segments');
+  const prev = list.querySelector('span.w.playing');
+  if (prev && Number(prev.dataset.startMs) <= ms && ms < Number(prev.dataset.endMs)) return;
+  prev?.classList.remove('playing');
+  const li = list.querySelector('li.current');
+  if (!li) return;
+  for (const w of li.querySelectorAll('span.w[data-start-ms]')) {
+    if (Number(w.dataset.startMs) <= ms && ms < Number(w.dataset.endMs)) {
+      w.classList.add('playing');
+      return;
+    }
+  }
+}
 
 function canEdit() {
   const t = review.t;
@@ -202,6 +255,9 @@ function openEditor(li) {
 /** Puts a line's current speaker and text on screen (the kind label stays). */
 function setLine(li, seg) {
   li.querySelector('.speaker').textContent = seg.speaker ?? '';
+  li.classList.toggle('edited', seg.text !== seg.machineText);
+  // The server's tokens describe the text they were made for; an edited line shows its plain text.
+  if (seg.tokens?.map((tk) => tk.text).join(' ') === seg.text.split(/\s+/).filter(Boolean).join(' ')) return showTokens(li, seg);
   const textEl = li.querySelector('.text');
   const label = textEl.querySelector('.kind');
   textEl.replaceChildren(...(label ? [label] : []), document.createTextNode(seg.text));

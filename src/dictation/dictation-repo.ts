@@ -1,6 +1,6 @@
 import type { Pool } from '../db/pool.js';
 import type { EndReason } from '../realtime/events.js';
-import type { SessionType, Specialty } from '../transcription/port.js';
+import type { PhiEntity, SessionType, Specialty, Word } from '../transcription/port.js';
 import type { ProgressRow } from './progress-batcher.js';
 
 export interface NewTranscription {
@@ -44,6 +44,10 @@ export interface SegmentRow {
   speaker?: string;
   engine: string;
   kind?: 'final' | 'gap' | 'provisional';
+  /** Per-word timing and confidence from the engine (review highlights low-confidence words). */
+  words?: Word[];
+  /** PHI entity spans the engine identified (review redacts them). */
+  phi?: PhiEntity[];
 }
 
 /** What the live pipeline writes: the transcription row's life and its segments as they arrive. */
@@ -62,10 +66,21 @@ export class DictationRepository {
   /** Stores a segment; returns false when that segment key was already stored. */
   async insertSegment(s: SegmentRow): Promise<{ id: string } | undefined> {
     const { rows } = await this.db.query<{ id: string }>(
-      `INSERT INTO transcript_segments (transcription_id, segment_key, start_ms, end_ms, text, speaker, engine, kind)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+      `INSERT INTO transcript_segments (transcription_id, segment_key, start_ms, end_ms, text, machine_text, speaker, engine, kind, words, phi)
+       VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10)
        ON CONFLICT (transcription_id, segment_key) DO NOTHING RETURNING id`,
-      [s.transcriptionId, s.segmentKey, Math.round(s.startMs), Math.round(Math.max(s.endMs, s.startMs)), s.text, s.speaker ?? null, s.engine, s.kind ?? 'final'],
+      [
+        s.transcriptionId,
+        s.segmentKey,
+        Math.round(s.startMs),
+        Math.round(Math.max(s.endMs, s.startMs)),
+        s.text,
+        s.speaker ?? null,
+        s.engine,
+        s.kind ?? 'final',
+        s.words?.length ? JSON.stringify(s.words) : null,
+        s.phi?.length ? JSON.stringify(s.phi) : null,
+      ],
     );
     return rows[0];
   }

@@ -341,6 +341,8 @@ export class LiveSession {
           text,
           speaker: r.speaker,
           engine: r.engine ?? this.d.engineName,
+          words: r.words,
+          phi: r.phi,
         });
         break;
       } catch (err) {

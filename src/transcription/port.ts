@@ -47,6 +47,27 @@ export interface TranscriptResult {
   speaker?: string;
   /** The engine that produced this result, when a wrapper may switch engines mid-session. */
   engine?: string;
+  /** Per-word timing and confidence, where the engine gives them (finals only). */
+  words?: Word[];
+  /** Protected health information the engine identified in this result (Transcribe Medical, finals only). */
+  phi?: PhiEntity[];
+}
+
+/** One recognised word: stream time like the result's, confidence 0..1 where the engine gives one. */
+export interface Word {
+  text: string;
+  startMs: number;
+  endMs: number;
+  confidence?: number;
+}
+
+/** An entity span from the engine's PHI identification: its category, time and words. */
+export interface PhiEntity {
+  type: string;
+  startMs: number;
+  endMs: number;
+  content: string;
+  confidence?: number;
 }
 
 export interface TranscriptionStream extends AsyncIterable<TranscriptResult> {

@@ -493,6 +493,9 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
         const startMs = r.startMs + inner.baseMs;
         const endMs = r.endMs + inner.baseMs;
         const mapped: TranscriptResult = { ...r, segmentId: prefix + r.segmentId, startMs, endMs, engine: inner.engine.name };
+        // Word and PHI times move onto the session timeline with their result.
+        if (r.words) mapped.words = r.words.map((w) => ({ ...w, startMs: w.startMs + inner.baseMs, endMs: w.endMs + inner.baseMs }));
+        if (r.phi) mapped.phi = r.phi.map((p) => ({ ...p, startMs: p.startMs + inner.baseMs, endMs: p.endMs + inner.baseMs }));
         if (r.kind === 'final') {
           if (endMs <= this.coveredMs + FRAME_EPSILON_MS && inner.epoch > 0 && r.text.trim() !== '') {
             this.metrics.inc('engine_duplicate_finals_dropped_total');

@@ -1,8 +1,10 @@
 import type { Pool } from '../db/pool.js';
 import { repairSummary } from '../dictation/repair-repo.js';
 import { ownRowsOnly } from './access.js';
+import type { Word } from '../transcription/port.js';
 import { encodeCursor } from './cursor.js';
 import { endReasonOf } from './end-reason.js';
+import { tokenize } from './risk/flags.js';
 import type {
   ListFilters,
   Segment,
@@ -61,6 +63,7 @@ interface SegmentRow {
   speaker: string | null;
   kind: SegmentKind;
   engine: string;
+  words: Word[] | null;
 }
 
 /** What an access check needs to know about a transcription. */
@@ -168,7 +171,7 @@ export class TranscriptReadRepository {
     const r = rows[0];
     if (!r) return undefined;
     const segs = await this.db.query<SegmentRow>(
-      `SELECT id, start_ms, end_ms, text, coalesce(machine_text, text) AS machine_text, speaker, kind, engine
+      `SELECT id, start_ms, end_ms, text, coalesce(machine_text, text) AS machine_text, speaker, kind, engine, words
          FROM transcript_segments WHERE transcription_id = $1
         ORDER BY start_ms, end_ms, created_at, id`,
       [id],
@@ -199,7 +202,7 @@ export class TranscriptReadRepository {
         r.status === 'signed' && r.signed_by && r.signed_at && r.signed_version !== null
           ? { signedBy: { id: r.signed_by, username: r.signed_by_username ?? '' }, signedAt: r.signed_at, version: r.signed_version }
           : null,
-      segments: segs.rows.map(toSegment),
+      segments: segs.rows.map((s) => toSegment(s, r.engine)),
       ...(repair ? { repair } : {}),
     };
   }
@@ -224,7 +227,8 @@ function toSummary(r: SummaryRow): TranscriptionSummary {
   return s;
 }
 
-function toSegment(r: SegmentRow): Segment {
+function toSegment(r: SegmentRow, primaryEngine: string): Segment {
+  const { tokens, flagged } = tokenize({ text: r.text, machineText: r.machine_text, words: r.words, fallback: r.engine !== primaryEngine });
   return {
     id: r.id,
     startMs: Number(r.start_ms),
@@ -234,6 +238,8 @@ function toSegment(r: SegmentRow): Segment {
     speaker: r.speaker,
     kind: r.kind,
     engine: r.engine,
+    tokens,
+    flagged,
   };
 }
 

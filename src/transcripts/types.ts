@@ -1,6 +1,7 @@
 import type { Role } from '../auth/users.js';
 import type { RepairSummary } from '../dictation/repair-repo.js';
 import type { EndReasonView } from './end-reason.js';
+import type { Token } from './risk/flags.js';
 
 export type TranscriptionStatus = 'recording' | 'completed' | 'failed' | 'in_review' | 'signed';
 export const STATUSES: readonly TranscriptionStatus[] = ['recording', 'completed', 'failed', 'in_review', 'signed'];
@@ -47,6 +48,10 @@ export interface Segment {
   speaker: string | null;
   kind: SegmentKind;
   engine: string;
+  /** The current text word by word, with review flags and, while unedited, the engine's timing and confidence. */
+  tokens?: Token[];
+  /** How many tokens carry a flag. */
+  flagged?: number;
 }
 
 export interface RecordingInfo {

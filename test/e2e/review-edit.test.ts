@@ -181,3 +181,63 @@ describe('review and correct in Chromium', () => {
     }
   });
 });
+
+describe('flagged words in Chromium', () => {
+  it('highlights low-confidence, fallback and risky words, and sign-off counts the flagged words never looked at', async () => {
+    const clinician = await t.createUser('clinician');
+    const reviewer = await t.createUser('reviewer');
+    const id = await seedTranscription(t.databaseUrl, {
+      clinicianId: clinician.id,
+      segments: [
+        {
+          startMs: 0,
+          endMs: 2000,
+          text: 'Start warfarin 5 mg',
+          words: [
+            { text: 'Start', startMs: 0, endMs: 400, confidence: 0.99 },
+            { text: 'warfarin', startMs: 400, endMs: 1000, confidence: 0.35 },
+            { text: '5', startMs: 1000, endMs: 1400, confidence: 0.97 },
+            { text: 'mg', startMs: 1400, endMs: 2000, confidence: 0.97 },
+          ],
+        },
+        { startMs: 2000, endMs: 4000, text: 'no chest pain today', engine: 'local-fallback' },
+        { startMs: 4000, endMs: 6000, text: 'see you next week' },
+      ],
+    });
+    const { page, problems } = await watchedPage(browser);
+    try {
+      await page.goto(`${t.url}/review.html#/t/${id}`);
+      await logIn(page, reviewer);
+      await expect.poll(() => page.locator('#t-segments li.seg').count()).toBe(3);
+      const line0 = page.locator('#t-segments li.seg[data-index="0"]');
+      expect(await line0.locator('.w.flag-low_confidence').textContent()).toBe('warfarin');
+      expect(await line0.locator('.w.flag-low_confidence').getAttribute('title')).toBe('Check: low confidence, drug name (confidence 35%)');
+      expect(await line0.locator('.w.flag-dose').allTextContents()).toEqual(['5', 'mg']);
+      expect(await page.locator('#t-segments li.seg[data-index="1"] .w.flag-fallback').count()).toBe(4);
+      expect(await page.locator('#t-segments li.seg[data-index="1"] .w.flag-negation').textContent()).toBe('no');
+      expect(await page.locator('#t-segments li.seg[data-index="2"] .w.flagged').count()).toBe(0);
+      expect(await line0.locator('.text').textContent()).toBe('Start warfarin 5 mg');
+
+      // 3 + 4 flagged words, none looked at yet.
+      await page.locator('#sign-btn').click();
+      expect(await page.locator('#sign-question').textContent()).toContain('7 flagged words were never looked at');
+      await page.locator('#sign-cancel').click();
+      // Opening line 0 in the editor counts as looking at it.
+      await line0.locator('button.seg-edit').click();
+      await page.keyboard.press('Escape');
+      await page.locator('#sign-btn').click();
+      expect(await page.locator('#sign-question').textContent()).toContain('4 flagged words were never looked at');
+      await page.locator('#sign-yes').click();
+      await expect.poll(() => page.locator('#t-version').textContent()).toContain('Signed');
+      expect(problems).toEqual([]);
+    } finally {
+      await page.context().close();
+    }
+    const rows = await queryDb<{ details: { unreviewedFlags: number } }>(
+      t.databaseUrl,
+      `SELECT details FROM audit_log WHERE target_id = $1 AND action = 'transcription.sign' AND outcome = 'success'`,
+      [id],
+    );
+    expect(rows.map((r) => r.details.unreviewedFlags)).toEqual([4]);
+  });
+});

@@ -217,3 +217,40 @@ describe('review: sign-off', () => {
     expect(list.json.items.map((i: { id: string }) => i.id)).toContain(id);
   });
 });
+
+describe('review: confidence and risky words', () => {
+  it('gives each segment tokens with low-confidence, fallback-engine and risk flags, and a flagged count', async () => {
+    const id = await seedTranscription(t.databaseUrl, {
+      clinicianId: alice.user.id,
+      segments: [
+        {
+          startMs: 0,
+          endMs: 2000,
+          text: 'Start warfarin 5 mg',
+          speaker: 'spk_0',
+          words: [
+            { text: 'Start', startMs: 0, endMs: 400, confidence: 0.99 },
+            { text: 'warfarin', startMs: 400, endMs: 1000, confidence: 0.35 },
+            { text: '5', startMs: 1000, endMs: 1400, confidence: 0.97 },
+            { text: 'mg', startMs: 1400, endMs: 2000, confidence: 0.97 },
+          ],
+        },
+        // Produced by the fallback engine while the primary was out.
+        { startMs: 2000, endMs: 3000, text: 'see you soon', speaker: 'spk_0', engine: 'local-fallback' },
+      ],
+    });
+    const res = await reviewer.http.get(`/api/transcriptions/${id}`);
+    const [first, second] = res.json.segments;
+    expect(first.tokens).toEqual([
+      { text: 'Start', startMs: 0, endMs: 400, confidence: 0.99 },
+      { text: 'warfarin', startMs: 400, endMs: 1000, confidence: 0.35, flags: ['low_confidence', 'drug'] },
+      { text: '5', startMs: 1000, endMs: 1400, confidence: 0.97, flags: ['dose'] },
+      { text: 'mg', startMs: 1400, endMs: 2000, confidence: 0.97, flags: ['dose'] },
+    ]);
+    expect(first.flagged).toBe(3);
+    expect(second.tokens.every((tk: { flags?: string[] }) => tk.flags?.includes('fallback'))).toBe(true);
+    // The JSON export keeps to text and machine text.
+    const json = (await reviewer.http.get(`/api/transcriptions/${id}/export?format=json`)).json;
+    expect(json.segments[0].tokens).toBeUndefined();
+  });
+});

@@ -6,6 +6,12 @@ export interface SeedSegment {
   text: string;
   speaker?: string | null;
   kind?: 'final' | 'gap' | 'provisional';
+  /** The engine's words (timing, confidence), as the live pipeline stores them. */
+  words?: Array<{ text: string; startMs: number; endMs: number; confidence?: number }>;
+  /** PHI entity spans, as Transcribe Medical reports them. */
+  phi?: Array<{ type: string; startMs: number; endMs: number; content: string }>;
+  /** The engine that produced the segment (default `local`, the transcription's). */
+  engine?: string;
 }
 
 export interface SeedTranscription {
@@ -50,9 +56,20 @@ export async function seedTranscription(url: string, s: SeedTranscription): Prom
     let i = 0;
     for (const seg of s.segments ?? []) {
       await c.query(
-        `INSERT INTO transcript_segments (transcription_id, segment_key, start_ms, end_ms, text, speaker, engine, kind)
-         VALUES ($1, $2, $3, $4, $5, $6, 'local', $7)`,
-        [id, `seg-${i++}`, seg.startMs, seg.endMs, seg.text, seg.speaker ?? null, seg.kind ?? 'final'],
+        `INSERT INTO transcript_segments (transcription_id, segment_key, start_ms, end_ms, text, machine_text, speaker, engine, kind, words, phi)
+         VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10)`,
+        [
+          id,
+          `seg-${i++}`,
+          seg.startMs,
+          seg.endMs,
+          seg.text,
+          seg.speaker ?? null,
+          seg.engine ?? 'local',
+          seg.kind ?? 'final',
+          seg.words ? JSON.stringify(seg.words) : null,
+          seg.phi ? JSON.stringify(seg.phi) : null,
+        ],
       );
     }
     if (s.recording) {

@@ -61,6 +61,13 @@ export interface TranscribeServerOptions {
   resultDelayMs?: number;
   /** Words are read from the audio ({@link keyedSpeechPcm}), not counted from the stream's start. */
   keyed?: boolean;
+  /**
+   * Words reported as PHI entities (`Category: PHI`; Transcribe Medical's MedicalEntity has no finer
+   * type) when the request asks for `ContentIdentificationType=PHI`, as the real service does.
+   */
+  phiWords?: string[];
+  /** Confidence of the word at index i of the script (default 0.9 for every word). */
+  confidenceAt?: (i: number) => number;
 }
 
 /** The default script of the stand-in. */
@@ -99,6 +106,8 @@ export interface ReceivedRequest {
   specialty?: string;
   type?: string;
   showSpeakerLabel?: string;
+  contentIdentificationType?: string;
+  vocabularyName?: string;
   audioEvents: number;
   audioBytes: number;
   /** Longest wall-clock gap between two audio events, ms. */
@@ -205,6 +214,8 @@ export async function startTranscribeServer(options: TranscribeServerOptions = {
       ...(h('x-amzn-transcribe-specialty') ? { specialty: h('x-amzn-transcribe-specialty')! } : {}),
       ...(h('x-amzn-transcribe-type') ? { type: h('x-amzn-transcribe-type')! } : {}),
       ...(h('x-amzn-transcribe-show-speaker-label') ? { showSpeakerLabel: h('x-amzn-transcribe-show-speaker-label')! } : {}),
+      ...(h('x-amzn-transcribe-content-identification-type') ? { contentIdentificationType: h('x-amzn-transcribe-content-identification-type')! } : {}),
+      ...(h('x-amzn-transcribe-vocabulary-name') ? { vocabularyName: h('x-amzn-transcribe-vocabulary-name')! } : {}),
       audioEvents: 0,
       audioBytes: 0,
       maxGapMs: 0,
@@ -265,14 +276,20 @@ export async function startTranscribeServer(options: TranscribeServerOptions = {
       const items = [];
       for (let i = from; i < upto; i++) {
         const speaker = speakerOf(seg);
-        items.push({ Type: 'pronunciation', Content: wordAt(i), StartTime: i / wps, EndTime: (i + 1) / wps, Confidence: 0.9, ...(speaker ? { Speaker: speaker } : {}) });
+        items.push({ Type: 'pronunciation', Content: wordAt(i), StartTime: i / wps, EndTime: (i + 1) / wps, Confidence: options.confidenceAt?.(i) ?? 0.9, ...(speaker ? { Speaker: speaker } : {}) });
       }
+      const entities =
+        rec.contentIdentificationType === 'PHI' && !partial
+          ? items
+              .filter((i) => options.phiWords?.includes(i.Content))
+              .map((i) => ({ Category: 'PHI', Content: i.Content, StartTime: i.StartTime, EndTime: i.EndTime, Confidence: 0.95 }))
+          : [];
       const text = items.map((i) => i.Content).join(' ');
       return {
         text,
         event: {
           Transcript: {
-            Results: [{ ResultId: `result-${reqNo}-${seg}`, IsPartial: partial, StartTime: from / wps, EndTime: upto / wps, Alternatives: [{ Transcript: text, Items: items, Entities: [] }] }],
+            Results: [{ ResultId: `result-${reqNo}-${seg}`, IsPartial: partial, StartTime: from / wps, EndTime: upto / wps, Alternatives: [{ Transcript: text, Items: items, Entities: entities }] }],
           },
         },
       };

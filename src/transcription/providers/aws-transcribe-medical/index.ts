@@ -1,6 +1,6 @@
 import type { MedicalTranscriptResultStream, TranscribeStreamingClient } from '@aws-sdk/client-transcribe-streaming';
 import type { Logger } from '../../../lib/logger.js';
-import { ProviderError, type StreamOptions, type TranscriptionEngine, type TranscriptionStream, type TranscriptResult } from '../../port.js';
+import { ProviderError, type PhiEntity, type StreamOptions, type TranscriptionEngine, type TranscriptionStream, type TranscriptResult, type Word } from '../../port.js';
 import { ResultQueue } from '../../result-queue.js';
 import { toProviderError } from './errors.js';
 
@@ -127,6 +127,8 @@ class AwsStream implements TranscriptionStream {
       Specialty: this.opts.specialty,
       Type: this.opts.type,
       ...(this.opts.type === 'CONVERSATION' ? { ShowSpeakerLabel: true } : {}),
+      // Entity spans of protected health information in every final (review redacts them).
+      ContentIdentificationType: 'PHI',
       AudioStream: this.audioEvents(),
     });
     // send() resolves only when the first result arrives, which needs audio the caller writes after
@@ -269,6 +271,35 @@ class AwsStream implements TranscriptionStream {
     return Math.max(0, Math.round(t));
   }
 
+  /** Pronunciation items as words, with Transcribe's confidence (0..1) and stream times. */
+  private words(items: ReadonlyArray<{ Type?: string; Content?: string; StartTime?: number; EndTime?: number; Confidence?: number }>): Word[] {
+    const out: Word[] = [];
+    for (const i of items) {
+      if (i.Type !== 'pronunciation' || !i.Content) continue;
+      out.push({
+        text: i.Content,
+        startMs: this.toStreamMs((i.StartTime ?? 0) * 1000),
+        endMs: this.toStreamMs((i.EndTime ?? 0) * 1000),
+        ...(typeof i.Confidence === 'number' ? { confidence: i.Confidence } : {}),
+      });
+    }
+    return out;
+  }
+
+  /** PHI entities (ContentIdentificationType=PHI) with stream times. */
+  private phi(entities: ReadonlyArray<{ Category?: string; Content?: string; StartTime?: number; EndTime?: number; Confidence?: number }>): PhiEntity[] {
+    // MedicalEntity carries only the category; review classifies the content (name, date…) by rules.
+    return entities
+      .filter((e) => e.Category === 'PHI' && e.Content)
+      .map((e) => ({
+        type: 'PHI',
+        content: e.Content!,
+        startMs: this.toStreamMs((e.StartTime ?? 0) * 1000),
+        endMs: this.toStreamMs((e.EndTime ?? 0) * 1000),
+        ...(typeof e.Confidence === 'number' ? { confidence: e.Confidence } : {}),
+      }));
+  }
+
   private async pump(results: AsyncIterable<MedicalTranscriptResultStream>): Promise<void> {
     try {
       for await (const event of results) {
@@ -277,6 +308,8 @@ class AwsStream implements TranscriptionStream {
           const alt = r.Alternatives?.[0];
           if (!alt || r.ResultId === undefined) continue;
           const speaker = this.opts.type === 'CONVERSATION' ? mainSpeaker(alt.Items ?? []) : undefined;
+          const words = r.IsPartial ? [] : this.words(alt.Items ?? []);
+          const phi = r.IsPartial ? [] : this.phi(alt.Entities ?? []);
           this.queue.push({
             kind: r.IsPartial ? 'partial' : 'final',
             segmentId: r.ResultId,
@@ -284,6 +317,8 @@ class AwsStream implements TranscriptionStream {
             startMs: this.toStreamMs((r.StartTime ?? 0) * 1000),
             endMs: this.toStreamMs((r.EndTime ?? 0) * 1000),
             ...(speaker !== undefined ? { speaker } : {}),
+            ...(words.length ? { words } : {}),
+            ...(phi.length ? { phi } : {}),
           });
         }
       }
