@@ -81,9 +81,19 @@ export function isDatabaseDown(err: unknown): boolean {
   return /Connection terminated|connection timeout|Client has encountered a connection error|Connection ended/i.test(err.message);
 }
 
+/**
+ * True for pg-pool's "no connection free in time" (connectionTimeoutMillis while every client is
+ * busy): this task is overloaded, the database is not down. Under a login flood these were answered
+ * 500 internal_error and looked like an outage (issue 19).
+ */
+export function isPoolExhausted(err: unknown): boolean {
+  return err instanceof Error && /timeout exceeded when trying to connect/i.test(err.message);
+}
+
 /** Normalises anything thrown into an AppError, hiding internals behind `internal_error`. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  if (isPoolExhausted(err)) return new AppError('capacity_exceeded', 'The server is busy. Try again shortly.', { retryable: true, cause: err });
   if (isDatabaseDown(err)) return new AppError('database_unavailable', undefined, { retryable: true, cause: err });
   return new AppError('internal_error', undefined, { cause: err });
 }
