@@ -156,7 +156,8 @@ $('logout').addEventListener('click', async () => {
 });
 
 function showUser(user) {
-  $('who').textContent = `${user.username} (${user.role})`;
+  $('me-name').textContent = user.username;
+  $('me-role').textContent = user.role;
   $('nav').hidden = false;
   $('whoami').hidden = false;
 }

@@ -41,6 +41,7 @@ function showLogin() {
   $('search-form').reset();
   $('app').hidden = true;
   $('whoami').hidden = true;
+  $('nav').hidden = true;
   $('login-view').hidden = false;
   $('login-username').focus();
 }
@@ -57,6 +58,7 @@ async function enter(user) {
   $('login-view').hidden = true;
   $('app').hidden = false;
   $('whoami').hidden = false;
+  $('nav').hidden = false;
   $('me-name').textContent = user.username;
   $('me-role').textContent = user.role;
   for (const el of document.querySelectorAll('.admin-only')) el.hidden = user.role !== 'admin';
@@ -97,6 +99,7 @@ async function route() {
     await loadUsers();
   } else if (hash === '#/audit' && state.me.role === 'admin') {
     show('audit');
+    loadAuditUsers().catch(() => {});
     await loadAudit(true);
   } else {
     show('list');
@@ -154,12 +157,12 @@ function listRows(item) {
   const row = h(
     'tr',
     {},
-    h('td', { text: fmtDate(item.createdAt) }),
-    h('td', {}, link),
-    h('td', { text: item.clinician.username }),
-    h('td', { text: specialtyName(item.specialty) }),
-    h('td', { text: fmtClock(item.durationMs) }),
-    h('td', {}, statusBadge(item)),
+    h('td', { text: fmtDate(item.createdAt), attrs: { 'data-label': 'Date' } }),
+    h('td', { attrs: { 'data-label': 'Title' } }, link),
+    h('td', { text: item.clinician.username, attrs: { 'data-label': 'Clinician' } }),
+    h('td', { text: specialtyName(item.specialty), attrs: { 'data-label': 'Specialty' } }),
+    h('td', { text: fmtClock(item.durationMs), attrs: { 'data-label': 'Duration' } }),
+    h('td', { attrs: { 'data-label': 'Status' } }, statusBadge(item)),
   );
   if (!item.snippet) return [row];
   // Search hit: the matching passage, matches wrapped in <mark> via text nodes only.
@@ -257,6 +260,8 @@ function renderTranscript(t) {
   state.transcript = t;
   const list = $('t-segments');
   list.replaceChildren();
+  // The offline engine gives no speakers: hide the column rather than show it empty.
+  list.classList.toggle('no-speakers', !t.segments.some((s) => s.speaker));
   if (!t.segments.length) list.append(h('li', { class: 'muted', text: 'No speech was transcribed.' }));
   t.segments.forEach((s, i) => {
     const label =
@@ -369,11 +374,21 @@ function userRow(u) {
     roleSel.append(o);
   }
   roleSel.disabled = self;
-  roleSel.addEventListener('change', () => updateUser(u, { role: roleSel.value }, `Role of ${u.username} changed to ${roleSel.value}.`));
+  roleSel.addEventListener('change', () => {
+    // A role decides what someone may read: confirm before it changes.
+    if (!confirm(`Change the role of ${u.username} from ${u.role} to ${roleSel.value}?`)) {
+      roleSel.value = u.role;
+      return;
+    }
+    void updateUser(u, { role: roleSel.value }, `Role of ${u.username} changed to ${roleSel.value}.`);
+  });
 
   const toggle = h('button', { class: 'secondary', text: u.disabled ? 'Enable' : 'Disable', attrs: { type: 'button' } });
   toggle.disabled = self;
-  toggle.addEventListener('click', () => updateUser(u, { disabled: !u.disabled }, `${u.username} ${u.disabled ? 'enabled' : 'disabled'}.`));
+  toggle.addEventListener('click', () => {
+    if (!u.disabled && !confirm(`Disable ${u.username}? They are signed out everywhere and cannot log in until enabled again.`)) return;
+    void updateUser(u, { disabled: !u.disabled }, `${u.username} ${u.disabled ? 'enabled' : 'disabled'}.`);
+  });
 
   const resetForm = h('form', { class: 'inline-form' });
   const pw = h('input', { attrs: { type: 'password', minlength: 12, required: '', autocomplete: 'new-password', 'aria-label': `New password for ${u.username}` } });
@@ -386,10 +401,10 @@ function userRow(u) {
   return h(
     'tr',
     {},
-    h('td', { text: u.username }),
-    h('td', {}, roleSel),
-    h('td', {}, h('span', { class: `badge ${u.disabled ? 'status-failed' : 'status-completed'}`, text: u.disabled ? 'disabled' : 'active' })),
-    h('td', { text: fmtDate(u.createdAt) }),
+    h('td', { text: u.username, attrs: { 'data-label': 'Username' } }),
+    h('td', { attrs: { 'data-label': 'Role' } }, roleSel),
+    h('td', { attrs: { 'data-label': 'Status' } }, h('span', { class: `badge ${u.disabled ? 'status-failed' : 'status-completed'}`, text: u.disabled ? 'disabled' : 'active' })),
+    h('td', { text: fmtDate(u.createdAt), attrs: { 'data-label': 'Created' } }),
     h('td', { class: 'row-actions' }, toggle, resetForm),
   );
 }
@@ -426,7 +441,9 @@ async function loadAudit(reset) {
   err.hidden = true;
   if (reset) {
     const p = new URLSearchParams();
-    for (const name of ['action', 'outcome']) if ($(`a-${name}`).value) p.set(name, $(`a-${name}`).value);
+    for (const name of ['action', 'outcome', 'actor']) if ($(`a-${name}`).value) p.set(name, $(`a-${name}`).value);
+    if ($('a-from').value) p.set('from', localDayStart($('a-from').value));
+    if ($('a-to').value) p.set('to', localDayStart($('a-to').value, 1));
     state.auditQuery = p.toString();
     state.auditCursor = null;
   }
@@ -441,13 +458,13 @@ async function loadAudit(reset) {
         h(
           'tr',
           { class: `outcome-${r.outcome}` },
-          h('td', { text: fmtDateSeconds(r.at) }),
-          h('td', { text: r.actorUsername ?? '—' }),
-          h('td', { text: r.action }),
-          h('td', { text: r.outcome }),
-          h('td', { text: r.targetId ? `${r.targetType ?? ''} ${r.targetId}` : '—' }),
-          h('td', { text: r.ip ?? '—' }),
-          h('td', { class: 'details', text: Object.keys(r.details ?? {}).length ? JSON.stringify(r.details) : '' }),
+          h('td', { text: fmtDateSeconds(r.at), attrs: { 'data-label': 'When' } }),
+          h('td', { text: r.actorUsername ?? '—', attrs: { 'data-label': 'Who' } }),
+          h('td', { text: r.action, attrs: { 'data-label': 'Action' } }),
+          h('td', { text: r.outcome, attrs: { 'data-label': 'Outcome' } }),
+          h('td', { attrs: { 'data-label': 'Target' } }, auditTarget(r)),
+          h('td', { text: r.ip ?? '—', attrs: { 'data-label': 'From' } }),
+          h('td', { class: 'details', attrs: { 'data-label': 'Details' } }, auditDetails(r.details)),
         ),
       );
     }
@@ -457,6 +474,29 @@ async function loadAudit(reset) {
     showError(err, e);
   }
 }
+/** "Transcription "Knee follow-up"" with a link, or "User alice": names, not UUIDs (the id stays in a tooltip). */
+function auditTarget(r) {
+  if (!r.targetId) return document.createTextNode('—');
+  const kind = { transcription: 'Transcript', user: 'User', live_session: 'Live session' }[r.targetType] ?? r.targetType ?? '';
+  const name = r.targetLabel ?? (r.targetType === 'transcription' ? 'deleted or untitled' : `${r.targetId.slice(0, 8)}…`);
+  const label = r.targetType === 'transcription' && r.targetLabel !== null ? h('a', { text: `“${name || 'Untitled'}”`, attrs: { href: `#/t/${r.targetId}` } }) : document.createTextNode(name);
+  return h('span', { attrs: { title: r.targetId } }, `${kind} `, label);
+}
+
+/** Details collapsed: a summary line, and each field on its own line when opened. */
+function auditDetails(details) {
+  const entries = Object.entries(details ?? {});
+  if (!entries.length) return null;
+  const line = ([k, v]) => h('li', {}, h('span', { class: 'muted', text: `${k}: ` }), Array.isArray(v) ? `${v.length} item${v.length === 1 ? '' : 's'}${v.length ? ` (${v.join(', ')})` : ''}` : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
+  return h('details', {}, h('summary', { text: entries.map(([k, v]) => (Array.isArray(v) ? `${k} (${v.length})` : k)).join(', ') }), h('ul', {}, ...entries.map(line)));
+}
+
+async function loadAuditUsers() {
+  if ($('a-actor').options.length > 1) return;
+  const { items } = await api('GET', '/api/admin/users');
+  $('a-actor').append(...items.map((u) => h('option', { text: u.username, attrs: { value: u.id } })));
+}
+
 $('audit-filter').addEventListener('submit', (e) => {
   e.preventDefault();
   loadAudit(true);

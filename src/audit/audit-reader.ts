@@ -8,6 +8,8 @@ export interface AuditRow {
   action: string;
   targetType: string | null;
   targetId: string | null;
+  /** What the target is called now (a transcription's title, a user's name), for people to read. */
+  targetLabel: string | null;
   outcome: 'success' | 'failure' | 'denied';
   ip: string | null;
   userAgent: string | null;
@@ -56,13 +58,23 @@ export class AuditReader {
       ip: string | null;
       user_agent: string | null;
       details: Record<string, unknown>;
+      target_label: string | null;
     }>(
-      `SELECT a.id, a.at, a.actor_id, coalesce(a.actor_username, u.username) AS actor_username, a.action,
-              a.target_type, a.target_id, a.outcome, a.ip, a.user_agent, a.details
-         FROM audit_log a LEFT JOIN users u ON u.id = a.actor_id
-        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY a.id DESC
-        LIMIT ${p(f.limit + 1)}`,
+      // The labels are looked up for the page's rows only (scalar subqueries outside the LIMIT).
+      `SELECT p.*,
+              CASE WHEN p.target_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+                CASE p.target_type
+                  WHEN 'transcription' THEN (SELECT t.title FROM transcriptions t WHERE t.id = p.target_id::uuid)
+                  WHEN 'user' THEN (SELECT tu.username FROM users tu WHERE tu.id = p.target_id::uuid)
+                END
+              END AS target_label
+         FROM (SELECT a.id, a.at, a.actor_id, coalesce(a.actor_username, u.username) AS actor_username, a.action,
+                      a.target_type, a.target_id, a.outcome, a.ip, a.user_agent, a.details
+                 FROM audit_log a LEFT JOIN users u ON u.id = a.actor_id
+                ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+                ORDER BY a.id DESC
+                LIMIT ${p(f.limit + 1)}) p
+        ORDER BY p.id DESC`,
       params,
     );
     const page = rows.slice(0, f.limit);
@@ -76,6 +88,7 @@ export class AuditReader {
         action: r.action,
         targetType: r.target_type,
         targetId: r.target_id,
+        targetLabel: r.target_label,
         outcome: r.outcome,
         ip: r.ip,
         userAgent: r.user_agent,
