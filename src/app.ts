@@ -1,3 +1,4 @@
+import { HTTP_HEADERS_TIMEOUT_MS, HTTP_KEEP_ALIVE_TIMEOUT_MS } from './lib/timeouts.js';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -57,8 +58,8 @@ export function createApp(deps: AppDeps): App {
   app.set('trust proxy', parseTrustProxy(config.TRUST_PROXY));
   const server = http.createServer(app);
   // Keep-alive longer than the ALB's idle timeout, so the ALB closes first (no 502 races).
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
+  server.keepAliveTimeout = HTTP_KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = HTTP_HEADERS_TIMEOUT_MS;
 
   const trustFn = app.get('trust proxy fn') as (addr: string, i: number) => boolean;
   const io = createRealtimeServer({

@@ -80,6 +80,7 @@ export const configSchema = z.object({
   METRICS_TOKEN: optionalString,
   METRICS_LOG_INTERVAL_MS: int(60_000, 1000),
   SHUTDOWN_TIMEOUT_MS: int(25_000, 1000),
+  ECS_STOP_POLL_MS: int(1000, 100),
 });
 
 type Raw = z.infer<typeof configSchema>;
@@ -93,6 +94,8 @@ export interface Config extends Raw {
   embeddedDatabase: boolean;
   /** True when S3_BUCKET is unset: run our own S3-API server. */
   embeddedStorage: boolean;
+  /** ECS's task metadata endpoint v4 (set by ECS in every task); the service drains when it says STOPPED. */
+  ecsMetadataUri: string | undefined;
   /** AWS_TRANSCRIBE_REGION, defaulting to AWS_REGION. */
   AWS_TRANSCRIBE_REGION: string;
   /** The engine a session fails over to: TRANSCRIBE_FALLBACK, default `local` for aws, `none` for local. */
@@ -143,6 +146,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddedDatabase: !raw.DATABASE_URL && !raw.DB_SECRET_ID,
     embeddedStorage: !raw.S3_BUCKET,
     AWS_TRANSCRIBE_REGION: raw.AWS_TRANSCRIBE_REGION ?? raw.AWS_REGION,
+    ecsMetadataUri: env.ECS_CONTAINER_METADATA_URI_V4?.trim() || undefined,
     // The default grace follows a shorter idle timeout; an explicit one above it is refused above.
     RESUME_GRACE_MS: Math.min(raw.RESUME_GRACE_MS, raw.IDLE_TIMEOUT_MS),
     fallbackEngine: raw.TRANSCRIBE_ENGINE === 'local' ? 'none' : (raw.TRANSCRIBE_FALLBACK ?? 'local'),

@@ -28,7 +28,8 @@ import { Counters } from './lib/metrics-hooks.js';
 import { Shutdown } from './lib/shutdown.js';
 import { ServiceMetrics } from './metrics/metrics.js';
 import { startMetricsReporter } from './metrics/reporter.js';
-import { registerDictationHandlers, roomSink } from './realtime/dictation-handlers.js';
+import { registerDictationHandlers, roomSink, sessionHandoff } from './realtime/dictation-handlers.js';
+import { watchEcsStop } from './lib/ecs-stop-watcher.js';
 import type { AppServer } from './realtime/server.js';
 import { createRecordingService, type RecordingService } from './recordings/service.js';
 import { startEmbeddedS3, type EmbeddedS3 } from './storage/embedded-s3.js';
@@ -51,6 +52,12 @@ export interface Service {
   taskId: string;
   /** Resilience counters (engine retries, failovers, resumes, gaps) for /metrics. */
   counters: Counters;
+  /**
+   * Starts the stop: `/health` 503, every live session told `server_shutdown`, ended and stored,
+   * then this task's sockets closed so browsers reconnect to another task. The process keeps
+   * serving until `close()`. Runs once; `close()` calls it too.
+   */
+  drain(): Promise<void>;
   /** Stops in order; resolves when everything is closed. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -202,6 +209,17 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     metrics.setDependenciesDown(() => health.sharedDown());
 
     let sessions!: SessionManager;
+    let realtime: AppServer | undefined;
+    let draining: Promise<void> | undefined;
+    const drain = () =>
+      (draining ??= (async () => {
+        health.setDraining();
+        await sessions.drain('server_shutdown');
+        // Every session is stored and its client told: closing this task's sockets now sends the
+        // browsers to another task at once, instead of when the load balancer cuts them.
+        realtime?.local.disconnectSockets(true);
+        logger.info('drain_complete');
+      })());
     const app = createApp({
       config,
       logger,
@@ -226,6 +244,8 @@ export async function startService(config: Config, logger: Logger, overrides: Se
         ['/transcriptions', playbackRouter({ db, users, audit, recordings, logger })],
       ],
       realtimeHandlers: (io) => {
+        realtime = io;
+        const handoff = sessionHandoff(io, logger);
         // Events reach a user's sockets on every task (logout, live-session rooms); the adapter's
         // listener connection is released by io.close() at shutdown, before the pool ends.
         io.adapter(
@@ -261,6 +281,13 @@ warmOpusWorker();
             },
           },
           sinkFor: (sessionId, transcriptionId) => roomSink(io, sessionId, transcriptionId),
+          requestHandoff: (userId, sessionId) => handoff.request(userId, sessionId),
+        });
+        handoff.serve(sessions);
+        // A draining task takes no sockets: a browser sent here by a stale route reconnects (the
+        // load balancer picks another task) instead of resuming on a task that is leaving.
+        io.on('connection', (socket) => {
+          if (draining) socket.disconnect(true);
         });
         registerDictationHandlers(io, sessions, logger, { metrics, audit });
         metrics.setLiveSessions(() => sessions.liveCount);
@@ -281,10 +308,11 @@ warmOpusWorker();
     const port = (app.server.address() as AddressInfo).port;
     logger.info({ port, taskId, database: embedded ? 'embedded' : 'external', storage: embeddedS3 ? 'embedded' : 's3', engine: engine.name }, 'service_listening');
 
-    shutdown.add('drain_sessions', () => {
-      health.setDraining();
-      return sessions.drain('server_shutdown');
-    });
+    if (config.ecsMetadataUri) {
+      const stopWatching = watchEcsStop({ metadataUri: config.ecsMetadataUri, intervalMs: config.ECS_STOP_POLL_MS, logger, onStop: () => void drain() });
+      shutdown.add('stop_ecs_watch', stopWatching);
+    }
+    shutdown.add('drain_sessions', drain);
     shutdown.add('close_realtime', () => closeRealtime(app.io));
     shutdown.add('close_http', () => closeHttp(app));
     for (const [name, run] of closers.reverse()) shutdown.add(name, run);
@@ -303,6 +331,7 @@ warmOpusWorker();
       metrics,
       taskId,
       counters,
+      drain,
       close: () => shutdown.run(config.SHUTDOWN_TIMEOUT_MS),
     };
   } catch (err) {

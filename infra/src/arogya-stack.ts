@@ -15,7 +15,7 @@ import {
   ALB_IDLE_TIMEOUT_SECONDS,
   CONTAINER_PORT,
   RECORDINGS_PREFIX,
-  drainSeconds,
+  deregistrationDelaySeconds,
   stopTimeoutSeconds,
   validateParams,
 } from './params.js';
@@ -125,7 +125,7 @@ export class ArogyaStack extends TerraformStack {
       certificateArn: p.certificateArn,
       containerPort: CONTAINER_PORT,
       idleTimeoutSeconds: ALB_IDLE_TIMEOUT_SECONDS,
-      deregistrationDelaySeconds: drainSeconds(p),
+      deregistrationDelaySeconds: deregistrationDelaySeconds(p),
       deletionProtection: p.deletionProtection,
     });
 

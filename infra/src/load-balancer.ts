@@ -14,7 +14,7 @@ export interface LoadBalancerProps {
   readonly certificateArn: string;
   readonly containerPort: number;
   readonly idleTimeoutSeconds: number;
-  /** Equal to the app's drain after SIGTERM. */
+  /** Covers noticing the stop, the app's drain and the browsers moving (params.ts). */
   readonly deregistrationDelaySeconds: number;
   readonly deletionProtection: boolean;
 }

@@ -62,12 +62,29 @@ export interface EnvironmentParams {
   readonly transcribeConcurrentStreamsQuota: number;
 }
 
-/** ALB idle timeout: long, because an idle WebSocket between Socket.IO pings must not be cut. */
-export const ALB_IDLE_TIMEOUT_SECONDS = 3600;
+/**
+ * ALB idle timeout. Shorter than the service's HTTP keep-alive (65 s, src/lib/timeouts.ts), so the
+ * ALB closes an idle connection before Node does (else a request can race Node's close: 502), and
+ * longer than Socket.IO's 20 s ping interval, so a WebSocket between pings is never idle that long.
+ * (It was 3600 s: every idle keep-alive connection then raced Node's 65 s close.)
+ */
+export const ALB_IDLE_TIMEOUT_SECONDS = 60;
+/** The range the ALB accepts for `idle_timeout`. */
+export const ALB_IDLE_TIMEOUT_RANGE = [1, 4000] as const;
 /** Fargate's upper bound for a container's stopTimeout. */
 export const FARGATE_MAX_STOP_TIMEOUT_SECONDS = 120;
 /** Seconds added to the app's drain so ECS never SIGKILLs a task that is still persisting sessions. */
 export const STOP_MARGIN_SECONDS = 5;
+/**
+ * From ECS marking the task STOPPED to the app draining: the app polls the task metadata endpoint
+ * every second (ECS_STOP_POLL_MS); the rest is margin for the agent. Then the drain tells, ends and
+ * stores every session and closes the sockets, and browsers reconnect (about 1 s) through the ALB
+ * to another task: all before the ALB cuts the connections at the end of the deregistration delay.
+ */
+export const STOP_DETECTION_SECONDS = 5;
+export const CLIENT_MOVE_SECONDS = 5;
+/** The range the ALB accepts for a target group's deregistration delay. */
+export const ALB_DEREGISTRATION_DELAY_RANGE = [0, 3600] as const;
 /** The port the container listens on (PORT). */
 export const CONTAINER_PORT = 3000;
 /** The object key prefix recordings live under (S3_PREFIX). */
@@ -89,7 +106,15 @@ export function drainSeconds(p: EnvironmentParams): number {
   return Math.ceil(p.shutdownTimeoutMs / 1000);
 }
 
-/** The container's stopTimeout: the drain plus a margin. */
+/**
+ * The target group's deregistration delay: the ALB keeps a stopping task's connections open this
+ * long, so the drain (started at DesiredStatus STOPPED, not at SIGTERM) reaches every browser.
+ */
+export function deregistrationDelaySeconds(p: EnvironmentParams): number {
+  return STOP_DETECTION_SECONDS + drainSeconds(p) + CLIENT_MOVE_SECONDS;
+}
+
+/** The container's stopTimeout: the drain plus a margin (the drain runs at SIGTERM when ECS's signal was missed). */
 export function stopTimeoutSeconds(p: EnvironmentParams): number {
   return drainSeconds(p) + STOP_MARGIN_SECONDS;
 }

@@ -59,6 +59,12 @@ export interface SessionManagerDeps {
   progressIntervalMs?: number;
   /** Where stretches the primary engine did not transcribe live go, for the repair pass. */
   repairs?: { add(transcriptionId: string, fromMs: number, toMs: number): Promise<void> };
+  /**
+   * Asks the other tasks to hand over live session `sessionId` of `userId` (end it with
+   * `server_shutdown`, stored); resolves true when one did. Used when a resume lands here while
+   * another task still holds the session (its socket was cut before that task was told to stop).
+   */
+  requestHandoff?: (userId: string, sessionId: string) => Promise<boolean>;
 }
 
 /**
@@ -468,7 +474,13 @@ export class SessionManager {
     const inFlight = this.continuing.get(sessionId);
     if (inFlight) return inFlight;
     const work = (async () => {
-      const row = await this.d.repo.findResumable(sessionId, userId, this.d.limits.resumeGraceMs, this.d.limits.taskDeadAfterMs ?? 10_000);
+      const deadAfterMs = this.d.limits.taskDeadAfterMs ?? 10_000;
+      let row = await this.d.repo.findResumable(sessionId, userId, this.d.limits.resumeGraceMs, deadAfterMs);
+      // Still live on a task that is alive: ask it to hand the session over (it tells its client,
+      // ends and stores the session with server_shutdown), then continue it here.
+      if (row?.state === 'owner_alive' && (await this.d.requestHandoff?.(userId, sessionId).catch(() => false))) {
+        row = await this.d.repo.findResumable(sessionId, userId, this.d.limits.resumeGraceMs, deadAfterMs);
+      }
       if (!row) throw new AppError('session_not_found');
       // Still live on a task that is alive (a network drop that reached another task), or on one that
       // has just died and is not yet known to be dead: the client retries.
@@ -534,6 +546,20 @@ export class SessionManager {
       await this.d.repo.releaseCrashedClaim(row.id, this.d.taskId, row.resumePart).catch(() => {});
       throw err;
     }
+  }
+
+  /**
+   * Another task asks for live session `sessionId` of `userId` because the client resumed there:
+   * it is told, ended with `server_shutdown` and stored, so the other task can continue it.
+   * Resolves false when the session is not live here or belongs to someone else.
+   */
+  async handOff(userId: string, sessionId: string): Promise<boolean> {
+    const s = this.sessions.get(sessionId);
+    if (!s || s.userId !== userId || s.ended) return false;
+    s.notify({ code: 'server_shutdown', message: 'The session continues on another server.', fatal: false });
+    await s.end('server_shutdown');
+    this.d.logger.info({ sessionId }, 'session_handed_off');
+    return true;
   }
 
   private forget(sessionId: string): void {

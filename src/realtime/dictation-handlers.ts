@@ -196,3 +196,33 @@ export function registerDictationHandlers(
     socket.on('disconnect', () => manager.detach(socket.id));
   });
 }
+
+/**
+ * Session hand-over between tasks (ECS stop sequence, DEPLOYMENT.md "Stopping a task"): this task
+ * answers the others' requests for sessions it holds, and `request` asks the others for one.
+ */
+export function sessionHandoff(io: AppServer, logger: Logger): {
+  serve(manager: SessionManager): void;
+  request(userId: string, sessionId: string): Promise<boolean>;
+} {
+  return {
+    serve(manager) {
+      io.on('session:handoff', (req, ack) => {
+        if (typeof req?.sessionId !== 'string' || typeof req.userId !== 'string' || typeof ack !== 'function') return;
+        manager.handOff(req.userId, req.sessionId).then(ack, (err: unknown) => {
+          logger.warn({ err: { message: (err as Error).message }, sessionId: req.sessionId }, 'session_handoff_failed');
+          ack(false);
+        });
+      });
+    },
+    request(userId, sessionId) {
+      return new Promise((resolve) => {
+        // Answers come from every other task; one that does not answer within the adapter's 5 s
+        // counts as "no" (a stored end takes well under that; the client retries the resume).
+        io.serverSideEmit('session:handoff', { sessionId, userId }, (_err: Error | null, answers: boolean[]) => {
+          resolve((answers ?? []).some(Boolean));
+        });
+      });
+    },
+  };
+}

@@ -62,6 +62,12 @@ export interface ServerToClientEvents {
   'session:level': (p: { sessionId: string; dbfs: number }) => void;
 }
 
+/** Between tasks, through the PostgreSQL adapter. */
+export interface InterServerEvents {
+  /** A resume landed on the sender while a receiver still holds the session: hand it over. */
+  'session:handoff': (req: { sessionId: string; userId: string }, ack: (handedOff: boolean) => void) => void;
+}
+
 export interface SocketData {
   user: { id: string; username: string; role: Role };
   httpSessionId: string;

@@ -5,11 +5,12 @@ import { sessionMatchesUser } from '../auth/session.js';
 import type { UserRepository, User } from '../auth/users.js';
 import { AppError, errorAck, toAppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
+import { SOCKET_IO_PING_INTERVAL_MS, SOCKET_IO_PING_TIMEOUT_MS } from '../lib/timeouts.js';
 import { originAllowed } from '../http/middleware/origin.js';
-import type { ClientToServerEvents, ServerToClientEvents, SocketData } from './events.js';
+import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from './events.js';
 
-export type AppServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
-export type AppSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+export type AppServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+export type AppSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
 /** The room every socket of one HTTP session joins, so logout can disconnect them all. */
 export const httpSessionRoom = (sessionId: string) => `http-session:${sessionId}`;
@@ -48,8 +49,8 @@ export function createRealtimeServer(opts: RealtimeOptions): AppServer {
   const io: AppServer = new Server(opts.httpServer, {
     serveClient: false,
     maxHttpBufferSize: opts.maxHttpBufferSize ?? 1024 * 1024 + 64 * 1024,
-    pingInterval: 20_000,
-    pingTimeout: 20_000,
+    pingInterval: SOCKET_IO_PING_INTERVAL_MS,
+    pingTimeout: SOCKET_IO_PING_TIMEOUT_MS,
     cors: { origin: false },
     allowRequest: (req, callback) => {
       const trust = opts.trustProxy(req.socket.remoteAddress ?? '');
