@@ -1,7 +1,8 @@
 import type { Pool } from '../db/pool.js';
 import { repairSummary } from '../dictation/repair-repo.js';
 import { ownRowsOnly } from './access.js';
-import type { Word } from '../transcription/port.js';
+import type { PhiEntity, Word } from '../transcription/port.js';
+import type { SegmentEvidence } from './phi/redact-detail.js';
 import { encodeCursor } from './cursor.js';
 import { endReasonOf } from './end-reason.js';
 import { tokenize } from './risk/flags.js';
@@ -150,6 +151,27 @@ export class TranscriptReadRepository {
     );
     const r = rows[0];
     return r && { id: r.id, clinicianId: r.clinician_id, status: r.status };
+  }
+
+  /** The engine's words and PHI entities of each segment, for PHI finding and redacted audio. */
+  async findEvidence(id: string): Promise<Map<string, SegmentEvidence>> {
+    const { rows } = await this.db.query<{ id: string; words: Word[] | null; phi: PhiEntity[] | null }>(
+      'SELECT id, words, phi FROM transcript_segments WHERE transcription_id = $1',
+      [id],
+    );
+    return new Map(rows.map((r) => [r.id, { words: r.words, phi: r.phi }]));
+  }
+
+  /** Whether an admin set this user to see PHI redacted by default. */
+  async redactsPhi(userId: string): Promise<boolean> {
+    const { rows } = await this.db.query<{ redact_phi: boolean }>('SELECT redact_phi FROM users WHERE id = $1', [userId]);
+    return rows[0]?.redact_phi ?? false;
+  }
+
+  /** Sets a user's default view; false when there is no such user. */
+  async setRedactsPhi(userId: string, redact: boolean): Promise<boolean> {
+    const { rowCount } = await this.db.query('UPDATE users SET redact_phi = $2 WHERE id = $1', [userId, redact]);
+    return (rowCount ?? 0) > 0;
   }
 
   /** The full transcript with its segments in time order, or undefined. */

@@ -1,10 +1,14 @@
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
 import type { AuditLog } from '../../audit/audit-log.js';
 import type { UserRepository } from '../../auth/users.js';
 import type { Pool } from '../../db/pool.js';
 import type { Logger } from '../../lib/logger.js';
 import { audioRoute } from '../../recordings/audio-route.js';
 import type { RecordingService } from '../../recordings/service.js';
+import { AppError } from '../../lib/app-error.js';
+import { wavHeader } from '../../recordings/wav.js';
+import { bleep, phiTimeSpans } from '../../transcripts/phi/redact-detail.js';
+import { TranscriptReadRepository } from '../../transcripts/repo.js';
 import { playbackAccess } from './reviewer.js';
 
 /**
@@ -55,5 +59,33 @@ export function playbackRouter(deps: { db: Pool; users: UserRepository; audit: A
       },
     }),
   );
+  router.get('/:id/audio/redacted', redactedAudio(deps, access));
   return router;
+}
+
+/**
+ * `GET /api/transcriptions/:id/audio/redacted`: the recording as WAV with every PHI stretch (found in
+ * the transcript, placed with the engine's word timings) replaced by a 1 kHz tone. WAV recordings
+ * (`pcm_s16le` sessions) only for now: an Opus recording answers 409 `conflict`.
+ */
+function redactedAudio(deps: { db: Pool; recordings: RecordingService }, access: ReturnType<typeof playbackAccess>) {
+  const transcripts = new TranscriptReadRepository(deps.db);
+  return async (req: Request, res: Response) => {
+    const id = String(req.params.id);
+    const ref = await access.authorize(req, id);
+    const detail = ref && (await transcripts.findDetail(ref.id));
+    if (!detail) throw new AppError('not_found');
+    if (!detail.recording.available) throw new AppError('not_found');
+    if (detail.recording.contentType !== 'audio/wav') throw new AppError('conflict', 'Redacted audio is available for WAV recordings only.');
+    const pcm = await deps.recordings.readCompletedPcm(ref.id);
+    const { rows } = await deps.db.query<{ sample_rate: number | null }>('SELECT sample_rate FROM transcriptions WHERE id = $1', [ref.id]);
+    const sampleRate = rows[0]?.sample_rate ?? 16000;
+    const spans = phiTimeSpans(detail, await transcripts.findEvidence(ref.id));
+    const out = bleep(pcm, sampleRate, spans);
+    await access.audit(req, ref.id, { redacted: true, spans: spans.length });
+    res.setHeader('Content-Type', 'audio/wav');
+    res.setHeader('Cache-Control', 'private, no-store');
+    res.setHeader('Content-Disposition', `attachment; filename="transcript-${ref.id}-redacted.wav"`);
+    res.send(Buffer.concat([wavHeader(sampleRate, out.length), out]));
+  };
 }

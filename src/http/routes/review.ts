@@ -6,7 +6,7 @@ import { AppError } from '../../lib/app-error.js';
 import { isUuid } from '../../transcripts/cursor.js';
 import type { TranscriptReadRepository } from '../../transcripts/repo.js';
 import type { TranscriptReviewRepository } from '../../transcripts/review.js';
-import { clientIp, requireUser } from '../middleware/auth.js';
+import { clientIp, requireRole, requireUser } from '../middleware/auth.js';
 import { parseBody } from '../validate.js';
 import { transcriptionAuthorizer } from './transcriptions.js';
 
@@ -41,6 +41,24 @@ const signBody = z
   })
   .strict();
 const reopenBody = z.object({ reason: z.string().trim().min(3).max(500) }).strict();
+const revealBody = reopenBody;
+const redactPrefBody = z.object({ redactPhi: z.boolean() }).strict();
+
+/**
+ * `PUT /api/admin/users/:id/redact-phi` `{redactPhi}`: whether that user sees transcripts with PHI
+ * redacted by default (admins only; audited as `user.update`).
+ */
+export function phiPreferenceRoutes(deps: ReviewRouteDeps): Router {
+  const router = Router();
+  router.put('/users/:id/redact-phi', requireUser(deps.users), requireRole('admin'), async (req, res) => {
+    const id = String(req.params.id);
+    const body = parseBody(redactPrefBody, req.body);
+    if (!isUuid(id) || !(await deps.transcripts.setRedactsPhi(id, body.redactPhi))) throw new AppError('not_found');
+    await deps.audit.record({ ...actor(req), action: 'user.update', targetType: 'user', targetId: id, details: { redactPhi: body.redactPhi } });
+    res.json({ id, redactPhi: body.redactPhi });
+  });
+  return router;
+}
 
 function actor(req: Request) {
   return {
@@ -143,6 +161,17 @@ export function reviewRoutes(deps: ReviewRouteDeps): Router {
       (r) => ({ version: r.version, signedVersion: r.signedVersion, reason: body.reason }),
     );
     res.json({ status: 'in_review', version: r.version });
+  });
+
+  // Shows what a redacted view hides; the reason is audited (the admin audit view shows it).
+  router.post('/:id/reveal', async (req, res) => {
+    const id = String(req.params.id);
+    const body = parseBody(revealBody, req.body);
+    const ref = await authorize(req, id, 'transcription.reveal');
+    const detail = ref && (await deps.transcripts.findDetail(ref.id));
+    if (!detail) throw new AppError('not_found');
+    await deps.audit.record({ ...actor(req), action: 'transcription.reveal', targetType: 'transcription', targetId: detail.id, details: { reason: body.reason } });
+    res.json(detail);
   });
 
   router.get('/:id/history', async (req, res) => {

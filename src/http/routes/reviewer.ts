@@ -6,7 +6,7 @@ import { TranscriptReadRepository, type TranscriptionRef } from '../../transcrip
 import { TranscriptReviewRepository } from '../../transcripts/review.js';
 import { clientIp } from '../middleware/auth.js';
 import { adminRoutes } from './admin.js';
-import { reviewRoutes } from './review.js';
+import { phiPreferenceRoutes, reviewRoutes } from './review.js';
 import { transcriptionAuthorizer, transcriptionRoutes } from './transcriptions.js';
 
 export interface ReviewerDeps {
@@ -18,9 +18,11 @@ export interface ReviewerDeps {
 /** The reviewer workspace's routers, for `AppDeps.apiRouters`: transcriptions and admin. */
 export function reviewerRouters(deps: ReviewerDeps): Array<[string, Router]> {
   const transcripts = new TranscriptReadRepository(deps.db);
+  const review = new TranscriptReviewRepository(deps.db);
   return [
     ['/transcriptions', transcriptionRoutes({ users: deps.users, audit: deps.audit, transcripts })],
-    ['/transcriptions', reviewRoutes({ users: deps.users, audit: deps.audit, transcripts, review: new TranscriptReviewRepository(deps.db) })],
+    ['/transcriptions', reviewRoutes({ users: deps.users, audit: deps.audit, transcripts, review })],
+    ['/admin', phiPreferenceRoutes({ users: deps.users, audit: deps.audit, transcripts, review })],
     ['/admin', adminRoutes(deps)],
   ];
 }

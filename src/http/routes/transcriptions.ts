@@ -8,7 +8,8 @@ import { canSee } from '../../transcripts/access.js';
 import { decodeCursor, isUuid } from '../../transcripts/cursor.js';
 import { EXPORT_FORMATS, exportFilename } from '../../transcripts/export/index.js';
 import type { TranscriptionRef, TranscriptReadRepository } from '../../transcripts/repo.js';
-import { SPECIALTIES, STATUSES } from '../../transcripts/types.js';
+import { redactDetail } from '../../transcripts/phi/redact-detail.js';
+import { SPECIALTIES, STATUSES, type TranscriptionDetail } from '../../transcripts/types.js';
 import { clientIp, requireUser } from '../middleware/auth.js';
 import { instant, limitParam } from '../query.js';
 import { parseBody } from '../validate.js';
@@ -32,7 +33,16 @@ const listQuery = z
   })
   .strict();
 
-const exportQuery = z.object({ format: z.enum(['txt', 'srt', 'vtt', 'json']) }).strict();
+const exportQuery = z.object({ format: z.enum(['txt', 'srt', 'vtt', 'json']), redact: z.enum(['true', 'false']).optional() }).strict();
+
+/**
+ * The detail as this viewer may see it: with PHI redacted when asked (`?redact=true`) or when an admin
+ * set the viewer to redacted by default (then only `POST …/reveal` with a reason shows it).
+ */
+async function viewOf(deps: TranscriptionRouteDeps, req: Request, detail: TranscriptionDetail, asked: boolean): Promise<TranscriptionDetail> {
+  if (!asked && !(await deps.transcripts.redactsPhi(req.user!.id))) return detail;
+  return redactDetail(detail, await deps.transcripts.findEvidence(detail.id));
+}
 
 /** Audit fields every row from a request carries: who and from where. */
 function actor(req: Request) {
@@ -117,31 +127,33 @@ export function transcriptionRoutes(deps: TranscriptionRouteDeps): Router {
   router.get('/:id', async (req, res) => {
     const id = String(req.params.id);
     const ref = await authorize(req, id, 'transcription.view');
-    const detail = ref && (await deps.transcripts.findDetail(ref.id));
-    if (!detail) throw new AppError('not_found');
+    const found = ref && (await deps.transcripts.findDetail(ref.id));
+    if (!found) throw new AppError('not_found');
+    const detail = await viewOf(deps, req, found, req.query.redact === 'true');
     await deps.audit.record({
       ...actor(req),
       action: 'transcription.view',
       targetType: 'transcription',
       targetId: detail.id,
-      details: { segments: detail.segments.length },
+      details: { segments: detail.segments.length, ...('redacted' in detail ? { redacted: true } : {}) },
     });
     res.json(detail);
   });
 
   router.get('/:id/export', async (req, res) => {
     const id = String(req.params.id);
-    const { format } = parseBody(exportQuery, req.query);
+    const { format, redact } = parseBody(exportQuery, req.query);
     const ref = await authorize(req, id, 'transcription.export');
-    const detail = ref && (await deps.transcripts.findDetail(ref.id));
-    if (!detail) throw new AppError('not_found');
+    const found = ref && (await deps.transcripts.findDetail(ref.id));
+    if (!found) throw new AppError('not_found');
+    const detail = await viewOf(deps, req, found, redact === 'true');
     const body = EXPORT_FORMATS[format].render(detail);
     await deps.audit.record({
       ...actor(req),
       action: 'transcription.export',
       targetType: 'transcription',
       targetId: detail.id,
-      details: { format, bytes: Buffer.byteLength(body) },
+      details: { format, bytes: Buffer.byteLength(body), ...('redacted' in detail ? { redacted: true } : {}) },
     });
     res.setHeader('Content-Type', EXPORT_FORMATS[format].contentType);
     res.setHeader('Content-Disposition', `attachment; filename="${exportFilename(detail, format)}"`);
