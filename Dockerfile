@@ -36,6 +36,7 @@ RUN groupadd --gid 10001 arogya \
 
 WORKDIR /app
 ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
     PORT=3000 \
     DATA_DIR=/var/lib/arogya \
     NODE_EXTRA_CA_CERTS=/etc/ssl/certs/rds-global-bundle.pem

@@ -19,7 +19,9 @@ const optionalString = z
 export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: int(3000),
-  HOST: z.string().default('0.0.0.0'),
+  // Loopback by default: a developer's `npm start` is not reachable from the café's Wi-Fi. Containers
+  // listen on every interface: the Dockerfile sets HOST=0.0.0.0 (the ALB reaches the task's ENI).
+  HOST: z.string().default('127.0.0.1'),
   DATA_DIR: z.string().default('./.data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 

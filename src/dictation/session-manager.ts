@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { assertSupportedFormat, createLiveDecoder, type OpusHeadInfo } from '../audio/index.js';
 import { AppError } from '../lib/app-error.js';
-import { containsNul } from '../lib/text.js';
+import { containsNul, withoutBidiControls } from '../lib/text.js';
 import type { Logger } from '../lib/logger.js';
 import { noopMetrics, type MetricsHooks } from '../lib/metrics-hooks.js';
 import type { ServiceMetrics } from '../metrics/metrics.js';
@@ -121,7 +121,7 @@ export class SessionManager {
       create: (sessionId) =>
         this.d.repo.create({
           clinicianId: userId,
-          title: req.title?.trim() ?? '',
+          title: withoutBidiControls(req.title ?? '').trim(),
           specialty: req.specialty,
           type: req.type,
           engine: this.d.engine.name,

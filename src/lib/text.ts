@@ -20,6 +20,18 @@ export function containsNul(value: unknown, maxDepth = 32): boolean {
   return visit(value, 0);
 }
 
+/**
+ * Bidirectional control characters (LRE/RLE/PDF/LRO/RLO, LRI/RLI/FSI/PDI, LRM/RLM/ALM): in a title
+ * they make a title such as "Consult <RLO>fdp.exe" display as "Consult exe.pdf" in lists and file
+ * names (trojan-source style).
+ */
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g;
+
+/** Removes bidirectional control characters (see {@link BIDI_CONTROLS}). */
+export function withoutBidiControls(s: string): string {
+  return s.replace(BIDI_CONTROLS, '');
+}
+
 /** Replaces NUL characters, which PostgreSQL cannot store, with U+FFFD. */
 export function withoutNul(s: string): string {
   return s.includes('\u0000') ? s.replaceAll('\u0000', '\uFFFD') : s;

@@ -29,6 +29,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
 }
 
 function fromBodyParser(err: unknown): AppError | undefined {
+  // An AppError has a `status` too (400 for invalid_payload): it must keep its own message, which
+  // names the fields, not become "The request URL is not valid." (issue 19).
+  if (err instanceof AppError) return undefined;
   const type = (err as { type?: string } | null)?.type;
   if (type === 'entity.parse.failed') return new AppError('invalid_json');
   if (type === 'entity.too.large') return new AppError('payload_too_large');

@@ -1,0 +1,50 @@
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { DictationClient } from '../support/dictation-client.js';
+import { startTestService, type TestService } from '../support/service.js';
+
+/** Smaller findings of the issue 19 attack (item 5), each with the test of its fix. */
+let t: TestService;
+beforeAll(async () => {
+  t = await startTestService();
+});
+afterAll(() => t?.close());
+
+describe('invalid_payload over HTTP', () => {
+  it('names the fields at fault (not "The request URL is not valid.") and never echoes their values', async () => {
+    const res = await t.client().post('/api/auth/login', { username: 12345, password: '' });
+    expect(res.status).toBe(400);
+    expect(res.json.error.code).toBe('invalid_payload');
+    expect(res.json.error.message).toBe('Invalid or missing: username, password.');
+    expect(res.json.error.fields).toEqual(['username', 'password']);
+    const { http } = await t.loggedIn('admin');
+    const bad = await http.post('/api/admin/users', { username: 'x', role: 'surgeon', password: 'long-enough-password' });
+    expect(bad.json.error).toMatchObject({ code: 'invalid_payload', fields: ['role'] });
+    expect(bad.text).not.toContain('surgeon');
+  });
+});
+
+describe('titles', () => {
+  it('loses its bidirectional control characters, so it cannot display reversed in lists and file names', async () => {
+    const { http } = await t.loggedIn('clinician');
+    const live = new DictationClient(t.url, http.cookieHeader);
+    try {
+      const started = await live.start({ title: 'Consult \u202Efdp.exe\u2066 \u200Fnote\u2069', audio: { encoding: 'pcm_s16le', sampleRate: 16000 } });
+      expect(started.ok).toBe(true);
+      const detail = await http.get(`/api/transcriptions/${started.transcriptionId}`);
+      expect(detail.json.title).toBe('Consult fdp.exe note');
+    } finally {
+      live.close();
+    }
+  });
+});
+
+describe('listening address', () => {
+  it('is loopback by default, and the container image sets HOST=0.0.0.0 explicitly', () => {
+    expect(loadConfig({}).HOST).toBe('127.0.0.1');
+    const dockerfile = fs.readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    expect(runtime).toMatch(/^ENV [^\n]*(\\\n[^\n]*)*\bHOST=0\.0\.0\.0\b/m);
+  });
+});
