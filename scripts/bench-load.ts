@@ -20,7 +20,7 @@ export interface LoadPlan {
   url: string;
   sessions: number;
   seconds: number;
-  encoding: 'pcm_s16le' | 'webm_opus';
+  encoding: 'pcm_s16le' | 'webm_opus' | 'ogg_opus';
   chunkMs: number;
   /** Username/password pairs; session i logs in as users[i % users.length]. */
   users: Array<{ username: string; password: string }>;
@@ -36,6 +36,8 @@ export interface SessionStats {
   started: boolean;
   startError?: string;
   chunksSent: number;
+  /** Audio bytes in the chunks sent (the payload on the wire, without Socket.IO framing). */
+  bytesSent: number;
   chunksAcked: number;
   ackLatMs: number[];
   /** The same, split: chunks sent in the session's first `coldMs` of streaming, and after. */
@@ -67,15 +69,15 @@ function speech(seconds: number, rotation: number): Buffer {
   return Buffer.concat(parts).subarray(0, need);
 }
 
-/** WebM/Opus as MediaRecorder makes it (ffmpeg libopus, written to a pipe: unknown-size clusters). */
-async function webm(pcm: Buffer): Promise<Buffer> {
+/** WebM/Opus as MediaRecorder makes it (ffmpeg libopus, written to a pipe: unknown-size clusters), or Ogg Opus. */
+async function opus(pcm: Buffer, container: 'webm' | 'ogg'): Promise<Buffer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'arogya-bench-opus-'));
   try {
     const input = path.join(dir, 'in.raw');
     fs.writeFileSync(input, pcm);
     const { stdout } = await run(
       'ffmpeg',
-      ['-hide_banner', '-loglevel', 'error', '-f', 's16le', '-ar', '16000', '-ac', '1', '-i', input, '-c:a', 'libopus', '-b:a', '32k', '-frame_duration', '20', '-f', 'webm', 'pipe:1'],
+      ['-hide_banner', '-loglevel', 'error', '-f', 's16le', '-ar', '16000', '-ac', '1', '-i', input, '-c:a', 'libopus', '-b:a', '32k', '-frame_duration', '20', '-f', container, 'pipe:1'],
       { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024 },
     );
     return stdout;
@@ -124,7 +126,7 @@ function percentile(values: number[], p: number): number | null {
 const pcts = (v: number[]) => ({ p50: percentile(v, 50), p95: percentile(v, 95), p99: percentile(v, 99), n: v.length });
 
 class BenchSession {
-  readonly stats: SessionStats = { started: false, chunksSent: 0, chunksAcked: 0, ackLatMs: [], ackLatColdMs: [], ackLatWarmMs: [], captionLatMs: [], partialLatMs: [], finals: 0, partials: 0, audioMsSent: 0, errors: {} };
+  readonly stats: SessionStats = { started: false, chunksSent: 0, bytesSent: 0, chunksAcked: 0, ackLatMs: [], ackLatColdMs: [], ackLatWarmMs: [], captionLatMs: [], partialLatMs: [], finals: 0, partials: 0, audioMsSent: 0, errors: {} };
   private socket?: Socket;
   private sessionId?: string;
   /** performance.now() when chunk k was sent. */
@@ -177,7 +179,7 @@ class BenchSession {
       title: 'bench',
       specialty: 'PRIMARYCARE',
       type: 'DICTATION',
-      audio: this.plan.encoding === 'pcm_s16le' ? { encoding: 'pcm_s16le', sampleRate: 16000 } : { encoding: 'webm_opus' },
+      audio: this.plan.encoding === 'pcm_s16le' ? { encoding: 'pcm_s16le', sampleRate: 16000 } : { encoding: this.plan.encoding },
     })) as { ok: boolean; sessionId?: string; error?: { code: string } };
     if (!res.ok) throw new Error(res.error?.code ?? 'start_failed');
     this.sessionId = res.sessionId;
@@ -198,6 +200,7 @@ class BenchSession {
       this.sentAt[k] = sent;
       this.stats.chunksSent++;
       this.stats.audioMsSent += this.plan.chunkMs;
+      this.stats.bytesSent += this.chunks[k]!.length;
       this.outstanding++;
       this.socket!.timeout(30_000).emit('audio:chunk', { sessionId: this.sessionId, seq: k, data: this.chunks[k] }, (timeoutErr: Error | null, res?: { ok: boolean; ackSeq?: number; error?: { code: string } }) => {
         this.outstanding--;
@@ -242,7 +245,7 @@ async function main(): Promise<void> {
   const audio: Buffer[][] = [];
   for (let v = 0; v < variants; v++) {
     const pcm = speech(plan.seconds, v * 7);
-    audio.push(chunksOf(plan.encoding === 'pcm_s16le' ? pcm : await webm(pcm), plan.seconds, plan.chunkMs));
+    audio.push(chunksOf(plan.encoding === 'pcm_s16le' ? pcm : await opus(pcm, plan.encoding === 'webm_opus' ? 'webm' : 'ogg'), plan.seconds, plan.chunkMs));
   }
   const sessions = Array.from({ length: plan.sessions }, (_, i) => new BenchSession(plan, audio[i % variants]!));
   // Logins are scrypt-heavy on the server: a few at a time, before any audio flows.
@@ -301,6 +304,8 @@ async function main(): Promise<void> {
     chunksSent: sum((s) => s.chunksSent),
     chunksAcked: sum((s) => s.chunksAcked),
     chunksLost: sum((s) => s.chunksSent - s.chunksAcked),
+    // Audio payload per minute of audio sent, per session: what one consultation puts on the uplink.
+    bytesPerSessionMinute: Math.round(sum((s) => s.bytesSent) / Math.max(1, sum((s) => s.audioMsSent) / 60_000)),
     sessionsShortOfAudio: shortSessions,
     finals: sum((s) => s.finals),
     partials: sum((s) => s.partials),

@@ -1,6 +1,6 @@
 /**
  * Live-session benchmark: `npm run bench -- [--sessions N] [--seconds S] [--engine aws|local]
- *   [--encoding pcm_s16le|webm_opus] [--chunk-ms 200] [--ramp-seconds 0.2] [--engine-delay-ms 0] [--cpu-prof DIR]
+ *   [--encoding pcm_s16le|webm_opus|ogg_opus] [--chunk-ms 200] [--ramp-seconds 0.2] [--engine-delay-ms 0] [--cpu-prof DIR]
  *   [--node-arg=--trace-gc ...] [--service-output FILE]
  *   [--search [--search-start 2 --search-step 2 --search-max 40]]`
  *
@@ -50,7 +50,7 @@ const { values: a } = parseArgs({
 });
 
 const engine = a.engine === 'local' ? 'local' : 'aws';
-const encoding = a.encoding === 'webm_opus' ? 'webm_opus' : 'pcm_s16le';
+const encoding = a.encoding === 'webm_opus' || a.encoding === 'ogg_opus' ? a.encoding : 'pcm_s16le';
 const seconds = Number(a.seconds);
 const chunkMs = Number(a['chunk-ms']);
 const engineDelayMs = Number(a['engine-delay-ms']);
