@@ -305,7 +305,7 @@ async function main(): Promise<void> {
     chunksAcked: sum((s) => s.chunksAcked),
     chunksLost: sum((s) => s.chunksSent - s.chunksAcked),
     // Audio payload per minute of audio sent, per session: what one consultation puts on the uplink.
-    bytesPerSessionMinute: Math.round(sum((s) => s.bytesSent) / Math.max(1, sum((s) => s.audioMsSent) / 60_000)),
+    bytesPerSessionMinute: Math.round(sum((s) => s.bytesSent) / Math.max(1e-3, sum((s) => s.audioMsSent) / 60_000)),
     sessionsShortOfAudio: shortSessions,
     finals: sum((s) => s.finals),
     partials: sum((s) => s.partials),
