@@ -113,6 +113,14 @@ describe('loadConfig values', () => {
     expect(problems({ ...base, [key]: 'other' }).join()).toMatch(new RegExp(`^${key}: `));
   });
 
+  it('reads a boolean setting from true/false, 1/0 and yes/no only', () => {
+    const production = { NODE_ENV: 'production', SESSION_SECRET: SECRET32 };
+    for (const yes of ['true', '1', 'yes']) expect(loadConfig({ ...production, ALLOW_EMBEDDED_IN_PRODUCTION: yes }).ALLOW_EMBEDDED_IN_PRODUCTION, yes).toBe(true);
+    for (const no of ['false', '0', 'no']) expect(loadConfig({ ALLOW_EMBEDDED_IN_PRODUCTION: no }).ALLOW_EMBEDDED_IN_PRODUCTION, no).toBe(false);
+    expect(loadConfig({}).ALLOW_EMBEDDED_IN_PRODUCTION).toBe(false);
+    expect(problems({ ALLOW_EMBEDDED_IN_PRODUCTION: 'on' }).join()).toMatch(/^ALLOW_EMBEDDED_IN_PRODUCTION: /);
+  });
+
   it('reads integers from strings and refuses fractions, negatives and values under the minimum', () => {
     expect(loadConfig({ PORT: '8080', DB_POOL_MAX: '1', EMBEDDED_PG_PORT: '0' })).toMatchObject({ PORT: 8080, DB_POOL_MAX: 1, EMBEDDED_PG_PORT: 0 });
     expect(problems({ PORT: '-1' })).toHaveLength(1);
