@@ -77,5 +77,23 @@ export function dummyPasswordHash(): Promise<string> {
 export function passwordProblem(password: string): string | undefined {
   if (password.length < MIN_PASSWORD_LENGTH) return `Passwords need at least ${MIN_PASSWORD_LENGTH} characters.`;
   if (password.length > MAX_PASSWORD_LENGTH) return `Passwords have at most ${MAX_PASSWORD_LENGTH} characters.`;
+  // The attack of issue 19 set `            `, `aaaaaaaaaaaa` and `123456789012`, for an admin too:
+  // long enough, guessed first by any online attacker.
+  if (password.trim() === '') return 'Passwords cannot be only spaces.';
+  if (new Set(password.toLowerCase()).size < 4) return 'Passwords need at least 4 different characters.';
+  if (isSequence(password.toLowerCase())) return 'Passwords cannot be a run of consecutive characters.';
   return undefined;
+}
+
+/** `123456789012`, `abcdefghijkl`, `987654321098`: every step +1 (or every step −1), digits wrapping 9↔0. */
+function isSequence(p: string): boolean {
+  const step = (a: string, b: string): number => {
+    const isDigit = (c: string) => c >= '0' && c <= '9';
+    if (isDigit(a) && isDigit(b)) return ((b.charCodeAt(0) - a.charCodeAt(0) + 15) % 10) - 5;
+    return b.charCodeAt(0) - a.charCodeAt(0);
+  };
+  const first = step(p[0]!, p[1]!);
+  if (first !== 1 && first !== -1) return false;
+  for (let i = 2; i < p.length; i++) if (step(p[i - 1]!, p[i]!) !== first) return false;
+  return true;
 }

@@ -26,4 +26,20 @@ describe('passwords', () => {
     expect(passwordProblem('x'.repeat(257))).toMatch(/256/);
     expect(passwordProblem('twelve-chars')).toBeUndefined();
   });
+
+  it.each([
+    ['12 spaces', ' '.repeat(12), /only spaces/],
+    ['tabs and spaces', ' \t \t \t \t \t \t', /only spaces/],
+    ['one letter repeated', 'aaaaaaaaaaaa', /4 different/],
+    ['two letters alternating', 'abababababab', /4 different/],
+    ['a run of digits', '123456789012', /consecutive/],
+    ['a falling run of digits', '987654321098', /consecutive/],
+    ['a run of letters', 'abcdefghijkl', /consecutive/],
+  ])('refuses %s (issue 19: accepted before, for an admin too)', (_what, password, message) => {
+    expect(passwordProblem(password)).toMatch(message);
+  });
+
+  it('accepts ordinary long passwords', () => {
+    for (const p of ['correct horse battery', 'pw-Zk3_9qLm2xY', '1357924680ab']) expect(passwordProblem(p), p).toBeUndefined();
+  });
 });
