@@ -1,0 +1,130 @@
+/**
+ * Not a check: renders the screenshots in docs/screenshots/ (linked from the README) from the real
+ * pages. Run with `SCREENSHOTS=1 npx vitest run test/e2e/screenshots.test.ts`; skipped otherwise.
+ * pngquant, when installed, then cuts each PNG to a 64-colour palette (each well under 150 KB).
+ */
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fakeMicrophone, launchChromium } from '../support/browser.js';
+import { tonePcm } from '../support/coverage.js';
+import { DictationClient, pcmChunks } from '../support/dictation-client.js';
+import { FakeEngine } from '../support/fake-engine.js';
+import { seedTranscription } from '../support/seed.js';
+import { queryDb, startTestService, type TestService } from '../support/service.js';
+
+const OUT = path.resolve(import.meta.dirname, '../../docs/screenshots');
+const MIC_WAV = path.resolve(import.meta.dirname, '../../../shared/audio/real/jfk.wav');
+const DESKTOP = { width: 1100, height: 720 };
+const PHONE = { width: 390, height: 844 };
+
+let t: TestService;
+let browser: Browser;
+
+async function shot(page: Page, name: string): Promise<void> {
+  const file = path.join(OUT, `${name}.png`);
+  await page.screenshot({ path: file });
+  try {
+    execFileSync('pngquant', ['--force', '--skip-if-larger', '--output', file, '64', file]);
+  } catch {
+    /* pngquant missing (apt-get install pngquant): the PNG stays as Chromium wrote it */
+  }
+}
+
+async function logIn(page: Page, user: { username: string; password: string }): Promise<void> {
+  const form = page.locator('#login-form');
+  await form.getByLabel('Username').fill(user.username);
+  await form.getByLabel('Password').fill(user.password);
+  await form.getByRole('button', { name: 'Log in' }).click();
+}
+
+describe.skipIf(!process.env.SCREENSHOTS)('screenshots for the README', () => {
+  beforeAll(async () => {
+    t = await startTestService({ RESUME_GRACE_MS: '5000' }, { engine: new FakeEngine({ wordsPerSecond: 2.5, wordsPerSegment: 6 }) });
+    browser = await launchChromium(fakeMicrophone(MIC_WAV, true));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  it('renders the main states', async () => {
+    const clinician = await t.createUser('clinician', 'dr.rao');
+    const admin = await t.createUser('admin', 'admin');
+    const day = (d: number, h: number) => `2026-11-${String(d).padStart(2, '0')}T${String(h).padStart(2, '0')}:15:00Z`;
+    await seedTranscription(t.databaseUrl, { clinicianId: clinician.id, title: 'Follow-up, room 3', createdAt: day(27, 9), durationMs: 312_000, segments: [
+      { startMs: 0, endMs: 4200, text: 'Good morning, how has the knee been since the injection?', speaker: 'spk_0' },
+      { startMs: 4200, endMs: 9000, text: 'Much better. The swelling went down after about a week.', speaker: 'spk_1' },
+      { startMs: 9000, endMs: 10_500, text: '', kind: 'gap' },
+      { startMs: 10_500, endMs: 16_000, text: 'Good. Any pain on the stairs or when you kneel?', speaker: 'spk_0' },
+      { startMs: 16_000, endMs: 21_000, text: 'A little on the stairs, nothing when kneeling.', speaker: 'spk_1', kind: 'provisional' },
+    ] });
+    await seedTranscription(t.databaseUrl, { clinicianId: clinician.id, title: 'Cardiology review', specialty: 'CARDIOLOGY', createdAt: day(26, 14), durationMs: 845_000, segments: [{ startMs: 0, endMs: 3000, text: 'Blood pressure one thirty over eighty five.' }] });
+    await seedTranscription(t.databaseUrl, { clinicianId: clinician.id, title: 'Discharge letter', type: 'DICTATION', createdAt: day(25, 11), durationMs: 128_000, segments: [{ startMs: 0, endMs: 3000, text: 'Discharge summary.' }] });
+    await seedTranscription(t.databaseUrl, { clinicianId: clinician.id, title: 'Ward round', createdAt: day(24, 8), durationMs: 400 });
+    const http = t.client();
+    await http.login(clinician.username, clinician.password);
+    const gone = new DictationClient(t.url, http.cookieHeader);
+    await gone.start({ title: 'Home visit (connection lost)', audio: { encoding: 'pcm_s16le', sampleRate: 16000 } });
+    await gone.stream(pcmChunks(tonePcm(6000), 200));
+    gone.close();
+    await expect.poll(async () => (await queryDb<{ status: string }>(t.databaseUrl, 'SELECT status FROM transcriptions WHERE id = $1', [gone.transcriptionId]))[0]?.status, { timeout: 30_000 }).toBe('completed');
+
+    // The recording page: idle, live, signed out mid-recording.
+    const ctx = await browser.newContext({ viewport: DESKTOP, permissions: ['microphone'] });
+    await ctx.setOffline(false);
+    const page = await ctx.newPage();
+    await page.goto(t.url);
+    await shot(page, '1-login');
+    await logIn(page, clinician);
+    await expect.poll(() => page.locator('#connection').textContent()).toBe('Connected');
+    await page.getByLabel(/Title/).fill('Follow-up, room 3');
+    await shot(page, '2-record-ready');
+    await page.locator('#record').click();
+    await expect.poll(() => page.locator('#transcript .segment.final').count(), { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
+    await expect.poll(() => page.locator('#transcript .segment.partial').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await shot(page, '3-recording-live');
+    const other = await ctx.newPage();
+    await other.goto(`${t.url}/review.html`);
+    await other.getByRole('button', { name: 'Log out' }).click();
+    await other.close();
+    await expect.poll(() => page.locator('#relogin').isVisible(), { timeout: 10_000 }).toBe(true);
+    await page.waitForTimeout(2000);
+    await shot(page, '4-signed-out-inline-login');
+    await ctx.close();
+
+    // The phone while recording.
+    const phone = await browser.newContext({ viewport: PHONE, permissions: ['microphone'], deviceScaleFactor: 1 });
+    await phone.setOffline(false);
+    const p = await phone.newPage();
+    await p.goto(t.url);
+    await logIn(p, clinician);
+    await expect.poll(() => p.locator('#connection').textContent()).toBe('Connected');
+    await p.locator('#record').click();
+    await expect.poll(() => p.locator('#transcript .segment.final').count(), { timeout: 40_000 }).toBeGreaterThanOrEqual(6);
+    await shot(p, '5-phone-recording');
+    await p.locator('#record').click();
+    await expect.poll(() => p.locator('#saved').isVisible(), { timeout: 30_000 }).toBe(true);
+    await p.goto(`${t.url}/review.html`);
+    await expect.poll(() => p.locator('#list-body tr').count()).toBeGreaterThan(3);
+    await shot(p, '6-phone-transcripts');
+    await phone.close();
+
+    // The transcripts page and the audit log.
+    const rctx = await browser.newContext({ viewport: DESKTOP });
+    const r = await rctx.newPage();
+    await r.goto(`${t.url}/review.html`);
+    await logIn(r, admin);
+    await expect.poll(() => r.locator('#list-body tr').count()).toBeGreaterThan(3);
+    await shot(r, '7-transcripts-list');
+    await r.getByRole('link', { name: 'Follow-up, room 3' }).last().click();
+    await expect.poll(() => r.locator('#t-title').textContent()).toBe('Follow-up, room 3');
+    await shot(r, '8-transcript');
+    await r.getByRole('link', { name: 'Home visit (connection lost)' }).count();
+    await r.goto(`${t.url}/review.html#/audit`);
+    await expect.poll(() => r.locator('#audit-body tr').count()).toBeGreaterThan(3);
+    await shot(r, '9-audit-log');
+    await rctx.close();
+  }, 240_000);
+});
