@@ -11,6 +11,7 @@ import type { AuditLog } from './audit/audit-log.js';
 import type { Config } from './config.js';
 import type { HealthMonitor } from './health/health-monitor.js';
 import { errorHandler, notFound } from './http/middleware/errors.js';
+import { forwardedClientIp } from './http/middleware/auth.js';
 import { requireSameOrigin } from './http/middleware/origin.js';
 import { authRoutes } from './http/routes/auth.js';
 import type { Logger } from './lib/logger.js';
@@ -68,6 +69,7 @@ export function createApp(deps: AppDeps): App {
     users: deps.users,
     allowedOrigins: config.allowedOrigins,
     trustProxy: (addr) => trustFn(addr, 0),
+    clientIp: (req) => forwardedClientIp(req, trustFn),
     logger,
     liveHttpSessions: deps.liveHttpSessions,
     sessionCheckMs: config.SOCKET_SESSION_CHECK_MS,

@@ -78,7 +78,7 @@ export function registerDictationHandlers(
         targetType: 'live_session',
         targetId: foreign.id,
         outcome: 'denied',
-        ip: socket.handshake.address,
+        ip: socket.data.clientIp,
         userAgent: socket.handshake.headers['user-agent'],
         details: { reason: 'not_owner', transcriptionId: foreign.transcriptionId },
       }).catch((err: unknown) => logger.error({ err: { message: (err as Error).message }, event }, 'audit_write_failed'));
@@ -96,7 +96,7 @@ export function registerDictationHandlers(
           targetType: 'transcription',
           targetId: transcriptionId,
           outcome: 'success',
-          ip: socket.handshake.address,
+          ip: socket.data.clientIp,
           userAgent: socket.handshake.headers['user-agent'],
           details,
         })

@@ -71,6 +71,8 @@ export interface InterServerEvents {
 export interface SocketData {
   user: { id: string; username: string; role: Role };
   httpSessionId: string;
+  /** The client's address as the trusted proxy chain reports it (audit rows), not the proxy's. */
+  clientIp: string;
   /** When the web session logged in (ms since epoch): the socket ends with the session's maximum age. */
   loginAt: number;
 }

@@ -23,6 +23,8 @@ export interface RealtimeOptions {
   users: UserRepository;
   allowedOrigins: string[];
   trustProxy: (addr: string) => boolean;
+  /** The client's address behind the trusted proxies (audit rows); default the socket's peer. */
+  clientIp?: (req: IncomingMessage) => string;
   logger: Logger;
   /** Largest Socket.IO message: one audio chunk (1 MiB) plus framing. */
   maxHttpBufferSize?: number;
@@ -73,6 +75,7 @@ export function createRealtimeServer(opts: RealtimeOptions): AppServer {
     if (!user || user.disabled || !sessionMatchesUser(req.session, user)) return next(new Error('unauthorized'));
     socket.data.user = { id: user.id, username: user.username, role: user.role };
     socket.data.httpSessionId = req.sessionID;
+    socket.data.clientIp = opts.clientIp?.(req) ?? socket.handshake.address;
     socket.data.loginAt = req.session?.loginAt ?? 0;
     next();
   });

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { DictationClient } from '../support/dictation-client.js';
-import { startTestService, type TestService } from '../support/service.js';
+import { queryDb, startTestService, type TestService } from '../support/service.js';
 
 /** Smaller findings of the issue 19 attack (item 5), each with the test of its fix. */
 let t: TestService;
@@ -34,6 +34,21 @@ describe('titles', () => {
       expect(started.ok).toBe(true);
       const detail = await http.get(`/api/transcriptions/${started.transcriptionId}`);
       expect(detail.json.title).toBe('Consult fdp.exe note');
+    } finally {
+      live.close();
+    }
+  });
+});
+
+describe('socket audit rows', () => {
+  it("record the client's address from the trusted proxy chain, not the proxy's", async () => {
+    const { http, user } = await t.loggedIn('clinician');
+    const live = new DictationClient(t.url, `${http.cookieHeader}`, { 'x-forwarded-for': '203.0.113.9, 127.0.0.1' });
+    try {
+      expect((await live.start()).ok).toBe(true);
+      await expect
+        .poll(async () => (await queryDb<{ ip: string }>(t.databaseUrl, `SELECT ip FROM audit_log WHERE action = 'recording.start' AND actor_id = $1`, [user.id])).map((r) => r.ip))
+        .toEqual(['203.0.113.9']);
     } finally {
       live.close();
     }

@@ -17,8 +17,8 @@ export class DictationClient {
   sessionId?: string;
   transcriptionId?: string;
 
-  constructor(url: string, cookie: string) {
-    this.socket = connect(url, { extraHeaders: { cookie }, transports: ['websocket'], reconnection: false, forceNew: true });
+  constructor(url: string, cookie: string, headers: Record<string, string> = {}) {
+    this.socket = connect(url, { extraHeaders: { ...headers, cookie }, transports: ['websocket'], reconnection: false, forceNew: true });
     this.socket.on('transcript:partial', (p) => this.received.partials.push(p));
     this.socket.on('transcript:final', (p) => this.received.finals.push(p));
     this.socket.on('session:error', (p) => this.received.errors.push(p));

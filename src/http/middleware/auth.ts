@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { sessionMatchesUser } from '../../auth/session.js';
 import type { Role, User, UserRepository } from '../../auth/users.js';
@@ -35,6 +36,23 @@ export function requireRole(...roles: Role[]): RequestHandler {
     if (!req.user || !roles.includes(req.user.role)) return next(new AppError('forbidden'));
     next();
   };
+}
+
+/**
+ * The client's address from a raw request (a Socket.IO handshake), walking X-Forwarded-For from the
+ * nearest hop while `trust(address, hop)` says that hop is a trusted proxy: what Express's `req.ip`
+ * does (proxy-addr), for requests that never pass through Express.
+ */
+export function forwardedClientIp(req: IncomingMessage, trust: (addr: string, hop: number) => boolean): string {
+  const forwarded = String(req.headers['x-forwarded-for'] ?? '')
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean)
+    .reverse();
+  const chain = [req.socket.remoteAddress ?? 'unknown', ...forwarded];
+  let i = 0;
+  while (i < chain.length - 1 && trust(chain[i]!, i)) i++;
+  return chain[i]!;
 }
 
 /** The client's address as the trusted proxy chain reports it. */
