@@ -23,6 +23,9 @@ const MESSAGES = {
   invalid_audio: 'The audio could not be decoded. The session was ended; what was received is saved.',
   server_shutdown: 'The server is restarting; reconnecting to continue.',
   back_online: 'Back online — all audio sent.',
+  // The engines' status, in the clinician's words (the server's text names engines).
+  transcriber_failover: 'The live text now comes from the backup speech engine and may be less accurate for a while. Recording is not affected.',
+  transcriber_recovered: 'The main speech engine is back; the live text continues from it.',
   too_many_sessions: 'You already have as many live recordings as allowed. Stop one of them (listed below), then press Record again.',
   restored: 'The page was reloaded during a recording; it continues, and the audio not yet saved is being sent.',
   restored_no_mic: 'The page was reloaded during a recording; press Stop to save it, or allow the microphone to continue.',
@@ -268,7 +271,7 @@ function connect() {
     if (p.sessionId !== state.sessionId) return;
     if (p.code === 'server_shutdown') state.moving = true;
     const text = p.code === 'storage_unavailable' && /Failed to save/.test(p.message) ? MESSAGES.save_failed : MESSAGES[p.code] ?? p.message;
-    showMessage(p.fatal ? 'error' : 'warn', text);
+    showMessage(p.fatal ? 'error' : p.code === 'transcriber_recovered' ? 'ok' : 'warn', text);
   });
   socket.on('session:ended', (p) => {
     if (p.sessionId !== state.sessionId || p.reason === 'stopped') return;
