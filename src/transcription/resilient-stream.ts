@@ -16,7 +16,8 @@
  *   throttling, ServiceUnavailable: a quota refusal shows itself at open), a non-retryable error,
  *   `failoverAfter` consecutive failures, or a spent retry budget switch the session to the fallback.
  * - The watchdog ends and replaces a stream that has produced nothing for `watchdogMs` while at
- *   least a second of audio with speech energy (> -45 dBFS) was written to it.
+ *   least a second of audio with speech energy (> -45 dBFS) was written to it (remote engines only:
+ *   one that decodes in this process is slow under load, not silent).
  * - Segment ids are prefixed with a stream epoch (unique across streams); a final that ends at or
  *   before the covered position only repeats audio a previous stream already finalised and is
  *   dropped, so no final is duplicated.
@@ -472,9 +473,12 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
   /** Ends and replaces a stream that hears speech but says nothing (see the header). */
   private watchdog(inner: Inner): void {
     if (this.o.watchdogMs <= 0 || inner.ending || inner.failure || inner.speechMs < WATCHDOG_MIN_SPEECH_MS) return;
+    // An engine that decodes in this process (it reports a backlog: the offline one) is slow when
+    // the CPU is short, not dead, and replacing it would replay the whole ring into it: exempt.
+    // Measured: a CPU-starved offline fallback said nothing for 10 s with a 4 s backlog; the
+    // replacement's replay then held the session's acks until the client gave up.
+    if (inner.stream.backlogMs) return;
     if (Date.now() - inner.heardAt < this.o.watchdogMs) return;
-    // An engine with a decoding queue (the offline one) is busy, not dead.
-    if ((inner.stream.backlogMs?.() ?? 0) >= this.o.watchdogMs) return;
     inner.failure = new ProviderError(`no result for ${this.o.watchdogMs} ms of speech`, { retryable: true, code: 'stream_stalled' });
     this.metrics.inc('engine_watchdog_replaced_total', { engine: inner.engine.name });
     this.log.warn({ engine: inner.engine.name, speechMs: Math.round(inner.speechMs) }, 'engine_stream_stalled');
