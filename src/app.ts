@@ -73,6 +73,7 @@ export function createApp(deps: AppDeps): App {
     logger,
     liveHttpSessions: deps.liveHttpSessions,
     sessionCheckMs: config.SOCKET_SESSION_CHECK_MS,
+    maxSocketsPerUser: config.MAX_SOCKETS_PER_USER,
     maxSessionAgeMs: config.SESSION_MAX_AGE_MS,
   });
 

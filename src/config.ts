@@ -69,6 +69,7 @@ export const configSchema = z.object({
   SESSION_IDLE_MS: int(8 * 60 * 60 * 1000, 60_000),
   SESSION_MAX_AGE_MS: int(12 * 60 * 60 * 1000, 60_000),
   SOCKET_SESSION_CHECK_MS: int(30_000, 100),
+  MAX_SOCKETS_PER_USER: int(20, 1),
   TRUST_PROXY: z.string().default('loopback'),
   COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
   ALLOWED_ORIGINS: optionalString,

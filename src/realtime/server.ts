@@ -35,6 +35,11 @@ export interface RealtimeOptions {
    */
   liveHttpSessions?: (sessionIds: string[]) => Promise<Set<string>>;
   sessionCheckMs?: number;
+  /**
+   * Open sockets one user may hold on this task; past it the handshake fails with `connect_error`
+   * `too_many_connections`. The attack of issue 19 held 500 on one cookie (2 queries per handshake).
+   */
+  maxSocketsPerUser?: number;
   /** A socket ends with its web session's absolute lifetime (SESSION_MAX_AGE_MS). */
   maxSessionAgeMs?: number;
 }
@@ -73,6 +78,9 @@ export function createRealtimeServer(opts: RealtimeOptions): AppServer {
       return next(new Error('unavailable'));
     }
     if (!user || user.disabled || !sessionMatchesUser(req.session, user)) return next(new Error('unauthorized'));
+    if ((io.of('/').adapter.rooms.get(userRoom(user.id))?.size ?? 0) >= (opts.maxSocketsPerUser ?? Infinity)) {
+      return next(new Error('too_many_connections'));
+    }
     socket.data.user = { id: user.id, username: user.username, role: user.role };
     socket.data.httpSessionId = req.sessionID;
     socket.data.clientIp = opts.clientIp?.(req) ?? socket.handshake.address;

@@ -3,11 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { DictationClient } from '../support/dictation-client.js';
 import { queryDb, startTestService, type TestService } from '../support/service.js';
+import { handshake, openSocket } from './support.js';
 
 /** Smaller findings of the issue 19 attack (item 5), each with the test of its fix. */
 let t: TestService;
 beforeAll(async () => {
-  t = await startTestService();
+  t = await startTestService({ MAX_SOCKETS_PER_USER: '3' });
 });
 afterAll(() => t?.close());
 
@@ -51,6 +52,32 @@ describe('socket audit rows', () => {
         .toEqual(['203.0.113.9']);
     } finally {
       live.close();
+    }
+  });
+});
+
+describe('sockets per user', () => {
+  it('refuses a 4th socket of one user with too_many_connections while another user still connects', async () => {
+    const { http } = await t.loggedIn('clinician');
+    const opened = Array.from({ length: 3 }, () => openSocket(t.url, { cookie: http.cookieHeader }));
+    try {
+      for (const s of opened) expect(await handshake(s)).toEqual({ connected: true });
+      const extra = openSocket(t.url, { cookie: http.cookieHeader });
+      opened.push(extra);
+      expect(await handshake(extra)).toEqual({ connected: false, message: 'too_many_connections' });
+      const other = await t.loggedIn('clinician');
+      const theirs = openSocket(t.url, { cookie: other.http.cookieHeader });
+      opened.push(theirs);
+      expect(await handshake(theirs)).toEqual({ connected: true });
+      // A closed socket gives its place back.
+      opened[0]!.disconnect();
+      await expect.poll(async () => {
+        const again = openSocket(t.url, { cookie: http.cookieHeader });
+        opened.push(again);
+        return (await handshake(again)).connected;
+      }).toBe(true);
+    } finally {
+      for (const s of opened) s.disconnect();
     }
   });
 });
