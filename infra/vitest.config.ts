@@ -8,5 +8,7 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 30_000,
+    // Synthesizing a stack in beforeAll takes seconds, more on a loaded shared machine.
+    hookTimeout: 120_000,
   },
 });

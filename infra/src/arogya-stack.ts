@@ -165,8 +165,14 @@ export class ArogyaStack extends TerraformStack {
       targetGroupArn: alb.targetGroup.arn,
       desiredCount: p.minTasks,
     });
-    // The service may only register targets once the listener forwards to the target group.
-    app.service.node.addDependency(alb.httpsListener);
+    // First apply: the service may only start tasks once the listener forwards to the target group
+    // and the database and its secret's value exist (a task started before reads no DB_SECRET_ID
+    // value or reaches no database, fails its start-up and the deployment circuit breaker trips).
+    // (node.addDependency wrote no depends_on in cdktf 0.21: the listener dependency never reached Terraform.)
+    app.service.addOverride(
+      'depends_on',
+      [alb.httpsListener, database.instance, database.credentialsVersion].map((r) => `${r.terraformResourceType}.${r.friendlyUniqueId}`),
+    );
 
     const monitoring = new Monitoring(this, 'monitoring', {
       name: p.name,

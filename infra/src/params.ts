@@ -153,5 +153,9 @@ export function validateParams(p: EnvironmentParams): string[] {
   if (p.recordingRetentionDays < 1) problems.push('recordingRetentionDays: at least 1');
   if (!LOG_RETENTION_DAYS.includes(p.logRetentionDays)) problems.push(`logRetentionDays: one of ${LOG_RETENTION_DAYS.join(', ')}`);
   if (p.initialImageTag.trim() === '') problems.push('initialImageTag: required');
+  // Alarms with nobody subscribed alert nobody: production needs an address (staging may use other means).
+  if (p.deletionProtection && !/^[^@\s]+@[^@\s]+\.[a-z]{2,}$/i.test(p.alarmEmail)) problems.push('alarmEmail: an address is required in production');
+  if (p.alarmEmail !== '' && !/^[^@\s]+@[^@\s]+\.[a-z]{2,}$/i.test(p.alarmEmail)) problems.push('alarmEmail: an e-mail address');
+  if (/REPLACE_ME/.test(JSON.stringify(p))) problems.push('a REPLACE_ME placeholder is left: set it in AROGYA_PARAMS_FILE or an AROGYA_* variable (DEPLOYMENT.md, "Parameters")');
   return problems;
 }

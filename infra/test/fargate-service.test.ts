@@ -76,8 +76,38 @@ describe('FargateService', () => {
     });
   });
 
-  it('probes /health inside the container too', () => {
+  it('probes /health inside the container too, with values ECS accepts', () => {
     expect(container.healthCheck.command.join(' ')).toContain('http://127.0.0.1:3000/health');
+    const h = container.healthCheck as { interval: number; timeout: number; retries: number; startPeriod: number };
+    expect(h.interval).toBeGreaterThanOrEqual(5);
+    expect(h.interval).toBeLessThanOrEqual(300);
+    expect(h.timeout).toBeGreaterThanOrEqual(2);
+    expect(h.timeout).toBeLessThan(h.interval);
+    expect(h.retries).toBeGreaterThanOrEqual(1);
+    expect(h.retries).toBeLessThanOrEqual(10);
+    expect(h.startPeriod).toBeLessThanOrEqual(300);
+  });
+
+  it('asks nothing Fargate rejects: no privileged mode, no host devices, a stopTimeout within 120 s', () => {
+    expect(container.privileged ?? false).toBe(false);
+    expect(container.linuxParameters?.devices ?? []).toEqual([]);
+    expect(container.linuxParameters?.capabilities?.add ?? []).toEqual([]);
+    expect(container.stopTimeout).toBeLessThanOrEqual(120);
+  });
+
+  it('can deploy and never moves tasks on its own: room above 100 % for new tasks, zone rebalancing off', () => {
+    const svc = resource(s.json, 'aws_ecs_service');
+    // With 100 % minimum healthy, ECS can only start a new task if the maximum leaves room for it.
+    expect(svc.deployment_maximum_percent).toBeGreaterThan(svc.deployment_minimum_healthy_percent);
+    expect(svc.deployment_maximum_percent).toBeLessThanOrEqual(200);
+    expect(svc.availability_zone_rebalancing).toBe('DISABLED');
+  });
+
+  it('starts no task on the first apply before the listener, the database and its secret value exist', () => {
+    const dependsOn = resource(s.json, 'aws_ecs_service').depends_on as string[];
+    // Terraform's JSON syntax: plain references, and each names a resource of this stack.
+    for (const d of dependsOn) expect(s.json.resource[d.split('.')[0]!]?.[d.split('.')[1]!]).toBeDefined();
+    expect(dependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/^aws_lb_listener\.load-balancer_https/), expect.stringMatching(/^aws_db_instance\.database_instance/), expect.stringMatching(/^aws_secretsmanager_secret_version\.database_credentials_value/)]));
   });
 
   it('deploys behind the target group in private subnets with the circuit breaker rolling back', () => {

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { Testing } from 'cdktf';
 import { environments } from '../environments.js';
 import { ArogyaStack } from '../src/arogya-stack.js';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadParams } from '../src/load-params.js';
 import { validateParams } from '../src/params.js';
+
+const INFRA = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 import { synthStack, testParams } from './support/stack.js';
 
 describe('ArogyaStack', () => {
@@ -47,16 +53,49 @@ describe('ArogyaStack', () => {
     expect(validateParams(testParams())).toEqual([]);
   });
 
-  it('ships environments.ts with placeholders that synth refuses until DevOps fill them in', () => {
+  it('ships environments.ts with placeholders that synth refuses until parameters are given', () => {
     for (const params of Object.values(environments)) {
       const problems = validateParams(params);
       expect(problems).toContain('accountId: 12 digits');
       expect(problems).toContain('certificateArn: an ACM certificate ARN');
-      // Apart from the account-specific values, the shipped parameters are valid.
-      const filled = { ...params, accountId: '123456789012', certificateArn: testParams().certificateArn, domainName: 'live.example.org' };
-      expect(validateParams(filled)).toEqual([]);
+      expect(problems.some((p) => p.includes('REPLACE_ME'))).toBe(true);
     }
     expect(environments.production.deletionProtection).toBe(true);
     expect(environments.staging.deletionProtection).toBe(false);
   });
+
+  it('takes parameters from AROGYA_PARAMS_FILE and AROGYA_* variables, variables last, and the example file fills every placeholder', () => {
+    const file = JSON.stringify({ staging: { accountId: '111111111111', domainName: 'a.example.org' }, production: { accountId: '222222222222' } });
+    const p = loadParams(environments, { AROGYA_PARAMS_FILE: 'x.json', AROGYA_ACCOUNT_ID: '333333333333', AROGYA_PRODUCTION_CERTIFICATE_ARN: 'arn:x' }, () => file);
+    expect(p.staging).toMatchObject({ accountId: '333333333333', domainName: 'a.example.org', name: 'staging' });
+    expect(p.production).toMatchObject({ accountId: '333333333333', certificateArn: 'arn:x', name: 'production' });
+    const example = loadParams(environments, { AROGYA_PARAMS_FILE: new URL('../example-params.json', import.meta.url).pathname });
+    for (const params of Object.values(example)) expect(validateParams(params)).toEqual([]);
+  });
+
+  it('refuses a production stack whose alarms reach nobody', () => {
+    expect(validateParams(testParams({ name: 'production', deletionProtection: true, alarmEmail: '' }))).toContain('alarmEmail: an address is required in production');
+    expect(validateParams(testParams({ alarmEmail: 'not-an-address' }))).toContain('alarmEmail: an e-mail address');
+    expect(validateParams(testParams({ name: 'staging', alarmEmail: '' }))).toEqual([]);
+  });
+
+  it('npm run synth:example synthesizes both stacks with no source edits, and npm run synth refuses the placeholders', async () => {
+    const run = (env: Record<string, string>) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', 'main.ts'], { cwd: INFRA, env: { ...process.env, ...env } });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d));
+        child.stderr.on('data', (d: Buffer) => (out += d));
+        child.on('exit', (code) => resolve({ code, out }));
+      });
+    const example = await run({ AROGYA_EXAMPLE: '1' });
+    expect(example).toMatchObject({ code: 0 });
+    for (const env of ['staging', 'production']) {
+      const stack = JSON.parse(fs.readFileSync(path.join(INFRA, 'cdktf.out.example', 'stacks', env, 'cdk.tf.json'), 'utf8'));
+      expect(stack.provider.aws[0].allowed_account_ids).toEqual(['123456789012']);
+    }
+    const real = await run({ AROGYA_PARAMS_FILE: '', AROGYA_ACCOUNT_ID: '' });
+    expect(real.code).toBe(1);
+    expect(real.out).toContain('REPLACE_ME');
+  }, 120_000);
 });
