@@ -51,8 +51,9 @@ function setRate(audio, step) {
 }
 
 /** Once, at page start. `reload()` fetches the transcript again; `flash(msg)` shows a status line. */
-export function initReview({ reload, flash }) {
+export function initReview({ reload, render, flash }) {
   review.reload = reload;
+  review.render = render;
   review.flash = flash;
   document.addEventListener('keydown', playbackKey);
   $('rename-form').addEventListener('submit', (e) => {
@@ -65,6 +66,10 @@ export function initReview({ reload, flash }) {
     $('sign-btn').focus();
   });
   $('sign-yes').addEventListener('click', () => sign().catch((err) => showReviewError(err)));
+  $('reveal-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    reveal().catch((err) => showReviewError(err));
+  });
   $('reopen-form').addEventListener('submit', (e) => {
     e.preventDefault();
     reopen().catch((err) => showReviewError(err));
@@ -152,7 +157,7 @@ export function onPlaybackTime(ms) {
 
 function canEdit() {
   const t = review.t;
-  return Boolean(t) && t.status !== 'signed' && t.status !== 'recording';
+  return Boolean(t) && !t.redacted && t.status !== 'signed' && t.status !== 'recording';
 }
 
 function renderState() {
@@ -171,6 +176,12 @@ function renderState() {
   $('rename-form').hidden = !editable;
   $('sign-btn').hidden = !editable;
   $('reopen-form').hidden = !(t.status === 'signed' && review.me?.role === 'admin');
+  // A redacted view (the admin set this reviewer so) is read-only here: reveal first, with a reason.
+  $('reveal-form').hidden = !t.redacted;
+  if (t.redacted) {
+    $('rename-form').hidden = true;
+    $('sign-btn').hidden = true;
+  }
   const speakers = [...new Set(t.segments.map((s) => s.speaker).filter(Boolean))].sort();
   $('rename-from').replaceChildren(...speakers.map((s) => h('option', { text: s, attrs: { value: s } })));
   $('rename-form').querySelector('button').disabled = speakers.length === 0;
@@ -306,6 +317,15 @@ async function sign() {
   $('sign-confirm').hidden = true;
   review.flash?.(`Signed version ${res.version}.`);
   await review.reload?.();
+}
+
+/** Shows the unredacted transcript; the reason is audited server-side. */
+async function reveal() {
+  const reason = $('reveal-reason').value.trim();
+  const t = await send('POST', `/api/transcriptions/${review.t.id}/reveal`, { reason });
+  $('reveal-reason').value = '';
+  review.render?.(t);
+  review.flash?.('Shown in full; the reason is in the audit log.');
 }
 
 async function reopen() {

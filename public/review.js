@@ -504,7 +504,7 @@ $('audit-filter').addEventListener('submit', (e) => {
 $('audit-more').addEventListener('click', () => loadAudit(false));
 
 // ---------- start ----------
-initReview({ reload: reloadTranscript, flash });
+initReview({ reload: reloadTranscript, render: renderTranscript, flash });
 (async () => {
   try {
     const { user } = await api('GET', '/api/auth/me');

@@ -10,6 +10,8 @@ type El = { matches(sel: string): boolean } | null;
 
 let t: TestService;
 let browser: Browser;
+// A whole review in a browser: ~30 s on an idle 2-core machine, ~60 s with five engineers' tests on it.
+const SLOW = { timeout: 180_000 };
 
 beforeAll(async () => {
   t = await startTestService();
@@ -37,7 +39,7 @@ async function logIn(page: Page, user: { username: string; password: string }): 
 }
 
 describe('review and correct in Chromium', () => {
-  it('a reviewer renames speakers, corrects two words and signs with the keyboard only; the exports carry the signed text and the JSON the machine text', async () => {
+  it('a reviewer renames speakers, corrects two words and signs with the keyboard only; the exports carry the signed text and the JSON the machine text', SLOW, async () => {
     const clinician = await t.createUser('clinician');
     const reviewer = await t.createUser('reviewer');
     const id = await seedTranscription(t.databaseUrl, {
@@ -151,7 +153,7 @@ describe('review and correct in Chromium', () => {
     ]);
   });
 
-  it('a second reviewer editing a stale copy is told and shown the current text; nothing is lost', async () => {
+  it('a second reviewer editing a stale copy is told and shown the current text; nothing is lost', SLOW, async () => {
     const clinician = await t.createUser('clinician');
     const [first, second] = [await t.createUser('reviewer'), await t.createUser('reviewer')];
     const id = await seedTranscription(t.databaseUrl, {
@@ -183,7 +185,7 @@ describe('review and correct in Chromium', () => {
 });
 
 describe('flagged words in Chromium', () => {
-  it('highlights low-confidence, fallback and risky words, and sign-off counts the flagged words never looked at', async () => {
+  it('highlights low-confidence, fallback and risky words, and sign-off counts the flagged words never looked at', SLOW, async () => {
     const clinician = await t.createUser('clinician');
     const reviewer = await t.createUser('reviewer');
     const id = await seedTranscription(t.databaseUrl, {
@@ -239,5 +241,36 @@ describe('flagged words in Chromium', () => {
       [id],
     );
     expect(rows.map((r) => r.details.unreviewedFlags)).toEqual([4]);
+  });
+});
+
+describe('redacted view in Chromium', () => {
+  it('shows a reviewer set to redacted-by-default no name, date or phone number until they give a reason', SLOW, async () => {
+    const clinician = await t.createUser('clinician');
+    const nurse = await t.createUser('reviewer');
+    const admin = await t.loggedIn('admin');
+    expect((await admin.http.request('PUT', `/api/admin/users/${nurse.id}/redact-phi`, { json: { redactPhi: true } })).status).toBe(200);
+    const id = await seedTranscription(t.databaseUrl, {
+      clinicianId: clinician.id,
+      title: 'Mrs Sharma review',
+      segments: [{ startMs: 0, endMs: 4000, text: 'Mrs Sharma seen on 12/03/2026, phone 07700 900123' }],
+    });
+    const { page, problems } = await watchedPage(browser);
+    try {
+      await page.goto(`${t.url}/review.html#/t/${id}`);
+      await logIn(page, nurse);
+      await expect.poll(() => page.locator('#t-segments li.seg .text').textContent()).toBe('Mrs [NAME] seen on [DATE], phone [PHONE]');
+      const body = await page.locator('body').textContent();
+      for (const p of ['Sharma', '12/03/2026', '07700']) expect(body).not.toContain(p);
+      expect(await page.locator('#t-segments button.seg-edit').count()).toBe(0);
+      await page.locator('#reveal-reason').fill('Checking the phone number with the patient');
+      await page.getByRole('button', { name: 'Show in full' }).click();
+      await expect.poll(() => page.locator('#t-segments li.seg .text').textContent()).toBe('Mrs Sharma seen on 12/03/2026, phone 07700 900123');
+      expect(problems).toEqual([]);
+    } finally {
+      await page.context().close();
+    }
+    const rows = await queryDb<{ details: { reason: string } }>(t.databaseUrl, `SELECT details FROM audit_log WHERE action = 'transcription.reveal' AND target_id = $1`, [id]);
+    expect(rows.map((r) => r.details.reason)).toEqual(['Checking the phone number with the patient']);
   });
 });

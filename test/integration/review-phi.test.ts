@@ -65,6 +65,8 @@ describe('PHI: redacted views and exports', () => {
     // ?redact=false does not lift it; the export is redacted too.
     expect(JSON.stringify((await nurse.http.get(`/api/transcriptions/${id}?redact=false`)).json)).not.toContain('Sharma');
     expect((await nurse.http.get(`/api/transcriptions/${id}/export?format=txt`)).text).not.toContain('Sharma');
+    const list = await nurse.http.get('/api/transcriptions');
+    expect(list.json.items.find((i: { id: string }) => i.id === id)?.title).toBe('Mrs [NAME] review');
 
     expect((await nurse.http.post(`/api/transcriptions/${id}/reveal`, {})).status).toBe(400);
     const revealed = await nurse.http.post(`/api/transcriptions/${id}/reveal`, { reason: 'Confirming identity with the ward' });

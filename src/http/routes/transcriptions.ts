@@ -8,6 +8,7 @@ import { canSee } from '../../transcripts/access.js';
 import { decodeCursor, isUuid } from '../../transcripts/cursor.js';
 import { EXPORT_FORMATS, exportFilename } from '../../transcripts/export/index.js';
 import type { TranscriptionRef, TranscriptReadRepository } from '../../transcripts/repo.js';
+import { findPhi, namesFromTitle, redact } from '../../transcripts/phi/phi.js';
 import { redactDetail } from '../../transcripts/phi/redact-detail.js';
 import { SPECIALTIES, STATUSES, type TranscriptionDetail } from '../../transcripts/types.js';
 import { clientIp, requireUser } from '../middleware/auth.js';
@@ -116,6 +117,15 @@ export function transcriptionRoutes(deps: TranscriptionRouteDeps): Router {
         ids: result.items.map((i) => i.id),
       },
     });
+    // A viewer set to redacted-by-default sees the list's titles and snippets redacted too.
+    if (await deps.transcripts.redactsPhi(user.id)) {
+      for (const item of result.items) {
+        const names = namesFromTitle(item.title);
+        const scrub = (s: string) => redact(s, findPhi(s, { names }));
+        item.title = scrub(item.title);
+        if (item.snippet) item.snippet = item.snippet.map((p) => ({ ...p, text: scrub(p.text) }));
+      }
+    }
     res.json(result);
   });
 
