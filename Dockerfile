@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1.7
 # arogya-live image: build with `docker build -t arogya-live:<git-sha> .` (DEPLOYMENT.md, "Routine deploy").
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24 LTS (supported to April 2028; Node 20 ended April 2026 and the AWS SDK drops it in 2027).
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # --- build: install every dependency, compile TypeScript, then drop dev dependencies -------------
 FROM ${NODE_IMAGE} AS build

@@ -138,6 +138,8 @@ export class ArogyaStack extends TerraformStack {
       containerPort: CONTAINER_PORT,
       environment: {
         NODE_ENV: 'production',
+        // Every interface: the ALB reaches the task's ENI (the development default may be 127.0.0.1).
+        HOST: '0.0.0.0',
         PORT: String(CONTAINER_PORT),
         LOG_LEVEL: 'info',
         AWS_REGION: p.region,

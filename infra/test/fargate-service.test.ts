@@ -48,6 +48,7 @@ describe('FargateService', () => {
   it('injects the production settings the app reads', () => {
     expect(env).toMatchObject({
       NODE_ENV: 'production',
+      HOST: '0.0.0.0',
       PORT: '3000',
       TRANSCRIBE_ENGINE: 'aws',
       AWS_REGION: 'eu-west-1',

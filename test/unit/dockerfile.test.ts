@@ -99,10 +99,15 @@ const runs = (stage: Stage) => stage.instructions.filter((i) => i.keyword === 'R
 const last = (stage: Stage, keyword: string) => stage.instructions.filter((i) => i.keyword === keyword).at(-1);
 
 describe('Dockerfile', () => {
-  it('parses into a build stage and a Debian slim runtime stage on Node 20', () => {
+  it('parses into a build stage and a Debian slim runtime stage on Node 24 LTS', () => {
     expect(stages.map((s) => s.name)).toEqual(['build', 'runtime']);
-    expect(globalArgs.get('NODE_IMAGE')).toBe('node:20-bookworm-slim');
-    for (const stage of stages) expect(stage.base).toBe('node:20-bookworm-slim');
+    expect(globalArgs.get('NODE_IMAGE')).toBe('node:24-bookworm-slim');
+    for (const stage of stages) expect(stage.base).toBe('node:24-bookworm-slim');
+  });
+
+  it('listens on every interface in the container (the load balancer reaches the task from outside)', () => {
+    const env = runtime.instructions.filter((i) => i.keyword === 'ENV').map((i) => i.args).join(' ');
+    expect(env).toMatch(/\bHOST=0\.0\.0\.0\b/);
   });
 
   it('installs with npm ci, builds, then prunes dev dependencies in the build stage', () => {
