@@ -34,8 +34,9 @@ const MESSAGES = {
 };
 
 // ---- the ledger on disk ---------------------------------------------------------------------------
-// Every chunk sent and not yet acknowledged is also kept in IndexedDB with the session id, so a tab
-// reload (or a crash of the tab) resumes the session and resends it (docs/resilience.md).
+// Every chunk not yet covered by the server's durableSeq is also kept in IndexedDB with the session
+// id, so a tab reload (or a crash of the tab, or the loss of the server task) resumes the session and
+// resends it (docs/resilience.md).
 const ledgerDb = (() => {
   let opening;
   const open = () =>
@@ -100,6 +101,11 @@ const state = {
   seq: 0,
   ackSeq: -1,
   ledger: new Map(), // seq → ArrayBuffer, sent and not yet acknowledged
+  // Acknowledged but not yet durable (above durableSeq): the task holding them may still be lost, so
+  // they stay here and in IndexedDB, and are resent when a resume answers a lower ackSeq.
+  durableSeq: -1,
+  durableKnown: false, // the server reports durableSeq (API.md); without it, acknowledged is durable
+  kept: new Map(),
   pending: [], // 100 ms frames not yet packed into a chunk
   inFlight: 0,
   startedAt: 0,
@@ -222,6 +228,7 @@ async function restoreFromDisk() {
   if (!saved || saved.meta.userId !== state.user?.id || state.sessionId) return;
   Object.assign(state, { sessionId: saved.meta.sessionId, transcriptionId: saved.meta.transcriptionId, encoding: saved.meta.encoding ?? 'pcm_s16le', seq: saved.meta.nextSeq, ackSeq: -1, inFlight: 0, pending: [], capturedMs: saved.meta.nextSeq * CHUNK_FRAMES * 100, offline: true });
   state.ledger.clear();
+  Object.assign(state, { kept: new Map(), durableSeq: -1, durableKnown: false });
   for (const c of saved.chunks) state.ledger.set(c.seq, c.data);
   showMessage('warn', MESSAGES.restored);
   void view.showEarlierLines(state.transcriptionId);
@@ -301,7 +308,8 @@ async function resume(attempt = 0) {
     const res = await state.socket.timeout(10_000).emitWithAck('session:resume', { sessionId: state.sessionId, lastSeq: state.seq - 1 });
     if (!res.ok) throw Object.assign(new Error(res.error.message), { code: res.error.code });
     state.moving = false;
-    acknowledge(res.ackSeq);
+    rewind(res.ackSeq);
+    acknowledge(res.ackSeq, res.durableSeq);
     state.inFlight = 0;
     await declareLost();
     for (const [seq, data] of [...state.ledger].sort((a, b) => a[0] - b[0])) send(seq, data);
@@ -312,7 +320,7 @@ async function resume(attempt = 0) {
     // Another task may still be saving the session it was handed at a deploy: try again shortly.
     // A continuation refused by the per-user limit goes on once the user stops another session.
     if (err.code === 'too_many_sessions') showMessage('error', err.message);
-    const retry = ['storage_unavailable', 'server_shutdown', 'transcriber_unavailable', 'capacity_exceeded', 'too_many_sessions'].includes(err.code) || (state.moving && ['session_not_found', 'session_ended'].includes(err.code));
+    const retry = ['session_moving', 'storage_unavailable', 'server_shutdown', 'transcriber_unavailable', 'capacity_exceeded', 'too_many_sessions'].includes(err.code) || (state.moving && ['session_not_found', 'session_ended'].includes(err.code));
     if (retry && attempt < 20) {
       setTimeout(() => state.socket?.connected && resume(attempt + 1), Math.min(500 * 2 ** attempt, 5000));
       return;
@@ -339,7 +347,21 @@ async function declareLost() {
     .timeout(10_000)
     .emitWithAck('audio:gap', { sessionId: state.sessionId, fromSeq, toSeq, durationMs: (toSeq - fromSeq + 1) * CHUNK_FRAMES * 100 })
     .catch(() => null);
-  if (res?.ok) acknowledge(res.ackSeq);
+  if (res?.ok) acknowledge(res.ackSeq, res.durableSeq);
+}
+
+/**
+ * A resume that answers less than was acknowledged: the task that held the rest died, and another
+ * continues from what was durable. What this page kept past that point is sent again.
+ */
+function rewind(ackSeq) {
+  if (typeof ackSeq !== 'number' || ackSeq >= state.ackSeq) return;
+  for (const [seq, data] of state.kept) {
+    if (seq <= ackSeq) continue;
+    state.kept.delete(seq);
+    state.ledger.set(seq, data);
+  }
+  state.ackSeq = ackSeq;
 }
 
 /** The user's other live sessions (another tab, a closed page): shown with a Stop each. */
@@ -390,6 +412,7 @@ async function startRecording() {
     if (!res.ok) throw Object.assign(new Error(res.error.message), { code: res.error.code });
     Object.assign(state, { sessionId: res.sessionId, transcriptionId: res.transcriptionId, seq: 0, ackSeq: -1, inFlight: 0, pending: [], encoding, capturedMs: 0, offline: false, stopping: false });
     state.ledger.clear();
+    Object.assign(state, { kept: new Map(), durableSeq: -1, durableKnown: false });
     await persist(ledgerDb.start({ sessionId: res.sessionId, transcriptionId: res.transcriptionId, userId: state.user.id, encoding }));
   } catch (err) {
     stream.getTracks().forEach((t) => t.stop());
@@ -534,19 +557,28 @@ function send(seq, data) {
   state.socket.timeout(30_000).emit('audio:chunk', { sessionId: state.sessionId, seq, data }, (err, res) => {
     state.inFlight = Math.max(0, state.inFlight - 1);
     if (err) return; // timed out: the resume after reconnect resends it
-    if (res.ok) acknowledge(res.ackSeq);
-    else if (res.error.code === 'sequence_gap') acknowledge(res.ackSeq ?? state.ackSeq);
+    if (res.ok) acknowledge(res.ackSeq, res.durableSeq);
+    else if (res.error.code === 'sequence_gap') acknowledge(res.ackSeq ?? state.ackSeq, state.durableSeq);
     else if (res.error.code === 'session_ended' || res.error.code === 'session_not_found' || res.error.code === 'invalid_audio') return;
     else showMessage('warn', MESSAGES[res.error.code] ?? res.error.message);
     pump();
   });
 }
 
-function acknowledge(ackSeq) {
+function acknowledge(ackSeq, durableSeq) {
   if (typeof ackSeq !== 'number') return;
   state.ackSeq = Math.max(state.ackSeq, ackSeq);
-  for (const seq of state.ledger.keys()) if (seq <= state.ackSeq) state.ledger.delete(seq);
-  if (state.sessionId && state.ackSeq >= 0) persist(ledgerDb.ack(state.sessionId, state.ackSeq));
+  if (typeof durableSeq === 'number') state.durableKnown = true;
+  const durable = state.durableKnown ? (typeof durableSeq === 'number' ? durableSeq : -1) : state.ackSeq;
+  state.durableSeq = Math.max(state.durableSeq, Math.min(durable, state.ackSeq));
+  for (const [seq, data] of state.ledger) {
+    if (seq > state.ackSeq) continue;
+    state.ledger.delete(seq);
+    if (seq > state.durableSeq) state.kept.set(seq, data);
+  }
+  for (const seq of state.kept.keys()) if (seq <= state.durableSeq) state.kept.delete(seq);
+  // IndexedDB keeps everything durableSeq does not cover: a reload after the task is lost resends it.
+  if (state.sessionId && state.durableSeq >= 0) persist(ledgerDb.ack(state.sessionId, state.durableSeq));
   maybeBackOnline();
 }
 
@@ -625,6 +657,7 @@ function endLocally(message, transcriptionId) {
   state.stopping = false;
   state.offline = false;
   state.ledger.clear();
+  Object.assign(state, { kept: new Map(), durableSeq: -1, durableKnown: false });
   persist(ledgerDb.clear());
   view.setButton('idle');
   view.setLevel(-60);

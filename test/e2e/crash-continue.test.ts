@@ -19,6 +19,8 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserRepository } from '../../src/auth/users.js';
+import { fakeMicrophone, launchChromium } from '../support/browser.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 import { startEmbeddedS3, type EmbeddedS3 } from '../../src/storage/embedded-s3.js';
 import { coverageProblems, tonePcm } from '../support/coverage.js';
 import { createTestDatabase } from '../support/db.js';
@@ -28,6 +30,7 @@ import { spawnService, type ServiceProcess } from '../support/process.js';
 import { queryDb } from '../support/service.js';
 import { startTranscribeServer, type TranscribeServer } from '../support/transcribe-server.js';
 
+const MIC_WAV = path.resolve(import.meta.dirname, '../../../shared/audio/real/jfk.wav');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const AUDIO_MS = 16_000;
 const CHUNK_MS = 200;
@@ -38,9 +41,31 @@ let s3: EmbeddedS3;
 let transcribe: TranscribeServer;
 let a: ServiceProcess | undefined;
 let b: ServiceProcess | undefined;
-let aDir = '';
+const taskDirs = new Map<string, string>();
 const dirs: string[] = [];
 const clients: DictationClient[] = [];
+const cleanups: Array<() => Promise<unknown> | unknown> = [];
+
+function env(name: string) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `arogya-task-${name}-`));
+  dirs.push(dir);
+  taskDirs.set(name, dir);
+  return {
+    DATA_DIR: dir,
+    DATABASE_URL: db.url,
+    S3_BUCKET: s3.bucket,
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
+    AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+    AWS_REGION: 'us-east-1',
+    TRANSCRIBE_ENGINE: 'aws',
+    TRANSCRIBE_FALLBACK: 'none',
+    AWS_ENDPOINT_URL_TRANSCRIBE_STREAMING: transcribe.url,
+    SESSION_SECRET: 'a-shared-test-session-secret-of-enough-length',
+    // A dead task is known as such after 3 s here (10 s by default): the test waits less.
+    TASK_DEAD_AFTER_MS: '3000',
+  };
+}
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -48,31 +73,12 @@ beforeAll(async () => {
   dirs.push(s3dir);
   s3 = await startEmbeddedS3({ dir: s3dir });
   transcribe = await startTranscribeServer({ wordsPerSecond: 2.5, wordsPerSegment: 6 });
-  const env = (name: string) => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `arogya-task-${name}-`));
-    dirs.push(dir);
-    if (name === 'a') aDir = dir;
-    return {
-      DATA_DIR: dir,
-      DATABASE_URL: db.url,
-      S3_BUCKET: s3.bucket,
-      AWS_ENDPOINT_URL_S3: s3.endpoint,
-      AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
-      AWS_REGION: 'us-east-1',
-      TRANSCRIBE_ENGINE: 'aws',
-      TRANSCRIBE_FALLBACK: 'none',
-      AWS_ENDPOINT_URL_TRANSCRIBE_STREAMING: transcribe.url,
-      SESSION_SECRET: 'a-shared-test-session-secret-of-enough-length',
-      // A dead task is known as such after 3 s here (10 s by default): the test waits less.
-      TASK_DEAD_AFTER_MS: '3000',
-    };
-  };
   a = await spawnService(env('a'));
   b = await spawnService(env('b'));
 }, 180_000);
 
 afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
   for (const c of clients) c.close();
   await Promise.all([a?.stop('SIGKILL'), b?.stop()]);
   await transcribe?.close();
@@ -215,7 +221,7 @@ describe('SIGKILL of a task and the loss of its disk mid-session', () => {
     const killAt = 2500 + Math.floor(Math.random() * 8000);
     await sleep(killAt);
     await a!.stop('SIGKILL');
-    fs.rmSync(aDir, { recursive: true, force: true });
+    fs.rmSync(taskDirs.get('a')!, { recursive: true, force: true });
     const [wav, opus] = await Promise.all(runs);
     const context = `killed at ${killAt} ms; PCM acked ${wav!.ackedBefore}, durable ${wav!.durableBefore}; Opus acked ${opus!.ackedBefore}, durable ${opus!.durableBefore}`;
 
@@ -249,5 +255,67 @@ describe('SIGKILL of a task and the loss of its disk mid-session', () => {
 
     // Their checkpoints are gone once the recordings are stored for good.
     await expect.poll(async () => (await queryDb<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM recording_checkpoints'))[0]!.n, { timeout: 15_000 }).toBe(0);
+  }, 180_000);
+
+  it('the recording page in Chromium keeps what is not durable and, after its task is killed and its disk lost, continues on the second task: the recording holds every chunk and the transcript covers it', async () => {
+    const a2 = await spawnService(env('a2'));
+    cleanups.push(() => a2.stop('SIGKILL'));
+    // The load balancer: the page's origin, in front of task A2 until A2 is gone, then of task B.
+    const proxy = await new TcpProxy('127.0.0.1', a2.port).start();
+    cleanups.push(() => proxy.close());
+    const browser = await launchChromium(fakeMicrophone(MIC_WAV, true));
+    cleanups.push(() => browser.close());
+    const context = await browser.newContext();
+    await context.setOffline(false);
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => process.env.DEBUG_PAGE && console.log('PAGE', m.text()));
+
+    const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    const user = await new UserRepository(pool).create({ username: 'clinician-page-crash', role: 'clinician', password: 'pw-page-crash-1234' });
+    await pool.end();
+    await page.goto(`${proxy.endpoint}/`);
+    const form = page.locator('#login-form');
+    await form.getByLabel('Username').fill(user.username);
+    await form.getByLabel('Password').fill('pw-page-crash-1234');
+    await form.getByRole('button', { name: 'Log in' }).click();
+    await expect.poll(() => page.locator('#connection').getAttribute('data-state'), { timeout: 15_000 }).toBe('connected');
+    await page.locator('#record').click();
+    await expect.poll(() => page.locator('#record').textContent()).toBe('■ Stop');
+    // Past the first checkpoint (5 s), and some seconds that are acknowledged but not yet durable.
+    await page.waitForTimeout(2500 + Math.floor(Math.random() * 6000));
+
+    const continued = () => b!.lines.filter((l) => l.includes('"session_continued_after_crash"')).length;
+    const before = continued();
+    proxy.retarget('127.0.0.1', b!.port);
+    await a2.stop('SIGKILL');
+    fs.rmSync(taskDirs.get('a2')!, { recursive: true, force: true });
+
+    await expect.poll(() => page.locator('#connection').getAttribute('data-state'), { timeout: 30_000 }).toBe('connected');
+    await expect.poll(continued, { timeout: 30_000 }).toBe(before + 1);
+    await page.waitForTimeout(3000);
+    await page.locator('#record').click();
+    await expect.poll(() => page.locator('#saved').isVisible(), { timeout: 60_000 }).toBe(true);
+    expect(problems).toEqual([]);
+
+    const [tr] = await queryDb<{ id: string; status: string; end_reason: string; duration_ms: string; ack_seq: string; resume_part: number }>(
+      db.url,
+      'SELECT id, status, end_reason, duration_ms, ack_seq, resume_part FROM transcriptions WHERE clinician_id = $1',
+      [user.id],
+    );
+    expect(tr).toMatchObject({ status: 'completed', end_reason: 'stopped', resume_part: 1 });
+    const durationMs = Number(tr!.duration_ms);
+    // Every chunk is 200 ms but the last: nothing between 0 and ackSeq is missing.
+    const chunks = Number(tr!.ack_seq) + 1;
+    expect(durationMs).toBeGreaterThan(chunks * 200 - 150);
+    expect(durationMs).toBeLessThanOrEqual(chunks * 200);
+    const parts = await finalRecording(tr!.id);
+    expect(parts.map((p) => [p.part_index, p.upload_state])).toEqual([
+      [0, 'aborted'],
+      [1, 'completed'],
+    ]);
+    expect(Math.abs(Number(parts[1]!.duration_ms) - durationMs)).toBeLessThanOrEqual(CHUNK_MS);
+    expect(await transcriptProblems(tr!.id, durationMs)).toEqual([]);
   }, 180_000);
 });

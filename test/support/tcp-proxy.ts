@@ -13,8 +13,8 @@ export class TcpProxy {
   port = 0;
 
   constructor(
-    private readonly targetHost: string,
-    private readonly targetPort: number,
+    private targetHost: string,
+    private targetPort: number,
   ) {}
 
   get endpoint(): string {
@@ -55,6 +55,12 @@ export class TcpProxy {
   async restore(): Promise<void> {
     this.down = false;
     if (!this.server) await this.start();
+  }
+
+  /** New connections go to another server from now on (a load balancer after a task is lost). */
+  retarget(host: string, port: number): void {
+    this.targetHost = host;
+    this.targetPort = port;
   }
 
   async close(): Promise<void> {
