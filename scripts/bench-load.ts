@@ -44,6 +44,11 @@ export interface SessionStats {
   ackLatColdMs: number[];
   ackLatWarmMs: number[];
   captionLatMs: number[];
+  /**
+   * Per chunk: from its ack to the first ack whose `durableSeq` covers it (so up to one chunk
+   * interval coarse: the client learns it with the next ack).
+   */
+  durableLagMs: number[];
   partialLatMs: number[];
   finals: number;
   partials: number;
@@ -126,12 +131,14 @@ function percentile(values: number[], p: number): number | null {
 const pcts = (v: number[]) => ({ p50: percentile(v, 50), p95: percentile(v, 95), p99: percentile(v, 99), n: v.length });
 
 class BenchSession {
-  readonly stats: SessionStats = { started: false, chunksSent: 0, bytesSent: 0, chunksAcked: 0, ackLatMs: [], ackLatColdMs: [], ackLatWarmMs: [], captionLatMs: [], partialLatMs: [], finals: 0, partials: 0, audioMsSent: 0, errors: {} };
+  readonly stats: SessionStats = { started: false, chunksSent: 0, bytesSent: 0, chunksAcked: 0, ackLatMs: [], ackLatColdMs: [], ackLatWarmMs: [], captionLatMs: [], durableLagMs: [], partialLatMs: [], finals: 0, partials: 0, audioMsSent: 0, errors: {} };
   private socket?: Socket;
   private sessionId?: string;
   /** performance.now() when chunk k was sent. */
   private sentAt: number[] = [];
   private maxAckSeq = -1;
+  private maxDurableSeq = -1;
+  private readonly ackedAt: number[] = [];
   private outstanding = 0;
   private drained?: () => void;
 
@@ -202,7 +209,7 @@ class BenchSession {
       this.stats.audioMsSent += this.plan.chunkMs;
       this.stats.bytesSent += this.chunks[k]!.length;
       this.outstanding++;
-      this.socket!.timeout(30_000).emit('audio:chunk', { sessionId: this.sessionId, seq: k, data: this.chunks[k] }, (timeoutErr: Error | null, res?: { ok: boolean; ackSeq?: number; error?: { code: string } }) => {
+      this.socket!.timeout(30_000).emit('audio:chunk', { sessionId: this.sessionId, seq: k, data: this.chunks[k] }, (timeoutErr: Error | null, res?: { ok: boolean; ackSeq?: number; durableSeq?: number; error?: { code: string } }) => {
         this.outstanding--;
         if (timeoutErr) this.err('ack_timeout');
         else if (res?.ok) {
@@ -210,6 +217,12 @@ class BenchSession {
           this.stats.ackLatMs.push(ms);
           (k * this.plan.chunkMs < this.plan.coldMs ? this.stats.ackLatColdMs : this.stats.ackLatWarmMs).push(ms);
           if (res.ackSeq !== undefined && res.ackSeq > this.maxAckSeq) this.maxAckSeq = res.ackSeq;
+          const now = performance.now();
+          this.ackedAt[k] = now;
+          for (let s = this.maxDurableSeq + 1; res.durableSeq !== undefined && s <= res.durableSeq; s++) {
+            if (this.ackedAt[s] !== undefined) this.stats.durableLagMs.push(now - this.ackedAt[s]!);
+          }
+          if (res.durableSeq !== undefined && res.durableSeq > this.maxDurableSeq) this.maxDurableSeq = res.durableSeq;
         } else this.err(`ack:${res?.error?.code ?? 'unknown'}`);
         if (this.outstanding === 0) this.drained?.();
       });
@@ -313,6 +326,7 @@ async function main(): Promise<void> {
     [`ackLatencyFirst${plan.coldMs / 1000}sMs`]: pcts(flat((s) => s.ackLatColdMs)),
     [`ackLatencyAfter${plan.coldMs / 1000}sMs`]: pcts(flat((s) => s.ackLatWarmMs)),
     captionLatencyMs: pcts(flat((s) => s.captionLatMs)),
+    durableLagMs: pcts(flat((s) => s.durableLagMs)),
     partialLatencyMs: pcts(flat((s) => s.partialLatMs)),
     errors,
     loadGeneratorEventLoopDelayMs: { p99: Math.round(eld.percentile(99) / 1e5) / 10, max: Math.round(eld.max / 1e5) / 10 },
