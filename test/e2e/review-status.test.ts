@@ -90,7 +90,7 @@ describe.each(Object.entries(VIEWPORTS))('honest status (%s)', (_name, viewport)
       expect(await axeViolations(page)).toEqual([]);
       await page.getByRole('button', { name: /Stop and save the recording/ }).click();
       await expect.poll(() => page.locator('#message').textContent(), { timeout: 15_000 }).toBe('The other recording was saved (0:01).');
-      expect(await page.locator('#live-sessions').isHidden()).toBe(true);
+      await expect.poll(() => page.locator('#live-sessions').isHidden()).toBe(true); // refreshed after the message
       await expect.poll(() => other.received.ended.length).toBe(1);
       await page.locator('#record').click();
       await expect.poll(() => page.locator('#record').textContent()).toBe('■ Stop');
