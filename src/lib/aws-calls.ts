@@ -44,6 +44,8 @@ export interface AwsCall {
   context: Record<string, string>;
   /** Set for requests another AWS service makes with the task's credentials (S3 → KMS). */
   via?: 's3';
+  /** Made only against the embedded S3-API store (never in AWS): listed, not simulated. */
+  embeddedOnly?: true;
 }
 
 /** A recording object's key as the service names them (`<prefix><transcriptionId>/part-<n>.<ext>`); any key under the prefix. */
@@ -77,6 +79,13 @@ export function awsCalls(t: AwsTarget): AwsCall[] {
       context: { ...tls, 'aws:RequestedRegion': t.region },
     },
     s3('storage-check', '/health storage check (HeadBucket)', 'HeadBucketCommand', 's3:ListBucket', bucketArn),
+    {
+      ...s3('embedded-health-object', '/health of the embedded store: write its marker object once', 'PutObjectCommand', 's3:PutObject', `${bucketArn}/health/sentinel`, {
+        's3:x-amz-server-side-encryption': 'aws:kms',
+        's3:x-amz-server-side-encryption-aws-kms-key-id': t.kmsKeyArn,
+      }),
+      embeddedOnly: true,
+    },
     s3('upload-start', 'open a recording part (multipart, SSE-KMS headers)', 'CreateMultipartUploadCommand', 's3:PutObject', objectArn, {
       's3:x-amz-server-side-encryption': 'aws:kms',
       's3:x-amz-server-side-encryption-aws-kms-key-id': t.kmsKeyArn,
