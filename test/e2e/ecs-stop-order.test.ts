@@ -21,7 +21,7 @@ import { createTestDatabase } from '../support/db.js';
 import { DictationClient, pcmChunks } from '../support/dictation-client.js';
 import { LoadBalancerStandIn, MetadataStandIn } from '../support/ecs-emulator.js';
 import { HttpClient } from '../support/http.js';
-import { spawnService, type ServiceProcess } from '../support/process.js';
+import { sharedTaskEnv, spawnService, type ServiceProcess } from '../support/process.js';
 import { queryDb } from '../support/service.js';
 import { startTranscribeServer, type TranscribeServer } from '../support/transcribe-server.js';
 
@@ -56,22 +56,11 @@ beforeAll(async () => {
   const env = (name: string, extra: Record<string, string> = {}) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `arogya-task-${name}-`));
     dirs.push(dir);
-    return {
-      DATA_DIR: dir,
-      DATABASE_URL: db.url,
-      S3_BUCKET: s3.bucket,
-      AWS_ENDPOINT_URL_S3: s3.endpoint,
-      AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
-      AWS_REGION: 'us-east-1',
-      TRANSCRIBE_ENGINE: 'aws',
-      TRANSCRIBE_FALLBACK: 'none',
-      AWS_ENDPOINT_URL_TRANSCRIBE_STREAMING: transcribe.url,
-      SESSION_SECRET: 'a-shared-test-session-secret-of-enough-length',
+    return sharedTaskEnv({ dataDir: dir, databaseUrl: db.url, s3, transcribeUrl: transcribe.url }, {
       SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
       MAX_SESSIONS_PER_USER: String(SESSIONS),
       ...extra,
-    };
+    });
   };
   a = await spawnService(env('a', { ECS_CONTAINER_METADATA_URI_V4: metadata.url, ECS_STOP_POLL_MS: '250' }));
   b = await spawnService(env('b'));

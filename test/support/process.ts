@@ -106,3 +106,32 @@ export function watchServiceOutput(
   ready.catch(() => {}); // the caller awaits it; an exit after ready must not go unhandled
   return { lines, ready };
 }
+
+/**
+ * The environment of one service task sharing a PostgreSQL, an S3-API store and a Transcribe
+ * stand-in with its peers (the multi-task e2e tests), with its own DATA_DIR.
+ */
+export function sharedTaskEnv(
+  shared: {
+    dataDir: string;
+    databaseUrl: string;
+    s3: { bucket: string; endpoint: string; credentials: { accessKeyId: string; secretAccessKey: string } };
+    transcribeUrl: string;
+  },
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    DATA_DIR: shared.dataDir,
+    DATABASE_URL: shared.databaseUrl,
+    S3_BUCKET: shared.s3.bucket,
+    AWS_ENDPOINT_URL_S3: shared.s3.endpoint,
+    AWS_ACCESS_KEY_ID: shared.s3.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: shared.s3.credentials.secretAccessKey,
+    AWS_REGION: 'us-east-1',
+    TRANSCRIBE_ENGINE: 'aws',
+    TRANSCRIBE_FALLBACK: 'none',
+    AWS_ENDPOINT_URL_TRANSCRIBE_STREAMING: shared.transcribeUrl,
+    SESSION_SECRET: 'a-shared-test-session-secret-of-enough-length',
+    ...extra,
+  };
+}
