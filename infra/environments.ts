@@ -39,6 +39,7 @@ export const environments: Record<'staging' | 'production', EnvironmentParams> =
     deletionProtection: false,
     recordingRetentionDays: 30,
     logRetentionDays: 30,
+    auditLogRetentionDays: 90,
   },
   production: {
     ...shared,
@@ -56,5 +57,6 @@ export const environments: Record<'staging' | 'production', EnvironmentParams> =
     deletionProtection: true,
     recordingRetentionDays: 2557, // 7 years; set to your records-retention policy
     logRetentionDays: 365,
+    auditLogRetentionDays: 2192, // 6 years (HIPAA documentation retention); set to your policy
   },
 };

@@ -1,6 +1,7 @@
 import type { Construct } from 'constructs';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider/index.js';
 import { S3Backend, TerraformOutput, TerraformStack } from 'cdktf';
+import { AUDIT_LOG_PREFIXES, AuditLogs } from './audit-logs.js';
 import { ContainerRegistry } from './container-registry.js';
 import { Database } from './database.js';
 import { EncryptionKey } from './encryption-key.js';
@@ -23,6 +24,7 @@ import type { EnvironmentParams } from './params.js';
 import { RecordingsBucket } from './recordings-bucket.js';
 import { SecurityGroups } from './security-groups.js';
 import { ServiceAutoscaling } from './service-autoscaling.js';
+import { WebAcl } from './web-acl.js';
 
 /**
  * One environment of arogya-live: network, load balancer, Fargate service, database, recordings
@@ -73,8 +75,19 @@ export class ArogyaStack extends TerraformStack {
       alias: `arogya-${p.name}-database`,
       description: `arogya-live ${p.name}: RDS storage and Performance Insights`,
     });
+    const recordingsBucketName = `arogya-${p.name}-recordings-${p.accountId}`;
+    const auditLogs = new AuditLogs(this, 'audit-logs', {
+      name: p.name,
+      accountId: p.accountId,
+      region: p.region,
+      vpcId: network.vpc.id,
+      recordingsBucketArn: `arn:aws:s3:::${recordingsBucketName}`,
+      retentionDays: p.auditLogRetentionDays,
+      forceDestroy: !p.deletionProtection,
+    });
     const recordings = new RecordingsBucket(this, 'recordings', {
-      bucketName: `arogya-${p.name}-recordings-${p.accountId}`,
+      bucketName: recordingsBucketName,
+      accessLogs: { bucket: auditLogs.bucket.id, prefix: AUDIT_LOG_PREFIXES.recordingsAccess },
       kmsKeyArn: recordingsKey.key.arn,
       prefix: RECORDINGS_PREFIX,
       retentionDays: p.recordingRetentionDays,
@@ -127,7 +140,9 @@ export class ArogyaStack extends TerraformStack {
       idleTimeoutSeconds: ALB_IDLE_TIMEOUT_SECONDS,
       deregistrationDelaySeconds: deregistrationDelaySeconds(p),
       deletionProtection: p.deletionProtection,
+      accessLogs: { bucket: auditLogs.bucket.id, prefix: AUDIT_LOG_PREFIXES.alb, after: auditLogs.policy },
     });
+    new WebAcl(this, 'waf', { name: p.name, loadBalancerArn: alb.lb.arn });
 
     const app = new FargateService(this, 'app', {
       name: p.name,
@@ -179,12 +194,15 @@ export class ArogyaStack extends TerraformStack {
     const monitoring = new Monitoring(this, 'monitoring', {
       name: p.name,
       region: p.region,
+      accountId: p.accountId,
       logGroupName: logs.group.name,
       loadBalancerArnSuffix: alb.lb.arnSuffix,
       targetGroupArnSuffix: alb.targetGroup.arnSuffix,
       clusterName: app.cluster.name,
       serviceName: app.service.name,
       databaseIdentifier: database.instance.identifier,
+      databaseInstanceClass: p.dbInstanceClass,
+      serviceArn: app.service.id,
       alarmEmail: p.alarmEmail,
       transcribeConcurrentStreamsQuota: p.transcribeConcurrentStreamsQuota,
     });

@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import type { ITerraformDependable } from 'cdktf';
 import { Lb } from '@cdktf/provider-aws/lib/lb/index.js';
 import { LbListener } from '@cdktf/provider-aws/lib/lb-listener/index.js';
 import { LbTargetGroup } from '@cdktf/provider-aws/lib/lb-target-group/index.js';
@@ -17,6 +18,8 @@ export interface LoadBalancerProps {
   /** Covers noticing the stop, the app's drain and the browsers moving (params.ts). */
   readonly deregistrationDelaySeconds: number;
   readonly deletionProtection: boolean;
+  /** Access logs to this bucket under `prefix`; AWS checks the bucket policy when the ALB is created, so it comes first. */
+  readonly accessLogs: { readonly bucket: string; readonly prefix: string; readonly after: ITerraformDependable };
 }
 
 /**
@@ -40,6 +43,8 @@ export class LoadBalancer extends Construct {
       idleTimeout: props.idleTimeoutSeconds,
       dropInvalidHeaderFields: true,
       enableDeletionProtection: props.deletionProtection,
+      accessLogs: { bucket: props.accessLogs.bucket, prefix: props.accessLogs.prefix, enabled: true },
+      dependsOn: [props.accessLogs.after],
     });
     this.targetGroup = new LbTargetGroup(this, 'targets', {
       name: `arogya-${props.name}`,

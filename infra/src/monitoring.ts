@@ -3,18 +3,28 @@ import { CloudwatchDashboard } from '@cdktf/provider-aws/lib/cloudwatch-dashboar
 import { CloudwatchLogMetricFilter } from '@cdktf/provider-aws/lib/cloudwatch-log-metric-filter/index.js';
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm/index.js';
 import type { CloudwatchMetricAlarmConfig } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm/index.js';
+import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule/index.js';
+import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target/index.js';
+import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document/index.js';
+import { DbEventSubscription } from '@cdktf/provider-aws/lib/db-event-subscription/index.js';
 import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic/index.js';
+import { SnsTopicPolicy } from '@cdktf/provider-aws/lib/sns-topic-policy/index.js';
 import { SnsTopicSubscription } from '@cdktf/provider-aws/lib/sns-topic-subscription/index.js';
 
 export interface MonitoringProps {
   readonly name: string;
   readonly region: string;
+  readonly accountId: string;
   readonly logGroupName: string;
   readonly loadBalancerArnSuffix: string;
   readonly targetGroupArnSuffix: string;
   readonly clusterName: string;
   readonly serviceName: string;
   readonly databaseIdentifier: string;
+  /** The RDS instance class: its memory sets PostgreSQL's default max_connections. */
+  readonly databaseInstanceClass: string;
+  /** The ECS service's ARN (EventBridge deployment events name it). */
+  readonly serviceArn: string;
   readonly alarmEmail: string;
   readonly transcribeConcurrentStreamsQuota: number;
 }
@@ -41,7 +51,39 @@ export const ALARMS = [
   'engine-errors',
   'sessions-near-transcribe-quota',
   'database-storage-low',
+  'running-tasks-below-desired',
+  'service-cpu-high',
+  'service-memory-high',
+  'database-cpu-high',
+  'database-connections-high',
 ] as const;
+
+/**
+ * Events (not metrics) that also go to the alarm topic, each with a runbook entry in DEPLOYMENT.md:
+ * RDS instance events (a Multi-AZ failover, a failure, storage full) through an RDS event
+ * subscription, and a deployment the circuit breaker failed through EventBridge.
+ */
+export const EVENT_NOTIFICATIONS = ['database-events', 'deployment-failed'] as const;
+/** RDS event categories that reach the topic (RDS "Working with Amazon RDS event notification"). */
+export const DATABASE_EVENT_CATEGORIES = ['failover', 'failure', 'low storage', 'maintenance', 'notification', 'recovery', 'restoration'] as const;
+
+/** Memory (GiB) of the RDS instance classes the stack accepts. */
+export const DB_INSTANCE_MEMORY_GIB: Readonly<Record<string, number>> = Object.fromEntries([
+  ...['micro', 'small', 'medium', 'large', 'xlarge', '2xlarge'].map((size, i) => [`db.t4g.${size}`, 2 ** i]),
+  ...['m6g', 'm7g', 'm6i', 'm7i'].flatMap((family) => ['large', 'xlarge', '2xlarge', '4xlarge', '8xlarge'].map((size, i) => [`db.${family}.${size}`, 8 * 2 ** i])),
+  ...['r6g', 'r7g', 'r6i', 'r7i'].flatMap((family) => ['large', 'xlarge', '2xlarge', '4xlarge', '8xlarge'].map((size, i) => [`db.${family}.${size}`, 16 * 2 ** i])),
+]);
+
+/**
+ * RDS for PostgreSQL's default `max_connections`: LEAST(DBInstanceClassMemory / 9531392, 5000).
+ * DBInstanceClassMemory is a little below the class's nominal memory, so the real limit is a few
+ * percent lower than this (db.t4g.small: 225 here).
+ */
+export function defaultMaxConnections(instanceClass: string): number {
+  const gib = DB_INSTANCE_MEMORY_GIB[instanceClass];
+  if (gib === undefined) throw new Error(`unknown RDS instance class ${instanceClass}`);
+  return Math.min(Math.floor((gib * 1024 ** 3) / 9531392), 5000);
+}
 
 export function metricsNamespace(envName: string): string {
   return `Arogya/${envName}`;
@@ -62,6 +104,59 @@ export class Monitoring extends Construct {
     const prefix = `arogya-${props.name}`;
 
     this.topic = new SnsTopic(this, 'alarms', { name: `${prefix}-alarms` });
+    const { accountId, region } = props;
+    // Who may publish: this stack's alarms, RDS events of this account, and the deployment rule.
+    // (A topic policy replaces the default one, so CloudWatch is named as well.)
+    const deploymentFailed = new CloudwatchEventRule(this, 'deployment-failed', {
+      name: `${prefix}-deployment-failed`,
+      description: 'ECS deployment of the arogya-live service failed (circuit breaker). Runbook: DEPLOYMENT.md, deployment-failed.',
+      eventPattern: JSON.stringify({
+        source: ['aws.ecs'],
+        'detail-type': ['ECS Deployment State Change'],
+        resources: [props.serviceArn],
+        detail: { eventName: ['SERVICE_DEPLOYMENT_FAILED'] },
+      }),
+    });
+    const topicPolicy = new DataAwsIamPolicyDocument(this, 'topic-policy', {
+      statement: [
+        {
+          sid: 'CloudWatchAlarms',
+          principals: [{ type: 'Service', identifiers: ['cloudwatch.amazonaws.com'] }],
+          actions: ['sns:Publish'],
+          resources: [this.topic.arn],
+          condition: [
+            { test: 'ArnLike', variable: 'aws:SourceArn', values: [`arn:aws:cloudwatch:${region}:${accountId}:alarm:${prefix}-*`] },
+            { test: 'StringEquals', variable: 'aws:SourceAccount', values: [accountId] },
+          ],
+        },
+        {
+          sid: 'DatabaseEvents',
+          principals: [{ type: 'Service', identifiers: ['events.rds.amazonaws.com'] }],
+          actions: ['sns:Publish'],
+          resources: [this.topic.arn],
+          condition: [
+            { test: 'ArnLike', variable: 'aws:SourceArn', values: [`arn:aws:rds:${region}:${accountId}:*`] },
+            { test: 'StringEquals', variable: 'aws:SourceAccount', values: [accountId] },
+          ],
+        },
+        {
+          sid: 'DeploymentFailedEvents',
+          principals: [{ type: 'Service', identifiers: ['events.amazonaws.com'] }],
+          actions: ['sns:Publish'],
+          resources: [this.topic.arn],
+          condition: [{ test: 'ArnEquals', variable: 'aws:SourceArn', values: [deploymentFailed.arn] }],
+        },
+      ],
+    });
+    new SnsTopicPolicy(this, 'alarms-policy', { arn: this.topic.arn, policy: topicPolicy.json });
+    new CloudwatchEventTarget(this, 'deployment-failed-target', { rule: deploymentFailed.name, arn: this.topic.arn, targetId: 'alarm-topic' });
+    new DbEventSubscription(this, 'database-events', {
+      name: `${prefix}-database`,
+      snsTopic: this.topic.arn,
+      sourceType: 'db-instance',
+      sourceIds: [props.databaseIdentifier],
+      eventCategories: [...DATABASE_EVENT_CATEGORIES],
+    });
     if (props.alarmEmail !== '') {
       new SnsTopicSubscription(this, 'alarm-email', { topicArn: this.topic.arn, protocol: 'email', endpoint: props.alarmEmail });
     }
@@ -182,6 +277,60 @@ export class Monitoring extends Construct {
       evaluationPeriods: 1,
       datapointsToAlarm: 1,
       dimensions: { DBInstanceIdentifier: props.databaseIdentifier },
+    });
+
+    const service = { ClusterName: props.clusterName, ServiceName: props.serviceName };
+    alarm('running-tasks-below-desired', 'Fewer tasks running than desired for 5 minutes: tasks fail to start or keep stopping.', {
+      threshold: 0,
+      evaluationPeriods: 5,
+      datapointsToAlarm: 5,
+      metricQuery: [
+        { id: 'missing', label: 'desired - running', returnData: true, expression: 'desired - running' },
+        { id: 'desired', metric: { namespace: 'ECS/ContainerInsights', metricName: 'DesiredTaskCount', stat: 'Maximum', period: 60, dimensions: service } },
+        { id: 'running', metric: { namespace: 'ECS/ContainerInsights', metricName: 'RunningTaskCount', stat: 'Minimum', period: 60, dimensions: service } },
+      ],
+    });
+    // Autoscaling holds CPU near its 60 % target; 85 % for 10 minutes means it cannot (maxTasks reached).
+    alarm('service-cpu-high', 'Service CPU above 85% for 10 minutes: autoscaling is not keeping up (maxTasks?).', {
+      namespace: 'AWS/ECS',
+      metricName: 'CPUUtilization',
+      statistic: 'Average',
+      period: 300,
+      threshold: 85,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+      dimensions: service,
+    });
+    alarm('service-memory-high', 'Service memory above 85% for 10 minutes: a task may be killed out of memory, ending its sessions.', {
+      namespace: 'AWS/ECS',
+      metricName: 'MemoryUtilization',
+      statistic: 'Maximum',
+      period: 300,
+      threshold: 85,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+      dimensions: service,
+    });
+    const db = { DBInstanceIdentifier: props.databaseIdentifier };
+    alarm('database-cpu-high', 'Database CPU above 80% for 15 minutes.', {
+      namespace: 'AWS/RDS',
+      metricName: 'CPUUtilization',
+      statistic: 'Average',
+      period: 300,
+      threshold: 80,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      dimensions: db,
+    });
+    alarm('database-connections-high', 'Database connections above 80% of max_connections for 10 minutes.', {
+      namespace: 'AWS/RDS',
+      metricName: 'DatabaseConnections',
+      statistic: 'Maximum',
+      period: 300,
+      threshold: Math.floor(defaultMaxConnections(props.databaseInstanceClass) * 0.8),
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+      dimensions: db,
     });
 
     this.dashboardName = prefix;

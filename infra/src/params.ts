@@ -1,3 +1,5 @@
+import { DB_INSTANCE_MEMORY_GIB } from './monitoring.js';
+
 /**
  * Typed parameters of one environment (staging, production). Every stack is built from one of these;
  * nothing else varies between environments. `environments.ts` holds the real values.
@@ -56,6 +58,11 @@ export interface EnvironmentParams {
   /** Days recordings are kept before S3 expires them (and noncurrent versions after that). */
   readonly recordingRetentionDays: number;
   readonly logRetentionDays: number;
+  /**
+   * Days the audit logs (ALB access, S3 access of the recordings bucket, VPC flow) are kept in the
+   * log bucket. HIPAA keeps required documentation 6 years (2192 days); set to your policy.
+   */
+  readonly auditLogRetentionDays: number;
   /** Where alarms are mailed; empty: subscribe to the SNS topic by other means. */
   readonly alarmEmail: string;
   /** Account-wide Transcribe streaming quota (concurrent streams); default 25 until raised. */
@@ -148,9 +155,11 @@ export function validateParams(p: EnvironmentParams): string[] {
       `shutdownTimeoutMs: drain + ${STOP_MARGIN_SECONDS} s must fit Fargate's ${FARGATE_MAX_STOP_TIMEOUT_SECONDS} s stopTimeout`,
     );
   }
+  if (DB_INSTANCE_MEMORY_GIB[p.dbInstanceClass] === undefined) problems.push(`dbInstanceClass: one of ${Object.keys(DB_INSTANCE_MEMORY_GIB).join(', ')}`);
   if (p.dbBackupRetentionDays < 1 || p.dbBackupRetentionDays > 35) problems.push('dbBackupRetentionDays: 1..35');
   if (p.dbMaxAllocatedStorageGiB < p.dbAllocatedStorageGiB) problems.push('dbMaxAllocatedStorageGiB: >= dbAllocatedStorageGiB');
   if (p.recordingRetentionDays < 1) problems.push('recordingRetentionDays: at least 1');
+  if (!Number.isInteger(p.auditLogRetentionDays) || p.auditLogRetentionDays < 1) problems.push('auditLogRetentionDays: a whole number of days, at least 1');
   if (!LOG_RETENTION_DAYS.includes(p.logRetentionDays)) problems.push(`logRetentionDays: one of ${LOG_RETENTION_DAYS.join(', ')}`);
   if (p.initialImageTag.trim() === '') problems.push('initialImageTag: required');
   // Alarms with nobody subscribed alert nobody: production needs an address (staging may use other means).

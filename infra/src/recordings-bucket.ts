@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document/index.js';
 import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket/index.js';
+import { S3BucketLoggingA } from '@cdktf/provider-aws/lib/s3-bucket-logging/index.js';
 import { S3BucketLifecycleConfiguration } from '@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration/index.js';
 import { S3BucketOwnershipControls } from '@cdktf/provider-aws/lib/s3-bucket-ownership-controls/index.js';
 import { S3BucketPolicy } from '@cdktf/provider-aws/lib/s3-bucket-policy/index.js';
@@ -15,7 +16,23 @@ export interface RecordingsBucketProps {
   readonly retentionDays: number;
   /** Production keeps the bucket when the stack is destroyed with objects in it. */
   readonly forceDestroy: boolean;
+  /** S3 server access logs of every request to this bucket go to this bucket, under this prefix. */
+  readonly accessLogs: { readonly bucket: string; readonly prefix: string };
 }
+
+/**
+ * Durable checkpoints (src/recordings/checkpoints.ts) are `<prefix>checkpoints/<uuid>` objects,
+ * deleted by the service once the session's recording is stored. What lifecycle does with them:
+ * - a deleted checkpoint's noncurrent version goes after 1 day (not the 30 days of recordings): a
+ *   live session writes one every 5 s, ~115 MB per session-hour that are dead once the recording is
+ *   stored (docs/recordings.md, cost table);
+ * - a checkpoint still current after 14 days is an orphan: the session ran at most MAX_SESSION_MS
+ *   (30 min) and a crashed one is continued by its client or by start-up recovery within minutes of
+ *   a task starting; 14 days leave two weekends of outage or of a broken recovery release before the
+ *   only copy of that audio goes, and cost pennies.
+ * When the recordings rule also matches (same prefix), S3 applies whichever expiration is due first.
+ */
+export const CHECKPOINT_LIFECYCLE = { orphanDays: 14, noncurrentDays: 1 } as const;
 
 /**
  * The recordings bucket: SSE-KMS with the customer key by default, no public access, TLS-only,
@@ -63,8 +80,17 @@ export class RecordingsBucket extends Construct {
           expiration: [{ days: props.retentionDays }],
           noncurrentVersionExpiration: [{ noncurrentDays: 30 }],
         },
+        {
+          id: 'expire-checkpoints',
+          status: 'Enabled',
+          filter: [{ prefix: `${props.prefix}checkpoints/` }],
+          expiration: [{ days: CHECKPOINT_LIFECYCLE.orphanDays }],
+          noncurrentVersionExpiration: [{ noncurrentDays: CHECKPOINT_LIFECYCLE.noncurrentDays }],
+        },
       ],
     });
+    // Who read, wrote or deleted which recording, and when (HIPAA audit controls); keys are UUIDs, no PHI.
+    new S3BucketLoggingA(this, 'access-logs', { bucket, targetBucket: props.accessLogs.bucket, targetPrefix: props.accessLogs.prefix });
 
     const tlsOnly = new DataAwsIamPolicyDocument(this, 'tls-only', {
       statement: [

@@ -2,8 +2,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { CloudwatchLogMetricFilter } from '@cdktf/provider-aws/lib/cloudwatch-log-metric-filter/index.js';
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm/index.js';
 import { SnsTopicSubscription } from '@cdktf/provider-aws/lib/sns-topic-subscription/index.js';
-import { ALARMS } from '../src/monitoring.js';
-import { resource, resources, synthStack, testParams } from './support/stack.js';
+import fs from 'node:fs';
+import { runSimulation } from '@cloud-copilot/iam-simulate';
+import { ALARMS, EVENT_NOTIFICATIONS, defaultMaxConnections } from '../src/monitoring.js';
+import { ResolvedStack } from './support/policies.js';
+import { ref, resource, resources, synthStack, testParams } from './support/stack.js';
 import type { Synthesized } from './support/stack.js';
 
 describe('Monitoring', () => {
@@ -87,5 +90,83 @@ describe('Monitoring', () => {
     for (const name of ['LiveSessions', 'ChunkAckP99Ms', 'CaptionLatencyP95Ms', 'ErrorLogs', 'EngineErrors', 'HTTPCode_Target_5XX_Count', 'UnHealthyHostCount', 'CPUUtilization']) {
       expect(metricNames).toContain(name);
     }
+  });
+
+  it('alarms when fewer tasks run than desired for 5 minutes (desired minus running, from Container Insights)', () => {
+    const a = alarm('running-tasks-below-desired')!;
+    expect(a).toMatchObject({ comparison_operator: 'GreaterThanThreshold', threshold: 0, evaluation_periods: 5, datapoints_to_alarm: 5 });
+    const q = (id: string) => a.metric_query.find((m: { id: string }) => m.id === id);
+    expect(a.metric_query.find((m: { return_data?: boolean }) => m.return_data).expression).toBe('desired - running');
+    for (const [id, name] of [['desired', 'DesiredTaskCount'], ['running', 'RunningTaskCount']] as const) {
+      expect(q(id).metric).toMatchObject({ namespace: 'ECS/ContainerInsights', metric_name: name, dimensions: { ClusterName: expect.stringContaining('aws_ecs_cluster.'), ServiceName: expect.stringContaining('aws_ecs_service.') } });
+    }
+    // Container Insights must be on for those metrics to exist.
+    expect(resource(s.json, 'aws_ecs_cluster').setting).toContainEqual({ name: 'containerInsights', value: 'enhanced' });
+  });
+
+  it('alarms on service CPU and memory above 85% (autoscaling holds CPU at its 60% target) and on database CPU', () => {
+    expect(alarm('service-cpu-high')).toMatchObject({ namespace: 'AWS/ECS', metric_name: 'CPUUtilization', threshold: 85, dimensions: { ServiceName: expect.stringContaining('aws_ecs_service.') } });
+    expect(alarm('service-memory-high')).toMatchObject({ namespace: 'AWS/ECS', metric_name: 'MemoryUtilization', statistic: 'Maximum', threshold: 85 });
+    expect(alarm('service-cpu-high')!.threshold).toBeGreaterThan(resource(s.json, 'aws_appautoscaling_policy', 'cpu').target_tracking_scaling_policy_configuration.target_value);
+    expect(alarm('database-cpu-high')).toMatchObject({ namespace: 'AWS/RDS', metric_name: 'CPUUtilization', threshold: 80, dimensions: { DBInstanceIdentifier: expect.stringContaining('aws_db_instance.') } });
+  });
+
+  it('alarms on database connections at 80% of the instance class\'s max_connections (db.t4g.small: 225, so 180)', () => {
+    expect(defaultMaxConnections('db.t4g.small')).toBe(225);
+    expect(defaultMaxConnections('db.m7g.large')).toBe(901);
+    expect(alarm('database-connections-high')).toMatchObject({ namespace: 'AWS/RDS', metric_name: 'DatabaseConnections', threshold: 180 });
+    const production = synthStack(testParams({ name: 'production', dbInstanceClass: 'db.m7g.large', deletionProtection: true }));
+    const prodAlarm = resources(production.json, 'aws_cloudwatch_metric_alarm').find(([, a]) => a.alarm_name === 'arogya-production-database-connections-high')![1];
+    expect(prodAlarm.threshold).toBe(720);
+  });
+
+  it('sends RDS failover, failure and storage events of the instance to the topic', () => {
+    const sub = resource(s.json, 'aws_db_event_subscription');
+    expect(sub).toMatchObject({ source_type: 'db-instance', sns_topic: expect.stringContaining('aws_sns_topic.monitoring_alarms'), source_ids: [expect.stringContaining('aws_db_instance.database_instance')] });
+    for (const category of ['failover', 'failure', 'low storage']) expect(sub.event_categories).toContain(category);
+  });
+
+  it('sends a failed ECS deployment (circuit breaker) of the service to the topic through EventBridge', () => {
+    const rule = resource(s.json, 'aws_cloudwatch_event_rule');
+    expect(JSON.parse(rule.event_pattern)).toEqual({
+      source: ['aws.ecs'],
+      'detail-type': ['ECS Deployment State Change'],
+      resources: [`\${${ref(s.json, 'aws_ecs_service')}.id}`],
+      detail: { eventName: ['SERVICE_DEPLOYMENT_FAILED'] },
+    });
+    const target = resource(s.json, 'aws_cloudwatch_event_target');
+    expect(target.rule).toBe(`\${${ref(s.json, 'aws_cloudwatch_event_rule')}.name}`);
+    expect(target.arn).toBe(`\${${ref(s.json, 'aws_sns_topic')}.arn}`);
+  });
+
+  it.each([
+    ['this stack\'s alarms', 'cloudwatch.amazonaws.com', { 'aws:SourceArn': 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:arogya-staging-unhealthy-hosts', 'aws:SourceAccount': '123456789012' }, true],
+    ['RDS events of this account', 'events.rds.amazonaws.com', { 'aws:SourceArn': 'arn:aws:rds:eu-west-1:123456789012:db:arogya-staging', 'aws:SourceAccount': '123456789012' }, true],
+    ['the deployment-failed rule', 'events.amazonaws.com', { 'aws:SourceArn': 'arn:aws:events:eu-west-1:123456789012:rule/arogya-staging-deployment-failed' }, true],
+    ['another account\'s alarms', 'cloudwatch.amazonaws.com', { 'aws:SourceArn': 'arn:aws:cloudwatch:eu-west-1:210987654321:alarm:arogya-staging-x', 'aws:SourceAccount': '210987654321' }, false],
+    ['another account\'s RDS events', 'events.rds.amazonaws.com', { 'aws:SourceArn': 'arn:aws:rds:eu-west-1:210987654321:db:x', 'aws:SourceAccount': '210987654321' }, false],
+    ['another EventBridge rule', 'events.amazonaws.com', { 'aws:SourceArn': 'arn:aws:events:eu-west-1:123456789012:rule/someone-else' }, false],
+  ] as const)('topic policy: may %s publish (%s)? %s', async (_name, principal, context, allowed) => {
+    const stack = new ResolvedStack(s.json, testParams({ transcribeConcurrentStreamsQuota: 200 }));
+    const topicArn = 'arn:aws:sns:eu-west-1:123456789012:arogya-staging-alarms';
+    expect(stack.resolve(`\${${ref(s.json, 'aws_sns_topic')}.arn}`)).toBe(topicArn);
+    const response = await runSimulation(
+      {
+        request: { principal, action: 'sns:Publish', resource: { resource: topicArn, accountId: '123456789012' }, contextVariables: { 'aws:SecureTransport': 'true', ...context } },
+        identityPolicies: [],
+        serviceControlPolicies: [],
+        resourceControlPolicies: [],
+        resourcePolicy: stack.policyOf('aws_sns_topic_policy', 'alarms-policy'),
+      },
+      {},
+    );
+    if (response.resultType !== 'single') throw new Error(JSON.stringify(response));
+    expect(response.overallResult === 'Allowed').toBe(allowed);
+  });
+
+  it('has a runbook entry in DEPLOYMENT.md for every alarm and event notification', () => {
+    const doc = fs.readFileSync(new URL('../../DEPLOYMENT.md', import.meta.url), 'utf8');
+    const headings = [...doc.matchAll(/^### (\S+)$/gm)].map((m) => m[1]);
+    for (const key of [...ALARMS, ...EVENT_NOTIFICATIONS]) expect(headings).toContain(key);
   });
 });

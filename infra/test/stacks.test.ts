@@ -73,6 +73,11 @@ describe('ArogyaStack', () => {
     for (const params of Object.values(example)) expect(validateParams(params)).toEqual([]);
   });
 
+  it('refuses an RDS class whose max_connections the connections alarm cannot know, and audit logs kept less than a day', () => {
+    expect(validateParams(testParams({ dbInstanceClass: 'db.x9.huge' }))[0]).toMatch(/^dbInstanceClass: one of db\.t4g\.micro, /);
+    expect(validateParams(testParams({ auditLogRetentionDays: 0 }))).toEqual(['auditLogRetentionDays: a whole number of days, at least 1']);
+  });
+
   it('refuses a production stack whose alarms reach nobody', () => {
     expect(validateParams(testParams({ name: 'production', deletionProtection: true, alarmEmail: '' }))).toContain('alarmEmail: an address is required in production');
     expect(validateParams(testParams({ alarmEmail: 'not-an-address' }))).toContain('alarmEmail: an e-mail address');

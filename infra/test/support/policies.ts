@@ -66,6 +66,10 @@ export class ResolvedStack {
         return `arn:aws:logs:${region}:${accountId}:log-group:${name('name')}`;
       case 'aws_cloudwatch_log_group.name':
         return name('name');
+      case 'aws_sns_topic.arn':
+        return `arn:aws:sns:${region}:${accountId}:${name('name')}`;
+      case 'aws_cloudwatch_event_rule.arn':
+        return `arn:aws:events:${region}:${accountId}:rule/${name('name')}`;
       case 'aws_iam_role.arn':
         return `arn:aws:iam::${accountId}:role/${name('name')}`;
       case 'aws_iam_role.id':

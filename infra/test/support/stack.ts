@@ -32,6 +32,7 @@ export function testParams(overrides: Partial<EnvironmentParams> = {}): Environm
     deletionProtection: false,
     recordingRetentionDays: 30,
     logRetentionDays: 30,
+    auditLogRetentionDays: 90,
     alarmEmail: 'oncall@example.org',
     transcribeConcurrentStreamsQuota: 25,
     ...overrides,
