@@ -11,6 +11,7 @@
  * a backoff (the engine is still out). Audio goes to the engine at `speed` times real time.
  */
 import type { Readable } from 'node:stream';
+import { createLiveDecoder } from '../audio/index.js';
 import type { Logger } from '../lib/logger.js';
 import { ProviderError, type TranscriptionEngine, type TranscriptResult } from '../transcription/port.js';
 import type { ClaimedRepair, RepairedSegment, RepairRepository } from './repair-repo.js';
@@ -123,15 +124,22 @@ export class RepairWorker {
     }
   }
 
-  /** The stretch's 16 kHz PCM from the stored WAV (one ranged read). */
+  /**
+   * The stretch's 16 kHz PCM from the stored recording. WAV: one ranged read. Ogg Opus: an Opus
+   * stream cannot be decoded from its middle (each packet's decoding depends on the ones before),
+   * so the object is read from its start and decoded, in the shared Opus worker thread, until the
+   * stretch's end; only the stretch's PCM is kept. The decoder is the one the live session used
+   * (same packets, same pre-skip), so the PCM is on the session's timeline. Cost: decoding an
+   * hour of Opus is a few CPU-seconds off the event loop; the object is ~15 MB per hour.
+   */
   private async readPcm(c: ClaimedRepair): Promise<Buffer> {
     const from = WAV_HEADER_BYTES + c.fromMs * BYTES_PER_MS;
     const to = WAV_HEADER_BYTES + c.toMs * BYTES_PER_MS - 1;
     const audio = await this.o.recordings.openAudio(c.transcriptionId, `bytes=${from}-${to}`);
     if (!/wav/.test(audio.contentType)) {
       audio.body?.destroy();
-      // Opus recordings would need decoding from their start; the page sends PCM.
-      throw new ProviderError('recording is not WAV', { retryable: false, code: 'repair_unsupported_recording' });
+      if (/ogg/.test(audio.contentType)) return decodeOggWindow((await this.o.recordings.openAudio(c.transcriptionId)).body, c.fromMs, c.toMs);
+      throw new ProviderError('recording is neither WAV nor Ogg', { retryable: false, code: 'repair_unsupported_recording' });
     }
     if (!audio.body || audio.status === 416) return Buffer.alloc(0);
     const parts: Buffer[] = [];
@@ -176,4 +184,32 @@ export class RepairWorker {
       speaker: r.speaker,
     }));
   }
+}
+
+/**
+ * The 16 kHz PCM of [fromMs, toMs) of an Ogg Opus recording read from its start (exported for
+ * tests). Stops reading once the window is decoded.
+ */
+export async function decodeOggWindow(body: Readable | undefined, fromMs: number, toMs: number): Promise<Buffer> {
+  if (!body) return Buffer.alloc(0);
+  const decoder = await createLiveDecoder({ encoding: 'ogg_opus' });
+  const start = fromMs * BYTES_PER_MS;
+  const end = toMs * BYTES_PER_MS;
+  const kept: Buffer[] = [];
+  let at = 0; // PCM bytes decoded so far
+  try {
+    for await (const chunk of body) {
+      const out = decoder.push(chunk as Buffer);
+      const pcm = out instanceof Promise ? await out : out;
+      const lo = Math.max(start, at);
+      const hi = Math.min(end, at + pcm.length);
+      if (hi > lo) kept.push(pcm.subarray(lo - at, hi - at));
+      at += pcm.length;
+      if (at >= end) break;
+    }
+  } finally {
+    body.destroy();
+    decoder.end();
+  }
+  return Buffer.concat(kept);
 }

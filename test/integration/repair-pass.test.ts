@@ -9,10 +9,13 @@
  * answers at any pace, so only the wall clock shrinks; the scenario (a 60 s outage inside a 3-minute
  * session, failover, recovery, repair) is the issue's.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/lib/logger.js';
 import { createAwsTranscribeMedicalEngine } from '../../src/transcription/providers/aws-transcribe-medical/index.js';
 import { ProviderError } from '../../src/transcription/port.js';
+import { coverageProblems } from '../support/coverage.js';
 import { DictationClient, pcmChunks } from '../support/dictation-client.js';
 import { FakeEngine } from '../support/fake-engine.js';
 import { queryDb, startTestService } from '../support/service.js';
@@ -168,5 +171,57 @@ describe('repair pass', () => {
       .toBe('repaired');
     const stored = await queryDb<{ text: string }>(first.databaseUrl, "SELECT text FROM transcript_segments WHERE transcription_id = $1 AND kind = 'final' ORDER BY start_ms", [id]);
     expect(words(stored)).toEqual(scriptWords(n));
+  }, 180_000);
+
+  it('repairs an Ogg Opus recording too: a stretch nobody transcribed is decoded from the stored Ogg and re-transcribed, so the transcript covers the whole session', async () => {
+    // Not keyed: the stand-in's square-wave keys do not survive a lossy codec. It hears "speech" in
+    // any non-silent audio and reports segment times in the audio it was sent.
+    const server = await startTranscribeServer({ wordsPerSecond: 2.5, wordsPerSegment: 6 });
+    cleanups.push(() => server.close());
+    const engine = createAwsTranscribeMedicalEngine(
+      { region: 'us-east-1', endpoint: server.url, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, startWindowMs: 1000 },
+      logger,
+    );
+    const fallback = new FakeEngine({ faults: { startError: new ProviderError('busy', { retryable: true, code: 'engine_busy' }) } });
+    const t = await startTestService({ REPAIR_CONCURRENCY: '1', REPAIR_SPEED: '20' }, { engine, fallbackEngine: fallback, resilience: { replayMaxMs: 3000 }, repair: { pollMs: 200 } });
+    cleanups.push(() => t.close());
+    const { http } = await t.loggedIn('clinician');
+    const c = new DictationClient(t.url, http.cookieHeader);
+    cleanups.push(() => c.close());
+    expect((await c.start({ type: 'DICTATION', audio: { encoding: 'ogg_opus' } })).ok).toBe(true);
+
+    const AUDIO_MS = 30_000;
+    const { stdout: ogg } = await promisify(execFile)(
+      'ffmpeg',
+      ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `sine=frequency=300:sample_rate=48000:duration=${AUDIO_MS / 1000}`, '-ac', '1', '-c:a', 'libopus', '-b:a', '32k', '-f', 'ogg', 'pipe:1'],
+      { encoding: 'buffer', maxBuffer: 16 * 1024 * 1024 },
+    );
+    // ~32 kb/s: 800-byte chunks are ~200 ms of audio each.
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < ogg.length; i += 800) chunks.push(ogg.subarray(i, i + 800));
+    const third = Math.floor(chunks.length / 3);
+    const send = (from: number, to: number) => c.stream(chunks.slice(from, to), { inFlight: 1, firstSeq: from, realTimeMsPerChunk: 50 });
+    await send(0, third);
+    server.setFaults({ exceptionAfterAudioMs: { ms: 0, type: 'ServiceUnavailableException' }, rejectStart: { status: 503, type: 'ServiceUnavailableException' } });
+    await send(third, 2 * third); // ~10 s never heard live (the replay ring keeps 3 s)
+    server.setFaults({});
+    await send(2 * third, chunks.length);
+    const stop = await c.stop();
+    expect(stop.ok).toBe(true);
+    const id = c.transcriptionId!;
+    const finals = () =>
+      queryDb<{ segment_key: string; start_ms: number; end_ms: number; engine: string }>(
+        t.databaseUrl,
+        "SELECT segment_key, start_ms::int AS start_ms, end_ms::int AS end_ms, engine FROM transcript_segments WHERE transcription_id = $1 AND kind = 'final' ORDER BY start_ms",
+        [id],
+      );
+    const coverage = async () => coverageProblems((await finals()).map((r) => ({ segmentId: r.segment_key, startMs: r.start_ms, endMs: r.end_ms })), stop.durationMs, { maxHoleMs: 1500, endToleranceMs: 1500 });
+    expect((await coverage()).some((p) => p.startsWith('hole'))).toBe(true);
+
+    await expect.poll(async () => (await http.get(`/api/transcriptions/${id}`)).json?.repair?.status, { timeout: 60_000, interval: 250 }).toBe('repaired');
+    const repaired = (await finals()).filter((r) => r.segment_key.startsWith('r'));
+    expect(repaired.length).toBeGreaterThan(0);
+    expect(repaired.every((r) => r.engine === 'aws')).toBe(true);
+    expect(await coverage()).toEqual([]);
   }, 180_000);
 });
