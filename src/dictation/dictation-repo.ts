@@ -63,11 +63,17 @@ export class DictationRepository {
     return { id: rows[0]!.id, createdAt: rows[0]!.created_at };
   }
 
-  /** Stores a segment; returns false when that segment key was already stored. */
-  async insertSegment(s: SegmentRow): Promise<{ id: string } | undefined> {
+  /**
+   * Stores a segment; returns undefined when that segment key was already stored, or when
+   * `ownerTask` is given and no longer owns the live session (another task took it over: a zombie's
+   * late final must not land in the transcript the new owner writes). The row lock (FOR SHARE) makes
+   * the check and the insert one step against a concurrent claim.
+   */
+  async insertSegment(s: SegmentRow, ownerTask?: string): Promise<{ id: string } | undefined> {
     const { rows } = await this.db.query<{ id: string }>(
       `INSERT INTO transcript_segments (transcription_id, segment_key, start_ms, end_ms, text, machine_text, speaker, engine, kind, words, phi)
-       VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10)
+       SELECT $1::uuid, $2::text, $3::bigint, $4::bigint, $5::text, $5::text, $6::text, $7::text, $8::text, $9::jsonb, $10::jsonb
+        WHERE $11::text IS NULL OR EXISTS (SELECT 1 FROM transcriptions t WHERE t.id = $1::uuid AND t.owner_task = $11 FOR SHARE)
        ON CONFLICT (transcription_id, segment_key) DO NOTHING RETURNING id`,
       [
         s.transcriptionId,
@@ -80,9 +86,16 @@ export class DictationRepository {
         s.kind ?? 'final',
         s.words?.length ? JSON.stringify(s.words) : null,
         s.phi?.length ? JSON.stringify(s.phi) : null,
+        ownerTask ?? null,
       ],
     );
     return rows[0];
+  }
+
+  /** Whether `taskId` still owns live session `id` (false once another task claimed it, or it ended). */
+  async ownedBy(id: string, taskId: string): Promise<boolean> {
+    const { rowCount } = await this.db.query(`SELECT 1 FROM transcriptions WHERE id = $1 AND owner_task = $2 AND status = 'recording'`, [id, taskId]);
+    return rowCount === 1;
   }
 
   /**
@@ -218,16 +231,23 @@ export class DictationRepository {
     );
   }
 
+  /**
+   * Ends the transcription. With `ownerTask`, only while that task owns it: a task that was presumed
+   * dead (paused, partitioned) and wakes up must not end a session another task continues or has
+   * finalised. Returns whether the row changed.
+   */
   async finish(
     id: string,
     r: { status: 'completed' | 'failed'; endReason: EndReason; durationMs: number; ackSeq: number; failureReason?: string },
-  ): Promise<void> {
-    await this.db.query(
+    ownerTask?: string,
+  ): Promise<boolean> {
+    const { rowCount } = await this.db.query(
       `UPDATE transcriptions
           SET status = $2, end_reason = $3, duration_ms = $4, audio_ms = $4, ack_seq = $5, failure_reason = $6, ended_at = now(), owner_task = NULL
-        WHERE id = $1`,
-      [id, r.status, r.endReason, Math.round(r.durationMs), r.ackSeq, r.failureReason ?? null],
+        WHERE id = $1 AND ($7::text IS NULL OR owner_task = $7)`,
+      [id, r.status, r.endReason, Math.round(r.durationMs), r.ackSeq, r.failureReason ?? null, ownerTask ?? null],
     );
+    return rowCount === 1;
   }
 
   /**

@@ -60,6 +60,12 @@ export interface LiveSessionDeps {
   checkpoints?: CheckpointWriter;
   /** Called once the recording of a session that ended for good is stored (deletes the checkpoints). */
   onStoredForGood?: () => void;
+  /**
+   * The task this session runs on. With it, segment and end writes are fenced: once another task
+   * has claimed the session (this task was presumed dead: paused, cut off), this one stops writing
+   * and ends the session locally only (docs/resilience.md, "Zombie task").
+   */
+  ownerTask?: string;
   metrics?: MetricsHooks;
 }
 
@@ -99,6 +105,8 @@ export class LiveSession {
   private ending?: Promise<{ durationMs: number }>;
   private endReason?: EndReason;
   private storageWarned = false;
+  /** Another task owns the session now (see `ownerTask`). */
+  private fenced = false;
   private readonly log: Logger;
 
   constructor(private readonly d: LiveSessionDeps) {
@@ -116,6 +124,10 @@ export class LiveSession {
     this.armIdleTimer();
     this.maxTimer = setTimeout(() => void this.end('max_duration'), d.limits.maxSessionMs);
     if (d.recordingOpensImmediately) void this.ensureRecording().catch(() => {});
+    d.checkpoints?.once('fenced', () => {
+      this.fenced = true;
+      void this.end('server_shutdown');
+    });
   }
 
   get id(): string {
@@ -343,7 +355,7 @@ export class LiveSession {
           engine: r.engine ?? this.d.engineName,
           words: r.words,
           phi: r.phi,
-        });
+        }, this.d.ownerTask);
         break;
       } catch (err) {
         if (attempt >= 20) throw err;
@@ -352,6 +364,29 @@ export class LiveSession {
       }
     }
     this.d.sink.final({ segmentId: r.segmentId, text, startMs: r.startMs, endMs: r.endMs, speaker: r.speaker });
+  }
+
+  /**
+   * The end of a session another task has claimed (this task was presumed dead and woke up): no
+   * more writes to the shared record. The engine stream is cut, this task's recording part is
+   * aborted (the claimer marked it `aborted` and holds the audio in its own part, from the durable
+   * checkpoints plus what the client resent), the checkpoints and the transcription row are left to
+   * the new owner. A client still attached here is told to move, as at a shutdown.
+   */
+  private async abandon(): Promise<{ durationMs: number }> {
+    this.fenced = true;
+    this.d.checkpoints?.close();
+    this.d.stream.abort();
+    await this.consumer;
+    if (this.recording || this.recordingOpening) {
+      await this.ensureRecording()
+        .then((w) => w.abort('another task took the session over'))
+        .catch(() => {});
+    }
+    this.log.warn({ ackSeq: this.ackSeq }, 'session_fenced');
+    this.d.sink.error({ code: 'server_shutdown', message: 'The session continues on another server.', fatal: false });
+    this.d.sink.ended({ reason: 'server_shutdown' });
+    return { durationMs: Math.round(this.audioMs) };
   }
 
   private armIdleTimer(): void {
@@ -376,6 +411,7 @@ export class LiveSession {
     this.endReason = reason;
     let failureReason = failure;
     try {
+      if (this.fenced || (this.d.ownerTask && !(await this.d.repo.ownedBy(this.d.transcriptionId, this.d.ownerTask).catch(() => true)))) return await this.abandon();
       let tail: Buffer = Buffer.alloc(0);
       try {
         tail = this.d.decoder.end();
@@ -425,7 +461,10 @@ export class LiveSession {
       }
       const durationMs = Math.round(this.audioMs);
       this.d.progress.forget(this.d.transcriptionId); // the final row says it all
-      await this.d.repo.finish(this.d.transcriptionId, { status, endReason: reason, durationMs, ackSeq: this.ackSeq, failureReason });
+      if (!(await this.d.repo.finish(this.d.transcriptionId, { status, endReason: reason, durationMs, ackSeq: this.ackSeq, failureReason }, this.d.ownerTask))) {
+        // Claimed by another task while this one was ending (see abandon): that task's row stands.
+        this.log.warn({ reason }, 'session_fenced');
+      }
       this.log.info({ reason, durationMs, status }, 'session_ended');
       this.d.sink.ended({ reason });
       return { durationMs };

@@ -309,8 +309,9 @@ export class SessionManager {
                   return w;
                 })
           ).then(meter.recording),
-        checkpoints: this.d.recordings.checkpoints(transcriptionId, encoding === 'pcm_s16le' ? 'pcm' : 'wire', resume?.ackSeq ?? -1),
-        onStoredForGood: () => void this.d.recordings.dropCheckpoints(transcriptionId),
+        checkpoints: this.d.recordings.checkpoints(transcriptionId, encoding === 'pcm_s16le' ? 'pcm' : 'wire', resume?.ackSeq ?? -1, this.d.taskId),
+        onStoredForGood: () => void this.d.recordings.dropCheckpoints(transcriptionId, this.d.taskId),
+        ownerTask: this.d.taskId,
         repo: this.d.repo,
         progress: this.progress,
         sink,
@@ -521,9 +522,12 @@ export class SessionManager {
    */
   private async continueFromCrash(userId: string, sessionId: string, row: ResumableTranscription): Promise<void> {
     this.checkAdmission(userId);
-    const durable = await this.d.recordings.readDurable(row.id);
     if (!(await this.d.repo.claimCrashed(row.id, this.d.taskId, row.resumePart))) throw new AppError('session_moving');
     try {
+      // Read after the claim: a checkpoint the old owner stored before it is in the chain, and the
+      // old owner can store none after it (its inserts are fenced by owner), so the client is never
+      // told a seq is durable that this continuation does not hold.
+      const durable = await this.d.recordings.readDurable(row.id);
       await this.d.recordings.abandonUnfinished(row.id);
       const wire = durable.kind === 'wire';
       await this.launch(userId, {

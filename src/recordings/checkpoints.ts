@@ -31,12 +31,25 @@ export interface CheckpointRow {
 /** SQL for `recording_checkpoints`. */
 export function checkpointsRepository(db: pg.Pool) {
   return {
-    async insert(transcriptionId: string, c: CheckpointRow): Promise<void> {
-      await db.query(
+    /**
+     * Adds a checkpoint row while `ownerTask` owns the live session. False when it does not (another
+     * task claimed the session: a zombie's checkpoint must not enter the new owner's chain, where it
+     * would take the place of the new owner's row for the same `first_seq`). The transcription row
+     * is locked FOR SHARE, so a claim either comes after this insert (and the claimer's read of the
+     * chain sees the row) or before it (and the insert is refused). A retried insert of the same
+     * object (its first answer lost) is true.
+     */
+    async insert(transcriptionId: string, c: CheckpointRow, ownerTask?: string): Promise<boolean> {
+      const { rowCount } = await db.query(
         `INSERT INTO recording_checkpoints (transcription_id, first_seq, last_seq, kind, object_key, bytes)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (transcription_id, first_seq) DO NOTHING`,
-        [transcriptionId, c.firstSeq, c.lastSeq, c.kind, c.objectKey, c.bytes],
+         SELECT $1::uuid, $2::bigint, $3::bigint, $4::text, $5::text, $6::integer
+          WHERE $7::text IS NULL OR EXISTS (SELECT 1 FROM transcriptions t WHERE t.id = $1::uuid AND t.owner_task = $7 AND t.status = 'recording' FOR SHARE)
+         ON CONFLICT (transcription_id, first_seq) DO NOTHING`,
+        [transcriptionId, c.firstSeq, c.lastSeq, c.kind, c.objectKey, c.bytes, ownerTask ?? null],
       );
+      if (rowCount === 1) return true;
+      const { rows } = await db.query<{ object_key: string }>('SELECT object_key FROM recording_checkpoints WHERE transcription_id = $1 AND first_seq = $2', [transcriptionId, c.firstSeq]);
+      return rows[0]?.object_key === c.objectKey;
     },
     async list(transcriptionId: string): Promise<CheckpointRow[]> {
       const { rows } = await db.query<{ first_seq: string; last_seq: string; kind: CheckpointKind; object_key: string; bytes: number }>(
@@ -45,8 +58,18 @@ export function checkpointsRepository(db: pg.Pool) {
       );
       return rows.map((r) => ({ firstSeq: Number(r.first_seq), lastSeq: Number(r.last_seq), kind: r.kind, objectKey: r.object_key, bytes: r.bytes }));
     },
-    async remove(transcriptionId: string, firstSeq: number): Promise<void> {
-      await db.query('DELETE FROM recording_checkpoints WHERE transcription_id = $1 AND first_seq = $2', [transcriptionId, firstSeq]);
+    /**
+     * Deletes the transcription's rows, unless another task than `ownerTask` owns the session now;
+     * returns the object keys they named.
+     */
+    async removeAll(transcriptionId: string, ownerTask?: string): Promise<string[]> {
+      const { rows } = await db.query<{ object_key: string }>(
+        `DELETE FROM recording_checkpoints WHERE transcription_id = $1
+            AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM transcriptions t WHERE t.id = $1 AND (t.owner_task IS NULL OR t.owner_task = $2) FOR SHARE))
+          RETURNING object_key`,
+        [transcriptionId, ownerTask ?? null],
+      );
+      return rows.map((r) => r.object_key);
     },
   };
 }
@@ -59,13 +82,19 @@ export interface CheckpointDeps {
   retry: RetryPolicy;
   /** Longest time a chunk waits for its checkpoint to start (default 5000 ms). */
   intervalMs: number;
+  /** The task that owns the live session: rows are written only while it does. */
+  ownerTask?: string;
 }
 
 /**
  * The checkpoints of one live session. `add` is synchronous and cheap (the chunk is kept in memory
  * until its checkpoint is stored); checkpoints are written one at a time, in order.
  */
-export class CheckpointWriter extends EventEmitter<{ durable: [lastSeq: number] }> {
+/**
+ * Events: `durable` (a checkpoint is stored), `fenced` (another task owns the session now: this
+ * writer stopped, and the session must stop writing too).
+ */
+export class CheckpointWriter extends EventEmitter<{ durable: [lastSeq: number]; fenced: [] }> {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private pendingLastSeq: number;
@@ -145,7 +174,14 @@ export class CheckpointWriter extends EventEmitter<{ durable: [lastSeq: number] 
             new PutObjectCommand({ Bucket: this.d.store.bucket, Key: row.objectKey, Body: body, ContentLength: body.length, ContentType: 'application/octet-stream', ...this.d.store.sseParams() }),
           ),
         );
-        await retry(() => this.d.repo.insert(this.transcriptionId, row));
+        if (!(await retry(() => this.d.repo.insert(this.transcriptionId, row, this.d.ownerTask)))) {
+          this.log.warn({ firstSeq, lastSeq }, 'checkpoint_fenced');
+          this.close();
+          // Not in any chain: the object goes now (else the orphan sweep takes it).
+          await this.d.store.client.send(new DeleteObjectCommand({ Bucket: this.d.store.bucket, Key: row.objectKey })).catch(() => {});
+          this.emit('fenced');
+          return;
+        }
         this.durableSeq = lastSeq;
         this.emit('durable', lastSeq);
       } catch (err) {
@@ -193,19 +229,23 @@ export async function readCheckpoints(store: ObjectStore, rows: readonly Checkpo
 }
 
 /**
- * Deletes every checkpoint of a transcription whose recording is stored (object first, row after,
- * as for superseded parts). Never throws: what is left is retried by nobody but the bucket's
- * lifecycle rule on the `checkpoints/` prefix; it only costs storage.
+ * Deletes every checkpoint of a transcription whose recording is stored for good: the rows first
+ * (in one statement, and only while the session is owned by `ownerTask` or by no task: a zombie
+ * task whose recording completed late must not delete the chain of the task that took the session
+ * over), then their objects. A crash between the two leaves objects no row names, which the orphan
+ * sweep deletes (`sweepCheckpoints`); a row never names a deleted object. Never throws. Returns how
+ * many objects were deleted.
  */
 export async function deleteCheckpoints(
   deps: { store: ObjectStore; repo: CheckpointsRepository; logger: Logger; retry: RetryPolicy },
   transcriptionId: string,
+  ownerTask?: string,
 ): Promise<number> {
   let done = 0;
   try {
-    for (const r of await deps.repo.list(transcriptionId)) {
-      await withRetry(() => deps.store.client.send(new DeleteObjectCommand({ Bucket: deps.store.bucket, Key: r.objectKey })), { ...deps.retry, maxAttempts: Math.min(deps.retry.maxAttempts, 5) });
-      await deps.repo.remove(transcriptionId, r.firstSeq);
+    const keys = await deps.repo.removeAll(transcriptionId, ownerTask);
+    for (const key of keys) {
+      await withRetry(() => deps.store.client.send(new DeleteObjectCommand({ Bucket: deps.store.bucket, Key: key })), { ...deps.retry, maxAttempts: Math.min(deps.retry.maxAttempts, 5) });
       done++;
     }
   } catch (err) {

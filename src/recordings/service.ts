@@ -212,11 +212,12 @@ export function createRecordingService(options: RecordingServiceOptions) {
     },
 
     /**
-     * The durable checkpoints of a live session whose durable audio reaches `fromSeq` (-1: new).
-     * The session calls `add(seq, audio)` after each chunk is in its recording.
+     * The durable checkpoints of a live session whose durable audio reaches `fromSeq` (-1: new),
+     * written only while `ownerTask` owns it. The session calls `add(seq, audio)` after each chunk is
+     * in its recording.
      */
-    checkpoints(transcriptionId: string, kind: CheckpointKind, fromSeq: number): CheckpointWriter {
-      return new CheckpointWriter(transcriptionId, kind, fromSeq, { ...checkpointDeps, intervalMs: options.checkpointIntervalMs ?? 5000 });
+    checkpoints(transcriptionId: string, kind: CheckpointKind, fromSeq: number, ownerTask?: string): CheckpointWriter {
+      return new CheckpointWriter(transcriptionId, kind, fromSeq, { ...checkpointDeps, intervalMs: options.checkpointIntervalMs ?? 5000, ...(ownerTask ? { ownerTask } : {}) });
     },
 
     /**
@@ -236,10 +237,11 @@ export function createRecordingService(options: RecordingServiceOptions) {
     },
 
     /**
-     * The session's recording is stored for good: its checkpoints go (best effort, never throws).
+     * The session's recording is stored for good: its checkpoints go (best effort, never throws),
+     * unless a task other than `ownerTask` owns the session now.
      */
-    dropCheckpoints(transcriptionId: string): Promise<number> {
-      return deleteCheckpoints(checkpointDeps, transcriptionId);
+    dropCheckpoints(transcriptionId: string, ownerTask?: string): Promise<number> {
+      return deleteCheckpoints(checkpointDeps, transcriptionId, ownerTask);
     },
 
     /**
