@@ -33,6 +33,8 @@ export type StartRequest = z.infer<typeof startSchema>;
 const MAX_REPLAY_MS = 60_000;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** How many ended sessions a task remembers for `session_ended` answers. */
+const ENDED_REMEMBERED = 10_000;
 
 export interface SessionManagerDeps {
   engine: TranscriptionEngine;
@@ -84,6 +86,11 @@ export class SessionManager {
   /** Engine notices from before a session's first socket joined its room (see start's onStatus). */
   private readonly heldNotices = new Map<string, Array<{ code: string; message: string; fatal: boolean }>>();
   private readonly progress: ProgressBatcher;
+  /**
+   * Owners of sessions that ended here lately (bounded, oldest dropped first), so a late chunk or
+   * stop for one is told `session_ended` (docs/errors.md), not `session_not_found`.
+   */
+  private readonly endedRecently = new Map<string, string>();
 
   constructor(private readonly d: SessionManagerDeps) {
     this.progress = new ProgressBatcher((rows) => d.repo.progress(d.taskId, rows), d.progressIntervalMs ?? 2000, d.logger);
@@ -368,9 +375,13 @@ export class SessionManager {
     })();
   }
 
-  /** The live session `sessionId` of `userId`; another user's session is `session_not_found`. */
+  /**
+   * The live session `sessionId` of `userId`; another user's session is `session_not_found`, one of
+   * the user's that has ended `session_ended`.
+   */
   get(userId: string, sessionId: unknown): LiveSession {
     const s = typeof sessionId === 'string' ? this.sessions.get(sessionId) : undefined;
+    if (!s && typeof sessionId === 'string' && this.endedRecently.get(sessionId) === userId) throw new AppError('session_ended');
     if (!s || s.userId !== userId) throw new AppError('session_not_found');
     return s;
   }
@@ -567,6 +578,13 @@ export class SessionManager {
   }
 
   private forget(sessionId: string): void {
+    const owner = this.sessions.get(sessionId)?.userId;
+    if (owner) {
+      this.endedRecently.delete(sessionId);
+      this.endedRecently.set(sessionId, owner);
+      // ~150 bytes an entry: 10,000 ended sessions (days of a busy task) stay under 2 MB.
+      if (this.endedRecently.size > ENDED_REMEMBERED) this.endedRecently.delete(this.endedRecently.keys().next().value!);
+    }
     this.sessions.delete(sessionId);
     this.attached.delete(sessionId);
     this.heldNotices.delete(sessionId);

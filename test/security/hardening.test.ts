@@ -82,6 +82,28 @@ describe('sockets per user', () => {
   });
 });
 
+describe('a chunk for an ended session', () => {
+  it('is answered session_ended (docs/errors.md), for the owner only: another user still gets session_not_found', async () => {
+    const { http } = await t.loggedIn('clinician');
+    const live = new DictationClient(t.url, http.cookieHeader);
+    const other = await t.loggedIn('clinician');
+    const theirs = new DictationClient(t.url, other.http.cookieHeader);
+    try {
+      expect((await live.start()).ok).toBe(true);
+      expect((await live.chunk(0, Buffer.alloc(3200))).ok).toBe(true);
+      expect((await live.stop()).ok).toBe(true);
+      expect(await live.chunk(1, Buffer.alloc(3200))).toMatchObject({ ok: false, error: { code: 'session_ended' } });
+      expect(await live.stop()).toMatchObject({ ok: false, error: { code: 'session_ended' } });
+      await theirs.connected();
+      // Whether someone else's session existed stays hidden.
+      expect(await theirs.request('audio:chunk', { sessionId: live.sessionId, seq: 1, data: Buffer.alloc(3200) })).toMatchObject({ ok: false, error: { code: 'session_not_found' } });
+    } finally {
+      live.close();
+      theirs.close();
+    }
+  });
+});
+
 describe('listening address', () => {
   it('is loopback by default, and the container image sets HOST=0.0.0.0 explicitly', () => {
     expect(loadConfig({}).HOST).toBe('127.0.0.1');
