@@ -81,6 +81,11 @@ export function createRealtimeServer(opts: RealtimeOptions): AppServer {
     if ((io.of('/').adapter.rooms.get(userRoom(user.id))?.size ?? 0) >= (opts.maxSocketsPerUser ?? Infinity)) {
       return next(new Error('too_many_connections'));
     }
+    // The place is taken in the same tick as the count, so no handshake can pass the count while
+    // another is between its count and its join (joining at 'connection' held only because nothing
+    // async runs between: one process.nextTick; a second async middleware would open the gap). A
+    // handshake that fails after this leaves the room (socket.io's cleanup): the place comes back.
+    void socket.join(userRoom(user.id));
     socket.data.user = { id: user.id, username: user.username, role: user.role };
     socket.data.httpSessionId = req.sessionID;
     socket.data.clientIp = opts.clientIp?.(req) ?? socket.handshake.address;
@@ -98,7 +103,7 @@ export function createRealtimeServer(opts: RealtimeOptions): AppServer {
   };
 
   io.on('connection', (socket) => {
-    void socket.join([httpSessionRoom(socket.data.httpSessionId), userRoom(socket.data.user.id)]);
+    void socket.join(httpSessionRoom(socket.data.httpSessionId));
     // A socket is authenticated at its handshake; a session that expired or was revoked since must
     // not start or take over a live session on it.
     socket.use(([event, ...args], next) => {

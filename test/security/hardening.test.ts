@@ -80,6 +80,18 @@ describe('sockets per user', () => {
       for (const s of opened) s.disconnect();
     }
   });
+
+  it('holds under a burst: 60 simultaneous handshakes on one cookie (websocket and polling) get exactly 3 sockets', async () => {
+    const { http } = await t.loggedIn('clinician');
+    const burst = Array.from({ length: 60 }, (_, i) => openSocket(t.url, { cookie: http.cookieHeader }, i % 2 ? ['polling'] : ['websocket']));
+    try {
+      const outcomes = await Promise.all(burst.map(handshake));
+      expect(outcomes.filter((o) => o.connected)).toHaveLength(3);
+      expect(outcomes.filter((o) => !o.connected)).toEqual(Array.from({ length: 57 }, () => ({ connected: false, message: 'too_many_connections' })));
+    } finally {
+      for (const s of burst) s.disconnect();
+    }
+  });
 });
 
 describe('a chunk for an ended session', () => {
