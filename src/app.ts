@@ -75,6 +75,7 @@ export function createApp(deps: AppDeps): App {
     sessionCheckMs: config.SOCKET_SESSION_CHECK_MS,
     maxSocketsPerUser: config.MAX_SOCKETS_PER_USER,
     maxSessionAgeMs: config.SESSION_MAX_AGE_MS,
+    repeatWindowMs: config.LOG_REPEAT_WINDOW_MS,
   });
 
   app.use(

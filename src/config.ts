@@ -82,6 +82,7 @@ export const configSchema = z.object({
   HEALTH_CACHE_MS: int(2000, 0),
   METRICS_TOKEN: optionalString,
   METRICS_LOG_INTERVAL_MS: int(60_000, 1000),
+  LOG_REPEAT_WINDOW_MS: int(10_000, 100),
   SHUTDOWN_TIMEOUT_MS: int(25_000, 1000),
   ECS_STOP_POLL_MS: int(1000, 100),
 });

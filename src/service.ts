@@ -282,6 +282,7 @@ warmOpusWorker();
           },
           sinkFor: (sessionId, transcriptionId) => roomSink(io, sessionId, transcriptionId),
           requestHandoff: (userId, sessionId) => handoff.request(userId, sessionId),
+          repeatWindowMs: config.LOG_REPEAT_WINDOW_MS,
         });
         handoff.serve(sessions);
         // A draining task takes no sockets: a browser sent here by a stale route reconnects (the

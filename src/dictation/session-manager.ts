@@ -13,6 +13,7 @@ import type { TranscriptionEngine, TranscriptionStream } from '../transcription/
 import type { DictationRepository, ResumableTranscription } from './dictation-repo.js';
 import { LiveSession, type LiveSessionLimits, type SessionSink } from './live-session.js';
 import { ProgressBatcher } from './progress-batcher.js';
+import { RepeatedWarnings } from '../lib/repeated-warnings.js';
 
 export const startSchema = z.object({
   title: z.string().max(200).optional(),
@@ -67,6 +68,8 @@ export interface SessionManagerDeps {
    * another task still holds the session (its socket was cut before that task was told to stop).
    */
   requestHandoff?: (userId: string, sessionId: string) => Promise<boolean>;
+  /** Window over which repeats of one warning are collapsed into a count (LOG_REPEAT_WINDOW_MS). */
+  repeatWindowMs?: number;
 }
 
 /**
@@ -91,8 +94,11 @@ export class SessionManager {
    * stop for one is told `session_ended` (docs/errors.md), not `session_not_found`.
    */
   private readonly endedRecently = new Map<string, string>();
+  /** Refusals a burst of starts repeats (1000 starts, 996 refusals): one line and a count. */
+  private readonly warnings: RepeatedWarnings;
 
   constructor(private readonly d: SessionManagerDeps) {
+    this.warnings = new RepeatedWarnings(d.logger, d.repeatWindowMs);
     this.progress = new ProgressBatcher((rows) => d.repo.progress(d.taskId, rows), d.progressIntervalMs ?? 2000, d.logger);
   }
 
@@ -159,7 +165,7 @@ export class SessionManager {
     const held = this.heldBy(userId);
     const limit = this.d.limits.maxSessionsPerUser;
     if (held >= limit) {
-      this.d.logger.warn({ userId, held, limit }, 'user_session_limit_reached');
+      this.warnings.warn({ userId, held, limit }, 'user_session_limit_reached');
       throw new AppError('too_many_sessions', `You already have ${held} live session${held === 1 ? '' : 's'}; stop one first.`);
     }
     if (this.sessions.size + this.reserved >= this.d.limits.maxSessions) throw new AppError('capacity_exceeded', undefined, { retryable: true });
@@ -275,7 +281,7 @@ export class SessionManager {
         );
       } catch (err) {
         meter.engineStartFailed((err as { code?: string }).code);
-        this.d.logger.warn({ err: { message: (err as Error).message } }, 'engine_start_failed');
+        this.warnings.warn({ err: { message: (err as Error).message } }, 'engine_start_failed');
         throw new AppError('transcriber_unavailable', undefined, { cause: err, retryable: true });
       }
       const { id: transcriptionId } = await p.create(sessionId);
@@ -606,5 +612,6 @@ export class SessionManager {
     if (reason === 'server_shutdown') for (const s of live) s.notify({ code: 'server_shutdown', message: 'The server is restarting; the session continues on another server.', fatal: false });
     await Promise.allSettled(live.map((s) => s.end(reason)));
     await this.progress.close();
+    this.warnings.close();
   }
 }

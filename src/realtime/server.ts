@@ -5,6 +5,7 @@ import { sessionMatchesUser } from '../auth/session.js';
 import type { UserRepository, User } from '../auth/users.js';
 import { AppError, errorAck, toAppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
+import { RepeatedWarnings } from '../lib/repeated-warnings.js';
 import { SOCKET_IO_PING_INTERVAL_MS, SOCKET_IO_PING_TIMEOUT_MS } from '../lib/timeouts.js';
 import { originAllowed } from '../http/middleware/origin.js';
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from './events.js';
@@ -42,6 +43,8 @@ export interface RealtimeOptions {
   maxSocketsPerUser?: number;
   /** A socket ends with its web session's absolute lifetime (SESSION_MAX_AGE_MS). */
   maxSessionAgeMs?: number;
+  /** Window over which repeats of one warning are collapsed into a count (LOG_REPEAT_WINDOW_MS). */
+  repeatWindowMs?: number;
 }
 
 /** Events that begin or take over a live session: refused on a socket whose web session is over. */
@@ -65,6 +68,8 @@ export function createRealtimeServer(opts: RealtimeOptions): AppServer {
     },
   });
   io.engine.use(opts.sessionMiddleware);
+  // With the database down every handshake and every sweep would warn: one line and a count instead.
+  const warnings = new RepeatedWarnings(opts.logger, opts.repeatWindowMs);
 
   io.use(async (socket, next) => {
     const req = socket.request as IncomingMessage & { session?: { userId?: string; loginAt?: number; credentialsAt?: string | null }; sessionID?: string };
@@ -74,7 +79,7 @@ export function createRealtimeServer(opts: RealtimeOptions): AppServer {
     try {
       user = await opts.users.findById(userId);
     } catch (err) {
-      opts.logger.warn({ err: { message: (err as Error).message } }, 'socket_auth_lookup_failed');
+      warnings.warn({ err: { message: (err as Error).message } }, 'socket_auth_lookup_failed');
       return next(new Error('unavailable'));
     }
     if (!user || user.disabled || !sessionMatchesUser(req.session, user)) return next(new Error('unauthorized'));
@@ -116,7 +121,7 @@ export function createRealtimeServer(opts: RealtimeOptions): AppServer {
           socket.disconnect(true);
         },
         (err: unknown) => {
-          opts.logger.warn({ err: { message: (err as Error).message } }, 'socket_session_check_failed');
+          warnings.warn({ err: { message: (err as Error).message } }, 'socket_session_check_failed');
           const ack = args.at(-1);
           if (typeof ack === 'function') ack(errorAck(toAppError(err)));
         },
@@ -133,7 +138,7 @@ export function createRealtimeServer(opts: RealtimeOptions): AppServer {
           for (const s of gone) s.disconnect(true);
           if (gone.length > 0) opts.logger.info({ sockets: gone.length }, 'sockets_session_ended');
         },
-        (err: unknown) => opts.logger.warn({ err: { message: (err as Error).message } }, 'socket_session_check_failed'),
+        (err: unknown) => warnings.warn({ err: { message: (err as Error).message } }, 'socket_session_check_failed'),
       );
     }, opts.sessionCheckMs);
     timer.unref();

@@ -13,6 +13,8 @@ export interface EngineConfig {
   LOCAL_ENGINE_MAX_STREAMS?: number | undefined;
   /** Directory with an alternative `en-us.lm.bin` + `cmudict-en-us.dict` for the offline engine. */
   LOCAL_LM_DIR?: string | undefined;
+  /** Window over which repeats of one warning are collapsed into a count. */
+  LOG_REPEAT_WINDOW_MS?: number | undefined;
 }
 
 /** The offline engine as a fallback stops its workers after this long without a stream. */
@@ -36,6 +38,7 @@ export async function createEngine(config: EngineConfig, logger: Logger, role: '
       ...(config.LOCAL_ENGINE_WORKERS ? { workers: config.LOCAL_ENGINE_WORKERS } : {}),
       ...(config.LOCAL_ENGINE_MAX_STREAMS ? { maxStreams: config.LOCAL_ENGINE_MAX_STREAMS } : {}),
       ...(config.LOCAL_LM_DIR ? { lmDir: config.LOCAL_LM_DIR } : {}),
+      ...(config.LOG_REPEAT_WINDOW_MS ? { repeatWindowMs: config.LOG_REPEAT_WINDOW_MS } : {}),
       ...(role === 'fallback' ? { startWorkers: 'on-first-stream' as const, idleStopMs: FALLBACK_IDLE_STOP_MS } : {}),
     },
     logger,

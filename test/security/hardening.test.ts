@@ -8,7 +8,7 @@ import { handshake, openSocket } from './support.js';
 /** Smaller findings of the issue 19 attack (item 5), each with the test of its fix. */
 let t: TestService;
 beforeAll(async () => {
-  t = await startTestService({ MAX_SOCKETS_PER_USER: '3' });
+  t = await startTestService({ MAX_SOCKETS_PER_USER: '3', LOG_REPEAT_WINDOW_MS: '1500' });
 });
 afterAll(() => t?.close());
 
@@ -114,6 +114,32 @@ describe('a chunk for an ended session', () => {
       theirs.close();
     }
   });
+});
+
+describe('repeated warnings', () => {
+  it('a burst of 1000 session starts on one account writes a refusal line and then one count per window, not 996 lines', async () => {
+    const { http, user } = await t.loggedIn('clinician');
+    const live = new DictationClient(t.url, http.cookieHeader);
+    const refusals = () => t.logs.entries.filter((e) => e.msg === 'user_session_limit_reached' && e.userId === user.id);
+    try {
+      await live.connected();
+      const began = Date.now();
+      const acks = await Promise.all(Array.from({ length: 1000 }, () => live.request('session:start', { audio: { encoding: 'pcm_s16le', sampleRate: 16000 } }, 60_000)));
+      const windows = Math.ceil((Date.now() - began) / 1500) + 1;
+      const refused = acks.filter((a) => a.error?.code === 'too_many_sessions').length;
+      expect(refused).toBe(1000 - t.config.MAX_SESSIONS_PER_USER);
+      // Every refusal is accounted for: a line of its own, or counted in a later line's `repeated`.
+      const accounted = () => refusals().reduce((n, e) => n + (typeof e.repeated === 'number' ? e.repeated : 1), 0);
+      await expect.poll(accounted, { timeout: 10_000 }).toBe(refused);
+      // At most two lines per window (the first of the window, then its count).
+      expect(refusals().length).toBeLessThanOrEqual(2 * windows);
+      expect(refusals().length).toBeLessThan(20);
+      expect(refusals().find((e) => e.repeated !== undefined)).toMatchObject({ level: 'warn', windowMs: 1500 });
+      for (const a of acks) if (a.ok) expect((await live.request('session:stop', { sessionId: a.sessionId })).ok).toBe(true);
+    } finally {
+      live.close();
+    }
+  }, 60_000);
 });
 
 describe('listening address', () => {

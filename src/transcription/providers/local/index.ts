@@ -1,4 +1,5 @@
 import type { Logger } from '../../../lib/logger.js';
+import { RepeatedWarnings } from '../../../lib/repeated-warnings.js';
 import { ProviderError, type StreamOptions, type TranscriptionEngine, type TranscriptionStream, type TranscriptResult } from '../../port.js';
 import { ResultQueue } from '../../result-queue.js';
 import { loadPocketsphinx, type ModelPaths, resolveModel } from './pocketsphinx.js';
@@ -62,6 +63,8 @@ export interface LocalEngineOptions {
    * resilient wrapper retries.
    */
   maxStreams?: number;
+  /** Window over which repeats of one warning are collapsed into a count (LOG_REPEAT_WINDOW_MS). */
+  repeatWindowMs?: number;
 }
 
 /** The offline engine's default stream cap per worker thread. */
@@ -106,6 +109,8 @@ export function createLocalEngine(options: LocalEngineOptions, logger: Logger): 
     { start: onDemand ? 'on-first-stream' : 'eager', ...(options.idleStopMs ? { idleStopMs: options.idleStopMs } : {}) },
   );
   const log = logger.child({ engine: 'local' });
+  // Every start refused at capacity would warn: a burst of starts writes one line and a count.
+  const warnings = new RepeatedWarnings(log, options.repeatWindowMs);
 
   const setupFailure = (err: unknown): ProviderError =>
     new ProviderError('offline engine could not load its model', { retryable: false, code: 'engine_setup', cause: err });
@@ -127,7 +132,7 @@ export function createLocalEngine(options: LocalEngineOptions, logger: Logger): 
     async start(opts: StreamOptions): Promise<TranscriptionStream> {
       const used = load();
       if (used + 1 > maxStreams) {
-        log.warn({ active: open.size, load: used, maxStreams }, 'offline engine at capacity');
+        warnings.warn({ active: open.size, load: used, maxStreams }, 'offline engine at capacity');
         throw new ProviderError(`offline engine at capacity (${maxStreams} streams)`, { retryable: true, code: 'engine_busy' });
       }
       const search = searchPolicy === 'auto' ? pickSearch(used, maxStreams) : searchPolicy;
@@ -210,6 +215,9 @@ export function createLocalEngine(options: LocalEngineOptions, logger: Logger): 
         throw setupFailure(err);
       }
     },
-    close: () => pool.close(),
+    close: () => {
+      warnings.close();
+      return pool.close();
+    },
   };
 }
