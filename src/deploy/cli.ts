@@ -3,13 +3,18 @@ import { createDeployClients } from './aws-clients.js';
 import type { DeployClients } from './aws-clients.js';
 import { pushImage } from './ecr-push.js';
 import {
-  activeRevisions,
+  DEPLOY_TAGS,
+  deployHistory,
   describeService,
   describeTaskDefinition,
+  imageDigest,
   parseTaskDefinitionArn,
   registerWithImage,
+  rollbackTarget,
+  tagRevision,
   updateService,
   waitForSteadyState,
+  withoutDeployTags,
 } from './ecs-service.js';
 import type { ServiceRef } from './ecs-service.js';
 import { DeployError } from './errors.js';
@@ -30,9 +35,12 @@ Commands:
             Log docker in to ECR, tag and push the image, print its digest (sha256:...).
   rollout   --digest <sha256:...> [--repository <name>]
             Register a new revision of the service's task-definition family (its latest revision,
-            image replaced by <repository>@<digest>), deploy it and wait for steady state.
-  rollback  [--revision <n>]
-            Deploy the previous ACTIVE revision (or revision <n>) and wait for steady state.
+            image replaced by <repository>@<digest>), deploy it and wait for steady state; then
+            record the digest as deployed (tags on the revision: the deploy history).
+  rollback  [--digest <sha256:...>]
+            Deploy the revision of the digest deployed before the running one (or of <digest>),
+            from the deploy history, and wait for steady state. Repeated, it goes further back.
+  history   Print the deploy history, newest first: steady time, revision, digest.
   status    Print the running revision, its image, task counts and deployments.
 
 Options (defaults from the environment):
@@ -95,7 +103,7 @@ export async function deployCommand(args: string[], io: DeployIo): Promise<numbe
     }
     if (parsed.positionals.length !== 1) throw new UsageError('give exactly one command');
     command = parsed.positionals[0];
-    if (!['push', 'rollout', 'rollback', 'status'].includes(command!)) throw new UsageError(`unknown command ${command}`);
+    if (!['push', 'rollout', 'rollback', 'history', 'status'].includes(command!)) throw new UsageError(`unknown command ${command}`);
   } catch (err) {
     io.stderr.write(`arogya-live deploy: ${(err as Error).message}\n\n${DEPLOY_HELP}`);
     return 2;
@@ -169,39 +177,70 @@ function planCommand(command: string, v: Values, env: NodeJS.ProcessEnv): Plan {
         const { family } = parseTaskDefinitionArn(current.taskDefinition ?? '');
         // The family's latest revision carries Terraform's newest settings; only the image changes.
         const latest = await describeTaskDefinition(clients, family);
-        const arn = await registerWithImage(clients, latest.taskDefinition, container, `${repositoryUri}@${digest}`, latest.tags);
+        const tags = [...withoutDeployTags(latest.tags), { key: DEPLOY_TAGS.digest, value: digest }];
+        const arn = await registerWithImage(clients, latest.taskDefinition, container, `${repositoryUri}@${digest}`, tags);
         io.stdout.write(`registered ${arn}\n`);
         await updateService(clients, service, arn);
         io.stdout.write(`deploying ${arn} to ${service.cluster}/${service.service}\n`);
-        if (wait.skip) return;
+        if (wait.skip) {
+          io.stdout.write('not recorded in the deploy history (--no-wait): rollback will not return to this revision\n');
+          return;
+        }
         await waitForSteadyState(clients, service, arn, { ...wait, output: io.stdout });
-        io.stdout.write(`steady: ${arn} runs ${repositoryUri}@${digest}\n`);
+        // Recorded only once steady: a rollout the circuit breaker failed is never a rollback target.
+        await tagRevision(clients, arn, [{ key: DEPLOY_TAGS.steadyAt, value: new Date().toISOString() }]);
+        io.stdout.write(`steady: ${arn} runs ${repositoryUri}@${digest} (recorded in the deploy history)\n`);
       };
     }
     case 'rollback': {
       const service = ref();
-      const revision = v.revision === undefined ? undefined : Number(v.revision);
-      if (revision !== undefined && (!Number.isInteger(revision) || revision < 1)) throw new UsageError('--revision must be a positive integer');
+      const digest = v.digest;
+      if (digest !== undefined && !/^sha256:[0-9a-f]{64}$/.test(digest)) throw new UsageError('--digest must be sha256:<64 hex digits>');
+      if (v.revision !== undefined) throw new UsageError('--revision is gone: rollback goes by image digest (see `deploy history`)');
       return async (clients, io) => {
         const current = await describeService(clients, service);
-        const now = parseTaskDefinitionArn(current.taskDefinition ?? '');
-        const revisions = await activeRevisions(clients, now.family);
-        const target =
-          revision === undefined
-            ? revisions.find((arn) => parseTaskDefinitionArn(arn).revision < now.revision)
-            : revisions.find((arn) => parseTaskDefinitionArn(arn).revision === revision);
+        const runningArn = current.taskDefinition ?? '';
+        const now = parseTaskDefinitionArn(runningArn);
+        const running = await describeTaskDefinition(clients, runningArn);
+        const runningDigest = imageDigest(running.taskDefinition.containerDefinitions?.find((c) => c.name === container)?.image);
+        const history = await deployHistory(clients, now.family);
+        const target = rollbackTarget(history, runningArn, runningDigest, digest);
         if (!target) {
           throw new DeployError(
-            revision === undefined
-              ? `no ACTIVE revision of ${now.family} older than ${now.revision}`
-              : `${now.family}:${revision} is not an ACTIVE revision`,
+            digest === undefined
+              ? `no digest in the deploy history of ${now.family} before ${runningDigest ?? `${now.family}:${now.revision}`} (\`deploy history\` lists it)`
+              : `${digest} is not in the deploy history of ${now.family} (\`deploy history\` lists it; \`deploy rollout --digest\` deploys any image)`,
           );
         }
-        io.stdout.write(`rolling back ${service.cluster}/${service.service} from ${now.family}:${now.revision} to ${target}\n`);
-        await updateService(clients, service, target);
-        if (wait.skip) return;
-        await waitForSteadyState(clients, service, target, { ...wait, output: io.stdout });
-        io.stdout.write(`steady: ${target}\n`);
+        io.stdout.write(
+          `rolling back ${service.cluster}/${service.service} from ${runningDigest ?? 'no digest'} (${now.family}:${now.revision}) ` +
+            `to ${target.digest} (${target.arn}, deployed ${target.steadyAt})\n`,
+        );
+        // The revision that ran that digest, with the settings it ran with; a registered revision
+        // keeps its image pinned by digest, so Terraform's `:initial` revision is never chosen.
+        await updateService(clients, service, target.arn);
+        const markLeft = async () => {
+          if (history.some((r) => r.arn === runningArn)) {
+            await tagRevision(clients, runningArn, [{ key: DEPLOY_TAGS.rolledBackAt, value: new Date().toISOString() }]);
+          }
+        };
+        if (wait.skip) return markLeft();
+        await waitForSteadyState(clients, service, target.arn, { ...wait, output: io.stdout });
+        await markLeft();
+        io.stdout.write(`steady: ${target.arn} runs ${target.digest}\n`);
+      };
+    }
+    case 'history': {
+      const service = ref();
+      return async (clients, io) => {
+        const current = await describeService(clients, service);
+        const { family } = parseTaskDefinitionArn(current.taskDefinition ?? '');
+        const history = await deployHistory(clients, family);
+        if (history.length === 0) io.stdout.write(`no deploy history for ${family} (rollouts record one once steady)\n`);
+        for (const r of history) {
+          const running = r.arn === current.taskDefinition ? ' (running)' : '';
+          io.stdout.write(`${r.steadyAt}  ${family}:${r.revision}  ${r.digest}${r.rolledBackAt ? `  rolled back ${r.rolledBackAt}` : ''}${running}\n`);
+        }
       };
     }
     default: {

@@ -145,3 +145,74 @@ export async function waitForSteadyState(clients: DeployClients, ref: ServiceRef
     await sleep(opts.pollMs);
   }
 }
+
+/**
+ * Tags `deploy rollout` puts on the revisions it registers: the deploy history lives on the
+ * task-definition revisions themselves (no other store, nothing more to grant than
+ * `ecs:TagResource`). `rollback` reads them back.
+ */
+export const DEPLOY_TAGS = {
+  /** The image digest the revision runs (`sha256:...`), set when it is registered. */
+  digest: 'arogya:image-digest',
+  /** When the rollout reached steady state (ISO time): only such revisions are rollback targets. */
+  steadyAt: 'arogya:steady-at',
+  /** When `rollback` left it: later rollbacks go further back instead of returning to it. */
+  rolledBackAt: 'arogya:rolled-back-at',
+} as const;
+
+/** How many of the newest ACTIVE revisions the history reads (one DescribeTaskDefinition each). */
+export const HISTORY_DEPTH = 50;
+
+export interface DeployRecord {
+  arn: string;
+  revision: number;
+  digest: string;
+  steadyAt: string;
+  rolledBackAt?: string;
+}
+
+/** Tags without the deploy history's own (a copied revision must not inherit its base's record). */
+export function withoutDeployTags(tags: Tag[]): Tag[] {
+  return tags.filter((t) => !t.key?.startsWith('arogya:'));
+}
+
+/** `<repository>@sha256:...` → `sha256:...`; undefined for a tag reference such as `:initial`. */
+export function imageDigest(image: string | undefined): string | undefined {
+  return /@(sha256:[0-9a-f]{64})$/.exec(image ?? '')?.[1];
+}
+
+/** Adds tags to a revision. */
+export async function tagRevision({ ecs, ecsSdk }: DeployClients, arn: string, tags: Tag[]): Promise<void> {
+  await ecs.send(new ecsSdk.TagResourceCommand({ resourceArn: arn, tags }));
+}
+
+/**
+ * The deploy history of a family: its ACTIVE revisions that a rollout brought to steady state,
+ * newest steady state first (read from the newest HISTORY_DEPTH revisions' tags).
+ */
+export async function deployHistory(clients: DeployClients, family: string): Promise<DeployRecord[]> {
+  const records: DeployRecord[] = [];
+  for (const arn of (await activeRevisions(clients, family)).slice(0, HISTORY_DEPTH)) {
+    const { tags } = await describeTaskDefinition(clients, arn);
+    const tag = (key: string) => tags.find((t) => t.key === key)?.value;
+    const digest = tag(DEPLOY_TAGS.digest);
+    const steadyAt = tag(DEPLOY_TAGS.steadyAt);
+    if (!digest || !steadyAt) continue;
+    const rolledBackAt = tag(DEPLOY_TAGS.rolledBackAt);
+    records.push({ arn, revision: parseTaskDefinitionArn(arn).revision, digest, steadyAt, ...(rolledBackAt ? { rolledBackAt } : {}) });
+  }
+  return records.sort((a, b) => b.steadyAt.localeCompare(a.steadyAt) || b.revision - a.revision);
+}
+
+/**
+ * Where `rollback` goes from the revision the service runs: the newest record before the current
+ * one (by steady time) whose digest differs and that no rollback has left; with `digest`, the newest
+ * record of that digest. The current record is the one whose revision runs; a revision outside the
+ * history (Terraform's `:initial`, say) has none, and then every record counts.
+ */
+export function rollbackTarget(history: DeployRecord[], runningArn: string, runningDigest: string | undefined, digest?: string): DeployRecord | undefined {
+  const current = history.find((r) => r.arn === runningArn);
+  const earlier = current ? history.filter((r) => r.steadyAt < current.steadyAt || (r.steadyAt === current.steadyAt && r.revision < current.revision)) : history;
+  if (digest !== undefined) return history.find((r) => r.digest === digest && r.arn !== runningArn);
+  return earlier.find((r) => !r.rolledBackAt && r.digest !== (current?.digest ?? runningDigest));
+}

@@ -20,6 +20,12 @@ const CLUSTER = 'arogya-staging';
 const SERVICE = 'arogya-live';
 const PUSHED_DIGEST = `sha256:${'a'.repeat(64)}`;
 const OLD_DIGEST = `sha256:${'b'.repeat(64)}`;
+const MID_DIGEST = `sha256:${'d'.repeat(64)}`;
+const NEW_DIGEST = `sha256:${'e'.repeat(64)}`;
+type Tag = { key: string; value: string };
+const APP_TAG: Tag = { key: 'application', value: 'arogya-live' };
+/** What `deploy rollout` leaves on a revision it brought to steady state. */
+const deployed = (digest: string, steadyAt: string): Tag[] => [APP_TAG, { key: 'arogya:image-digest', value: digest }, { key: 'arogya:steady-at', value: steadyAt }];
 const tdArn = (revision: number) => `arn:aws:ecs:eu-west-1:123456789012:task-definition/${FAMILY}:${revision}`;
 
 type Rollout = 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';
@@ -32,13 +38,13 @@ interface Recorded {
 /** The AWS side: one repository, one task-definition family, one service. */
 class AwsStandIn {
   requests: Recorded[] = [];
-  revisions = new Map<number, { def: Record<string, any>; status: 'ACTIVE' | 'INACTIVE' }>();
+  revisions = new Map<number, { def: Record<string, any>; status: 'ACTIVE' | 'INACTIVE'; tags: Tag[] }>();
   serviceTd = tdArn(3);
   deployments: Record<string, any>[] = [];
   /** What each DescribeServices after an UpdateService reports for the new deployment. */
   script: Rollout[] = [];
   pushedMarker = '';
-  images = new Map<string, string>([[OLD_DIGEST, 'old']]);
+  images = new Map<string, string>([[OLD_DIGEST, 'old'], [MID_DIGEST, 'mid'], [NEW_DIGEST, 'new']]);
 
   constructor() {
     const container = (image: string, extraEnv: { name: string; value: string }[] = []) => ({
@@ -64,11 +70,13 @@ class AwsStandIn {
       containerDefinitions: [container(image, extraEnv)],
       status: 'ACTIVE',
     });
-    this.revisions.set(1, { def: def(1, `${REPO_URI}:initial`), status: 'INACTIVE' });
-    this.revisions.set(2, { def: def(2, `${REPO_URI}@${OLD_DIGEST}`), status: 'ACTIVE' });
-    this.revisions.set(3, { def: def(3, `${REPO_URI}@${OLD_DIGEST}`), status: 'ACTIVE' });
-    // Terraform applied a settings change after the last rollout: revision 4 is newer than what runs.
-    this.revisions.set(4, { def: def(4, `${REPO_URI}:initial`, [{ name: 'LOG_LEVEL', value: 'debug' }]), status: 'ACTIVE' });
+    this.revisions.set(1, { def: def(1, `${REPO_URI}:initial`), status: 'INACTIVE', tags: [APP_TAG] });
+    // Two rollouts, each recorded once steady: OLD, then MID (which runs).
+    this.revisions.set(2, { def: def(2, `${REPO_URI}@${OLD_DIGEST}`), status: 'ACTIVE', tags: deployed(OLD_DIGEST, '2026-11-01T10:00:00.000Z') });
+    this.revisions.set(3, { def: def(3, `${REPO_URI}@${MID_DIGEST}`), status: 'ACTIVE', tags: deployed(MID_DIGEST, '2026-11-20T10:00:00.000Z') });
+    // Terraform applied a settings change after the last rollout: revision 4 is newer than what runs,
+    // with Terraform's image reference (`:initial`) and no deploy record.
+    this.revisions.set(4, { def: def(4, `${REPO_URI}:initial`, [{ name: 'LOG_LEVEL', value: 'debug' }]), status: 'ACTIVE', tags: [APP_TAG] });
     this.deployments = [this.deployment(this.serviceTd, 'PRIMARY', 'COMPLETED', 2)];
   }
 
@@ -120,14 +128,20 @@ class AwsStandIn {
             : Math.max(...[...this.revisions].filter(([, r]) => r.status === 'ACTIVE').map(([n]) => n));
           const found = this.revisions.get(revision);
           if (!found) return error('ClientException', 'Unable to describe task definition.');
-          return [200, { taskDefinition: found.def, tags: body.include?.includes('TAGS') ? [{ key: 'application', value: 'arogya-live' }] : undefined }];
+          return [200, { taskDefinition: found.def, tags: body.include?.includes('TAGS') ? found.tags : undefined }];
         }
         case 'RegisterTaskDefinition': {
           const revision = Math.max(...this.revisions.keys()) + 1;
-          const { tags: _tags, ...rest } = body;
+          const { tags, ...rest } = body;
           const def = { ...rest, taskDefinitionArn: tdArn(revision), revision, status: 'ACTIVE' };
-          this.revisions.set(revision, { def, status: 'ACTIVE' });
+          this.revisions.set(revision, { def, status: 'ACTIVE', tags: tags ?? [] });
           return [200, { taskDefinition: def }];
+        }
+        case 'TagResource': {
+          const found = [...this.revisions.values()].find((r) => r.def.taskDefinitionArn === body.resourceArn);
+          if (!found) return error('InvalidParameterException', 'no such resource');
+          for (const tag of body.tags as Tag[]) found.tags = [...found.tags.filter((t) => t.key !== tag.key), tag];
+          return [200, {}];
         }
         case 'ListTaskDefinitions': {
           const arns = [...this.revisions].filter(([, r]) => r.status === 'ACTIVE').map(([n]) => tdArn(n)).reverse();
@@ -254,13 +268,23 @@ describe('deploy rollout', () => {
     // Everything but the image comes from revision 4, the newest settings Terraform wrote.
     expect(def.containerDefinitions[0].environment).toContainEqual({ name: 'LOG_LEVEL', value: 'debug' });
     expect(def.containerDefinitions[0]).toMatchObject({ stopTimeout: 30, user: '10001:10001', secrets: [expect.objectContaining({ name: 'SESSION_SECRET' })] });
-    expect(def).toMatchObject({ taskRoleArn: expect.stringContaining('task'), executionRoleArn: expect.stringContaining('execution'), cpu: '1024', memory: '2048', tags: [{ key: 'application', value: 'arogya-live' }] });
+    expect(def).toMatchObject({ taskRoleArn: expect.stringContaining('task'), executionRoleArn: expect.stringContaining('execution'), cpu: '1024', memory: '2048' });
+    // The deploy record: the digest at registration, the steady time once steady.
+    expect(def.tags).toEqual([APP_TAG, { key: 'arogya:image-digest', value: PUSHED_DIGEST }]);
+    expect(aws.calls('TagResource').map((r) => r.body)).toEqual([{ resourceArn: tdArn(5), tags: [{ key: 'arogya:steady-at', value: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) }] }]);
 
     expect(aws.calls('UpdateService').map((r) => r.body)).toEqual([{ cluster: CLUSTER, service: SERVICE, taskDefinition: tdArn(5), forceNewDeployment: true }]);
     expect(aws.calls('DescribeServices').length).toBeGreaterThanOrEqual(4);
     expect(out).toContain(`registered ${tdArn(5)}`);
     expect(out).toContain('PRIMARY IN_PROGRESS running 0/2');
-    expect(out).toContain(`steady: ${tdArn(5)} runs ${REPO_URI}@${PUSHED_DIGEST}`);
+    expect(out).toContain(`steady: ${tdArn(5)} runs ${REPO_URI}@${PUSHED_DIGEST} (recorded in the deploy history)`);
+  });
+
+  it('does not copy the base revision\'s deploy record into the new revision', async () => {
+    aws.revisions.get(4)!.status = 'INACTIVE'; // the latest ACTIVE revision is then 3, a recorded rollout
+    aws.script = ['COMPLETED'];
+    expect((await run(['rollout', '--digest', PUSHED_DIGEST, '--poll', '0.01'])).code).toBe(0);
+    expect(aws.calls('RegisterTaskDefinition')[0]!.body.tags).toEqual([APP_TAG, { key: 'arogya:image-digest', value: PUSHED_DIGEST }]);
   });
 
   it('exits 1 with the reason when the rollout FAILED (circuit breaker)', async () => {
@@ -268,6 +292,8 @@ describe('deploy rollout', () => {
     const { code, err } = await run(['rollout', '--digest', PUSHED_DIGEST, '--poll', '0.01']);
     expect(code).toBe(1);
     expect(err).toContain('rollout FAILED: ECS deployment circuit breaker: tasks failed to start.');
+    // Never recorded as deployed, so never a rollback target.
+    expect(aws.calls('TagResource')).toHaveLength(0);
   });
 
   it('exits 1 when steady state does not come within the timeout', async () => {
@@ -285,27 +311,68 @@ describe('deploy rollout', () => {
   });
 });
 
-describe('deploy rollback', () => {
-  it('returns the service to the previous ACTIVE revision (N-1, skipping inactive ones) and waits', async () => {
-    aws.serviceTd = tdArn(4);
-    aws.revisions.get(3)!.status = 'INACTIVE';
+describe('deploy rollback (by image digest, from the deploy history)', () => {
+  it('after a Terraform change and a rollout, returns to the digest deployed before (MID), not to Terraform\'s :initial revision', async () => {
+    aws.script = ['COMPLETED'];
+    expect((await run(['rollout', '--digest', PUSHED_DIGEST, '--poll', '0.01'])).code).toBe(0); // revision 5, copied from 4
     aws.script = ['IN_PROGRESS', 'COMPLETED'];
-    const { code, out } = await run(['rollback', '--poll', '0.01']);
+    const { code, out, err } = await run(['rollback', '--poll', '0.01']);
+    expect(err).toBe('');
     expect(code).toBe(0);
-    expect(aws.calls('UpdateService').map((r) => r.body.taskDefinition)).toEqual([tdArn(2)]);
-    expect(out).toContain(`from ${FAMILY}:4 to ${tdArn(2)}`);
-    expect(out).toContain(`steady: ${tdArn(2)}`);
+    expect(aws.calls('UpdateService').map((r) => r.body.taskDefinition)).toEqual([tdArn(5), tdArn(3)]);
+    expect(aws.revisions.get(3)!.def.containerDefinitions[0].image).toBe(`${REPO_URI}@${MID_DIGEST}`);
+    expect(out).toContain(`from ${PUSHED_DIGEST} (${FAMILY}:5) to ${MID_DIGEST} (${tdArn(3)}, deployed 2026-11-20T10:00:00.000Z)`);
+    expect(out).toContain(`steady: ${tdArn(3)} runs ${MID_DIGEST}`);
+    // The revision it left is marked, so the next rollback goes further back instead of returning.
+    expect(aws.revisions.get(5)!.tags).toContainEqual({ key: 'arogya:rolled-back-at', value: expect.stringMatching(/^\d{4}-/) });
+
+    // The next release is bad too: its rollback skips the release rolled back before (PUSHED) and returns to MID.
+    aws.script = ['COMPLETED'];
+    expect((await run(['rollout', '--digest', NEW_DIGEST, '--poll', '0.01'])).code).toBe(0); // revision 6
+    aws.script = ['COMPLETED'];
+    expect((await run(['rollback', '--poll', '0.01'])).code).toBe(0);
+    expect(aws.calls('UpdateService').map((r) => r.body.taskDefinition)).toEqual([tdArn(5), tdArn(3), tdArn(6), tdArn(3)]);
   });
 
-  it('goes to the revision asked for, and refuses one that is not ACTIVE', async () => {
+  it('goes further back when repeated (MID → OLD), then refuses: nothing deployed before', async () => {
     aws.script = ['COMPLETED'];
-    expect((await run(['rollback', '--revision', '2', '--poll', '0.01'])).code).toBe(0);
+    expect((await run(['rollback', '--poll', '0.01'])).code).toBe(0);
     expect(aws.calls('UpdateService').map((r) => r.body.taskDefinition)).toEqual([tdArn(2)]);
 
-    const refused = await run(['rollback', '--revision', '1']);
+    const refused = await run(['rollback', '--poll', '0.01']);
     expect(refused.code).toBe(1);
-    expect(refused.err).toContain(`${FAMILY}:1 is not an ACTIVE revision`);
+    expect(refused.err).toContain(`no digest in the deploy history of ${FAMILY} before ${OLD_DIGEST}`);
     expect(aws.calls('UpdateService')).toHaveLength(1);
+  });
+
+  it('skips a rollout the circuit breaker failed: it was never recorded', async () => {
+    aws.script = ['FAILED'];
+    expect((await run(['rollout', '--digest', PUSHED_DIGEST, '--poll', '0.01'])).code).toBe(1);
+    aws.serviceTd = tdArn(3); // the circuit breaker put the service back on MID
+    aws.deployments = [aws.deployment(tdArn(3), 'PRIMARY', 'COMPLETED', 2)];
+    aws.script = ['COMPLETED'];
+    expect((await run(['rollback', '--poll', '0.01'])).code).toBe(0);
+    expect(aws.calls('UpdateService').map((r) => r.body.taskDefinition)).toEqual([tdArn(5), tdArn(2)]);
+  });
+
+  it('goes to the digest asked for, and refuses one that was never deployed', async () => {
+    aws.script = ['COMPLETED'];
+    expect((await run(['rollback', '--digest', OLD_DIGEST, '--poll', '0.01'])).code).toBe(0);
+    expect(aws.calls('UpdateService').map((r) => r.body.taskDefinition)).toEqual([tdArn(2)]);
+
+    const refused = await run(['rollback', '--digest', PUSHED_DIGEST]);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain(`${PUSHED_DIGEST} is not in the deploy history of ${FAMILY}`);
+    expect(aws.calls('UpdateService')).toHaveLength(1);
+  });
+
+  it('deploy history lists the recorded rollouts, newest first, with the running one marked', async () => {
+    const { code, out } = await run(['history']);
+    expect(code).toBe(0);
+    expect(out).toBe(
+      `2026-11-20T10:00:00.000Z  ${FAMILY}:3  ${MID_DIGEST} (running)\n` +
+      `2026-11-01T10:00:00.000Z  ${FAMILY}:2  ${OLD_DIGEST}\n`,
+    );
   });
 });
 
@@ -314,7 +381,7 @@ describe('deploy status', () => {
     const { code, out } = await run(['status']);
     expect(code).toBe(0);
     expect(out).toContain(`task definition  ${tdArn(3)}`);
-    expect(out).toContain(`image            ${REPO_URI}@${OLD_DIGEST}`);
+    expect(out).toContain(`image            ${REPO_URI}@${MID_DIGEST}`);
     expect(out).toContain('tasks            running 2, pending 0, desired 2');
     expect(out).toContain(`deployment       PRIMARY COMPLETED ${tdArn(3)} running 2/2`);
   });
@@ -327,7 +394,7 @@ describe('deploy status', () => {
 });
 
 describe('deploy usage', () => {
-  it.each([[[]], [['launch']], [['rollout']], [['rollout', '--digest', 'latest']], [['status', '--bogus']], [['rollback', '--revision', 'x']]])(
+  it.each([[[]], [['launch']], [['rollout']], [['rollout', '--digest', 'latest']], [['status', '--bogus']], [['rollback', '--revision', '2']], [['rollback', '--digest', 'latest']]])(
     'prints help and exits 2 for %j without calling AWS',
     async (args) => {
       const { code, err } = await run(args);
@@ -340,6 +407,6 @@ describe('deploy usage', () => {
   it('prints help on --help with exit 0', async () => {
     const { code, out } = await run(['--help']);
     expect(code).toBe(0);
-    expect(out).toContain('rollback  [--revision <n>]');
+    expect(out).toContain('rollback  [--digest <sha256:...>]');
   });
 });
