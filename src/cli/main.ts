@@ -15,7 +15,7 @@ Commands:
   users set-password --username NAME --password-stdin
   users set-role --username NAME --role clinician|reviewer|admin
   migrate up|down|status
-  deploy push|rollout|rollback|status   (see DEPLOYMENT.md)
+  deploy push|rollout|rollback|history|status   (see DEPLOYMENT.md)
 
 Runs with the same environment as the service (DATA_DIR, DATABASE_URL, DB_SECRET_ID, ...).
 `;
