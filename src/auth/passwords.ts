@@ -1,4 +1,5 @@
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { dictionary } from '@zxcvbn-ts/language-common';
 import { Semaphore } from '../lib/semaphore.js';
 
 /**
@@ -82,7 +83,24 @@ export function passwordProblem(password: string): string | undefined {
   if (password.trim() === '') return 'Passwords cannot be only spaces.';
   if (new Set(password.toLowerCase()).size < 4) return 'Passwords need at least 4 different characters.';
   if (isSequence(password.toLowerCase())) return 'Passwords cannot be a run of consecutive characters.';
+  if (isCommon(password)) return 'That password is on a list of common passwords; choose another.';
   return undefined;
+}
+
+let common: Set<string> | undefined;
+/**
+ * On the list of common passwords zxcvbn-ts maintains (`@zxcvbn-ts/language-common`, 49,233 from
+ * breach corpora; 308 of them 12 characters or longer, e.g. `password1234`, `1q2w3e4r5t6y`,
+ * `administrator`), ignoring case; or one of them (4 characters or more) with only digits and
+ * symbols appended (`iloveyou2024!`, `letmein12345`): the first things an online attacker tries.
+ * The set (~3 MB) is built at the first password check, not at start-up.
+ */
+function isCommon(password: string): boolean {
+  common ??= new Set(dictionary['passwords-common']);
+  const p = password.toLowerCase();
+  if (common.has(p)) return true;
+  const base = p.replace(/[^\p{L}]+$/u, '');
+  return base.length >= 4 && base !== p && common.has(base);
 }
 
 /** `123456789012`, `abcdefghijkl`, `987654321098`: every step +1 (or every step −1), digits wrapping 9↔0. */

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { DictationClient } from '../support/dictation-client.js';
+import { runCli } from '../support/process.js';
 import { queryDb, startTestService, type TestService } from '../support/service.js';
 import { handshake, openSocket } from './support.js';
 
@@ -140,6 +141,38 @@ describe('repeated warnings', () => {
       live.close();
     }
   }, 60_000);
+});
+
+describe('weak passwords', () => {
+  const weak = [
+    ['12 spaces', ' '.repeat(12), /only spaces/],
+    ['Unicode spaces', '\u00a0\u3000\t \u2003 \u00a0\u3000\t \u2003 ', /only spaces/],
+    ['on the common list', 'Password1234', /common passwords/],
+    ['on the common list', '1q2w3e4r5t6y', /common passwords/],
+    ['on the common list', 'administrator', /common passwords/],
+    ['a common one with digits and a symbol appended', 'iloveyou2024!', /common passwords/],
+  ] as const;
+
+  it.each(weak)('an admin creating another admin is refused a password %s (%j)', async (_what, password, message) => {
+    const { http } = await t.loggedIn('admin');
+    const res = await http.post('/api/admin/users', { username: `adm-${Math.random().toString(36).slice(2, 8)}`, role: 'admin', password });
+    expect(res.status).toBe(400);
+    expect(res.json.error).toMatchObject({ code: 'invalid_payload', message: expect.stringMatching(message) });
+    expect(res.text).not.toContain(password.trim() || '\u0000');
+  });
+
+  it('an admin resetting their own password over the API, or the CLI adding an admin, is refused a common one', async () => {
+    const { http, user } = await t.loggedIn('admin');
+    const reset = await http.request('PATCH', `/api/admin/users/${user.id}`, { json: { password: 'qwertyuiop12' } });
+    expect(reset.json.error).toMatchObject({ code: 'invalid_payload', message: expect.stringMatching(/common passwords/) });
+    const cli = await runCli(['users', 'add', '--username', 'cli-admin-weak', '--role', 'admin', '--password-stdin'], { DATABASE_URL: t.databaseUrl, LOG_LEVEL: 'warn' }, 'password1234\n');
+    expect(cli.code).not.toBe(0);
+    expect(cli.stderr).toMatch(/common passwords/);
+    expect(await queryDb(t.databaseUrl, 'SELECT 1 FROM users WHERE username = $1', ['cli-admin-weak'])).toHaveLength(0);
+    // A long passphrase still passes.
+    const ok = await http.request('PATCH', `/api/admin/users/${user.id}`, { json: { password: 'ward six night-shift ledger' } });
+    expect(ok.status).toBe(200);
+  }, 30_000);
 });
 
 describe('listening address', () => {

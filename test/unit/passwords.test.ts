@@ -35,11 +35,16 @@ describe('passwords', () => {
     ['a run of digits', '123456789012', /consecutive/],
     ['a falling run of digits', '987654321098', /consecutive/],
     ['a run of letters', 'abcdefghijkl', /consecutive/],
+    ['a common password (any case)', 'PassWord1234', /common passwords/],
+    ['a common password', 'qazwsxedcrfv', /common passwords/],
+    ['a common word with digits appended', 'sunshine20241', /common passwords/],
+    ['a common word with digits and symbols appended', 'football#2024!', /common passwords/],
   ])('refuses %s (issue 19: accepted before, for an admin too)', (_what, password, message) => {
     expect(passwordProblem(password)).toMatch(message);
   });
 
   it('accepts ordinary long passwords', () => {
-    for (const p of ['correct horse battery', 'pw-Zk3_9qLm2xY', '1357924680ab']) expect(passwordProblem(p), p).toBeUndefined();
+    // (a short common prefix before random digits and symbols is not refused: `ab` + 10 of them)
+    for (const p of ['correct horse battery', 'pw-Zk3_9qLm2xY', '1357924680ab', 'ab48#!93@1)7', 'football-ward-ledger']) expect(passwordProblem(p), p).toBeUndefined();
   });
 });
