@@ -1,6 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import S3rver from 's3rver';
+import { verifySigV4 } from './sigv4.js';
 
 export interface EmbeddedS3 {
   endpoint: string;
@@ -9,16 +12,32 @@ export interface EmbeddedS3 {
   close(): Promise<void>;
 }
 
-/** s3rver accepts only its own fixed key pair. */
-const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+type KoaContext = { req: { method?: string; url?: string; headers: Record<string, string | string[] | undefined> }; status: number; type: string; body: unknown };
+
+/** s3rver's account registry: the access keys it recognises (it ships one, S3RVER/S3RVER). */
+const require = createRequire(import.meta.url);
+const accounts = require('s3rver/lib/models/account') as { DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void; revokeAccessKey(id: string): void } };
+
+/** A key pair for one embedded store: random, known only to this process (and whoever it hands them to). */
+export function generateS3Credentials(): { accessKeyId: string; secretAccessKey: string } {
+  return { accessKeyId: `AROGYA${randomBytes(10).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(30).toString('base64url') };
+}
+
+const ACCESS_DENIED = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>';
 
 /**
  * Runs an S3-API server (s3rver) in this process, storing objects under `dir`, for `npm start`
  * without S3_BUCKET and for tests. Silent: s3rver's request log is off, so nothing about objects
  * reaches our logs. Listens on 127.0.0.1 only.
+ *
+ * Every request must be signed (AWS SigV4) with this store's key pair, generated at each start
+ * unless given: s3rver alone answers anonymous GET/PUT/DELETE, and checks no SigV4 signature (any
+ * request naming its fixed key S3RVER passes), so any local process or user could read the
+ * recordings (plain WAV) or delete them (issue 19). Anything else gets 403 AccessDenied.
  */
-export async function startEmbeddedS3(options: { dir: string; port?: number; bucket?: string }): Promise<EmbeddedS3> {
+export async function startEmbeddedS3(options: { dir: string; port?: number; bucket?: string; credentials?: { accessKeyId: string; secretAccessKey: string } }): Promise<EmbeddedS3> {
   const bucket = options.bucket ?? 'arogya-recordings';
+  const credentials = options.credentials ?? generateS3Credentials();
   fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
   const server = new S3rver({
     port: options.port ?? 0,
@@ -27,11 +46,23 @@ export async function startEmbeddedS3(options: { dir: string; port?: number; buc
     directory: options.dir,
     configureBuckets: [{ name: bucket, configs: [] }],
   });
+  // First in s3rver's (Koa's) middleware chain, before it reads anything.
+  (server as unknown as { middleware: Array<(ctx: KoaContext, next: () => Promise<void>) => Promise<void>> }).middleware.unshift(async (ctx, next) => {
+    if (verifySigV4(ctx.req, credentials)) return next();
+    ctx.status = 403;
+    ctx.type = 'application/xml';
+    ctx.body = ACCESS_DENIED;
+  });
+  // s3rver looks the key up again after us (and then trusts any SigV4 request naming it).
+  accounts.DUMMY_ACCOUNT.createKeyPair(credentials.accessKeyId, credentials.secretAccessKey);
   const address = (await server.run()) as AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${address.port}`,
     bucket,
-    credentials: { ...CREDENTIALS },
-    close: () => server.close() as Promise<void>,
+    credentials: { ...credentials },
+    close: async () => {
+      await (server.close() as Promise<void>);
+      accounts.DUMMY_ACCOUNT.revokeAccessKey(credentials.accessKeyId);
+    },
   };
 }

@@ -26,6 +26,8 @@ async function recordAndKill(transcriptionId: string, killAfter: number): Promis
       DATABASE_URL: env.databaseUrl,
       S3_ENDPOINT: env.s3.proxy.endpoint,
       S3_BUCKET: env.s3.s3.bucket,
+      S3_ACCESS_KEY_ID: env.s3.s3.credentials.accessKeyId,
+      S3_SECRET_ACCESS_KEY: env.s3.s3.credentials.secretAccessKey,
       SPOOL_DIR: env.spoolRoot,
       TRANSCRIPTION_ID: transcriptionId,
       CHUNK_BYTES: String(CHUNK),

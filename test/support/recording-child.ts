@@ -2,7 +2,7 @@
  * A stand-in for the server process in the SIGKILL test: records PCM chunks through the real
  * recording service and prints `acked <seq> uploaded <parts in S3>` after each append resolves, exactly where the
  * server would acknowledge the chunk. The test kills it with SIGKILL mid-way.
- * Env: DATABASE_URL, S3_ENDPOINT, S3_BUCKET, SPOOL_DIR, TRANSCRIPTION_ID, CHUNK_BYTES.
+ * Env: DATABASE_URL, S3_ENDPOINT, S3_BUCKET, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, SPOOL_DIR, TRANSCRIPTION_ID, CHUNK_BYTES.
  */
 import pg from 'pg';
 import { createLogger } from '../../src/lib/logger.js';
@@ -20,7 +20,7 @@ const db = new pg.Pool({ connectionString: env('DATABASE_URL'), max: 3 });
 db.on('error', () => {});
 const logger = createLogger({ level: 'silent' });
 const store = createObjectStore(
-  { bucket: env('S3_BUCKET'), prefix: 'recordings/', region: 'us-east-1', endpoint: env('S3_ENDPOINT'), credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } },
+  { bucket: env('S3_BUCKET'), prefix: 'recordings/', region: 'us-east-1', endpoint: env('S3_ENDPOINT'), credentials: { accessKeyId: env('S3_ACCESS_KEY_ID'), secretAccessKey: env('S3_SECRET_ACCESS_KEY') } },
   logger,
 );
 const service = createRecordingService({ db, store, spoolDir: env('SPOOL_DIR'), logger, retry: { baseMs: 50, maxMs: 200 } });
