@@ -4,6 +4,7 @@ import { S3Backend, TerraformOutput, TerraformStack } from 'cdktf';
 import { AUDIT_LOG_PREFIXES, AuditLogs } from './audit-logs.js';
 import { ContainerRegistry } from './container-registry.js';
 import { Database } from './database.js';
+import { DeployPolicy } from './deploy-policy.js';
 import { EncryptionKey } from './encryption-key.js';
 import { FargateService } from './fargate-service.js';
 import { GeneratedSecret } from './generated-secret.js';
@@ -216,6 +217,18 @@ export class ArogyaStack extends TerraformStack {
       sessionsTargetPerTask: p.sessionsTargetPerTask,
     });
 
+    const deploy = new DeployPolicy(this, 'deploy', {
+      name: p.name,
+      region: p.region,
+      accountId: p.accountId,
+      repositoryArn: registry.repository.arn,
+      clusterName: app.cluster.name,
+      serviceName: app.service.name,
+      taskFamily: app.taskDefinition.family,
+      taskRoleArn: roles.taskRole.arn,
+      executionRoleArn: roles.executionRole.arn,
+    });
+
     new TerraformOutput(this, 'url', { value: `https://${p.domainName}`, description: 'Public URL (point its DNS at alb_dns_name)' });
     new TerraformOutput(this, 'alb_dns_name', { value: alb.lb.dnsName });
     new TerraformOutput(this, 'ecr_repository_url', { value: registry.repository.repositoryUrl });
@@ -225,5 +238,6 @@ export class ArogyaStack extends TerraformStack {
     new TerraformOutput(this, 'log_group', { value: logs.group.name });
     new TerraformOutput(this, 'dashboard', { value: monitoring.dashboardName });
     new TerraformOutput(this, 'alarm_topic_arn', { value: monitoring.topic.arn });
+    new TerraformOutput(this, 'deploy_policy_arn', { value: deploy.policy.arn, description: 'Attach to the CI role that runs arogya-live deploy' });
   }
 }

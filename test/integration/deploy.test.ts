@@ -6,6 +6,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployCommand } from '../../src/deploy/cli.js';
+import { deployCalls } from '../../src/deploy/deploy-calls.js';
 
 /**
  * `arogya-live deploy` against a local stand-in for ECS and ECR that speaks the AWS JSON 1.1
@@ -160,6 +161,8 @@ class AwsStandIn {
 }
 
 let aws: AwsStandIn;
+/** Every operation any test here sent, checked against the deploy identity's list at the end. */
+const sentOperations = new Set<string>();
 let server: http.Server;
 let endpoint: string;
 let tmp: string;
@@ -173,6 +176,7 @@ beforeAll(async () => {
       const target = String(req.headers['x-amz-target'] ?? '');
       const body = chunks.length > 0 ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, any>) : {};
       aws.requests.push({ target, body, authorization: String(req.headers['authorization'] ?? '') });
+      sentOperations.add(target.split('.')[1]!);
       const [status, payload] = aws.handle(target, body);
       res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': 'test' });
       res.end(JSON.stringify(payload));
@@ -408,5 +412,13 @@ describe('deploy usage', () => {
     const { code, out } = await run(['--help']);
     expect(code).toBe(0);
     expect(out).toContain('rollback  [--digest <sha256:...>]');
+  });
+});
+
+describe('the deploy identity\'s list (src/deploy/deploy-calls.ts, simulated in infra/test/deploy-policy.test.ts)', () => {
+  it('holds every operation the tests above sent to ECS and ECR', () => {
+    const listed = new Set(deployCalls({ region: 'eu-west-1', accountId: '123456789012', cluster: CLUSTER, service: SERVICE, repository: REPO, family: FAMILY, taskRoleArn: 'r', executionRoleArn: 'e' }).map((c) => c.operation));
+    expect(sentOperations.size).toBeGreaterThanOrEqual(8);
+    expect([...sentOperations].filter((op) => !listed.has(op))).toEqual([]);
   });
 });

@@ -70,6 +70,11 @@ export class ResolvedStack {
         return `arn:aws:sns:${region}:${accountId}:${name('name')}`;
       case 'aws_cloudwatch_event_rule.arn':
         return `arn:aws:events:${region}:${accountId}:rule/${name('name')}`;
+      case 'aws_ecs_cluster.name':
+      case 'aws_ecs_service.name':
+        return name('name');
+      case 'aws_ecs_task_definition.family':
+        return name('family');
       case 'aws_iam_role.arn':
         return `arn:aws:iam::${accountId}:role/${name('name')}`;
       case 'aws_iam_role.id':
