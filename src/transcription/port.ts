@@ -22,6 +22,12 @@ export interface StreamOptions {
   offsetMs?: number;
   /** Prefix that keeps segment ids unique across the streams of one transcription (wrapper only). */
   segmentPrefix?: string;
+  /**
+   * The custom vocabulary of the session's specialty (docs/review.md, "Custom vocabulary"): with
+   * Transcribe, `name` (set only once the service reports it READY) is sent as `VocabularyName`; the
+   * offline engine adds the `terms` to its decoder's dictionary.
+   */
+  vocabulary?: StreamVocabulary;
   /** Engine changes the user should hear about (wrapper only): failover and recovery. */
   onStatus?: (status: EngineStatus) => void;
   /**
@@ -29,6 +35,23 @@ export interface StreamOptions {
    * nothing), reported once it is closed (wrapper only): the repair pass re-transcribes it.
    */
   onDegraded?: (stretch: { fromMs: number; toMs: number }) => void;
+}
+
+/** One term of a custom vocabulary, in the fields of Transcribe's table format. */
+export interface VocabularyTerm {
+  /** The term, words joined by hyphens (no spaces), e.g. `tirzepatide`, `Heberden-nodes`. */
+  phrase: string;
+  /** How it sounds: syllables joined by hyphens, words by spaces, e.g. `teer-zep-a-tide`. */
+  soundsLike?: string;
+  /** How it is written in the transcript, e.g. `Tirzepatide`. */
+  displayAs?: string;
+}
+
+/** The vocabulary a stream is started with. */
+export interface StreamVocabulary {
+  /** Transcribe's vocabulary name (only when READY there). */
+  name?: string;
+  terms: VocabularyTerm[];
 }
 
 /** A change of the engine serving a session, reported by the resilient wrapper. */

@@ -4,6 +4,7 @@ import { ProviderError, type StreamOptions, type TranscriptionEngine, type Trans
 import { ResultQueue } from '../../result-queue.js';
 import { loadPocketsphinx, type ModelPaths, resolveModel } from './pocketsphinx.js';
 import type { SearchMode } from './protocol.js';
+import type { VocabularyReport } from './vocabulary.js';
 import { WorkerPool } from './worker-pool.js';
 
 export { APT_INSTALL_LINE, APT_PACKAGES, LocalEngineSetupError } from './pocketsphinx.js';
@@ -78,6 +79,8 @@ export interface LocalEngine extends TranscriptionEngine {
   readonly loadedModel: ModelPaths | undefined;
   /** The search setting of each open stream, in start order. */
   readonly searches: readonly SearchMode[];
+  /** What the custom vocabulary of the last stream that had one did to its decoder (tests, logs). */
+  readonly lastVocabulary: VocabularyReport | undefined;
 }
 
 /**
@@ -95,6 +98,7 @@ export function createLocalEngine(options: LocalEngineOptions, logger: Logger): 
   /** Open streams by id → their search (the load is their summed cost). */
   const open = new Map<number, SearchMode>();
   let nextStream = 0;
+  let lastVocabulary: VocabularyReport | undefined;
   const load = (): number => [...open.values()].reduce((n, s) => n + (s === 'full' ? FULL_SEARCH_COST : 1), 0);
   const pool = new WorkerPool(
     workers,
@@ -129,6 +133,9 @@ export function createLocalEngine(options: LocalEngineOptions, logger: Logger): 
     get searches() {
       return [...open.values()];
     },
+    get lastVocabulary() {
+      return lastVocabulary;
+    },
     async start(opts: StreamOptions): Promise<TranscriptionStream> {
       const used = load();
       if (used + 1 > maxStreams) {
@@ -154,6 +161,11 @@ export function createLocalEngine(options: LocalEngineOptions, logger: Logger): 
           onProcessed: (samples) => {
             processedSamples += samples;
           },
+          onVocabulary: (report) => {
+            lastVocabulary = report;
+            // Counts only: the terms of a specialty's vocabulary are configuration, but keep logs lean.
+            log.info({ sessionId: opts.sessionId, added: report.added.length, known: report.known.length, skipped: report.skipped.length }, 'offline vocabulary loaded');
+          },
           onEnded: () => {
             queue.close();
             endedResolve();
@@ -163,7 +175,7 @@ export function createLocalEngine(options: LocalEngineOptions, logger: Logger): 
             queue.fail(new ProviderError(`offline engine: ${message}`, { retryable: true, code: crashed ? 'worker_crashed' : 'stream_failed' }));
             endedResolve();
           },
-        }, search, search === 'full' ? FULL_SEARCH_COST : 1);
+        }, search, search === 'full' ? FULL_SEARCH_COST : 1, opts.vocabulary?.terms);
       } catch (err) {
         endedResolve();
         throw setupFailure(err);

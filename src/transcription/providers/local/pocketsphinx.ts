@@ -81,7 +81,30 @@ export interface Decoder {
   /** Best hypothesis so far (or of the ended utterance); '' when none. */
   hyp(): string;
   endUtt(): void;
+  /**
+   * The words of the ended utterance's best path (fillers included: callers drop them), with frames
+   * (10 ms) from the utterance's start and, where the search computed a lattice (full search, the
+   * `-bestpath` default), the word's posterior probability (0..1). The fast search (`-bestpath no`)
+   * gives none: PocketSphinx reports 0 (log domain, i.e. "1.0") for every word there.
+   */
+  segments(): DecodedWord[];
+  /** The dictionary's phones of a word ('' separated by spaces), or undefined when it is not in it. */
+  lookup(word: string): string | undefined;
+  /**
+   * Adds a word to this decoder's dictionary and (as a unigram, PocketSphinx's default weight) to
+   * its language model; `update` rebuilds the search (once, after the last of several words).
+   * Returns false when PocketSphinx refused it (an unknown phone).
+   */
+  addWord(word: string, phones: string, update: boolean): boolean;
   free(): void;
+}
+
+/** One word of a decoded utterance (see {@link Decoder.segments}). */
+export interface DecodedWord {
+  word: string;
+  startFrame: number;
+  endFrame: number;
+  confidence?: number;
 }
 
 let loaded: Pocketsphinx | undefined;
@@ -116,6 +139,14 @@ export function loadPocketsphinx(): Pocketsphinx {
   const psGetLogmath = ps.func('void *ps_get_logmath(void *ps)');
   const psSetLm = ps.func('int ps_set_lm(void *ps, const char *name, void *lm)');
   const psSetSearch = ps.func('int ps_set_search(void *ps, const char *name)');
+  const psSegIter = ps.func('void *ps_seg_iter(void *ps)');
+  const psSegNext = ps.func('void *ps_seg_next(void *seg)');
+  const psSegWord = ps.func('const char *ps_seg_word(void *seg)');
+  const psSegFrames = ps.func('void ps_seg_frames(void *seg, _Out_ int *sf, _Out_ int *ef)');
+  const psSegProb = ps.func('int32_t ps_seg_prob(void *seg, _Out_ int32_t *ascr, _Out_ int32_t *lscr, _Out_ int32_t *lback)');
+  const logmathExp = sb.func('double logmath_exp(void *lmath, int logb_p)');
+  const psAddWord = ps.func('int ps_add_word(void *ps, const char *word, const char *phones, int update)');
+  const psLookupWord = ps.func('const char *ps_lookup_word(void *ps, const char *word)');
   const NGRAM_AUTO = 0;
   // glibc keeps a finished thread's freed heap for reuse unless asked to give it back.
   let mallocTrim: ((pad: number) => number) | undefined;
@@ -162,6 +193,9 @@ export function loadPocketsphinx(): Pocketsphinx {
       }
       const score = [0];
       let freed = false;
+      // Posteriors exist only when the search built its lattice (the -bestpath default).
+      const bestpathOff = extraArgs.some((a, i) => a === '-bestpath' && extraArgs[i + 1] === 'no');
+      const logmath = psGetLogmath(ps);
       return {
         startUtt: () => {
           if (psStartUtt(ps) < 0) throw new Error('ps_start_utt failed');
@@ -174,6 +208,28 @@ export function loadPocketsphinx(): Pocketsphinx {
         endUtt: () => {
           psEndUtt(ps);
         },
+        segments: () => {
+          const out: DecodedWord[] = [];
+          const sf = [0];
+          const ef = [0];
+          const ascr = [0];
+          const lscr = [0];
+          const lback = [0];
+          // ps_seg_next frees the iterator after the last word.
+          for (let seg = psSegIter(ps); seg; seg = psSegNext(seg)) {
+            psSegFrames(seg, sf, ef);
+            const prob = psSegProb(seg, ascr, lscr, lback) as number;
+            out.push({
+              word: psSegWord(seg) as string,
+              startFrame: sf[0]!,
+              endFrame: ef[0]!,
+              ...(bestpathOff ? {} : { confidence: Math.min(1, Math.max(0, logmathExp(logmath, prob) as number)) }),
+            });
+          }
+          return out;
+        },
+        lookup: (word) => (psLookupWord(ps, word) as string | null) ?? undefined,
+        addWord: (word, phones, update) => psAddWord(ps, word, phones, update ? 1 : 0) >= 0,
         free: () => {
           if (!freed) psFree(ps);
           freed = true;

@@ -1,12 +1,15 @@
 import type { ModelPaths } from './pocketsphinx.js';
+import type { VocabularyTerm } from '../../port.js';
 import type { RecognizerResult } from './recognizer.js';
+import type { VocabularyReport } from './vocabulary.js';
 
 /** PocketSphinx search setting of one stream: `full` (its defaults, two passes) or `fast` (one pass, tighter pruning). */
 export type SearchMode = 'full' | 'fast';
 
 /** Main thread → worker. */
 export type ToWorker =
-  | { type: 'open'; id: number; search: SearchMode }
+  /** `vocabulary`: custom terms to add to this stream's decoder (its own dictionary). */
+  | { type: 'open'; id: number; search: SearchMode; vocabulary?: VocabularyTerm[] }
   | { type: 'audio'; id: number; pcm: ArrayBuffer }
   | { type: 'end'; id: number }
   | { type: 'abort'; id: number }
@@ -22,6 +25,8 @@ export type FromWorker =
   | { type: 'result'; id: number; result: RecognizerResult }
   /** One `audio` message was decoded: `samples` of it. Lets the main thread measure the backlog. */
   | { type: 'processed'; id: number; samples: number }
+  /** What the stream's custom vocabulary did to its decoder (sent after `open` when it had one). */
+  | { type: 'vocabulary'; id: number; report: VocabularyReport }
   | { type: 'ended'; id: number }
   | { type: 'stream-error'; id: number; message: string }
   | { type: 'pong'; id: number };

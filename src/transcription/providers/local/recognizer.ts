@@ -1,4 +1,6 @@
-import type { Decoder } from './pocketsphinx.js';
+import type { Word } from '../../port.js';
+import type { Decoder, DecodedWord } from './pocketsphinx.js';
+import { displayWords } from './vocabulary.js';
 
 /** A result as the worker reports it (the port's shape minus speaker). */
 export interface RecognizerResult {
@@ -7,6 +9,8 @@ export interface RecognizerResult {
   text: string;
   startMs: number;
   endMs: number;
+  /** Finals: each word's time and, under the full search, its posterior probability. */
+  words?: Word[];
 }
 
 export interface RecognizerTuning {
@@ -39,6 +43,8 @@ export class Recognizer {
     private readonly decoder: Decoder,
     private readonly emit: (r: RecognizerResult) => void,
     private readonly tuning: RecognizerTuning = DEFAULT_TUNING,
+    /** Custom-vocabulary words (dictionary form) → how the transcript writes them. */
+    private readonly display: ReadonlyMap<string, string> = new Map(),
   ) {
     decoder.startUtt();
   }
@@ -77,7 +83,7 @@ export class Recognizer {
     }
     if (this.nowMs - this.lastPartialAt >= this.tuning.partialEveryMs) {
       this.lastPartialAt = this.nowMs;
-      const text = this.decoder.hyp();
+      const text = displayWords(this.decoder.hyp(), this.display);
       if (text !== '' && text !== this.lastPartial) {
         this.lastPartial = text;
         this.emit({ kind: 'partial', segmentId: this.segmentId, text, startMs: this.uttStartMs, endMs: this.nowMs });
@@ -100,11 +106,36 @@ export class Recognizer {
     return `utt-${this.uttIndex}`;
   }
 
+  /**
+   * The best path's words without fillers (`<s>`, `<sil>`, `[NOISE]`, `++…++`) and without the
+   * alternate-pronunciation mark (`and(2)`), between the segment start and the audio decoded so far. PocketSphinx 5prealpha counts
+   * frames (10 ms) from the decoder's first utterance, not from each ps_start_utt: on jfk.wav the
+   * second utterance's `<s>` is frame 317 for a segment the VAD placed at 3200 ms, the last `</s>`
+   * ends at frame 1095 of 11 s. Should a build count from the utterance instead (its first frame
+   * far before the segment), the segment start is added.
+   */
+  private words(segments: DecodedWord[]): Word[] {
+    const endMs = this.nowMs;
+    const first = segments[0];
+    const base = first && first.startFrame * 10 < this.uttStartMs - 2000 ? this.uttStartMs : 0;
+    const at = (f: number) => Math.min(endMs, Math.max(this.uttStartMs, base + f * 10));
+    const out: Word[] = [];
+    for (const s of segments) {
+      if (/^(<.*>|\[.*\]|\+\+.*\+\+)$/.test(s.word)) continue;
+      const word = s.word.replace(/\(\d+\)$/, '');
+      out.push({ text: this.display.get(word) ?? word, startMs: at(s.startFrame), endMs: at(s.endFrame + 1), ...(s.confidence !== undefined ? { confidence: Math.round(s.confidence * 1000) / 1000 } : {}) });
+    }
+    return out;
+  }
+
   private finishUtterance(endMs: number): void {
     this.decoder.endUtt();
-    const text = this.decoder.hyp();
+    const text = displayWords(this.decoder.hyp(), this.display);
     if (text !== '') {
-      this.emit({ kind: 'final', segmentId: this.segmentId, text, startMs: this.uttStartMs, endMs });
+      const words = this.words(this.decoder.segments());
+      // The VAD's end is an estimate (vadPostFrames back); the last word's end is measured.
+      endMs = Math.max(endMs, words.at(-1)?.endMs ?? 0);
+      this.emit({ kind: 'final', segmentId: this.segmentId, text, startMs: this.uttStartMs, endMs, ...(words.length ? { words } : {}) });
       this.uttIndex++;
     } else if (this.lastPartial !== '') {
       // Partials went out under this id: close the segment with an empty final so clients can drop it.

@@ -1,9 +1,11 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../../lib/logger.js';
+import type { VocabularyTerm } from '../../port.js';
 import type { ModelPaths } from './pocketsphinx.js';
 import type { FromWorker, SearchMode, ToWorker, WorkerInit } from './protocol.js';
 import type { RecognizerResult } from './recognizer.js';
+import type { VocabularyReport } from './vocabulary.js';
 
 /** A message for one stream, without its id. */
 export type StreamMessage = ToWorker extends infer M ? (M extends ToWorker ? Omit<M, 'id'> : never) : never;
@@ -13,6 +15,8 @@ export interface StreamHandlers {
   onResult(r: RecognizerResult): void;
   /** The worker decoded `samples` more of this stream's audio. */
   onProcessed?(samples: number): void;
+  /** What the stream's custom vocabulary did to its decoder. */
+  onVocabulary?(report: VocabularyReport): void;
   onEnded(): void;
   /** The worker failed this stream or died; `crashed` when the whole worker is gone. */
   onError(message: string, crashed: boolean): void;
@@ -93,7 +97,7 @@ export class WorkerPool {
   }
 
   /** Opens a stream with the given search setting on the least loaded worker (`weight`: its cost in fast-search streams). */
-  async open(handlers: StreamHandlers, search: SearchMode = 'fast', weight = 1): Promise<{ send(m: StreamMessage, transfer?: ArrayBuffer[]): void; readonly id: number }> {
+  async open(handlers: StreamHandlers, search: SearchMode = 'fast', weight = 1, vocabulary?: VocabularyTerm[]): Promise<{ send(m: StreamMessage, transfer?: ArrayBuffer[]): void; readonly id: number }> {
     if (this.closed) throw new Error('worker pool is closed');
     this.cancelIdleStop();
     if (this.live().length === 0 && this.options.start === 'on-first-stream') this.logger.info({ workers: this.size }, 'offline_engine_starting');
@@ -115,7 +119,7 @@ export class WorkerPool {
       if (slot.dead) return;
       slot.worker.postMessage({ ...m, id } as ToWorker, transfer ?? []);
     };
-    send({ type: 'open', search });
+    send({ type: 'open', search, ...(vocabulary?.length ? { vocabulary } : {}) });
     return { send, id };
   }
 
@@ -229,6 +233,9 @@ export class WorkerPool {
           break;
         case 'processed':
           slot.streams.get(m.id)?.onProcessed?.(m.samples);
+          break;
+        case 'vocabulary':
+          slot.streams.get(m.id)?.onVocabulary?.(m.report);
           break;
         case 'result':
           slot.streams.get(m.id)?.onResult(m.result);

@@ -8,7 +8,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { type Decoder, loadPocketsphinx, type ModelPaths, resolveModel } from './pocketsphinx.js';
 import type { FromWorker, SearchMode, ToWorker, WorkerInit } from './protocol.js';
-import { Recognizer } from './recognizer.js';
+import { DEFAULT_TUNING, Recognizer } from './recognizer.js';
+import { dictionaryEntry, type VocabularyReport } from './vocabulary.js';
 
 const port = parentPort;
 if (!port) throw new Error('worker.ts must run in a worker thread');
@@ -57,7 +58,34 @@ port.on('message', (m: ToWorker) => {
           spare.search = m.search;
         }
         const decoder = spare.decoders.pop() ?? ps.createDecoder(model, init.args[m.search]);
-        const rec = new Recognizer(decoder, (result) => post({ type: 'result', id: m.id, result }));
+        const display = new Map<string, string>();
+        if (m.vocabulary?.length) {
+          // This decoder's own dictionary (decoders are fresh per stream); the language model is
+          // shared by the thread's decoders, whose dictionaries do not have the word, so their
+          // searches never propose it.
+          const report: VocabularyReport = { added: [], known: [], skipped: [] };
+          const toAdd: Array<{ word: string; phones: string }> = [];
+          for (const term of m.vocabulary) {
+            const entry = dictionaryEntry(term, (w) => decoder.lookup(w));
+            if (decoder.lookup(entry.word) !== undefined || toAdd.some((t) => t.word === entry.word)) report.known.push(entry.word);
+            else if (entry.phones !== undefined) toAdd.push({ word: entry.word, phones: entry.phones });
+            else {
+              report.skipped.push(entry.word);
+              continue;
+            }
+            display.set(entry.word, entry.display);
+          }
+          // The search is rebuilt once, with the last word (a rebuild per word would cost ms each).
+          toAdd.forEach((t, i) => {
+            if (decoder.addWord(t.word, t.phones, i === toAdd.length - 1)) report.added.push(t.word);
+            else {
+              report.skipped.push(t.word);
+              display.delete(t.word);
+            }
+          });
+          post({ type: 'vocabulary', id: m.id, report });
+        }
+        const rec = new Recognizer(decoder, (result) => post({ type: 'result', id: m.id, result }), DEFAULT_TUNING, display);
         streams.set(m.id, { rec, decoder });
         refill();
         break;
