@@ -53,6 +53,7 @@ export const configSchema = z.object({
   LOCAL_ENGINE_MAX_STREAMS: int(0),
   LOCAL_LM_DIR: optionalString,
   TRANSCRIBE_FALLBACK: z.enum(['local', 'none']).optional(),
+  TRANSCRIBE_VOCABULARY_PREFIX: z.string().regex(/^[0-9A-Za-z._-]{0,150}$/).default('arogya-'),
   ENGINE_MAX_RETRIES: int(8, 0),
   ENGINE_BACKOFF_BASE_MS: int(250, 1),
   ENGINE_BACKOFF_MAX_MS: int(5000, 1),

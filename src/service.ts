@@ -23,6 +23,10 @@ import { HealthMonitor, type HealthCheck } from './health/health-monitor.js';
 import { diskCheck, eventLoopCheck } from './health/task-checks.js';
 import { playbackRouter } from './http/routes/playback.js';
 import { reviewerRouters } from './http/routes/reviewer.js';
+import { vocabularyRoutes } from './http/routes/vocabularies.js';
+import { createTranscribeVocabularies } from './transcription/providers/aws-transcribe-medical/vocabularies.js';
+import { VocabularyRepository } from './vocabulary/repo.js';
+import { VocabularyService, withVocabulary } from './vocabulary/service.js';
 import type { Logger } from './lib/logger.js';
 import { Counters } from './lib/metrics-hooks.js';
 import { Shutdown } from './lib/shutdown.js';
@@ -74,6 +78,8 @@ export interface ServiceOverrides {
   apiRouters?: (io: AppServer) => Array<[string, Router]>;
   /** How often the repair pass looks for due stretches (tests shorten it). */
   repair?: { pollMs?: number };
+  /** Custom vocabularies: how often Transcribe's state is polled and stream starts re-read them (tests shorten both). */
+  vocabulary?: { pollMs?: number; cacheMs?: number };
   /** Options for the recording service (tests shorten retries). */
   recordings?: { retry?: { baseMs?: number; maxMs?: number; maxAttempts?: number }; recoveryGraceMs?: number };
 }
@@ -132,8 +138,32 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       const f = fallback;
       closers.push(['close_fallback_engine', () => f.close()]);
     }
+    // Each specialty's custom vocabulary (issue 16): Transcribe gets its VocabularyName once READY,
+    // the offline engine the terms in its decoder's dictionary.
+    const vocabularyRepo = new VocabularyRepository(db);
+    const vocabularies = new VocabularyService({
+      repo: vocabularyRepo,
+      logger,
+      ...overrides.vocabulary,
+      ...(config.TRANSCRIBE_ENGINE === 'aws'
+        ? {
+            transcribe: {
+              publisher: createTranscribeVocabularies({ region: config.AWS_TRANSCRIBE_REGION }, logger),
+              store,
+              namePrefix: config.TRANSCRIBE_VOCABULARY_PREFIX,
+              // Transcribe reads the table file itself, from a bucket in its own region.
+              ...(embeddedS3
+                ? { unusable: 'The embedded store cannot be read by Transcribe; set S3_BUCKET.' }
+                : config.AWS_TRANSCRIBE_REGION !== config.AWS_REGION
+                  ? { unusable: `Transcribe (${config.AWS_TRANSCRIBE_REGION}) reads vocabulary files only from a bucket in its own region; the recordings bucket is in ${config.AWS_REGION}.` }
+                  : {}),
+            },
+          }
+        : {}),
+    });
+    closers.push(['close_vocabularies', () => vocabularies.close()]);
     // Retry, reconnect, offsets and failover live in this one wrapper around any engine.
-    const engine = createResilientEngine(
+    const engine = withVocabulary(createResilientEngine(
       primary,
       fallback,
       {
@@ -148,7 +178,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       },
       logger,
       counters,
-    );
+    ), vocabularies, logger);
 
     const dictation = new DictationRepository(db);
     // Other tasks take over this task's live sessions when these stop (a crash; docs/resilience.md).
@@ -162,7 +192,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     const repairWorker = new RepairWorker({
       repo: repairs,
       recordings,
-      engine: primary,
+      engine: withVocabulary(primary, vocabularies, logger),
       taskId,
       logger,
       concurrency: config.REPAIR_CONCURRENCY,
@@ -241,6 +271,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
           users,
           audit,
         }),
+        ['/admin', vocabularyRoutes({ users, audit, repo: vocabularyRepo, service: vocabularies, engine: primary.name })],
         ['/transcriptions', playbackRouter({ db, users, audit, recordings, logger })],
       ],
       realtimeHandlers: (io) => {

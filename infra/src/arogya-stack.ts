@@ -17,6 +17,7 @@ import {
   ALB_IDLE_TIMEOUT_SECONDS,
   CONTAINER_PORT,
   RECORDINGS_PREFIX,
+  vocabularyPrefix,
   deregistrationDelaySeconds,
   stopTimeoutSeconds,
   validateParams,
@@ -122,6 +123,7 @@ export class ArogyaStack extends TerraformStack {
       accountId: p.accountId,
       region: p.region,
       transcribeRegion: p.transcribeRegion,
+      vocabularyPrefix: vocabularyPrefix(p.name),
       bucketArn: recordings.bucket.arn,
       recordingsPrefix: RECORDINGS_PREFIX,
       recordingsKeyArn: recordingsKey.key.arn,
@@ -166,6 +168,7 @@ export class ArogyaStack extends TerraformStack {
         S3_KMS_KEY_ID: recordingsKey.key.arn,
         S3_PREFIX: RECORDINGS_PREFIX,
         TRANSCRIBE_ENGINE: 'aws',
+        TRANSCRIBE_VOCABULARY_PREFIX: vocabularyPrefix(p.name),
         // Only the ALB, inside the VPC, may set X-Forwarded-For.
         TRUST_PROXY: p.vpcCidr,
         COOKIE_SECURE: 'true',

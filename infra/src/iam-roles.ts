@@ -9,6 +9,8 @@ export interface IamRolesProps {
   readonly region: string;
   /** Where the task may stream to Transcribe Medical (AWS_TRANSCRIBE_REGION). */
   readonly transcribeRegion: string;
+  /** TRANSCRIBE_VOCABULARY_PREFIX: the custom vocabularies the task may create and update. */
+  readonly vocabularyPrefix: string;
   readonly bucketArn: string;
   readonly recordingsPrefix: string;
   readonly recordingsKeyArn: string;
@@ -57,6 +59,21 @@ export class IamRoles extends Construct {
           actions: ['transcribe:StartMedicalStreamTranscription'],
           resources: ['*'], // the action has no resource type; the region is the one limit there is
           condition: [{ test: 'StringEquals', variable: 'aws:RequestedRegion', values: [props.transcribeRegion] }],
+        },
+        {
+          // A specialty's custom medical vocabulary (src/vocabulary/service.ts). Create has no resource
+          // type, so the region is its limit; Get and Update are limited to this deployment's names.
+          // The table file lives under the recordings prefix (RecordingObjects below), which is also
+          // what Transcribe's read of it is authorised against.
+          sid: 'TranscribeVocabularyCreate',
+          actions: ['transcribe:CreateMedicalVocabulary'],
+          resources: ['*'],
+          condition: [{ test: 'StringEquals', variable: 'aws:RequestedRegion', values: [props.transcribeRegion] }],
+        },
+        {
+          sid: 'TranscribeVocabularies',
+          actions: ['transcribe:GetMedicalVocabulary', 'transcribe:UpdateMedicalVocabulary'],
+          resources: [`arn:aws:transcribe:${props.transcribeRegion}:${props.accountId}:medical-vocabulary/${props.vocabularyPrefix}*`],
         },
         {
           // HeadBucket (the /health storage check) is authorised as s3:ListBucket on the bucket.

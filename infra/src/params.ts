@@ -96,6 +96,8 @@ export const ALB_DEREGISTRATION_DELAY_RANGE = [0, 3600] as const;
 export const CONTAINER_PORT = 3000;
 /** The object key prefix recordings live under (S3_PREFIX). */
 export const RECORDINGS_PREFIX = 'recordings/';
+/** The names of an environment's custom medical vocabularies in Transcribe (unique per account and region). */
+export const vocabularyPrefix = (environment: string): string => `arogya-${environment}-`;
 
 /** The retention values CloudWatch Logs accepts. */
 const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];

@@ -62,6 +62,7 @@ describe('IAM simulation of the service\'s AWS calls against the synthesized sta
       prefix: env['S3_PREFIX']!,
       kmsKeyArn: env['S3_KMS_KEY_ID']!,
       databaseSecretArn: env['DB_SECRET_ID']!,
+      vocabularyPrefix: env['TRANSCRIBE_VOCABULARY_PREFIX']!,
     };
     principal = `arn:aws:sts::${params.accountId}:assumed-role/arogya-staging-task/0123456789abcdef0123456789abcdef`;
   });
@@ -99,6 +100,8 @@ describe('IAM simulation of the service\'s AWS calls against the synthesized sta
     ['DeleteBucket', (c: AwsCall[]) => ({ ...byId(c, 'storage-check'), action: 's3:DeleteBucket' })],
     ['another secret', (c: AwsCall[]) => ({ ...byId(c, 'database-secret'), resource: `arn:aws:secretsmanager:eu-west-1:123456789012:secret:arogya/staging/session-secret-AbCdEf` })],
     ['Transcribe in a region the deployment did not choose', (c: AwsCall[]) => withContext(byId(c, 'transcribe-stream'), { 'aws:RequestedRegion': 'us-east-1' })],
+    ['a vocabulary created in a region the deployment did not choose', (c: AwsCall[]) => withContext(byId(c, 'vocabulary-create'), { 'aws:RequestedRegion': 'us-east-1' })],
+    ['an update of another deployment\'s vocabulary', (c: AwsCall[]) => ({ ...byId(c, 'vocabulary-update'), resource: byId(c, 'vocabulary-update').resource.replace('arogya-staging-', 'arogya-production-') })],
   ] as const)('denies %s', async (name, make) => {
     const d = await decide(make(awsCalls(target)));
     figures.push(`${d.padEnd(16)} (must be denied) ${name}`);

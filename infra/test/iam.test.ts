@@ -19,7 +19,7 @@ describe('IamRoles', () => {
   it('uses no wildcard action, and a wildcard resource only for actions without a resource type', () => {
     for (const st of [...task, ...execution]) {
       for (const action of st.actions) expect(action).not.toContain('*');
-      if (st.resources?.includes('*')) expect(st.actions).toEqual([expect.stringMatching(/^(transcribe:StartMedicalStreamTranscription|ecr:GetAuthorizationToken)$/)]);
+      if (st.resources?.includes('*')) expect(st.actions).toEqual([expect.stringMatching(/^(transcribe:StartMedicalStreamTranscription|transcribe:CreateMedicalVocabulary|ecr:GetAuthorizationToken)$/)]);
     }
   });
 

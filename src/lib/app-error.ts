@@ -17,6 +17,7 @@ export const ERROR_TABLE = {
   conflict: { status: 409, message: 'That conflicts with the current state.' },
   username_taken: { status: 409, message: 'That username is already taken.' },
   edit_conflict: { status: 409, message: 'Someone else changed this transcript; reload it and edit the current version.' },
+  vocabulary_conflict: { status: 409, message: 'Someone else changed this vocabulary; reload it and apply your change again.' },
   transcript_signed: { status: 409, message: 'This transcript is signed and read-only; an admin can reopen it.' },
   rate_limited: { status: 429, message: 'Too many attempts. Try again later.' },
   capacity_exceeded: { status: 503, message: 'The server is at capacity. Try again shortly.' },

@@ -22,6 +22,8 @@ export interface AwsTarget {
   kmsKeyArn: string;
   /** DB_SECRET_ID as an ARN. */
   databaseSecretArn: string;
+  /** TRANSCRIBE_VOCABULARY_PREFIX (default `arogya-`). */
+  vocabularyPrefix?: string;
 }
 
 /** One request: the IAM action it is authorised as, on which resource, with which context keys. */
@@ -69,6 +71,13 @@ export function awsCalls(t: AwsTarget): AwsCall[] {
   // S3 calls KMS with the task's credentials; KMS sees the via-service. (It also passes the bucket's
   // ARN as encryption context, which the IAM simulator cannot evaluate, so no policy relies on it.)
   const viaS3 = { ...tls, 'aws:RequestedRegion': t.region, 'kms:ViaService': `s3.${t.region}.amazonaws.com` };
+  // A specialty's custom vocabulary (docs/review.md): its table file under the prefix, and the
+  // vocabulary itself in Transcribe's region, in the account that owns the key.
+  const account = t.kmsKeyArn.split(':')[4] ?? '';
+  const vocabularyName = `${t.vocabularyPrefix ?? 'arogya-'}cardiology`;
+  const vocabularyFileArn = `${bucketArn}/${t.prefix}vocabularies/${vocabularyName}/v1.txt`;
+  const vocabularyArn = `arn:aws:transcribe:${t.transcribeRegion}:${account}:medical-vocabulary/${vocabularyName}`;
+  const transcribeContext = { ...tls, 'aws:RequestedRegion': t.transcribeRegion };
   return [
     {
       id: 'database-secret',
@@ -98,6 +107,43 @@ export function awsCalls(t: AwsTarget): AwsCall[] {
     s3('object-exists', 'recovery: was the upload completed before a crash', 'HeadObjectCommand', 's3:GetObject'),
     s3('object-read', 'read back to verify, playback, continuation on another task', 'GetObjectCommand', 's3:GetObject'),
     s3('object-delete', 'delete a part superseded by a continuation', 'DeleteObjectCommand', 's3:DeleteObject'),
+    s3('vocabulary-file', 'write a specialty\'s custom vocabulary table for Transcribe (SSE-KMS headers)', 'PutObjectCommand', 's3:PutObject', vocabularyFileArn, {
+      's3:x-amz-server-side-encryption': 'aws:kms',
+      's3:x-amz-server-side-encryption-aws-kms-key-id': t.kmsKeyArn,
+    }),
+    {
+      // Transcribe reads VocabularyFileUri with the caller's permissions (and S3 decrypts through KMS
+      // as for any read: sse-decrypt above); it reads only a bucket in its own region.
+      id: 'vocabulary-file-read',
+      purpose: 'Transcribe reads the vocabulary table on CreateMedicalVocabulary / UpdateMedicalVocabulary',
+      action: 's3:GetObject',
+      resource: vocabularyFileArn,
+      context: { ...tls, 'aws:RequestedRegion': t.region },
+    },
+    {
+      id: 'vocabulary-state',
+      purpose: 'does the vocabulary exist, is it READY (before a stream names it)',
+      command: 'GetMedicalVocabularyCommand',
+      action: 'transcribe:GetMedicalVocabulary',
+      resource: vocabularyArn,
+      context: transcribeContext,
+    },
+    {
+      id: 'vocabulary-create',
+      purpose: 'create a specialty\'s custom medical vocabulary (the action has no resource type)',
+      command: 'CreateMedicalVocabularyCommand',
+      action: 'transcribe:CreateMedicalVocabulary',
+      resource: '*',
+      context: transcribeContext,
+    },
+    {
+      id: 'vocabulary-update',
+      purpose: 'replace its terms after an admin\'s save',
+      command: 'UpdateMedicalVocabularyCommand',
+      action: 'transcribe:UpdateMedicalVocabulary',
+      resource: vocabularyArn,
+      context: transcribeContext,
+    },
     {
       id: 'transcribe-stream',
       purpose: 'live transcription (Transcribe Medical streaming, AWS_TRANSCRIBE_REGION)',

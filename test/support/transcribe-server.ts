@@ -26,6 +26,7 @@
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { EventStreamCodec, type Message, type MessageHeaders } from '@smithy/core/event-streams';
+import type { VocabularyStandIn } from './transcribe-vocabularies.js';
 
 export interface TranscribeFaults {
   /** Refuse the request: e.g. `{ status: 400, type: 'BadRequestException' }`, `{ status: 429, type: 'LimitExceededException' }`. */
@@ -66,6 +67,11 @@ export interface TranscribeServerOptions {
    * type) when the request asks for `ContentIdentificationType=PHI`, as the real service does.
    */
   phiWords?: string[];
+  /**
+   * The custom-vocabulary stand-in (transcribe-vocabularies.ts): a stream naming a vocabulary it
+   * does not hold READY is refused with BadRequestException, as the real service refuses it.
+   */
+  vocabularies?: Pick<VocabularyStandIn, 'usable'>;
   /** Confidence of the word at index i of the script (default 0.9 for every word). */
   confidenceAt?: (i: number) => number;
 }
@@ -237,6 +243,14 @@ export async function startTranscribeServer(options: TranscribeServerOptions = {
         stream.respond({ ':status': status, 'content-type': 'application/json', 'x-amzn-errortype': `${type}:`, 'x-amzn-requestid': `req-${reqNo}` });
         stream.end(JSON.stringify({ Message: message ?? `${type} from the test server` }));
       }, refuseAfterMs ?? 0);
+      return;
+    }
+    if (rec.vocabularyName !== undefined && options.vocabularies && !options.vocabularies.usable(rec.vocabularyName)) {
+      rec.outcome = 'rejected';
+      rec.endedAt = Date.now();
+      stream.respond({ ':status': 400, 'content-type': 'application/json', 'x-amzn-errortype': 'BadRequestException:' });
+      stream.end(JSON.stringify({ Message: 'The requested vocabulary could not be found or is not ready.' }));
+      stream.resume();
       return;
     }
     if (rec.path !== '/medical-stream-transcription' || rec.sampleRate === undefined || rec.sampleRate < 16000 || rec.sampleRate > 48000) {

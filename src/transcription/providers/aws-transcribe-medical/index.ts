@@ -129,6 +129,9 @@ class AwsStream implements TranscriptionStream {
       ...(this.opts.type === 'CONVERSATION' ? { ShowSpeakerLabel: true } : {}),
       // Entity spans of protected health information in every final (review redacts them).
       ContentIdentificationType: 'PHI',
+      // The specialty's custom vocabulary, named only once Transcribe reported it READY (a stream
+      // naming one that is not is refused with BadRequestException).
+      ...(this.opts.vocabulary?.name ? { VocabularyName: this.opts.vocabulary.name } : {}),
       AudioStream: this.audioEvents(),
     });
     // send() resolves only when the first result arrives, which needs audio the caller writes after
