@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TONE_AMPLITUDE, TONE_HZ } from '../../src/transcripts/phi/redact-detail.js';
-import { readSharedPcm } from '../support/audio.js';
+import { OggDemuxer } from '../../src/audio/ogg-demuxer.js';
+import { opusPacketSamples48k } from '../../src/recordings/ogg-opus.js';
+import { encodeOpus, readSharedPcm } from '../support/audio.js';
 import type { HttpClient } from '../support/http.js';
 import { seedTranscription, storeRecording } from '../support/seed.js';
 import { queryDb, startTestService, type TestService } from '../support/service.js';
@@ -118,5 +120,65 @@ describe('PHI: redacted audio', () => {
       [id, reviewer.user.id],
     );
     expect(rows.map((r) => r.details)).toContainEqual({ redacted: true, spans: 3 });
+  });
+});
+
+describe('PHI: redacted audio of an Ogg Opus recording', () => {
+  it('decodes the Opus recording, replaces the name, date and phone number with the tone at their word times, and keeps the speech around them', async () => {
+    const clinician = await t.createUser('clinician');
+    const oggId = await seedTranscription(t.databaseUrl, {
+      clinicianId: clinician.id,
+      title: 'Mrs Sharma review',
+      durationMs: 11_000,
+      segments: [
+        { startMs: 0, endMs: 4000, text: 'Mrs Sharma was seen on 12/03/2026', speaker: 'spk_0', words: [w('Mrs', 0, 400), w('Sharma', 400, 1100), w('was', 1100, 1500), w('seen', 1500, 2000), w('on', 2000, 2400), w('12/03/2026', 2400, 4000)] },
+        { startMs: 4000, endMs: 8000, text: 'call her on 07700 900123 please', speaker: 'spk_0', words: [w('call', 4000, 4400), w('her', 4400, 4800), w('on', 4800, 5000), w('07700', 5000, 6000), w('900123', 6000, 7200), w('please', 7200, 8000)] },
+        { startMs: 8000, endMs: 11_000, text: 'no change in the knee', speaker: 'spk_1' },
+      ],
+    });
+    // The recording as an Opus session stores it: the packets of an Ogg Opus encoding of jfk.wav,
+    // written by the service's recorder into its own Ogg.
+    const packets = new OggDemuxer().push(await encodeOpus('real/jfk.wav', 'ogg', false));
+    const head = packets[0]!;
+    expect(head.subarray(0, 8).toString()).toBe('OpusHead');
+    const writer = await t.service.recordings.open({ transcriptionId: oggId, encoding: 'ogg_opus', opusHead: { channels: head[9]!, preSkip: head.readUInt16LE(10), inputSampleRate: head.readUInt32LE(12) } });
+    await writer.appendOpus(packets.slice(2).map((p) => ({ data: p, samples48k: opusPacketSamples48k(p) })));
+    expect((await writer.finish()).state).toBe('completed');
+
+    const res = await fetch(`${t.url}/api/transcriptions/${oggId}/audio/redacted`, { headers: { cookie: reviewer.http.cookieHeader } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('audio/wav');
+    const wav = Buffer.from(await res.arrayBuffer());
+    expect(wav.readUInt32LE(24)).toBe(16000);
+    const pcm = wav.subarray(44);
+    const original = readSharedPcm('real/jfk.wav');
+    // The whole recording, on the session's timeline (Opus frames of 20 ms at the end).
+    expect(Math.abs(pcm.length - original.length)).toBeLessThanOrEqual(20 * 32);
+    const at = (ms: number) => Math.floor((ms * 16000) / 1000);
+    const tone = (i: number) => Math.round(TONE_AMPLITUDE * Math.sin((2 * Math.PI * TONE_HZ * i) / 16000)) || 0;
+    for (const [from, to] of [
+      [400, 1100],
+      [2400, 4000],
+      [5000, 7200],
+    ] as const) {
+      for (let i = at(from); i < at(to); i += 7) expect(pcm.readInt16LE(i * 2), `sample ${i}`).toBe(tone(i));
+    }
+    // Outside the PHI: the decoded speech, not the tone and not silence, as loud as the original there
+    // (Opus at 32 kb/s keeps the level within a few dB; "was seen" and "please … knee").
+    const rms = (buf: Buffer, from: number, to: number) => {
+      let sum = 0;
+      for (let i = at(from); i < at(to); i++) sum += buf.readInt16LE(i * 2) ** 2;
+      return Math.sqrt(sum / (at(to) - at(from)));
+    };
+    for (const [from, to] of [
+      [1300, 2200],
+      [7400, 10_500],
+    ] as const) {
+      const db = 20 * Math.log10(rms(pcm, from, to) / rms(original, from, to));
+      expect(Math.abs(db), `level ${from}-${to} ms`).toBeLessThan(3);
+      let toneLike = 0;
+      for (let i = at(from); i < at(to); i++) if (pcm.readInt16LE(i * 2) === tone(i)) toneLike++;
+      expect(toneLike / (at(to) - at(from))).toBeLessThan(0.01);
+    }
   });
 });

@@ -5,6 +5,7 @@ import type { Pool } from '../../db/pool.js';
 import type { Logger } from '../../lib/logger.js';
 import { audioRoute } from '../../recordings/audio-route.js';
 import type { RecordingService } from '../../recordings/service.js';
+import { decodeOggWindow } from '../../dictation/repair-worker.js';
 import { AppError } from '../../lib/app-error.js';
 import { wavHeader } from '../../recordings/wav.js';
 import { bleep, phiTimeSpans } from '../../transcripts/phi/redact-detail.js';
@@ -64,9 +65,12 @@ export function playbackRouter(deps: { db: Pool; users: UserRepository; audit: A
 }
 
 /**
- * `GET /api/transcriptions/:id/audio/redacted`: the recording as WAV with every PHI stretch (found in
- * the transcript, placed with the engine's word timings) replaced by a 1 kHz tone. WAV recordings
- * (`pcm_s16le` sessions) only for now: an Opus recording answers 409 `conflict`.
+ * `GET /api/transcriptions/:id/audio/redacted`: the recording as 16-bit WAV with every PHI stretch
+ * (found in the transcript, placed with the engine's word timings) replaced by a 1 kHz tone. A WAV
+ * recording is read as stored; an Ogg Opus one is decoded from its start by the live sessions' Opus
+ * decoder (in its worker thread; 16 kHz mono, the session's timeline, so word times land where they
+ * were heard) and served as WAV: re-encoding would need an Opus encoder, and a 30-minute session
+ * (MAX_SESSION_MS) is 57.6 MB of 16 kHz PCM, decoded in a few CPU-seconds off the event loop.
  */
 function redactedAudio(deps: { db: Pool; recordings: RecordingService }, access: ReturnType<typeof playbackAccess>) {
   const transcripts = new TranscriptReadRepository(deps.db);
@@ -76,10 +80,23 @@ function redactedAudio(deps: { db: Pool; recordings: RecordingService }, access:
     const detail = ref && (await transcripts.findDetail(ref.id));
     if (!detail) throw new AppError('not_found');
     if (!detail.recording.available) throw new AppError('not_found');
-    if (detail.recording.contentType !== 'audio/wav') throw new AppError('conflict', 'Redacted audio is available for WAV recordings only.');
-    const pcm = await deps.recordings.readCompletedPcm(ref.id);
-    const { rows } = await deps.db.query<{ sample_rate: number | null }>('SELECT sample_rate FROM transcriptions WHERE id = $1', [ref.id]);
-    const sampleRate = rows[0]?.sample_rate ?? 16000;
+    let pcm: Buffer;
+    let sampleRate: number;
+    if (detail.recording.contentType === 'audio/wav') {
+      pcm = await deps.recordings.readCompletedPcm(ref.id);
+      const { rows } = await deps.db.query<{ sample_rate: number | null }>('SELECT sample_rate FROM transcriptions WHERE id = $1', [ref.id]);
+      sampleRate = rows[0]?.sample_rate ?? 16000;
+    } else if (/ogg/.test(detail.recording.contentType ?? '')) {
+      const audio = await deps.recordings.openAudio(ref.id);
+      try {
+        pcm = await decodeOggWindow(audio.body, 0, Number.POSITIVE_INFINITY);
+      } catch (err) {
+        throw err instanceof AppError ? err : new AppError('storage_unavailable', undefined, { cause: err, retryable: true });
+      }
+      sampleRate = 16000;
+    } else {
+      throw new AppError('conflict', 'Redacted audio is available for WAV and Ogg Opus recordings only.');
+    }
     const spans = phiTimeSpans(detail, await transcripts.findEvidence(ref.id));
     const out = bleep(pcm, sampleRate, spans);
     await access.audit(req, ref.id, { redacted: true, spans: spans.length });
