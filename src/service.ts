@@ -15,6 +15,7 @@ import type { EmbeddedPostgresHandle } from './db/embedded-postgres.js';
 import { migrate, migrationFiles, migrationStatus } from './db/migrations.js';
 import { openDatabase } from './db/open.js';
 import type { Pool } from './db/pool.js';
+import { AbandonedSessions } from './dictation/abandoned-sessions.js';
 import { DictationRepository } from './dictation/dictation-repo.js';
 import { RepairRepository } from './dictation/repair-repo.js';
 import { RepairWorker } from './dictation/repair-worker.js';
@@ -200,6 +201,22 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       ...(overrides.repair?.pollMs ? { pollMs: overrides.repair.pollMs } : {}),
     });
     closers.push(['close_repairs', () => repairWorker.close()]);
+    // Sessions of dead tasks whose clients never came back: finalised from their durable checkpoints.
+    const abandoned = new AbandonedSessions({
+      repo: dictation,
+      recordings,
+      repairs: {
+        add: async (transcriptionId, fromMs, toMs) => {
+          await repairs.add(transcriptionId, fromMs, toMs);
+          repairWorker.kick();
+        },
+      },
+      taskId,
+      logger,
+      deadAfterMs: config.TASK_DEAD_AFTER_MS,
+      graceMs: config.RESUME_GRACE_MS,
+    });
+    closers.push(['close_abandoned_sessions', () => abandoned.close()]);
 
     const users = new UserRepository(db);
     const audit = new AuditLog(db);
@@ -330,6 +347,7 @@ warmOpusWorker();
 
     await health.start();
     await repairWorker.start();
+    abandoned.start();
     await new Promise<void>((resolve, reject) => {
       app.server.once('error', reject);
       app.server.listen(config.PORT, config.HOST, () => {

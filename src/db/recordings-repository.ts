@@ -126,7 +126,8 @@ export function recordingsRepository(db: pg.Pool) {
     /**
      * Unfinished recordings that no live process owns: the session ended (or failed) without the
      * upload completing; or the session is still `recording` but owned by this task (a previous
-     * life of it) or by no one, or its owner has sent no audio for `graceMs`.
+     * life of it) or by no one, or its owner has sent no audio for `graceMs`; but not another task's
+     * session that has durable checkpoints (those are finalised from the checkpoints).
      */
     async findOrphans(taskId: string, graceMs: number): Promise<Array<RecordingRow & { transcriptionStatus: string }>> {
       const { rows } = await db.query(
@@ -136,6 +137,10 @@ export function recordingsRepository(db: pg.Pool) {
           WHERE r.upload_state IN ('uploading', 'completing')
             AND (t.status <> 'recording' OR t.owner_task IS NULL OR t.owner_task = $1
                  OR COALESCE(t.last_audio_at, t.created_at) < now() - make_interval(secs => $2::double precision / 1000))
+            -- Another task's live session with durable checkpoints is continued or finalised from
+            -- them (dictation/abandoned-sessions.ts); its spool is not here.
+            AND NOT (t.status = 'recording' AND t.owner_task IS DISTINCT FROM $1
+                     AND EXISTS (SELECT 1 FROM recording_checkpoints c WHERE c.transcription_id = t.id))
           ORDER BY r.created_at`,
         [taskId, graceMs],
       );

@@ -34,6 +34,15 @@ export interface ResumableTranscription {
   state: 'shutdown' | 'crashed' | 'owner_alive';
 }
 
+/** A session whose task died and whose client did not come back (see `findAbandoned`). */
+export interface AbandonedTranscription {
+  id: string;
+  resumePart: number;
+  encoding: 'pcm_s16le' | 'webm_opus' | 'ogg_opus';
+  /** The last ack_seq the dead task stored (what its client had been told it held). */
+  ackSeq: number;
+}
+
 export interface SegmentRow {
   transcriptionId: string;
   /** Unique per transcription: a replayed final is stored once. */
@@ -166,6 +175,39 @@ export class DictationRepository {
     return rowCount === 1;
   }
 
+  /**
+   * Sessions still `recording` whose owner (not `taskId`) has written no heartbeat for `deadAfterMs`
+   * (or is no one), and that have shown no sign of life (the owner's last heartbeat, the last audio)
+   * for `graceMs`: their client had that long to resume elsewhere and did not.
+   */
+  async findAbandoned(taskId: string, deadAfterMs: number, graceMs: number, limit = 20): Promise<AbandonedTranscription[]> {
+    const { rows } = await this.db.query<{ id: string; resume_part: number; audio_encoding: AbandonedTranscription['encoding']; ack_seq: string }>(
+      `SELECT t.id, t.resume_part, t.audio_encoding, t.ack_seq
+         FROM transcriptions t LEFT JOIN task_heartbeats h ON h.task_id = t.owner_task
+        WHERE t.status = 'recording' AND t.owner_task IS DISTINCT FROM $1
+          AND (h.seen_at IS NULL OR h.seen_at < now() - make_interval(secs => $2::double precision / 1000))
+          AND GREATEST(h.seen_at, t.last_audio_at, t.created_at) < now() - make_interval(secs => $3::double precision / 1000)
+        ORDER BY t.created_at LIMIT $4`,
+      [taskId, deadAfterMs, graceMs, limit],
+    );
+    return rows.map((r) => ({ id: r.id, resumePart: r.resume_part, encoding: r.audio_encoding, ackSeq: Number(r.ack_seq) }));
+  }
+
+  /**
+   * Where a crashed session's stored transcript stands against its durable audio (`durableMs`):
+   * `coveredMs`, the end of the last final inside it; `transcriptEndMs`, the end of the last final
+   * at all (past `durableMs` when the dead task transcribed audio that never became durable); and
+   * how many segments there are.
+   */
+  async transcriptExtent(transcriptionId: string, durableMs: number): Promise<{ coveredMs: number; transcriptEndMs: number; segments: number }> {
+    const { rows } = await this.db.query<{ covered: string | null; last: string | null; n: number }>(
+      `SELECT max(end_ms) FILTER (WHERE end_ms <= $2) AS covered, max(end_ms) AS last, count(*)::int AS n
+         FROM transcript_segments WHERE transcription_id = $1 AND kind <> 'gap'`,
+      [transcriptionId, Math.floor(durableMs)],
+    );
+    return { coveredMs: Number(rows[0]?.covered ?? 0), transcriptEndMs: Number(rows[0]?.last ?? 0), segments: rows[0]?.n ?? 0 };
+  }
+
   /** Undoes `claimCrashed` when the continuation could not start: owned by no one, resumable again. */
   async releaseCrashedClaim(id: string, taskId: string, fromPart: number): Promise<void> {
     await this.db.query(`UPDATE transcriptions SET owner_task = NULL, resume_part = $3 WHERE id = $1 AND owner_task = $2 AND status = 'recording'`, [id, taskId, fromPart]);
@@ -253,7 +295,8 @@ export class DictationRepository {
   /**
    * Closes transcriptions a dead process left in `recording` (owned by this task in a previous
    * life, by nobody, or silent for `graceMs`) whose recording is settled or absent: `completed`
-   * with reason `interrupted` when any text was stored, else `failed`. Returns how many.
+   * with reason `interrupted` when any text was stored, else `failed`. Another task's session with
+   * durable checkpoints is left to `AbandonedSessions`, which stores their audio. Returns how many.
    */
   async closeInterrupted(taskId: string, graceMs: number): Promise<number> {
     const { rowCount } = await this.db.query(
@@ -263,7 +306,8 @@ export class DictationRepository {
               ended_at = now(), duration_ms = coalesce(t.duration_ms, t.audio_ms), owner_task = NULL
         WHERE t.status = 'recording'
           AND (t.owner_task = $1 OR t.owner_task IS NULL OR coalesce(t.last_audio_at, t.created_at) < now() - make_interval(secs => $2::double precision / 1000))
-          AND NOT EXISTS (SELECT 1 FROM recordings r WHERE r.transcription_id = t.id AND r.upload_state IN ('uploading', 'completing'))`,
+          AND NOT EXISTS (SELECT 1 FROM recordings r WHERE r.transcription_id = t.id AND r.upload_state IN ('uploading', 'completing'))
+          AND (t.owner_task = $1 OR NOT EXISTS (SELECT 1 FROM recording_checkpoints c WHERE c.transcription_id = t.id))`,
       [taskId, graceMs],
     );
     return rowCount ?? 0;
