@@ -38,6 +38,8 @@ async function claimAsOtherTask(t: TestService, transcriptionId: string, durable
     [transcriptionId],
   );
   expect(claimed).toBeDefined();
+  // Task B is alive (else this task would take the session back as abandoned: AbandonedSessions).
+  await queryDb(t.databaseUrl, `INSERT INTO task_heartbeats (task_id, seen_at) VALUES ('task-b', now()) ON CONFLICT (task_id) DO UPDATE SET seen_at = now()`);
   await queryDb(t.databaseUrl, `UPDATE recordings SET upload_state = 'aborted', failure_reason = 'continued elsewhere' WHERE transcription_id = $1 AND upload_state IN ('uploading', 'completing')`, [transcriptionId]);
   if (o.checkpoint) await queryDb(t.databaseUrl, `INSERT INTO recording_checkpoints (transcription_id, first_seq, last_seq, kind, object_key, bytes) VALUES ($1, $2, $2, 'pcm', 'task-b-object', 6400)`, [
     transcriptionId,
