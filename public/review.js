@@ -8,6 +8,7 @@ import { $, h } from './lib/dom.js';
 import { fmtClock, fmtDate, fmtDateSeconds, specialtyName, speakerName } from './lib/format.js';
 import { mountLoginForm } from './lib/login-form.js';
 import { describeStatus, statusBadge } from './lib/status.js';
+import { initVocabulary, loadVocabulary } from './review-vocabulary.js';
 
 apiHooks.onUnauthenticated = () => showLogin();
 const api = (method, path, body) => request(method, path, body);
@@ -36,7 +37,7 @@ function showLogin() {
   audio.load();
   state.currentId = null;
   state.segments = [];
-  for (const id of ['list-body', 't-segments', 't-meta', 'users-body', 'audit-body']) $(id).replaceChildren();
+  for (const id of ['list-body', 't-segments', 't-meta', 'users-body', 'audit-body', 'v-terms']) $(id).replaceChildren();
   $('t-title').textContent = '';
   $('search-form').reset();
   $('app').hidden = true;
@@ -47,6 +48,7 @@ function showLogin() {
 }
 
 mountLoginForm($('login-form'), (user) => enter(user));
+initVocabulary({ flash });
 
 $('logout').addEventListener('click', async () => {
   await api('POST', '/api/auth/logout').catch(() => {});
@@ -78,10 +80,10 @@ async function loadClinicians() {
 async function route() {
   if (!state.me) return;
   const hash = location.hash || '#/';
-  const views = { list: $('list-view'), transcript: $('transcript-view'), users: $('users-view'), audit: $('audit-view') };
+  const views = { list: $('list-view'), transcript: $('transcript-view'), users: $('users-view'), vocabulary: $('vocabulary-view'), audit: $('audit-view') };
   const show = (name) => {
     for (const [k, el] of Object.entries(views)) el.hidden = k !== name;
-    for (const [tab, view] of [['tab-list', 'list'], ['tab-users', 'users'], ['tab-audit', 'audit']]) {
+    for (const [tab, view] of [['tab-list', 'list'], ['tab-users', 'users'], ['tab-vocabulary', 'vocabulary'], ['tab-audit', 'audit']]) {
       if (view === name || (name === 'transcript' && view === 'list')) $(tab).setAttribute('aria-current', 'page');
       else $(tab).removeAttribute('aria-current');
     }
@@ -97,6 +99,9 @@ async function route() {
   if (hash === '#/users' && state.me.role === 'admin') {
     show('users');
     await loadUsers();
+  } else if (hash === '#/vocabulary' && state.me.role === 'admin') {
+    show('vocabulary');
+    await loadVocabulary();
   } else if (hash === '#/audit' && state.me.role === 'admin') {
     show('audit');
     loadAuditUsers().catch(() => {});
@@ -398,12 +403,28 @@ function userRow(u) {
     updateUser(u, { password: pw.value }, `Password of ${u.username} reset.`);
   });
 
+  // Redacted by default: the user sees [NAME], [DATE]… and reveals with a reason (audited).
+  const redact = h('input', { attrs: { type: 'checkbox', 'aria-label': `Redact PHI by default for ${u.username}` } });
+  redact.checked = Boolean(u.redactPhi);
+  redact.addEventListener('change', async () => {
+    const err = $('users-error');
+    err.hidden = true;
+    try {
+      await api('PUT', `/api/admin/users/${u.id}/redact-phi`, { redactPhi: redact.checked });
+      flash(redact.checked ? `${u.username} now sees transcripts with PHI redacted.` : `${u.username} now sees full transcripts.`);
+    } catch (e) {
+      showError(err, e);
+    }
+    await loadUsers();
+  });
+
   return h(
     'tr',
     {},
     h('td', { text: u.username, attrs: { 'data-label': 'Username' } }),
     h('td', { attrs: { 'data-label': 'Role' } }, roleSel),
     h('td', { attrs: { 'data-label': 'Status' } }, h('span', { class: `badge ${u.disabled ? 'status-failed' : 'status-completed'}`, text: u.disabled ? 'disabled' : 'active' })),
+    h('td', { attrs: { 'data-label': 'PHI redacted by default' } }, redact),
     h('td', { text: fmtDate(u.createdAt), attrs: { 'data-label': 'Created' } }),
     h('td', { class: 'row-actions' }, toggle, resetForm),
   );

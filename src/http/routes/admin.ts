@@ -62,7 +62,9 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
   });
 
   router.get('/users', async (_req, res) => {
-    res.json({ items: (await deps.users.list()).map(publicUser) });
+    // Whether each user sees transcripts PHI-redacted by default (set by PUT …/users/:id/redact-phi).
+    const redacted = new Set((await deps.db.query<{ id: string }>('SELECT id FROM users WHERE redact_phi')).rows.map((r) => r.id));
+    res.json({ items: (await deps.users.list()).map((u) => ({ ...publicUser(u), redactPhi: redacted.has(u.id) })) });
   });
 
   router.post('/users', async (req, res) => {
