@@ -348,6 +348,23 @@ warmOpusWorker();
     await health.start();
     await repairWorker.start();
     abandoned.start();
+    // Checkpoints a crash left behind: at start-up, then hourly (one List request per 1,000 objects).
+    let sweeping: Promise<unknown> | undefined;
+    const sweep = () =>
+      (sweeping ??= recordings
+        .sweepCheckpoints({ resumeGraceMs: config.RESUME_GRACE_MS })
+        .catch((err: unknown) => logger.warn({ errName: (err as Error).name }, 'checkpoint_sweep_failed'))
+        .finally(() => (sweeping = undefined)));
+    void sweep();
+    const sweepTimer = setInterval(() => void sweep(), 3_600_000);
+    sweepTimer.unref();
+    closers.push([
+      'stop_checkpoint_sweep',
+      async () => {
+        clearInterval(sweepTimer);
+        await sweeping;
+      },
+    ]);
     await new Promise<void>((resolve, reject) => {
       app.server.once('error', reject);
       app.server.listen(config.PORT, config.HOST, () => {

@@ -106,7 +106,8 @@ export function awsCalls(t: AwsTarget): AwsCall[] {
     s3('upload-abort', 'abandon an unfinished upload', 'AbortMultipartUploadCommand', 's3:AbortMultipartUpload'),
     s3('object-exists', 'recovery: was the upload completed before a crash', 'HeadObjectCommand', 's3:GetObject'),
     s3('object-read', 'read back to verify, playback, continuation on another task', 'GetObjectCommand', 's3:GetObject'),
-    s3('object-delete', 'delete a part superseded by a continuation', 'DeleteObjectCommand', 's3:DeleteObject'),
+    s3('object-delete', 'delete a part superseded by a continuation, a checkpoint once the recording is stored', 'DeleteObjectCommand', 's3:DeleteObject'),
+    s3('checkpoint-list', 'the hourly sweep of checkpoint objects a crash left behind (ListObjectsV2 under <prefix>checkpoints/)', 'ListObjectsV2Command', 's3:ListBucket', bucketArn),
     s3('vocabulary-file', 'write a specialty\'s custom vocabulary table for Transcribe (SSE-KMS headers)', 'PutObjectCommand', 's3:PutObject', vocabularyFileArn, {
       's3:x-amz-server-side-encryption': 'aws:kms',
       's3:x-amz-server-side-encryption-aws-kms-key-id': t.kmsKeyArn,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import type pg from 'pg';
 import type { Logger } from '../lib/logger.js';
 import type { ObjectStore } from '../storage/s3.js';
@@ -57,6 +57,30 @@ export function checkpointsRepository(db: pg.Pool) {
         [transcriptionId],
       );
       return rows.map((r) => ({ firstSeq: Number(r.first_seq), lastSeq: Number(r.last_seq), kind: r.kind, objectKey: r.object_key, bytes: r.bytes }));
+    },
+    /**
+     * Deletes the rows of sessions that are over for good and whose recording is stored: not
+     * `recording`, not ended at a shutdown within `resumeGraceMs` (another task may still continue
+     * it from them), and whose highest recording part is `completed` (it holds the whole session).
+     * Rows of a session whose recording failed stay: they may be the only copy of its audio.
+     * Returns the object keys they named.
+     */
+    async removeSettled(resumeGraceMs: number): Promise<string[]> {
+      const { rows } = await db.query<{ object_key: string }>(
+        `DELETE FROM recording_checkpoints c USING transcriptions t
+          WHERE t.id = c.transcription_id AND t.status <> 'recording'
+            AND NOT (t.end_reason = 'server_shutdown' AND t.ended_at > now() - make_interval(secs => $1::double precision / 1000))
+            AND (SELECT r.upload_state FROM recordings r WHERE r.transcription_id = t.id ORDER BY r.part_index DESC LIMIT 1) = 'completed'
+          RETURNING c.object_key`,
+        [resumeGraceMs],
+      );
+      return rows.map((r) => r.object_key);
+    },
+    /** Which of `keys` a row names. */
+    async named(keys: readonly string[]): Promise<Set<string>> {
+      if (keys.length === 0) return new Set();
+      const { rows } = await db.query<{ object_key: string }>('SELECT object_key FROM recording_checkpoints WHERE object_key = ANY($1::text[])', [keys]);
+      return new Set(rows.map((r) => r.object_key));
     },
     /**
      * Deletes the transcription's rows, unless another task than `ownerTask` owns the session now;
@@ -252,4 +276,46 @@ export async function deleteCheckpoints(
     deps.logger.warn({ transcriptionId, errName: (err as Error).name }, 'recording checkpoints not deleted');
   }
   return done;
+}
+
+/**
+ * The sweep of checkpoints a crash left behind (docs/recordings.md, "Orphaned checkpoints"): a task
+ * that dies between storing a recording and deleting its checkpoints leaves rows and objects; one
+ * that dies between a checkpoint's PutObject and its row, or between a row's deletion and its
+ * object's, leaves an object no row names (as does a transcription deleted with its rows). Rows of
+ * settled sessions are deleted (`removeSettled`), then their objects; then every object under
+ * `<prefix>checkpoints/` older than `minObjectAgeMs` that no row names. The age guard keeps an
+ * object whose row is still being written (the writer retries its INSERT while the database is
+ * away); a day is far beyond any such retry. Idempotent: tasks may sweep at the same time.
+ */
+export async function sweepCheckpoints(
+  deps: { store: ObjectStore; repo: CheckpointsRepository; logger: Logger; retry: RetryPolicy },
+  o: { resumeGraceMs: number; minObjectAgeMs?: number },
+): Promise<{ rows: number; objects: number }> {
+  const retry: RetryPolicy = { ...deps.retry, maxAttempts: Math.min(deps.retry.maxAttempts, 3) };
+  const del = (key: string) => withRetry(() => deps.store.client.send(new DeleteObjectCommand({ Bucket: deps.store.bucket, Key: key })), retry);
+  const keys = await deps.repo.removeSettled(o.resumeGraceMs);
+  let objects = 0;
+  for (const key of keys) {
+    await del(key);
+    objects++;
+  }
+  const before = Date.now() - (o.minObjectAgeMs ?? 24 * 3600_000);
+  let token: string | undefined;
+  do {
+    const page = await withRetry(
+      () => deps.store.client.send(new ListObjectsV2Command({ Bucket: deps.store.bucket, Prefix: `${deps.store.prefix}checkpoints/`, ...(token ? { ContinuationToken: token } : {}) })),
+      retry,
+    );
+    const old = (page.Contents ?? []).filter((c) => c.Key && c.LastModified && c.LastModified.getTime() <= before).map((c) => c.Key!);
+    const named = await deps.repo.named(old);
+    for (const key of old) {
+      if (named.has(key)) continue;
+      await del(key);
+      objects++;
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  if (keys.length > 0 || objects > 0) deps.logger.info({ rows: keys.length, objects }, 'checkpoint_sweep_done');
+  return { rows: keys.length, objects };
 }

@@ -8,7 +8,7 @@ import { AppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
 import { Semaphore } from '../lib/semaphore.js';
 import type { ObjectStore } from '../storage/s3.js';
-import { CheckpointWriter, checkpointsRepository, deleteCheckpoints, durableChain, readCheckpoints, type CheckpointKind } from './checkpoints.js';
+import { CheckpointWriter, checkpointsRepository, deleteCheckpoints, durableChain, readCheckpoints, sweepCheckpoints, type CheckpointKind } from './checkpoints.js';
 import { abortUpload, contentTypeFor } from './multipart.js';
 import type { OpusParams } from './ogg-opus.js';
 import { parseRange } from './range.js';
@@ -242,6 +242,15 @@ export function createRecordingService(options: RecordingServiceOptions) {
      */
     dropCheckpoints(transcriptionId: string, ownerTask?: string): Promise<number> {
       return deleteCheckpoints(checkpointDeps, transcriptionId, ownerTask);
+    },
+
+    /**
+     * Deletes the checkpoints a crash left behind: rows (and objects) of sessions settled for good,
+     * and objects no row names that are older than `minObjectAgeMs` (default a day). Throws when S3
+     * or the database fails (the next sweep retries).
+     */
+    sweepCheckpoints(o: { resumeGraceMs: number; minObjectAgeMs?: number }): Promise<{ rows: number; objects: number }> {
+      return sweepCheckpoints(checkpointDeps, o);
     },
 
     /**
