@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { FINALISED_NOTE } from '../../src/dictation/abandoned-sessions.js';
 import { endReasonOf } from '../../src/transcripts/end-reason.js';
 
 describe('endReasonOf (the end reason the pages show)', () => {
@@ -15,6 +16,7 @@ describe('endReasonOf (the end reason the pages show)', () => {
     [['failed', 'error', 'interrupted'], 'failed'],
     [['completed', 'error', 'interrupted'], 'repaired'],
     [['completed', 'error', 'server stopped unexpectedly; no audio had been received'], 'repaired'],
+    [['completed', 'error', FINALISED_NOTE], 'repaired'],
   ] as const)('%j → %s', ([status, end, failure], expected) => {
     expect(endReasonOf(status, end, failure)).toBe(expected);
   });
