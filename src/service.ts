@@ -40,6 +40,7 @@ import { createRecordingService, type RecordingService } from './recordings/serv
 import { startEmbeddedS3, type EmbeddedS3 } from './storage/embedded-s3.js';
 import { createObjectStore, type ObjectStore } from './storage/s3.js';
 import { createEngine } from './transcription/factory.js';
+import { shareByUser } from './transcription/fair-share.js';
 import { createResilientEngine, type ResilienceOptions } from './transcription/resilient-stream.js';
 import type { TranscriptionEngine } from './transcription/port.js';
 
@@ -163,10 +164,11 @@ export async function startService(config: Config, logger: Logger, overrides: Se
         : {}),
     });
     closers.push(['close_vocabularies', () => vocabularies.close()]);
-    // Retry, reconnect, offsets and failover live in this one wrapper around any engine.
+    // Retry, reconnect, offsets and failover live in this one wrapper around any engine. Each engine's
+    // streams are shared out per user; the wrapper gives a silent session's stream back (idle release).
     const engine = withVocabulary(createResilientEngine(
-      primary,
-      fallback,
+      shareByUser(primary, config.MAX_ENGINE_STREAMS_PER_USER),
+      fallback && shareByUser(fallback, config.MAX_ENGINE_STREAMS_PER_USER),
       {
         maxRetries: config.ENGINE_MAX_RETRIES,
         backoffBaseMs: config.ENGINE_BACKOFF_BASE_MS,
@@ -175,6 +177,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
         probeIntervalMs: config.ENGINE_PROBE_INTERVAL_MS,
         replayMaxMs: config.ENGINE_REPLAY_MAX_MS,
         watchdogMs: config.ENGINE_WATCHDOG_MS,
+        idleReleaseMs: config.ENGINE_IDLE_RELEASE_MS,
         ...overrides.resilience,
       },
       logger,

@@ -261,6 +261,7 @@ export class SessionManager {
             type: p.type,
             languageCode: 'en-US',
             sessionId,
+            userId,
             // A continuation keeps the session's timeline and never reuses an earlier part's segment keys.
             ...(resume ? { offsetMs, segmentPrefix: `p${resume.part}-` } : {}),
             onStatus: (st) => {

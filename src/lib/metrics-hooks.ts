@@ -16,6 +16,8 @@ export type CounterName =
   | 'engine_duplicate_finals_dropped_total'
   /** The watchdog replaced a stream that heard speech but produced no result. Labels: engine. */
   | 'engine_watchdog_replaced_total'
+  /** A stream written no speech for ENGINE_IDLE_RELEASE_MS gave its engine slot back. Labels: engine. */
+  | 'engine_idle_releases_total'
   /** A session's engine gave up for good (retry budget spent, no fallback). Labels: engine. */
   | 'engine_gave_up_total'
   /** Buffered audio dropped from the replay ring because it exceeded its cap (ms, not count). */

@@ -193,6 +193,7 @@ const COUNTER_HELP: Record<CounterName, string> = {
   engine_recoveries_total: 'Sessions switched back to the primary engine',
   engine_duplicate_finals_dropped_total: 'Finals of a replacement stream dropped as already covered',
   engine_watchdog_replaced_total: 'Engine streams the watchdog replaced (speech written, no result), by engine',
+  engine_idle_releases_total: 'Engine streams ended after ENGINE_IDLE_RELEASE_MS without speech (slot given back until speech resumes), by engine',
   engine_gave_up_total: 'Sessions whose engine gave up (retry budget spent, no fallback)',
   engine_replay_dropped_ms_total: 'Milliseconds of buffered audio dropped from the replay ring',
   session_resumes_total: 'Live sessions resumed, by where (local or cross_task)',

@@ -15,6 +15,8 @@ export interface StreamOptions {
   languageCode: 'en-US';
   /** For log correlation only. */
   sessionId: string;
+  /** The user the stream serves: engine capacity is shared out per user (`shareByUser`). */
+  userId?: string;
   /**
    * Session time (ms) of the first sample written to this stream: the resilient wrapper adds it to
    * every result, so a session resumed on another task keeps one timeline. Adapters ignore it.

@@ -28,6 +28,12 @@
  *   from the covered point.
  * - Stretches of session time not transcribed by the primary (fallback text, or nothing at all) are
  *   reported through `onDegraded`, so the repair pass can re-transcribe them from the recording.
+ * - Idle release: a stream that has been written no speech (> -45 dBFS) for `idleReleaseMs` is
+ *   ended gracefully (its last utterance finalised) and gives its engine slot back; the session goes
+ *   on recording. Audio keeps arriving in the ring, trimmed to the last second while it is silence;
+ *   the first frame with speech opens a new stream of the same engine, fed from that second before
+ *   it, on the same timeline. Engine capacity is small (the offline engine: 10 streams on 2 cores)
+ *   and was held by silent sessions until they ended (issue 19).
  */
 import { rmsDbfs } from '../audio/level.js';
 import type { Logger } from '../lib/logger.js';
@@ -49,6 +55,8 @@ export interface ResilienceOptions {
   replayMaxMs: number;
   /** A stream with no result for this long while speech was written to it is replaced; 0 = off. Default 10000. */
   watchdogMs: number;
+  /** A stream written no speech for this long gives its engine slot back until speech resumes; 0 = off. Default 30000. */
+  idleReleaseMs: number;
 }
 
 export const DEFAULT_RESILIENCE: ResilienceOptions = {
@@ -63,6 +71,9 @@ export const DEFAULT_RESILIENCE: ResilienceOptions = {
   // Transcribe sends its first partial within ~1-2 s of speech; 10 s of speech without any result
   // is a dead stream, not a slow one.
   watchdogMs: 10_000,
+  // A clinician's pause (examining, listening) often passes 10 s; 30 s of silence is an idle session.
+  // Reopening costs one stream open (a spare decoder for the offline engine), not words.
+  idleReleaseMs: 30_000,
 };
 
 /** Provider codes meaning "the service is refusing or out": at open, hammering it again does not help. */
@@ -75,6 +86,8 @@ const SPEECH_DBFS = -45;
 const WATCHDOG_MIN_SPEECH_MS = 1000;
 /** A minute without a failure refills the retry budget: a long session may reconnect many times. */
 const BUDGET_REFILL_MS = 60_000;
+/** Silence kept before the speech that reopens a released stream: soft word onsets sit below SPEECH_DBFS. */
+const IDLE_PRE_ROLL_MS = 1000;
 
 /** A stretch of session time the primary did not transcribe live (fallback text, or none). */
 export interface DegradedStretch {
@@ -192,6 +205,8 @@ interface Inner {
   /** Wall clock of its last result (or its start), and speech written to it since, for the watchdog. */
   heardAt: number;
   speechMs: number;
+  /** Ended by the idle release, at this session ms (what it had been written). */
+  releasedAtMs?: number;
 }
 type Next = { role: Role; delayMs: number };
 
@@ -216,6 +231,13 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
   /** Session ms from which the primary has not transcribed (open stretch), if any. */
   private degradedFrom?: number;
   private loop?: Promise<void>;
+  /** Wall clock of the last speech written (or of the current stream's start), for the idle release. */
+  private spokeAt = Date.now();
+  private idleTimer?: NodeJS.Timeout;
+  /** Released for idleness and waiting for speech: resolves the wait. */
+  private wakeIdle?: () => void;
+  /** Speech arrived while the released stream was still finishing. */
+  private speechSinceRelease = false;
 
   constructor(
     private readonly primary: TranscriptionEngine,
@@ -253,10 +275,17 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
   write(pcm: Buffer): void {
     if (this.ending || this.aborted || pcm.length === 0) return;
     const frame = Buffer.from(pcm);
-    const speech = this.o.watchdogMs > 0 && rmsDbfs(frame) > SPEECH_DBFS;
+    const speech = (this.o.watchdogMs > 0 || this.o.idleReleaseMs > 0) && rmsDbfs(frame) > SPEECH_DBFS;
     this.ring.push({ startMs: this.writtenMs, pcm: frame, speech });
     this.writtenMs += frame.length / 32;
     this.capRing();
+    if (speech) {
+      this.spokeAt = Date.now();
+      if (this.released) {
+        this.speechSinceRelease = true;
+        this.wakeIdle?.();
+      }
+    } else if (this.released && !this.speechSinceRelease && !this.inner) this.trimSilence();
     const inner = this.inner;
     if (this.live && inner) {
       inner.stream.write(frame);
@@ -273,6 +302,8 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
   async end(): Promise<void> {
     if (!this.ending && !this.aborted) {
       this.ending = true;
+      this.stopIdleTimer();
+      this.wakeIdle?.();
       this.prober.remove(this);
       if (this.live && this.inner && !this.inner.ending) {
         this.inner.ending = true;
@@ -285,6 +316,8 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
   abort(reason?: Error): void {
     if (this.aborted) return;
     this.aborted = true;
+    this.stopIdleTimer();
+    this.wakeIdle?.();
     this.prober.remove(this);
     this.inner?.stream.abort(reason);
     this.probed?.abort(reason);
@@ -323,6 +356,10 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
       if (!this.ending) this.prober.add(this);
     }
     this.serving = role;
+    this.released = false;
+    this.speechSinceRelease = false;
+    this.spokeAt = Date.now();
+    this.armIdleTimer();
     return inner;
   }
 
@@ -344,17 +381,33 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
           this.consecutive = 0;
           continue;
         }
-        if (err === undefined && inner.ending && !inner.failure) {
+        if (err === undefined && inner.releasedAtMs !== undefined && !inner.failure) {
+          // Released for idleness and finished cleanly: everything it was written is transcribed.
+          this.coveredMs = Math.max(this.coveredMs, inner.releasedAtMs);
+          this.trimRing();
+          if (!this.speechSinceRelease) this.trimSilence();
+          if (!(await this.waitForSpeech())) {
+            if (this.aborted) return;
+            // The session ended in silence: nothing is left to transcribe.
+            this.prober.remove(this);
+            this.closeDegraded(this.writtenMs);
+            this.out.close();
+            return;
+          }
+          next = { role: inner.role, delayMs: 0 };
+          this.consecutive = 0;
+        } else if (err === undefined && inner.ending && !inner.failure) {
           this.prober.remove(this);
           this.closeDegraded(this.writtenMs);
           this.out.close();
           return;
+        } else {
+          const pe = inner.failure ?? (err === undefined ? new ProviderError('stream ended before the end of audio', { retryable: true, code: 'stream_ended_early' }) : asProviderError(err));
+          this.metrics.inc('engine_stream_failures_total', { engine: inner.engine.name, code: pe.code ?? 'unknown' });
+          this.log.warn({ engine: inner.engine.name, code: pe.code, retryable: pe.retryable }, 'engine_stream_failed');
+          if (inner.role === 'primary') this.degradedFrom ??= this.coveredMs;
+          next = this.nextAfter(inner.role, pe, pe.refusedAtOpen ? 'open' : 'stream');
         }
-        const pe = inner.failure ?? (err === undefined ? new ProviderError('stream ended before the end of audio', { retryable: true, code: 'stream_ended_early' }) : asProviderError(err));
-        this.metrics.inc('engine_stream_failures_total', { engine: inner.engine.name, code: pe.code ?? 'unknown' });
-        this.log.warn({ engine: inner.engine.name, code: pe.code, retryable: pe.retryable }, 'engine_stream_failed');
-        if (inner.role === 'primary') this.degradedFrom ??= this.coveredMs;
-        next = this.nextAfter(inner.role, pe, pe.refusedAtOpen ? 'open' : 'stream');
       }
       if (next === undefined) return; // unreachable: the first stream is opened by open()
       if (next instanceof Error) {
@@ -444,7 +497,7 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
 
   /** Tries the primary while on the fallback (called by the prober); true when a stream of it opened. */
   async probe(): Promise<boolean> {
-    if (this.ending || this.aborted || this.inner?.role !== 'fallback' || this.probed || this.probing) return false;
+    if (this.ending || this.aborted || this.released || this.inner?.role !== 'fallback' || this.probed || this.probing) return false;
     this.probing = true;
     let stream: TranscriptionStream;
     try {
@@ -468,6 +521,55 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
     inner.ending = true;
     inner.stream.end().catch(() => {});
     return true;
+  }
+
+  /** Released for idleness (see the header) and not yet reopened. */
+  private released = false;
+
+  private armIdleTimer(): void {
+    this.stopIdleTimer();
+    if (this.o.idleReleaseMs <= 0 || this.ending || this.aborted) return;
+    this.idleTimer = setTimeout(() => this.checkIdle(), Math.max(0, this.spokeAt + this.o.idleReleaseMs - Date.now()));
+    this.idleTimer.unref?.();
+  }
+
+  private stopIdleTimer(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  /** Ends the current stream gracefully when no speech was written to it for `idleReleaseMs`. */
+  private checkIdle(): void {
+    this.idleTimer = undefined;
+    const inner = this.inner;
+    // Not live: reconnecting or switching; attach() arms the timer again.
+    if (!inner || !this.live || inner.ending || this.ending || this.aborted) return;
+    const silentMs = Date.now() - this.spokeAt;
+    if (silentMs < this.o.idleReleaseMs) return this.armIdleTimer();
+    inner.releasedAtMs = this.writtenMs;
+    inner.ending = true;
+    this.released = true;
+    this.live = false;
+    this.prober.remove(this);
+    this.metrics.inc('engine_idle_releases_total', { engine: inner.engine.name });
+    this.log.info({ engine: inner.engine.name, silentMs }, 'engine_stream_idle_released');
+    inner.stream.end().catch(() => {}); // a failure shows in the pump, which reconnects
+  }
+
+  /** Resolves true when speech arrives after an idle release; false when the session ends first. */
+  private waitForSpeech(): Promise<boolean> {
+    if (this.speechSinceRelease || this.ending || this.aborted) return Promise.resolve(this.speechSinceRelease && !this.aborted);
+    return new Promise((resolve) => {
+      this.wakeIdle = () => {
+        this.wakeIdle = undefined;
+        resolve(this.speechSinceRelease && !this.aborted);
+      };
+    });
+  }
+
+  /** While released and silent: only the last {@link IDLE_PRE_ROLL_MS} of audio is kept for the reopen. */
+  private trimSilence(): void {
+    while (this.ring.length > 1 && this.writtenMs - this.ring[0]!.startMs > IDLE_PRE_ROLL_MS) this.ring.shift();
   }
 
   /** Ends and replaces a stream that hears speech but says nothing (see the header). */

@@ -59,6 +59,7 @@ beforeAll(async () => {
     return sharedTaskEnv({ dataDir: dir, databaseUrl: db.url, s3, transcribeUrl: transcribe.url }, {
       SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
       MAX_SESSIONS_PER_USER: String(SESSIONS),
+      MAX_ENGINE_STREAMS_PER_USER: String(SESSIONS),
       ...extra,
     });
   };

@@ -46,6 +46,7 @@ beforeAll(async () => {
       SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
       // The ten sessions are one clinician's, and all ten continue on task B.
       MAX_SESSIONS_PER_USER: '10',
+      MAX_ENGINE_STREAMS_PER_USER: '10',
     });
   };
   // One after the other: the second start also proves migrations are a no-op for a running peer.

@@ -2,8 +2,8 @@ import type express from 'express';
 import { io as connect, type Socket } from 'socket.io-client';
 
 /** A raw socket.io-client with the given handshake headers; never reconnects. */
-export function openSocket(url: string, headers: Record<string, string>, transports: Array<'websocket' | 'polling'> = ['websocket']): Socket {
-  return connect(url, { extraHeaders: headers, transports, reconnection: false, forceNew: true, timeout: 5000 });
+export function openSocket(url: string, headers: Record<string, string>, transports: Array<'websocket' | 'polling'> = ['websocket'], timeoutMs = 5000): Socket {
+  return connect(url, { extraHeaders: headers, transports, reconnection: false, forceNew: true, timeout: timeoutMs });
 }
 
 /** How the handshake ended: connected, or the `connect_error` message. */
