@@ -105,26 +105,29 @@ describe('the attack: accounts holding silent sessions on the offline engine', (
   it('3 users with silent sessions fill the engine; within seconds another user gets a stream and text, and a silent session that speaks again is transcribed', async () => {
     t = await startTestService(
       // 5 fast-search streams (the first stream of an idle engine is full search, cost 3): three sessions fill it.
-      { TRANSCRIBE_ENGINE: 'local', LOCAL_ENGINE_WORKERS: '1', LOCAL_ENGINE_MAX_STREAMS: '5', ENGINE_IDLE_RELEASE_MS: '3000', MAX_ENGINE_STREAMS_PER_USER: '1' },
+      { TRANSCRIBE_ENGINE: 'local', LOCAL_ENGINE_WORKERS: '1', LOCAL_ENGINE_MAX_STREAMS: '5', ENGINE_IDLE_RELEASE_MS: '4000', MAX_ENGINE_STREAMS_PER_USER: '1' },
       { engine: 'configured' },
     );
     cleanups.push(() => t.close());
+    // Everyone logs in and connects first: the attack is the starts, one after the other.
     const attackers: DictationClient[] = [];
     for (let i = 0; i < 3; i++) {
       const { http } = await t.loggedIn('clinician');
       const c = new DictationClient(t.url, http.cookieHeader);
       cleanups.push(() => c.close());
-      expect((await c.start()).ok).toBe(true);
+      await c.connected();
       attackers.push(c);
     }
+    const victim = await t.loggedIn('clinician');
+    const v = new DictationClient(t.url, victim.http.cookieHeader);
+    cleanups.push(() => v.close());
+    await v.connected();
+    for (const c of attackers) expect((await c.start()).ok).toBe(true);
     // One sends digital silence all along (a muted microphone), the others send nothing.
     let seq = 0;
     const muted = setInterval(() => void attackers[0]!.chunk(seq++, Buffer.alloc(6400)).catch(() => {}), 200);
     cleanups.push(() => clearInterval(muted));
 
-    const victim = await t.loggedIn('clinician');
-    const v = new DictationClient(t.url, victim.http.cookieHeader);
-    cleanups.push(() => v.close());
     // The page retries transcriber_unavailable; without the idle release no slot frees for 5 minutes.
     let refused = 0;
     const began = Date.now();
