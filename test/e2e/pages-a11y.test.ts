@@ -34,7 +34,7 @@ async function checkState(page: Page, h1: string | RegExp): Promise<void> {
 }
 
 describe.each(Object.entries(VIEWPORTS))('pages (%s)', (_name, viewport) => {
-  it('login pages, the list, a transcript, users and the audit log: h1, axe-clean, fit the screen; confirmations and readable audit', async () => {
+  it('login pages, the list, a transcript, users, the vocabulary and the audit log: h1, axe-clean, fit the screen; confirmations and readable audit', async () => {
     const admin = await t.createUser('admin');
     const clinician = await t.createUser('clinician');
     const title = `Knee follow-up ${viewport.width}`;
@@ -99,6 +99,13 @@ describe.each(Object.entries(VIEWPORTS))('pages (%s)', (_name, viewport) => {
       await expect.poll(() => dialogs.length).toBe(2);
       expect(dialogs[1]).toMatch(`Disable ${clinician.username}?`);
       await expect.poll(async () => (await queryDb<{ disabled: boolean }>(t.databaseUrl, 'SELECT disabled_at IS NOT NULL AS disabled FROM users WHERE id = $1', [clinician.id]))[0]!.disabled).toBe(true);
+
+      // The custom vocabulary of a specialty, with a term being entered.
+      await page.getByRole('link', { name: 'Vocabulary' }).click();
+      await expect.poll(() => page.locator('#v-state').textContent()).toContain('No terms saved yet');
+      await page.getByRole('button', { name: 'Add term' }).click();
+      await page.locator('#v-terms tr').last().getByLabel('Phrase').fill('tirzepatide');
+      await checkState(page, 'Custom vocabulary');
 
       await page.getByRole('link', { name: 'Audit log' }).click();
       await expect.poll(() => page.locator('#audit-body tr').count()).toBeGreaterThan(0);
