@@ -365,6 +365,8 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
 
   private async run(): Promise<void> {
     let next: Next | ProviderError | undefined;
+    /** The next open follows an idle release, not a failure (not counted as a retry). */
+    let afterIdle = false;
     for (;;) {
       if (this.inner) {
         const inner = this.inner;
@@ -396,6 +398,7 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
           }
           next = { role: inner.role, delayMs: 0 };
           this.consecutive = 0;
+          afterIdle = true;
         } else if (err === undefined && inner.ending && !inner.failure) {
           this.prober.remove(this);
           this.closeDegraded(this.writtenMs);
@@ -421,6 +424,8 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
       await this.sleep(next.delayMs);
       if (this.aborted) return;
       const engine = next.role === 'primary' ? this.primary : this.fallback!;
+      const retry = !afterIdle;
+      afterIdle = false;
       try {
         const stream = await engine.start(this.innerOptions());
         if (this.aborted) {
@@ -429,7 +434,7 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
         }
         this.inner = this.attach(stream, engine, next.role);
         this.live = true;
-        this.metrics.inc('engine_retries_total', { engine: engine.name });
+        if (retry) this.metrics.inc('engine_retries_total', { engine: engine.name });
         if (next.role === 'primary') this.prober.primaryUp(this);
       } catch (e) {
         const pe = asProviderError(e);
