@@ -42,8 +42,9 @@ export function roomSink(io: AppServer, sessionId: string, transcriptionId: stri
     ended: (p) => {
       room.emit('session:ended', { sessionId, transcriptionId, ...p });
       // An ended session's room would otherwise live as long as its sockets: one per session ever
-      // started on a long-lived connection.
-      io.in(liveRoom(sessionId)).socketsLeave(liveRoom(sessionId));
+      // started on a long-lived connection. Local too: the session may live on elsewhere (a hand-over,
+      // or a zombie task ending its copy), and the sockets that follow it there must stay in its room.
+      io.local.in(liveRoom(sessionId)).socketsLeave(liveRoom(sessionId));
     },
   };
 }
