@@ -1,5 +1,5 @@
 import type { CounterName, MetricsHooks } from '../lib/metrics-hooks.js';
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { WindowSamples } from './window.js';
 
@@ -25,7 +25,7 @@ export interface MetricsSummary {
  */
 export class ServiceMetrics {
   readonly registry = new Registry();
-  private readonly eld: IntervalHistogram;
+  private readonly eld: ReturnType<typeof monitorEventLoopDelay>;
   private liveCount: () => number = () => 0;
   private dependenciesDown: () => number = () => 0;
   private readonly ackWindow = new WindowSamples();
