@@ -105,6 +105,16 @@ describe('Dockerfile', () => {
     for (const stage of stages) expect(stage.base).toBe('node:24-bookworm-slim');
   });
 
+  it('names one Node major everywhere: the image, package.json engines (root and infra) and the Node CI installs', () => {
+    const major = /^node:(\d+)-/.exec(globalArgs.get('NODE_IMAGE')!)![1];
+    for (const file of ['package.json', 'infra/package.json']) {
+      expect(JSON.parse(fs.readFileSync(path.join(root, file), 'utf8')).engines.node, file).toBe(`>=${major}`);
+    }
+    expect(fs.readFileSync(path.join(root, '.ci/run'), 'utf8')).toMatch(new RegExp(`^NODE_VERSION=${major}\\.\\d+\\.\\d+$`, 'm'));
+    // CI (CI=true, set by .ci/run's caller) must really run the suite on it, not on the machine's Node.
+    if (process.env['CI'] === 'true') expect(process.versions.node.split('.')[0]).toBe(major);
+  });
+
   it('listens on every interface in the container (the load balancer reaches the task from outside)', () => {
     const env = runtime.instructions.filter((i) => i.keyword === 'ENV').map((i) => i.args).join(' ');
     expect(env).toMatch(/\bHOST=0\.0\.0\.0\b/);
