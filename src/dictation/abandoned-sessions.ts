@@ -18,7 +18,7 @@
  *   with {@link FINALISED_NOTE} (the API's `endReason` `repaired`), `ack_seq` = the durable seq.
  * A failure (S3 or the database away) releases the claim; the next round retries.
  */
-import { createLiveDecoder, type OpusHeadInfo } from '../audio/index.js';
+import { createLiveDecoder, pcmMs, type OpusHeadInfo } from '../audio/index.js';
 import type { Logger } from '../lib/logger.js';
 import type { RecordingService, RecordingWriter } from '../recordings/service.js';
 import type { AbandonedTranscription, DictationRepository } from './dictation-repo.js';
@@ -137,7 +137,7 @@ export class AbandonedSessions {
     let durationMs: number;
     let writer;
     if (!wire) {
-      durationMs = bytes.length / 32;
+      durationMs = pcmMs(bytes.length);
       writer = await this.o.recordings.open({ transcriptionId: row.id, encoding: 'pcm_s16le', sampleRate: 16000, partIndex });
       for (let i = 0; i < bytes.length; i += 1 << 20) await writer.appendPcm(bytes.subarray(i, i + (1 << 20)));
     } else {
@@ -159,7 +159,7 @@ export class AbandonedSessions {
       } finally {
         decoder.end();
       }
-      durationMs = pcmBytes / 32;
+      durationMs = pcmMs(pcmBytes);
       writer = await this.o.recordings.open({
         transcriptionId: row.id,
         encoding: row.encoding === 'ogg_opus' ? 'ogg_opus' : 'webm_opus',

@@ -1,5 +1,5 @@
 import type { LiveAudioDecoder, OpusHeadInfo } from '../audio/index.js';
-import { Framer, InvalidAudioError, LevelMeter } from '../audio/index.js';
+import { Framer, InvalidAudioError, LevelMeter, pcmMs } from '../audio/index.js';
 import { AppError, toAppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
 import type { MetricsHooks } from '../lib/metrics-hooks.js';
@@ -208,7 +208,7 @@ export class LiveSession {
       for (let left = Math.round(ms / 100) * 100; left > 0; left -= 1000) {
         const silence = Buffer.alloc(Math.min(left, 1000) * 32);
         await writer.appendPcm(silence);
-        this.audioMs += silence.length / 32;
+        this.audioMs += pcmMs(silence.length);
         this.feed(silence);
         silences.push(silence);
       }

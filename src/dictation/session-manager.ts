@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { assertSupportedFormat, createLiveDecoder, type OpusHeadInfo } from '../audio/index.js';
+import { assertSupportedFormat, createLiveDecoder, pcmMs, type OpusHeadInfo } from '../audio/index.js';
 import { AppError } from '../lib/app-error.js';
 import { containsNul, withoutBidiControls } from '../lib/text.js';
 import type { Logger } from '../lib/logger.js';
@@ -239,7 +239,7 @@ export class SessionManager {
           while (tailBytes - tail[0]!.length >= MAX_REPLAY_MS * 32) tailBytes -= tail.shift()!.length;
         }
         replay.active = false;
-        resume = { ...resume, audioMs: pcmBytes / 32 };
+        resume = { ...resume, audioMs: pcmMs(pcmBytes) };
         enginePrefill = Buffer.concat(tail);
       } else if (resume?.trim && resume.previousPcm) {
         enginePrefill = resume.previousPcm.subarray(Math.max(0, resume.previousPcm.length - MAX_REPLAY_MS * 32));
@@ -251,7 +251,7 @@ export class SessionManager {
         // From the end of the last final the dead task stored to where the durable audio ends.
         const keep = Math.max(0, Math.round((resume.audioMs - offsetMs) * 16)) * 2;
         enginePrefill = prefill.subarray(Math.max(0, prefill.length - keep));
-        offsetMs = resume.audioMs - enginePrefill.length / 32;
+        offsetMs = resume.audioMs - pcmMs(enginePrefill.length);
       }
       try {
         stream = meter.stream(
@@ -557,7 +557,7 @@ export class SessionManager {
         create: async () => ({ id: row.id }),
         resume: {
           ackSeq: durable.lastSeq,
-          audioMs: wire ? 0 : durable.bytes.length / 32,
+          audioMs: wire ? 0 : pcmMs(durable.bytes.length),
           part: row.resumePart + 1,
           ...(wire ? { previousWire: durable.bytes } : { previousPcm: durable.bytes }),
           trim: true,

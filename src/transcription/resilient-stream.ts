@@ -36,6 +36,7 @@
  *   and was held by silent sessions until they ended (issue 19).
  */
 import { rmsDbfs } from '../audio/level.js';
+import { pcmMs } from '../audio/pcm.js';
 import type { Logger } from '../lib/logger.js';
 import { noopMetrics, type MetricsHooks } from '../lib/metrics-hooks.js';
 import { ProviderError, type StreamOptions, type TranscriptionEngine, type TranscriptionStream, type TranscriptResult } from './port.js';
@@ -277,7 +278,7 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
     const frame = Buffer.from(pcm);
     const speech = (this.o.watchdogMs > 0 || this.o.idleReleaseMs > 0) && rmsDbfs(frame) > SPEECH_DBFS;
     this.ring.push({ startMs: this.writtenMs, pcm: frame, speech });
-    this.writtenMs += frame.length / 32;
+    this.writtenMs += pcmMs(frame.length);
     this.capRing();
     if (speech) {
       this.spokeAt = Date.now();
@@ -289,7 +290,7 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
     const inner = this.inner;
     if (this.live && inner) {
       inner.stream.write(frame);
-      if (speech) inner.speechMs += frame.length / 32;
+      if (speech) inner.speechMs += pcmMs(frame.length);
       this.watchdog(inner);
     }
   }
@@ -336,7 +337,7 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
     let speechMs = 0;
     for (const f of this.ring) {
       stream.write(f.pcm);
-      if (f.speech) speechMs += f.pcm.length / 32;
+      if (f.speech) speechMs += pcmMs(f.pcm.length);
     }
     const inner: Inner = { stream, engine, role, epoch: this.epoch++, baseMs, ending: false, heardAt: Date.now(), speechMs };
     if (this.ending) {
@@ -628,7 +629,7 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
   private trimRing(): void {
     while (this.ring.length > 0) {
       const f = this.ring[0]!;
-      if (f.startMs + f.pcm.length / 32 > this.coveredMs + FRAME_EPSILON_MS) break;
+      if (f.startMs + pcmMs(f.pcm.length) > this.coveredMs + FRAME_EPSILON_MS) break;
       this.ring.shift();
     }
   }
@@ -636,7 +637,7 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
   private capRing(): void {
     let dropped = 0;
     while (this.ring.length > 1 && this.writtenMs - this.ring[0]!.startMs > this.o.replayMaxMs) {
-      dropped += this.ring.shift()!.pcm.length / 32;
+      dropped += pcmMs(this.ring.shift()!.pcm.length);
     }
     if (dropped > 0) this.metrics.inc('engine_replay_dropped_ms_total', {}, dropped);
   }

@@ -1,4 +1,5 @@
 import type { MedicalTranscriptResultStream, TranscribeStreamingClient } from '@aws-sdk/client-transcribe-streaming';
+import { pcmMs } from '../../../audio/pcm.js';
 import type { Logger } from '../../../lib/logger.js';
 import { ProviderError, type PhiEntity, type StreamOptions, type TranscriptionEngine, type TranscriptionStream, type TranscriptResult, type Word } from '../../port.js';
 import { ResultQueue } from '../../result-queue.js';
@@ -230,7 +231,7 @@ class AwsStream implements TranscriptionStream {
         // each event is signed, framed with CRCs and written to the HTTP/2 stream, so under load this
         // halves the per-frame cost without delaying any audio.
         const chunk = this.takeQueued();
-        this.sentMs += chunk.length / 32;
+        this.sentMs += pcmMs(chunk.length);
         yield { AudioEvent: { AudioChunk: chunk } };
         continue;
       }
@@ -248,8 +249,8 @@ class AwsStream implements TranscriptionStream {
       });
       this.wakeAudio = undefined;
       if (!woke && !this.inputEnded && this.audio.length === 0) {
-        this.injected.push({ atMs: this.sentMs, ms: SILENCE.length / 32 });
-        this.sentMs += SILENCE.length / 32;
+        this.injected.push({ atMs: this.sentMs, ms: pcmMs(SILENCE.length) });
+        this.sentMs += pcmMs(SILENCE.length);
         this.lastWriteAt = Date.now();
         yield { AudioEvent: { AudioChunk: SILENCE } };
       }
