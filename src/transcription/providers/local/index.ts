@@ -224,6 +224,17 @@ export function createLocalEngine(options: LocalEngineOptions, logger: Logger): 
         await pool.ready();
         await pool.ping();
       } catch (err) {
+        // The idle stop may end the workers between ready() and the ping: that is the engine
+        // going back to its not-started state, not a failure (a health poll racing it must not
+        // report the engine down). Checked as the not-started state is.
+        if (onDemand && pool.workers === 0 && pool.stoppedWhileIdle) {
+          try {
+            resolveModel(options.lmDir);
+            return;
+          } catch (e) {
+            throw setupFailure(e);
+          }
+        }
         throw setupFailure(err);
       }
     },

@@ -72,6 +72,8 @@ export class WorkerPool {
   private idleTimer?: NodeJS.Timeout;
   /** The model files the last worker to get ready loaded (undefined before). */
   loadedModel?: ModelPaths;
+  /** True from an idle stop until the next worker starts: no worker runs, and none failed. */
+  stoppedWhileIdle = false;
 
   constructor(
     private readonly size: number,
@@ -189,6 +191,7 @@ export class WorkerPool {
       this.idleTimer = undefined;
       if (this.closed || this.inUse() > 0) return;
       this.logger.info({ workers: this.live().length, idleMs: ms }, 'offline_engine_idle_stop');
+      this.stoppedWhileIdle = true;
       void this.stopAll('offline engine stopped while idle', true);
     }, ms);
     this.idleTimer.unref();
@@ -200,6 +203,7 @@ export class WorkerPool {
   }
 
   private spawn(): Slot {
+    this.stoppedWhileIdle = false;
     const worker = startWorker(this.init);
     let markReady!: () => void;
     let markFailed!: (e: Error) => void;
