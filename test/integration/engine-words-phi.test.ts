@@ -54,3 +54,45 @@ describe('Transcribe Medical words and PHI', () => {
     }
   });
 });
+
+describe('Transcribe Medical custom vocabulary', () => {
+  it('sends VocabularyName; a vocabulary Transcribe refuses (not READY, or gone) is dropped and the stream opens without it rather than failing', async () => {
+    const { startVocabularyStandIn } = await import('../support/transcribe-vocabularies.js');
+    const vocab = await startVocabularyStandIn({ readFile: async () => 'Phrase\tSoundsLike\tIPA\tDisplayAs\ntirzepatide\t\t\t\n' });
+    const strict = await startTranscribeServer({ script: SCRIPT, vocabularies: vocab });
+    const engine = await createAwsTranscribeMedicalEngine({ region: 'us-east-1', endpoint: strict.url, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }, logger);
+    const run = async (name: string) => {
+      const stream = await engine.start({ sampleRate: 16000, specialty: 'CARDIOLOGY', type: 'DICTATION', languageCode: 'en-US', sessionId: 'vocab-test', vocabulary: { name, terms: [{ phrase: 'tirzepatide' }] } });
+      const finals: string[] = [];
+      const reading = (async () => {
+        for await (const r of stream) if (r.kind === 'final' && r.text) finals.push(r.text);
+      })();
+      const pcm = readSharedPcm('real/jfk.wav').subarray(0, 5 * 32_000);
+      for (let i = 0; i < pcm.length; i += 3200) stream.write(pcm.subarray(i, i + 3200));
+      await stream.end();
+      await reading;
+      return finals;
+    };
+    try {
+      // Known and READY: sent, accepted.
+      const { CreateMedicalVocabularyCommand, TranscribeClient } = await import('@aws-sdk/client-transcribe');
+      const control = new TranscribeClient({ region: 'us-east-1', endpoint: vocab.url, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+      await control.send(new CreateMedicalVocabularyCommand({ VocabularyName: 'v-ready', LanguageCode: 'en-US', VocabularyFileUri: 's3://b/k' }));
+      control.destroy();
+      vocab.process();
+      expect((await run('v-ready')).length).toBeGreaterThan(0);
+      expect(strict.requests.map((r) => [r.vocabularyName, r.outcome])).toEqual([['v-ready', 'completed']]);
+
+      // Unknown to Transcribe: refused once, then the same stream without it.
+      expect((await run('v-gone')).length).toBeGreaterThan(0);
+      expect(strict.requests.slice(1).map((r) => [r.vocabularyName, r.outcome])).toEqual([
+        ['v-gone', 'rejected'],
+        [undefined, 'completed'],
+      ]);
+    } finally {
+      await engine.close();
+      await strict.close();
+      await vocab.close();
+    }
+  });
+});

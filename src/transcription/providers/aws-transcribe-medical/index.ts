@@ -67,16 +67,28 @@ export function createAwsTranscribeMedicalEngine(options: AwsTranscribeMedicalOp
     name: 'aws',
     async start(opts: StreamOptions): Promise<TranscriptionStream> {
       const { sdk, client } = await clientOnce();
-      const stream = new AwsStream(opts, options, log);
-      active.add(stream);
-      stream.onDone = () => active.delete(stream);
+      const open = async (o: StreamOptions) => {
+        const stream = new AwsStream(o, options, log);
+        active.add(stream);
+        stream.onDone = () => active.delete(stream);
+        try {
+          await stream.open(sdk, client);
+        } catch (err) {
+          active.delete(stream);
+          throw err;
+        }
+        return stream;
+      };
       try {
-        await stream.open(sdk, client);
+        return await open(opts);
       } catch (err) {
-        active.delete(stream);
-        throw err;
+        // A vocabulary READY when the session began can be PENDING again by a reconnect (an admin
+        // updated it) or gone: Transcribe refuses the stream (BadRequestException). A vocabulary
+        // improves a transcript; it must not stop one. Once more, without it.
+        if (!opts.vocabulary?.name || (err as ProviderError).code !== 'BadRequestException') throw err;
+        log.warn({ sessionId: opts.sessionId }, 'transcribe refused the vocabulary; streaming without it');
+        return open({ ...opts, vocabulary: { terms: opts.vocabulary.terms } });
       }
-      return stream;
     },
     async check(): Promise<void> {
       // Loads the SDK and resolves credentials; no stream is opened (that would be billed).
