@@ -108,14 +108,14 @@ export class Recognizer {
 
   /**
    * The best path's words without fillers (`<s>`, `<sil>`, `[NOISE]`, `++…++`) and without the
-   * alternate-pronunciation mark (`and(2)`), between the segment start and the audio decoded so far. PocketSphinx 5prealpha counts
+   * alternate-pronunciation mark (`and(2)`), inside the segment (its times are the ones the failover and
+   * replay logic already relies on, so the words never move a segment's end). PocketSphinx 5prealpha counts
    * frames (10 ms) from the decoder's first utterance, not from each ps_start_utt: on jfk.wav the
    * second utterance's `<s>` is frame 317 for a segment the VAD placed at 3200 ms, the last `</s>`
    * ends at frame 1095 of 11 s. Should a build count from the utterance instead (its first frame
    * far before the segment), the segment start is added.
    */
-  private words(segments: DecodedWord[]): Word[] {
-    const endMs = this.nowMs;
+  private words(segments: DecodedWord[], endMs: number): Word[] {
     const first = segments[0];
     const base = first && first.startFrame * 10 < this.uttStartMs - 2000 ? this.uttStartMs : 0;
     const at = (f: number) => Math.min(endMs, Math.max(this.uttStartMs, base + f * 10));
@@ -132,9 +132,7 @@ export class Recognizer {
     this.decoder.endUtt();
     const text = displayWords(this.decoder.hyp(), this.display);
     if (text !== '') {
-      const words = this.words(this.decoder.segments());
-      // The VAD's end is an estimate (vadPostFrames back); the last word's end is measured.
-      endMs = Math.max(endMs, words.at(-1)?.endMs ?? 0);
+      const words = this.words(this.decoder.segments(), endMs);
       this.emit({ kind: 'final', segmentId: this.segmentId, text, startMs: this.uttStartMs, endMs, ...(words.length ? { words } : {}) });
       this.uttIndex++;
     } else if (this.lastPartial !== '') {
