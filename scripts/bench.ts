@@ -283,8 +283,8 @@ async function main(): Promise<void> {
   const svc = await startServiceProcess(env, nodeArgs);
   try {
     // Enough clinicians that none goes over the service's per-user limits (MAX_SESSIONS_PER_USER,
-    // default 4, and MAX_ENGINE_STREAMS_PER_USER, default 2).
-    const perUser = Math.min(Number(process.env.MAX_SESSIONS_PER_USER) || 4, Number(process.env.MAX_ENGINE_STREAMS_PER_USER) || 2);
+    // default 4, and MAX_ENGINE_STREAMS_PER_USER, default 4).
+    const perUser = Math.min(Number(process.env.MAX_SESSIONS_PER_USER) || 4, Number(process.env.MAX_ENGINE_STREAMS_PER_USER) || 4);
     const userCount = a.users ? Math.max(1, Number(a.users)) : Math.max(Math.min(maxSessions, 10), Math.ceil(maxSessions / perUser));
     log(`creating ${userCount} users with the CLI`);
     const users = await createUsers(userCount, env);

@@ -61,7 +61,7 @@ export const configSchema = z.object({
   ENGINE_PROBE_INTERVAL_MS: int(2000, 100),
   ENGINE_WATCHDOG_MS: int(10_000, 0),
   ENGINE_IDLE_RELEASE_MS: int(30_000, 0),
-  MAX_ENGINE_STREAMS_PER_USER: int(2, 1),
+  MAX_ENGINE_STREAMS_PER_USER: int(4, 1),
   REPAIR_CONCURRENCY: int(2, 0),
   REPAIR_SPEED: z.coerce.number().min(0.1).max(100).default(1),
   ENGINE_REPLAY_MAX_MS: int(120_000, 1000),
