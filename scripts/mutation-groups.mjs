@@ -18,6 +18,7 @@ export const groups = {
   'recordings-spool': { mutate: ['src/recordings/spool.ts'], tests: ['test/unit/recordings-formats.test.ts', 'test/unit/recordings/spool.test.ts'] },
   export: { mutate: ['src/transcripts/export/*.ts'], tests: ['test/unit/export-formats.test.ts', 'test/unit/export/*.test.ts'] },
   'partial-filter': { mutate: ['src/dictation/partial-filter.ts'], tests: ['test/unit/partial-filter.test.ts', 'test/unit/partial-filter-throttle.test.ts'] },
+  'replay-ring': { mutate: ['src/transcription/replay-ring.ts'], tests: ['test/unit/transcription/replay-ring.test.ts'] },
   'result-queue': { mutate: ['src/transcription/result-queue.ts'], tests: ['test/unit/transcription/engine-parts.test.ts', 'test/unit/transcription/result-queue.test.ts'] },
   config: { mutate: ['src/config.ts'], tests: ['test/unit/config.test.ts', 'test/unit/config-checks.test.ts'] },
 };

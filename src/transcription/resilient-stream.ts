@@ -4,7 +4,7 @@
  * neither knows nor cares which engine, or which stream of it, produced a result.
  *
  * How it works, per session:
- * - Every PCM frame written is kept in a replay ring until a final covers it (capped at
+ * - Every PCM frame written is kept in a replay ring (replay-ring.ts) until a final covers it (capped at
  *   `replayMaxMs`). The shared audio source is never touched by a reconnect: each engine stream is
  *   fed from this ring and then from new writes.
  * - Reconnect before failover. When an open stream fails (retryable error, LimitExceeded included:
@@ -40,6 +40,7 @@ import { pcmMs } from '../audio/pcm.js';
 import type { Logger } from '../lib/logger.js';
 import { noopMetrics, type MetricsHooks } from '../lib/metrics-hooks.js';
 import { ProviderError, type StreamOptions, type TranscriptionEngine, type TranscriptionStream, type TranscriptResult } from './port.js';
+import { FRAME_EPSILON_MS, ReplayRing } from './replay-ring.js';
 import { ResultQueue } from './result-queue.js';
 
 export interface ResilienceOptions {
@@ -80,7 +81,6 @@ export const DEFAULT_RESILIENCE: ResilienceOptions = {
 /** Provider codes meaning "the service is refusing or out": at open, hammering it again does not help. */
 const OUTAGE_CODES = new Set(['LimitExceededException', 'ServiceUnavailableException', 'ThrottlingException', 'TooManyRequestsException']);
 
-const FRAME_EPSILON_MS = 1;
 /** Frames louder than this count as speech for the watchdog (room noise is ~-60..-50 dBFS, speech ~-35..-20). */
 const SPEECH_DBFS = -45;
 /** Speech written to a silent stream before the watchdog may fire: less proves nothing. */
@@ -213,8 +213,7 @@ type Next = { role: Role; delayMs: number };
 
 class ResilientStream implements TranscriptionStream, ProbeTarget {
   private readonly out = new ResultQueue<TranscriptResult>();
-  private readonly ring: Array<{ startMs: number; pcm: Buffer; speech: boolean }> = [];
-  private writtenMs: number;
+  private readonly ring: ReplayRing;
   private coveredMs: number;
   private inner?: Inner;
   /** The inner stream takes writes (false while reconnecting or switching). */
@@ -249,8 +248,8 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
     private readonly metrics: MetricsHooks,
     private readonly prober: PrimaryProber,
   ) {
-    this.writtenMs = so.offsetMs ?? 0;
-    this.coveredMs = this.writtenMs;
+    this.ring = new ReplayRing(so.offsetMs ?? 0);
+    this.coveredMs = this.ring.writtenMs;
   }
 
   /** Opens the first stream: the primary, or the fallback when the primary refuses with an outage. */
@@ -262,7 +261,7 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
       const pe = asProviderError(err);
       this.metrics.inc('engine_stream_failures_total', { engine: this.primary.name, code: pe.code ?? 'unknown' });
       if (!this.fallback || !pe.retryable) throw err;
-      this.degradedFrom = this.writtenMs;
+      this.degradedFrom = this.ring.writtenMs;
       this.inner = this.attach(await this.fallback.start(this.innerOptions()), this.fallback, 'fallback');
     }
     this.live = true;
@@ -277,8 +276,7 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
     if (this.ending || this.aborted || pcm.length === 0) return;
     const frame = Buffer.from(pcm);
     const speech = (this.o.watchdogMs > 0 || this.o.idleReleaseMs > 0) && rmsDbfs(frame) > SPEECH_DBFS;
-    this.ring.push({ startMs: this.writtenMs, pcm: frame, speech });
-    this.writtenMs += pcmMs(frame.length);
+    this.ring.push(frame, speech);
     this.capRing();
     if (speech) {
       this.spokeAt = Date.now();
@@ -333,7 +331,7 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
 
   /** Feeds a new stream the uncovered audio and makes it current. */
   private attach(stream: TranscriptionStream, engine: TranscriptionEngine, role: Role): Inner {
-    const baseMs = this.ring[0]?.startMs ?? this.writtenMs;
+    const baseMs = this.ring.startMs;
     let speechMs = 0;
     for (const f of this.ring) {
       stream.write(f.pcm);
@@ -393,7 +391,7 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
             if (this.aborted) return;
             // The session ended in silence: nothing is left to transcribe.
             this.prober.remove(this);
-            this.closeDegraded(this.writtenMs);
+            this.closeDegraded(this.ring.writtenMs);
             this.out.close();
             return;
           }
@@ -402,7 +400,7 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
           afterIdle = true;
         } else if (err === undefined && inner.ending && !inner.failure) {
           this.prober.remove(this);
-          this.closeDegraded(this.writtenMs);
+          this.closeDegraded(this.ring.writtenMs);
           this.out.close();
           return;
         } else {
@@ -416,7 +414,7 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
       if (next === undefined) return; // unreachable: the first stream is opened by open()
       if (next instanceof Error) {
         this.prober.remove(this);
-        this.closeDegraded(this.writtenMs);
+        this.closeDegraded(this.ring.writtenMs);
         this.metrics.inc('engine_gave_up_total', { engine: this.primary.name });
         this.log.warn({ code: next.code, retries: this.retries }, 'engine_gave_up');
         this.out.fail(next);
@@ -552,7 +550,7 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
     if (!inner || !this.live || inner.ending || this.ending || this.aborted) return;
     const silentMs = Date.now() - this.spokeAt;
     if (silentMs < this.o.idleReleaseMs) return this.armIdleTimer();
-    inner.releasedAtMs = this.writtenMs;
+    inner.releasedAtMs = this.ring.writtenMs;
     inner.ending = true;
     this.released = true;
     this.live = false;
@@ -575,7 +573,7 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
 
   /** While released and silent: only the last {@link IDLE_PRE_ROLL_MS} of audio is kept for the reopen. */
   private trimSilence(): void {
-    while (this.ring.length > 1 && this.writtenMs - this.ring[0]!.startMs > IDLE_PRE_ROLL_MS) this.ring.shift();
+    this.ring.keepLast(IDLE_PRE_ROLL_MS);
   }
 
   /** Ends and replaces a stream that hears speech but says nothing (see the header). */
@@ -627,18 +625,11 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
 
   /** Drops frames a final has covered: the replay starts at the frame holding `coveredMs`. */
   private trimRing(): void {
-    while (this.ring.length > 0) {
-      const f = this.ring[0]!;
-      if (f.startMs + pcmMs(f.pcm.length) > this.coveredMs + FRAME_EPSILON_MS) break;
-      this.ring.shift();
-    }
+    this.ring.dropCovered(this.coveredMs);
   }
 
   private capRing(): void {
-    let dropped = 0;
-    while (this.ring.length > 1 && this.writtenMs - this.ring[0]!.startMs > this.o.replayMaxMs) {
-      dropped += pcmMs(this.ring.shift()!.pcm.length);
-    }
+    const dropped = this.ring.keepLast(this.o.replayMaxMs);
     if (dropped > 0) this.metrics.inc('engine_replay_dropped_ms_total', {}, dropped);
   }
 
