@@ -63,6 +63,21 @@ describe.skipIf(!process.env.SCREENSHOTS)('screenshots for the README', () => {
     await seedTranscription(t.databaseUrl, { clinicianId: clinician.id, title: 'Cardiology review', specialty: 'CARDIOLOGY', createdAt: day(26, 14), durationMs: 845_000, segments: [{ startMs: 0, endMs: 3000, text: 'Blood pressure one thirty over eighty five.' }] });
     await seedTranscription(t.databaseUrl, { clinicianId: clinician.id, title: 'Discharge letter', type: 'DICTATION', createdAt: day(25, 11), durationMs: 128_000, segments: [{ startMs: 0, endMs: 3000, text: 'Discharge summary.' }] });
     await seedTranscription(t.databaseUrl, { clinicianId: clinician.id, title: 'Ward round', createdAt: day(24, 8), durationMs: 400 });
+    const words = (text: string, startMs: number, endMs: number, low: string[] = []) => {
+      const parts = text.split(' ');
+      const step = (endMs - startMs) / parts.length;
+      return parts.map((w, i) => ({ text: w, startMs: Math.round(startMs + i * step), endMs: Math.round(startMs + (i + 1) * step), confidence: low.includes(w) ? 0.41 : 0.97 }));
+    };
+    const medsText = [
+      'Any pain in the left knee since we started the tablets?',
+      'No, but I get dizzy when I stand up.',
+      'You take met a pro lol 25 mg twice daily and ramipril 5 mg at night?',
+    ];
+    await seedTranscription(t.databaseUrl, { clinicianId: clinician.id, title: 'Medication review, Mr Iyer', createdAt: day(28, 10), durationMs: 18_000, segments: [
+      { startMs: 0, endMs: 4000, text: medsText[0]!, speaker: 'spk_0', words: words(medsText[0]!, 0, 4000) },
+      { startMs: 4000, endMs: 8000, text: medsText[1]!, speaker: 'spk_1', words: words(medsText[1]!, 4000, 8000) },
+      { startMs: 8000, endMs: 14_000, text: medsText[2]!, speaker: 'spk_0', words: words(medsText[2]!, 8000, 14_000, ['met', 'pro', 'lol']), engine: 'local' },
+    ] });
     const http = t.client();
     await http.login(clinician.username, clinician.password);
     const gone = new DictationClient(t.url, http.cookieHeader);
@@ -125,6 +140,34 @@ describe.skipIf(!process.env.SCREENSHOTS)('screenshots for the README', () => {
     await r.goto(`${t.url}/review.html#/audit`);
     await expect.poll(() => r.locator('#audit-body tr').count()).toBeGreaterThan(3);
     await shot(r, '9-audit-log');
+
+    // Review and correct: flagged words, a segment being edited, the sign-off question; the vocabulary.
+    await r.goto(`${t.url}/review.html`);
+    await r.getByRole('link', { name: 'Medication review, Mr Iyer' }).last().click();
+    await expect.poll(() => r.locator('#t-title').textContent()).toBe('Medication review, Mr Iyer');
+    await r.locator('#t-segments li.seg[data-index="2"] button.seg-edit').click();
+    await r.locator('textarea.ed-text').fill('You take metoprolol 25 mg twice daily and ramipril 5 mg at night?');
+    await r.locator('#t-segments li.seg[data-index="0"]').evaluate((el) => el.scrollIntoView({ block: 'start' }));
+    await shot(r, '10-transcript-editing');
+    await r.keyboard.press('Enter');
+    await expect.poll(() => r.locator('#t-segments li.edited').count()).toBe(1);
+    await r.locator('#sign-btn').click();
+    await expect.poll(() => r.locator('#sign-confirm').isVisible()).toBe(true);
+    await shot(r, '11-sign-off');
+    await r.goto(`${t.url}/review.html#/vocabulary`);
+    await expect.poll(() => r.locator('#vocabulary-view').isVisible()).toBe(true);
+    await r.locator('#v-specialty').selectOption('CARDIOLOGY');
+    await expect.poll(() => r.locator('#v-state').textContent()).toContain('No terms saved yet');
+    for (const [phrase, soundsLike, displayAs] of [['metoprolol', 'meh-toe-pro-lol', 'metoprolol'], ['tirzepatide', 'teer-zeh-pa-tide', 'tirzepatide']] as const) {
+      await r.locator('#v-add').click();
+      const row = r.locator('#v-terms tr').last();
+      await row.getByLabel('Phrase').fill(phrase);
+      await row.getByLabel('Sounds like').fill(soundsLike);
+      await row.getByLabel('Display as').fill(displayAs);
+    }
+    await r.locator('#v-save').click();
+    await expect.poll(() => r.locator('#flash').textContent()).toContain('Vocabulary saved (2 terms)');
+    await shot(r, '12-vocabulary');
     await rctx.close();
   }, 240_000);
 });
