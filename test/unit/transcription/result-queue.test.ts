@@ -145,4 +145,30 @@ describe('ResultQueue', () => {
     await expect(failed.settled()).resolves.toBeUndefined();
     expect(await failed[Symbol.asyncIterator]().next()).toEqual({ value: undefined, done: true });
   });
+
+  it('abort settles at once while the consumer is busy with a result (an aborted stream\'s end() must not wait for it)', async () => {
+    const q = new ResultQueue<number>();
+    const it = q[Symbol.asyncIterator]();
+    q.push(1);
+    expect(await it.next()).toEqual({ value: 1, done: false }); // the consumer now handles 1, no next() pending
+    const s = q.settled();
+    expect(await state(s)).toBe('pending');
+    q.abort();
+    expect(await state(s)).toBe('resolved');
+    expect(await it.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it('abort after close settles at once though results were still buffered for a consumer', async () => {
+    const q = new ResultQueue<number>();
+    const it = q[Symbol.asyncIterator]();
+    q.push(1);
+    q.push(2);
+    expect(await it.next()).toEqual({ value: 1, done: false });
+    q.close();
+    const s = q.settled();
+    expect(await state(s)).toBe('pending'); // 2 is still to be taken
+    q.abort();
+    expect(await state(s)).toBe('resolved');
+    expect(await it.next()).toEqual({ value: undefined, done: true }); // 2 was dropped
+  });
 });
