@@ -80,6 +80,16 @@ describe('OggDemuxer', () => {
     }
   });
 
+  it('waits for the rest of a page cut anywhere in its header or lacing table after whole pages of the same chunk', () => {
+    const { bytes, expected } = stream();
+    const third = pageOffsets(bytes)[2]!;
+    const lacingEnd = third + 27 + bytes[third + 26]!;
+    for (let cut = third + 1; cut <= lacingEnd + 1; cut++) {
+      const got = demuxInChunks(bytes, (i) => (i === 0 ? cut : bytes.length));
+      expect(got.map((p) => p.length), `cut at ${cut}`).toEqual(expected.map((p) => p.length));
+    }
+  });
+
   it('gives each packet as soon as its page is complete, and nothing for a partial page', () => {
     const { bytes, expected } = stream();
     const [, second] = pageOffsets(bytes);
