@@ -75,6 +75,19 @@ describe('OggOpusWriter', () => {
     expect(got[2]!.equals(Buffer.alloc(65_025, 1)) && got[3]!.equals(Buffer.alloc(70_000, 2))).toBe(true);
   });
 
+  it('gives granule -1 to a middle page of a packet over two pages long, after a page where a packet ended', () => {
+    const w = new OggOpusWriter(params, 7);
+    w.headers();
+    // Packet 1 ends on the first page; packet 2 (2 × 65 025 bytes) then fills two pages where nothing ends.
+    const out = w.packets([pkt(64_770, 1), pkt(130_050, 2)]);
+    expect(pages(out).map((p) => [p.flags, p.granule, p.lacing.length])).toEqual([
+      [0, 960n, 255], // 254 × 255 + the 0 ending packet 1 (64 770 = 254 × 255)
+      [1, -1n, 255], // packet 2 continues: nothing ends here
+      [1, -1n, 255],
+      [1, 1920n, 1], // the 0 ending packet 2 (130 050 = 510 × 255)
+    ]);
+  });
+
   it('runs page sequence and granule on across calls and from a resume point', () => {
     const w = new OggOpusWriter(params, -1, { pageSeq: 40, granule: 96_000n });
     const ps = pages(Buffer.concat([w.packets([pkt(5)]), w.packets([pkt(6), pkt(7)])]));
