@@ -1,5 +1,13 @@
-import { describe, expect, it } from 'vitest';
-import { createResampler, SUPPORTED_PCM_RATES, TARGET_RATE } from '../../../src/audio/resampler.js';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { SUPPORTED_PCM_RATES, TARGET_RATE } from '../../../src/audio/resampler.js';
+
+// The filter tables are designed once per rate and cached in the module: a fresh module per test
+// designs them again, so a mutated design (npm run test:mutation) is what the test sees.
+let createResampler: typeof import('../../../src/audio/resampler.js').createResampler;
+beforeEach(async () => {
+  vi.resetModules();
+  ({ createResampler } = await import('../../../src/audio/resampler.js'));
+});
 
 /** Deterministic speech-like input: two tones plus a little pseudo-random noise. */
 function signal(rate: number, samples: number, seed = 1): Int16Array {
