@@ -91,19 +91,14 @@ function createPcmDecoder(rate: number): AudioDecoder {
 }
 
 function createOpusDecoder(opts: DecoderOptions, opus: OpusDecoder<16000>): AudioDecoder {
-  const demux = opts.encoding === 'webm_opus' ? new WebmDemuxer() : new OggDemuxer();
-  let head: OpusHeadInfo | undefined;
-  // Ogg carries OpusHead and OpusTags as its first two packets.
-  let oggHeadersLeft = opts.encoding === 'ogg_opus' ? 2 : 0;
   let skip16k = 0;
   let ended = false;
   let failed = false;
 
-  const setHead = (raw: Buffer): void => {
-    head = parseOpusHead(raw);
+  const source = opusPacketSource(opts.encoding, (head) => {
     skip16k = Math.round(head.preSkip / 3);
     opts.onOpusHead?.(head);
-  };
+  });
 
   const decodePacket = (packet: Buffer, out: Int16Array[]): void => {
     const samples48k = opusPacketSamples48k(packet);
@@ -130,22 +125,8 @@ function createOpusDecoder(opts: DecoderOptions, opus: OpusDecoder<16000>): Audi
     push(chunk) {
       if (ended || failed) throw new Error('decoder is closed');
       try {
-        const packets = demux.push(chunk);
         const out: Int16Array[] = [];
-        for (const packet of packets) {
-          if (oggHeadersLeft > 0) {
-            if (oggHeadersLeft === 2) setHead(packet);
-            else if (packet.toString('latin1', 0, 8) !== 'OpusTags') throw new InvalidAudioError('missing OpusTags');
-            oggHeadersLeft--;
-            continue;
-          }
-          if (!head) {
-            const fromTrack = demux instanceof WebmDemuxer ? demux.opusHead : undefined;
-            if (!fromTrack) throw new InvalidAudioError('Opus track has no OpusHead');
-            setHead(fromTrack);
-          }
-          decodePacket(packet, out);
-        }
+        for (const packet of source.push(chunk)) decodePacket(packet, out);
         const total = out.reduce((n, a) => n + a.length, 0);
         const buf = Buffer.alloc(total * 2);
         let off = 0;
@@ -164,10 +145,47 @@ function createOpusDecoder(opts: DecoderOptions, opus: OpusDecoder<16000>): Audi
     end() {
       if (!ended) {
         ended = true;
-        demux.end();
+        source.end();
         if (!failed) opus.free();
       }
       return Buffer.alloc(0);
     },
+  };
+}
+
+/**
+ * The audio packets of a WebM or Ogg Opus stream, chunk by chunk: the Ogg ID and comment header
+ * packets are consumed, and `onHead` gets the parsed OpusHead (Ogg's first packet, or the WebM track's
+ * CodecPrivate) before the first audio packet. Shared by the in-thread and the worker-backed decoders.
+ * Throws {@link InvalidAudioError} for a missing OpusTags or OpusHead.
+ */
+export function opusPacketSource(encoding: AudioEncoding, onHead: (head: OpusHeadInfo) => void): { push(chunk: Buffer): Buffer[]; end(): void } {
+  const demux = encoding === 'webm_opus' ? new WebmDemuxer() : new OggDemuxer();
+  let oggHeadersLeft = encoding === 'ogg_opus' ? 2 : 0;
+  let haveHead = false;
+  const setHead = (raw: Buffer): void => {
+    onHead(parseOpusHead(raw));
+    haveHead = true;
+  };
+  return {
+    push(chunk) {
+      const audio: Buffer[] = [];
+      for (const packet of demux.push(chunk)) {
+        if (oggHeadersLeft > 0) {
+          if (oggHeadersLeft === 2) setHead(packet);
+          else if (packet.toString('latin1', 0, 8) !== 'OpusTags') throw new InvalidAudioError('missing OpusTags');
+          oggHeadersLeft--;
+          continue;
+        }
+        if (!haveHead) {
+          const fromTrack = demux instanceof WebmDemuxer ? demux.opusHead : undefined;
+          if (!fromTrack) throw new InvalidAudioError('Opus track has no OpusHead');
+          setHead(fromTrack);
+        }
+        audio.push(packet);
+      }
+      return audio;
+    },
+    end: () => demux.end(),
   };
 }

@@ -1,10 +1,8 @@
 import { Worker } from 'node:worker_threads';
-import { assertSupportedFormat, type AudioEncoding, createDecoder, type DecoderOptions } from './decoder.js';
+import { assertSupportedFormat, type AudioEncoding, createDecoder, type DecoderOptions, opusPacketSource } from './decoder.js';
 import { InvalidAudioError } from './errors.js';
-import { OggDemuxer } from './ogg-demuxer.js';
 import type { FromOpusWorker, ToOpusWorker } from './opus-protocol.js';
-import { type OpusHeadInfo, opusPacketSamples48k, parseOpusHead } from './opus-packet.js';
-import { WebmDemuxer } from './webm-demuxer.js';
+import { opusPacketSamples48k } from './opus-packet.js';
 
 /**
  * A live session's decoder: like {@link AudioDecoder}, but Opus input resolves later, decoded in a
@@ -119,20 +117,16 @@ export function warmOpusWorker(): void {
 export async function createLiveDecoder(opts: DecoderOptions): Promise<LiveAudioDecoder> {
   if (opts.encoding === 'pcm_s16le') return createDecoder(opts);
   assertSupportedFormat(opts);
-  const demux = opts.encoding === 'webm_opus' ? new WebmDemuxer() : new OggDemuxer();
   const worker = opusWorker();
   const id = worker.open();
-  let head: OpusHeadInfo | undefined;
-  let oggHeadersLeft = opts.encoding === 'ogg_opus' ? 2 : 0;
   let preSkipToSend: number | undefined;
   let seq = 0;
   let ended = false;
   let failed = false;
-  const setHead = (raw: Buffer): void => {
-    head = parseOpusHead(raw);
+  const source = opusPacketSource(opts.encoding, (head) => {
     preSkipToSend = Math.round(head.preSkip / 3);
     opts.onOpusHead?.(head);
-  };
+  });
   const fail = (err: unknown): never => {
     failed = true;
     worker.close(id);
@@ -146,18 +140,7 @@ export async function createLiveDecoder(opts: DecoderOptions): Promise<LiveAudio
       const packets: Buffer[] = [];
       const samples: number[] = [];
       try {
-        for (const packet of demux.push(chunk)) {
-          if (oggHeadersLeft > 0) {
-            if (oggHeadersLeft === 2) setHead(packet);
-            else if (packet.toString('latin1', 0, 8) !== 'OpusTags') throw new InvalidAudioError('missing OpusTags');
-            oggHeadersLeft--;
-            continue;
-          }
-          if (!head) {
-            const fromTrack = demux instanceof WebmDemuxer ? demux.opusHead : undefined;
-            if (!fromTrack) throw new InvalidAudioError('Opus track has no OpusHead');
-            setHead(fromTrack);
-          }
+        for (const packet of source.push(chunk)) {
           samples.push(opusPacketSamples48k(packet));
           packets.push(packet);
         }
@@ -178,7 +161,7 @@ export async function createLiveDecoder(opts: DecoderOptions): Promise<LiveAudio
     end() {
       if (!ended) {
         ended = true;
-        demux.end();
+        source.end();
         if (!failed) worker.close(id);
       }
       return Buffer.alloc(0);
