@@ -4,9 +4,8 @@ import type { DataAwsIamPolicyDocumentStatement } from '@cdktf/provider-aws/lib/
 import { FlowLog } from '@cdktf/provider-aws/lib/flow-log/index.js';
 import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket/index.js';
 import { S3BucketLifecycleConfiguration } from '@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration/index.js';
-import { S3BucketOwnershipControls } from '@cdktf/provider-aws/lib/s3-bucket-ownership-controls/index.js';
+import { privateBucket } from './private-bucket.js';
 import { S3BucketPolicy } from '@cdktf/provider-aws/lib/s3-bucket-policy/index.js';
-import { S3BucketPublicAccessBlock } from '@cdktf/provider-aws/lib/s3-bucket-public-access-block/index.js';
 import { S3BucketServerSideEncryptionConfigurationA } from '@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration/index.js';
 import { S3BucketVersioningA } from '@cdktf/provider-aws/lib/s3-bucket-versioning/index.js';
 
@@ -79,18 +78,10 @@ export class AuditLogs extends Construct {
 
   constructor(scope: Construct, id: string, props: AuditLogsProps) {
     super(scope, id);
-    this.bucket = new S3Bucket(this, 'bucket', { bucket: `arogya-${props.name}-logs-${props.accountId}`, forceDestroy: props.forceDestroy });
+    this.bucket = privateBucket(this, { bucket: `arogya-${props.name}-logs-${props.accountId}`, forceDestroy: props.forceDestroy });
     const bucket = this.bucket.id;
     const arn = this.bucket.arn;
 
-    new S3BucketOwnershipControls(this, 'ownership', { bucket, rule: { objectOwnership: 'BucketOwnerEnforced' } });
-    new S3BucketPublicAccessBlock(this, 'public-access', {
-      bucket,
-      blockPublicAcls: true,
-      blockPublicPolicy: true,
-      ignorePublicAcls: true,
-      restrictPublicBuckets: true,
-    });
     new S3BucketServerSideEncryptionConfigurationA(this, 'encryption', {
       bucket,
       rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' } }],
