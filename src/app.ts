@@ -9,6 +9,7 @@ import type { LoginLimiter } from './auth/login-limiter.js';
 import type { UserRepository } from './auth/users.js';
 import type { AuditLog } from './audit/audit-log.js';
 import type { Config } from './config.js';
+import { MAX_JSON_BODY } from './config/limits.js';
 import type { HealthMonitor } from './health/health-monitor.js';
 import { errorHandler, notFound } from './http/middleware/errors.js';
 import { forwardedClientIp } from './http/middleware/auth.js';
@@ -114,7 +115,7 @@ export function createApp(deps: AppDeps): App {
   if (deps.metrics) app.get('/metrics', metricsHandler(deps.metrics, config.METRICS_TOKEN));
 
   const api = express.Router();
-  api.use(express.json({ limit: '64kb', strict: true }));
+  api.use(express.json({ limit: MAX_JSON_BODY, strict: true }));
   api.use(requireSameOrigin(config.allowedOrigins));
   api.use(deps.sessionMiddleware);
   api.use((_req, res, next) => {

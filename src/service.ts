@@ -11,6 +11,7 @@ import { closeSessionStore, createSessionMiddleware } from './auth/session.js';
 import { UserRepository } from './auth/users.js';
 import { createApp, type App } from './app.js';
 import type { Config } from './config.js';
+import { MAX_BACKLOG_BYTES, MAX_CHUNK_BYTES } from './config/limits.js';
 import type { EmbeddedPostgresHandle } from './db/embedded-postgres.js';
 import { migrate, migrationFiles, migrationStatus } from './db/migrations.js';
 import { openDatabase } from './db/open.js';
@@ -30,7 +31,7 @@ import { VocabularyRepository } from './vocabulary/repo.js';
 import { VocabularyService, withVocabulary } from './vocabulary/service.js';
 import type { Logger } from './lib/logger.js';
 import { Counters } from './lib/metrics-hooks.js';
-import { Shutdown } from './lib/shutdown.js';
+import { ShutdownStack } from './lib/shutdown.js';
 import { ServiceMetrics } from './metrics/metrics.js';
 import { startMetricsReporter } from './metrics/reporter.js';
 import { registerDictationHandlers, roomSink, sessionHandoff } from './realtime/dictation-handlers.js';
@@ -93,15 +94,15 @@ export interface ServiceOverrides {
  * and the embedded servers.
  */
 export async function startService(config: Config, logger: Logger, overrides: ServiceOverrides = {}): Promise<Service> {
-  const shutdown = new Shutdown(logger);
-  // Registered in reverse at the end; resources opened so far are closed if start-up fails.
-  const closers: Array<[string, () => Promise<void> | void]> = [];
+  // Each step pushes its closer once it has opened something: a failed start-up closes what was
+  // opened, and the stop runs newest first (drain, io/http, ..., the pool).
+  const shutdown = new ShutdownStack(logger);
   try {
     fs.mkdirSync(config.dataDir, { recursive: true });
     const taskId = loadTaskId(config.dataDir);
     const { db, embedded } = await openDatabase(config, logger);
-    if (embedded) closers.push(['stop_embedded_postgres', () => embedded.stop()]);
-    closers.push(['close_pool', () => db.end()]);
+    if (embedded) shutdown.push('stop_embedded_postgres', () => embedded.stop());
+    shutdown.push('close_pool', () => db.end());
 
     const client = await db.connect();
     try {
@@ -112,8 +113,8 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     const files = migrationFiles();
 
     const { store, embeddedS3 } = await openStore(config, logger);
-    if (embeddedS3) closers.push(['stop_embedded_s3', () => embeddedS3.close()]);
-    closers.push(['close_store', () => store.close()]);
+    if (embeddedS3) shutdown.push('stop_embedded_s3', () => embeddedS3.close());
+    shutdown.push('close_store', () => store.close());
 
     const recordings = createRecordingService({
       db,
@@ -124,13 +125,13 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       checkpointIntervalMs: config.CHECKPOINT_INTERVAL_MS,
       ...(overrides.recordings?.retry ? { retry: overrides.recordings.retry } : {}),
     });
-    closers.push(['close_recordings', () => recordings.close()]);
+    shutdown.push('close_recordings', () => recordings.close());
 
     const metrics = new ServiceMetrics();
-    closers.push(['close_metrics', () => metrics.close()]);
+    shutdown.push('close_metrics', () => metrics.close());
     const counters = new Counters(metrics.hooks());
     const primary = overrides.engine ?? (await createEngine({ ...config, LOCAL_ENGINE_WORKERS: config.LOCAL_ENGINE_WORKERS || undefined }, logger));
-    closers.push(['close_engine', () => primary.close()]);
+    shutdown.push('close_engine', () => primary.close());
     let fallback = overrides.fallbackEngine;
     if (!fallback && !overrides.engine && config.fallbackEngine === 'local') {
       // No worker threads or model in memory until a session fails over (most tasks never do).
@@ -138,7 +139,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     }
     if (fallback) {
       const f = fallback;
-      closers.push(['close_fallback_engine', () => f.close()]);
+      shutdown.push('close_fallback_engine', () => f.close());
     }
     // Each specialty's custom vocabulary (issue 16): Transcribe gets its VocabularyName once READY,
     // the offline engine the terms in its decoder's dictionary.
@@ -163,7 +164,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
           }
         : {}),
     });
-    closers.push(['close_vocabularies', () => vocabularies.close()]);
+    shutdown.push('close_vocabularies', () => vocabularies.close());
     // Retry, reconnect, offsets and failover live in this one wrapper around any engine. Each engine's
     // streams are shared out per user; the wrapper gives a silent session's stream back (idle release).
     const engine = withVocabulary(createResilientEngine(
@@ -189,7 +190,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     await dictation.heartbeat(taskId, true);
     const heartbeat = setInterval(() => void dictation.heartbeat(taskId).catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'heartbeat_failed')), Math.max(200, Math.floor(config.TASK_DEAD_AFTER_MS / 5)));
     heartbeat.unref();
-    closers.push(['stop_heartbeat', () => clearInterval(heartbeat)]);
+    shutdown.push('stop_heartbeat', () => clearInterval(heartbeat));
     await recoverCrashed(recordings, dictation, taskId, overrides.recordings?.recoveryGraceMs ?? 120_000, logger);
     // The repair pass uses the primary engine itself: a repair never falls back.
     const repairs = new RepairRepository(db);
@@ -203,7 +204,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       speed: config.REPAIR_SPEED,
       ...(overrides.repair?.pollMs ? { pollMs: overrides.repair.pollMs } : {}),
     });
-    closers.push(['close_repairs', () => repairWorker.close()]);
+    shutdown.push('close_repairs', () => repairWorker.close());
     // Sessions of dead tasks whose clients never came back: finalised from their durable checkpoints.
     const abandoned = new AbandonedSessions({
       repo: dictation,
@@ -219,7 +220,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       deadAfterMs: config.TASK_DEAD_AFTER_MS,
       graceMs: config.RESUME_GRACE_MS,
     });
-    closers.push(['close_abandoned_sessions', () => abandoned.close()]);
+    shutdown.push('close_abandoned_sessions', () => abandoned.close());
 
     const users = new UserRepository(db);
     const audit = new AuditLog(db);
@@ -231,10 +232,10 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       delayMaxMs: config.LOGIN_DELAY_MAX_MS,
     });
     const sessionMiddleware = createSessionMiddleware(config, db, logger);
-    closers.push(['close_session_store', () => closeSessionStore(sessionMiddleware)]);
+    shutdown.push('close_session_store', () => closeSessionStore(sessionMiddleware));
 
     const eventLoop = eventLoopCheck();
-    closers.push(['stop_event_loop_check', () => eventLoop.close()]);
+    shutdown.push('stop_event_loop_check', () => eventLoop.close());
     const health = new HealthMonitor(
       {
         // This task's own resources (a failure is 503: a new task cures it) ...
@@ -255,7 +256,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       logger,
       { intervalMs: config.HEALTH_CACHE_MS, timeoutMs: 1500 },
     );
-    closers.push(['stop_health', () => health.stop()]);
+    shutdown.push('stop_health', () => health.stop());
     metrics.setDependenciesDown(() => health.sharedDown());
 
     let sessions!: SessionManager;
@@ -319,8 +320,8 @@ warmOpusWorker();
             maxSessionsPerUser: config.MAX_SESSIONS_PER_USER,
             idleTimeoutMs: config.IDLE_TIMEOUT_MS,
             maxSessionMs: config.MAX_SESSION_MS,
-            maxChunkBytes: 1024 * 1024,
-            maxBacklogBytes: 60 * 1000 * 1000,
+            maxChunkBytes: MAX_CHUNK_BYTES,
+            maxBacklogBytes: MAX_BACKLOG_BYTES,
             resumeGraceMs: config.RESUME_GRACE_MS,
             taskDeadAfterMs: config.TASK_DEAD_AFTER_MS,
           },
@@ -346,7 +347,7 @@ warmOpusWorker();
       },
     });
     const stopReporter = startMetricsReporter(metrics, logger, config.METRICS_LOG_INTERVAL_MS);
-    closers.push(['stop_metrics_reporter', stopReporter]);
+    shutdown.push('stop_metrics_reporter', stopReporter);
 
     await health.start();
     await repairWorker.start();
@@ -361,13 +362,10 @@ warmOpusWorker();
     void sweep();
     const sweepTimer = setInterval(() => void sweep(), 3_600_000);
     sweepTimer.unref();
-    closers.push([
-      'stop_checkpoint_sweep',
-      async () => {
-        clearInterval(sweepTimer);
-        await sweeping;
-      },
-    ]);
+    shutdown.push('stop_checkpoint_sweep', async () => {
+      clearInterval(sweepTimer);
+      await sweeping;
+    });
     await new Promise<void>((resolve, reject) => {
       app.server.once('error', reject);
       app.server.listen(config.PORT, config.HOST, () => {
@@ -378,15 +376,13 @@ warmOpusWorker();
     const port = (app.server.address() as AddressInfo).port;
     logger.info({ port, taskId, database: embedded ? 'embedded' : 'external', storage: embeddedS3 ? 'embedded' : 's3', engine: engine.name }, 'service_listening');
 
+    shutdown.push('close_http', () => closeHttp(app));
+    shutdown.push('close_realtime', () => closeRealtime(app.io));
+    shutdown.push('drain_sessions', drain);
     if (config.ecsMetadataUri) {
       const stopWatching = watchEcsStop({ metadataUri: config.ecsMetadataUri, intervalMs: config.ECS_STOP_POLL_MS, logger, onStop: () => void drain() });
-      shutdown.add('stop_ecs_watch', stopWatching);
+      shutdown.push('stop_ecs_watch', stopWatching);
     }
-    shutdown.add('drain_sessions', drain);
-    shutdown.add('close_realtime', () => closeRealtime(app.io));
-    shutdown.add('close_http', () => closeHttp(app));
-    for (const [name, run] of closers.reverse()) shutdown.add(name, run);
-    closers.length = 0;
 
     return {
       url: `http://127.0.0.1:${port}`,
@@ -405,7 +401,6 @@ warmOpusWorker();
       close: () => shutdown.run(config.SHUTDOWN_TIMEOUT_MS),
     };
   } catch (err) {
-    for (const [name, run] of closers.reverse()) shutdown.add(name, run);
     await shutdown.run(10_000);
     throw err;
   }

@@ -1,3 +1,5 @@
+import { MAX_CHUNK_LABEL } from '../config/limits.js';
+
 /**
  * The one error type the domain throws. Every `code` is stable, snake_case and documented in
  * docs/errors.md; {@link ERROR_TABLE} maps each to its HTTP status and whether a socket session
@@ -24,7 +26,7 @@ export const ERROR_TABLE = {
   too_many_sessions: { status: 409, message: 'You already have the most live sessions allowed; stop one first.' },
   unsupported_audio_format: { status: 400, message: 'That audio format is not supported.' },
   invalid_audio: { status: 400, message: 'The audio could not be decoded.' },
-  audio_too_large: { status: 413, message: 'An audio chunk is larger than 1 MiB.' },
+  audio_too_large: { status: 413, message: `An audio chunk is larger than ${MAX_CHUNK_LABEL}.` },
   audio_backlog_exceeded: { status: 429, message: 'Too much audio is waiting to be processed.' },
   sequence_gap: { status: 409, message: 'An audio chunk is missing; resend from ackSeq + 1.' },
   session_not_found: { status: 404, message: 'That live session does not exist.' },

@@ -2,6 +2,7 @@ import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
 import { Server, type Socket } from 'socket.io';
 import { sessionMatchesUser } from '../auth/session.js';
+import { MAX_SOCKET_MESSAGE_BYTES } from '../config/limits.js';
 import type { UserRepository, User } from '../auth/users.js';
 import { AppError, errorAck, toAppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
@@ -27,7 +28,7 @@ export interface RealtimeOptions {
   /** The client's address behind the trusted proxies (audit rows); default the socket's peer. */
   clientIp?: (req: IncomingMessage) => string;
   logger: Logger;
-  /** Largest Socket.IO message: one audio chunk (1 MiB) plus framing. */
+  /** Largest Socket.IO message (default MAX_SOCKET_MESSAGE_BYTES: one audio chunk plus framing). */
   maxHttpBufferSize?: number;
   /**
    * Of these web session ids, those still valid (row present and not expired). Used to re-check
@@ -58,7 +59,7 @@ const SESSION_EVENTS = new Set(['session:start', 'session:resume']);
 export function createRealtimeServer(opts: RealtimeOptions): AppServer {
   const io: AppServer = new Server(opts.httpServer, {
     serveClient: false,
-    maxHttpBufferSize: opts.maxHttpBufferSize ?? 1024 * 1024 + 64 * 1024,
+    maxHttpBufferSize: opts.maxHttpBufferSize ?? MAX_SOCKET_MESSAGE_BYTES,
     pingInterval: SOCKET_IO_PING_INTERVAL_MS,
     pingTimeout: SOCKET_IO_PING_TIMEOUT_MS,
     cors: { origin: false },
