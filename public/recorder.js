@@ -2,8 +2,10 @@
 import { io } from '/vendor/socket.io.esm.min.js';
 import { api } from './lib/api.js';
 import { $, isBusy, setBusy } from './lib/dom.js';
-import { fillSpecialties, fmtClock, fmtSeconds } from './lib/format.js';
+import { fmtClock, fmtSeconds, fmtSpan } from './lib/format.js';
 import { mountLoginForm } from './lib/login-form.js';
+import { loadSettings, settings } from './lib/settings.js';
+import { fillSpecialties } from './lib/specialties.js';
 import * as view from './recorder-view.js';
 
 const CHUNK_FRAMES = 2; // 200 ms of 16 kHz PCM per audio:chunk
@@ -177,6 +179,7 @@ function loggedIn(user) {
   $('login-view').hidden = true;
   $('record-view').hidden = false;
   connect();
+  void loadSettings();
   void restoreFromDisk();
 }
 
@@ -290,7 +293,7 @@ function connect() {
       return;
     }
     const why = {
-      idle_timeout: 'The server ended the session after 5 minutes without audio.',
+      idle_timeout: `The server ended the session after ${settings.idleTimeoutMs ? fmtSpan(settings.idleTimeoutMs) : 'a long time'} without audio.`,
       max_duration: 'The session reached its maximum length and the server ended it.',
       error: 'The server ended the session because of an error.',
     }[p.reason] ?? 'The server ended the session.';

@@ -5,8 +5,10 @@
 import { initReview, markSeen, onPlaybackTime, showReview } from './review-edit.js';
 import { api as request, apiHooks } from './lib/api.js';
 import { $, h } from './lib/dom.js';
-import { fmtClock, fmtDate, fmtDateSeconds, specialtyName, speakerName } from './lib/format.js';
+import { fmtClock, fmtDate, fmtDateSeconds, speakerName } from './lib/format.js';
 import { mountLoginForm } from './lib/login-form.js';
+import { loadSettings } from './lib/settings.js';
+import { fillSpecialties, specialtyName } from './lib/specialties.js';
 import { describeStatus, statusBadge } from './lib/status.js';
 import { initVocabulary, loadVocabulary } from './review-vocabulary.js';
 
@@ -48,6 +50,8 @@ function showLogin() {
 }
 
 mountLoginForm($('login-form'), (user) => enter(user));
+fillSpecialties($('f-specialty'));
+fillSpecialties($('v-specialty'));
 initVocabulary({ flash });
 
 $('logout').addEventListener('click', async () => {
@@ -66,6 +70,7 @@ async function enter(user) {
   for (const el of document.querySelectorAll('.admin-only')) el.hidden = user.role !== 'admin';
   $('f-clinician-field').hidden = user.role === 'clinician';
   if (user.role !== 'clinician') loadClinicians().catch(() => {});
+  await loadSettings();
   await loadList(true);
   await route();
 }

@@ -15,6 +15,7 @@ import { errorHandler, notFound } from './http/middleware/errors.js';
 import { forwardedClientIp } from './http/middleware/auth.js';
 import { requireSameOrigin } from './http/middleware/origin.js';
 import { authRoutes } from './http/routes/auth.js';
+import { settingsRoutes } from './http/routes/settings.js';
 import type { Logger } from './lib/logger.js';
 import type { ServiceMetrics } from './metrics/metrics.js';
 import { metricsHandler } from './metrics/route.js';
@@ -131,6 +132,7 @@ export function createApp(deps: AppDeps): App {
       disconnectSession: (sid) => io.in(httpSessionRoom(sid)).disconnectSockets(true),
     }),
   );
+  api.use('/settings', settingsRoutes({ users: deps.users, settings: { idleTimeoutMs: config.IDLE_TIMEOUT_MS } }));
   for (const [mount, router] of deps.apiRouters?.(io) ?? []) api.use(mount, router);
   api.use(notFound);
   app.use('/api', api);

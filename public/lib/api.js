@@ -1,6 +1,12 @@
+// @ts-check
 // One fetch wrapper for every page: JSON in and out, the API's `{error:{code,message}}` as an Error.
 
 export class ApiError extends Error {
+  /**
+   * @param {number} status HTTP status (0: the request never arrived)
+   * @param {string} code the API's error code (docs/errors.md), `network` or `error`
+   * @param {string} message
+   */
   constructor(status, code, message) {
     super(message);
     this.status = status;
@@ -9,10 +15,15 @@ export class ApiError extends Error {
 }
 
 /** Hooks a page sets: what to do when a request finds the user signed out. */
-export const apiHooks = { onUnauthenticated: null };
+export const apiHooks = { /** @type {(() => void) | null} */ onUnauthenticated: null };
 
 /**
  * `api('GET', '/api/…')` or `api('POST', path, body)`; resolves to the JSON body (undefined for 204).
+ * The caller names the body's type with a cast (`/** @type {{ user: User }} *\/ (await api(…))`).
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} [body]
+ * @returns {Promise<unknown>}
  * @throws ApiError with the server's code and message (or `network` when the request never arrived).
  */
 export async function api(method, path, body) {
@@ -28,6 +39,7 @@ export async function api(method, path, body) {
     throw new ApiError(0, 'network', 'The server could not be reached. Check the connection and try again.');
   }
   const text = await res.text();
+  /** @type {{ error?: { code?: string, message?: string } } | undefined} */
   let json;
   try {
     json = text ? JSON.parse(text) : undefined;

@@ -1,14 +1,31 @@
+// @ts-check
 // Small DOM helpers shared by every page. Server data only ever goes in as textContent, never as HTML
 // (CSP: script-src 'self'; style-src 'self').
 
-/** The element with that id; throws when a page lacks it, so a typo fails loudly in the tests. */
-export const $ = (id) => {
+/**
+ * The element with that id, checked to be of `type` (HTMLElement when not given); throws when a page
+ * lacks it or it is of another kind, so a typo fails loudly in the tests.
+ * @template {HTMLElement} [T=HTMLElement]
+ * @param {string} id
+ * @param {{ new (): T, prototype: T }} [type]
+ * @returns {T}
+ */
+export function $(id, type) {
   const el = document.getElementById(id);
   if (!el) throw new Error(`missing #${id}`);
-  return el;
-};
+  const want = type ?? HTMLElement;
+  if (!(el instanceof want)) throw new Error(`#${id} is not a ${want.name}`);
+  return /** @type {T} */ (el);
+}
 
-/** Creates an element with classes, attributes and text; children appended in order. */
+/**
+ * Creates an element with classes, attributes and text; children appended in order.
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {{ class?: string, text?: string | number, attrs?: Record<string, string | number | boolean | null | undefined> }} [opts]
+ * @param {...(Node | string | null | undefined | false)} children
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 export function h(tag, opts = {}, ...children) {
   const el = document.createElement(tag);
   if (opts.class) el.className = opts.class;
@@ -22,6 +39,8 @@ export function h(tag, opts = {}, ...children) {
  * Busy without `disabled`: a disabled button drops keyboard focus to <body>, so a clinician who
  * pressed Record with the keyboard had to Tab five times back to Stop. aria-disabled keeps the focus
  * where it is; the click handlers check `isBusy` and ignore the press.
+ * @param {Element} el
+ * @param {boolean} busy
  */
 export function setBusy(el, busy) {
   if (busy) {
@@ -32,4 +51,4 @@ export function setBusy(el, busy) {
     el.removeAttribute('aria-busy');
   }
 }
-export const isBusy = (el) => el.getAttribute('aria-disabled') === 'true';
+export const isBusy = (/** @type {Element} */ el) => el.getAttribute('aria-disabled') === 'true';

@@ -148,6 +148,23 @@ describe('POST /api/auth/logout and GET /api/auth/me', () => {
   });
 });
 
+describe('GET /api/settings', () => {
+  it('gives a logged-in user the configured idle timeout the pages quote, and 401 without a session', async () => {
+    const s = await startTestService({ IDLE_TIMEOUT_MS: '240000' });
+    try {
+      expect((await s.client().get('/api/settings')).status).toBe(401);
+      const user = await s.createUser('clinician');
+      const http = s.client();
+      await http.login(user.username, user.password);
+      const res = await http.get('/api/settings');
+      expect(res.status).toBe(200);
+      expect(res.json).toEqual({ idleTimeoutMs: 240_000 });
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('cross-site requests', () => {
   it('refuses a state-changing request from a foreign Origin', async () => {
     const { http } = await t.loggedIn('clinician');
