@@ -39,7 +39,7 @@ import { watchEcsStop } from './lib/ecs-stop-watcher.js';
 import type { AppServer } from './realtime/server.js';
 import { createRecordingService, type RecordingService } from './recordings/service.js';
 import { startEmbeddedS3, type EmbeddedS3 } from './storage/embedded-s3.js';
-import { createObjectStore, type ObjectStore } from './storage/s3.js';
+import { createObjectStore, type S3ObjectStore } from './storage/s3.js';
 import { createEngine } from './transcription/factory.js';
 import { shareByUser } from './transcription/fair-share.js';
 import { createResilientEngine, type ResilienceOptions } from './transcription/resilient-stream.js';
@@ -51,7 +51,7 @@ export interface Service {
   app: App;
   db: Pool;
   health: HealthMonitor;
-  store: ObjectStore;
+  store: S3ObjectStore;
   recordings: RecordingService;
   engine: TranscriptionEngine;
   sessions: SessionManager;
@@ -409,7 +409,7 @@ warmOpusWorker();
 /** The object the embedded store's health check reads (outside the recordings prefix). */
 export const EMBEDDED_HEALTH_KEY = 'health/sentinel';
 
-export async function openStore(config: Config, logger: Logger): Promise<{ store: ObjectStore; embeddedS3?: EmbeddedS3 }> {
+export async function openStore(config: Config, logger: Logger): Promise<{ store: S3ObjectStore; embeddedS3?: EmbeddedS3 }> {
   if (config.S3_BUCKET) {
     const store = createObjectStore(
       {

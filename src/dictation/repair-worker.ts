@@ -18,7 +18,7 @@ import type { ClaimedRepair, RepairedSegment, RepairRepository } from './repair-
 
 /** What the worker reads the recording through (RecordingService.openAudio). */
 export interface RepairAudioSource {
-  openAudio(transcriptionId: string, range?: string): Promise<{ status: number; contentType: string; body?: Readable }>;
+  openAudio(transcriptionId: string, range?: string): Promise<{ kind: 'full' | 'partial' | 'unsatisfiable'; contentType: string; body?: Readable }>;
 }
 
 export interface RepairWorkerOptions {
@@ -141,7 +141,7 @@ export class RepairWorker {
       if (/ogg/.test(audio.contentType)) return decodeOggWindow((await this.o.recordings.openAudio(c.transcriptionId)).body, c.fromMs, c.toMs);
       throw new ProviderError('recording is neither WAV nor Ogg', { retryable: false, code: 'repair_unsupported_recording' });
     }
-    if (!audio.body || audio.status === 416) return Buffer.alloc(0);
+    if (!audio.body || audio.kind === 'unsatisfiable') return Buffer.alloc(0);
     const parts: Buffer[] = [];
     for await (const chunk of audio.body) parts.push(chunk as Buffer);
     const pcm = Buffer.concat(parts);

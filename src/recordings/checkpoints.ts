@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import type pg from 'pg';
 import type { Logger } from '../lib/logger.js';
-import type { ObjectStore } from '../storage/s3.js';
+import { readObject, type ObjectStore } from '../storage/object-store.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 
 /**
@@ -194,15 +193,13 @@ export class CheckpointWriter extends EventEmitter<{ durable: [lastSeq: number];
     this.writing = (async () => {
       try {
         await retry(() =>
-          this.d.store.client.send(
-            new PutObjectCommand({ Bucket: this.d.store.bucket, Key: row.objectKey, Body: body, ContentLength: body.length, ContentType: 'application/octet-stream', ...this.d.store.sseParams() }),
-          ),
+          this.d.store.put(row.objectKey, body, 'application/octet-stream'),
         );
         if (!(await retry(() => this.d.repo.insert(this.transcriptionId, row, this.d.ownerTask)))) {
           this.log.warn({ firstSeq, lastSeq }, 'checkpoint_fenced');
           this.close();
           // Not in any chain: the object goes now (else the orphan sweep takes it).
-          await this.d.store.client.send(new DeleteObjectCommand({ Bucket: this.d.store.bucket, Key: row.objectKey })).catch(() => {});
+          await this.d.store.delete(row.objectKey).catch(() => {});
           this.emit('fenced');
           return;
         }
@@ -242,10 +239,7 @@ export async function durableChain(repo: CheckpointsRepository, transcriptionId:
 export async function readCheckpoints(store: ObjectStore, rows: readonly CheckpointRow[], retry: RetryPolicy): Promise<Buffer> {
   const out: Buffer[] = [];
   for (const r of rows) {
-    const bytes = await withRetry(async () => {
-      const res = await store.client.send(new GetObjectCommand({ Bucket: store.bucket, Key: r.objectKey }));
-      return Buffer.from(await (res.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
-    }, retry);
+    const bytes = await withRetry(() => readObject(store, r.objectKey), retry);
     if (bytes.length !== r.bytes) throw new Error(`checkpoint from seq ${r.firstSeq} has ${bytes.length} bytes, expected ${r.bytes}`);
     out.push(bytes);
   }
@@ -269,7 +263,7 @@ export async function deleteCheckpoints(
   try {
     const keys = await deps.repo.removeAll(transcriptionId, ownerTask);
     for (const key of keys) {
-      await withRetry(() => deps.store.client.send(new DeleteObjectCommand({ Bucket: deps.store.bucket, Key: key })), { ...deps.retry, maxAttempts: Math.min(deps.retry.maxAttempts, 5) });
+      await withRetry(() => deps.store.delete(key), { ...deps.retry, maxAttempts: Math.min(deps.retry.maxAttempts, 5) });
       done++;
     }
   } catch (err) {
@@ -293,7 +287,7 @@ export async function sweepCheckpoints(
   o: { resumeGraceMs: number; minObjectAgeMs?: number },
 ): Promise<{ rows: number; objects: number }> {
   const retry: RetryPolicy = { ...deps.retry, maxAttempts: Math.min(deps.retry.maxAttempts, 3) };
-  const del = (key: string) => withRetry(() => deps.store.client.send(new DeleteObjectCommand({ Bucket: deps.store.bucket, Key: key })), retry);
+  const del = (key: string) => withRetry(() => deps.store.delete(key), retry);
   const keys = await deps.repo.removeSettled(o.resumeGraceMs);
   let objects = 0;
   for (const key of keys) {
@@ -303,18 +297,15 @@ export async function sweepCheckpoints(
   const before = Date.now() - (o.minObjectAgeMs ?? 24 * 3600_000);
   let token: string | undefined;
   do {
-    const page = await withRetry(
-      () => deps.store.client.send(new ListObjectsV2Command({ Bucket: deps.store.bucket, Prefix: `${deps.store.prefix}checkpoints/`, ...(token ? { ContinuationToken: token } : {}) })),
-      retry,
-    );
-    const old = (page.Contents ?? []).filter((c) => c.Key && c.LastModified && c.LastModified.getTime() <= before).map((c) => c.Key!);
+    const page = await withRetry(() => deps.store.list(`${deps.store.prefix}checkpoints/`, token), retry);
+    const old = page.objects.filter((o) => o.lastModified.getTime() <= before).map((o) => o.key);
     const named = await deps.repo.named(old);
     for (const key of old) {
       if (named.has(key)) continue;
       await del(key);
       objects++;
     }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    token = page.next;
   } while (token);
   if (keys.length > 0 || objects > 0) deps.logger.info({ rows: keys.length, objects }, 'checkpoint_sweep_done');
   return { rows: keys.length, objects };

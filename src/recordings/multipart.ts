@@ -1,22 +1,13 @@
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  UploadPartCommand,
-} from '@aws-sdk/client-s3';
 import type { RecordingFormat, UploadedPart } from '../db/recordings-repository.js';
-import type { ObjectStore } from '../storage/s3.js';
+import { NoSuchUploadError, type ObjectStore } from '../storage/object-store.js';
 import { lastPageOffset, markEndOfStream, OggOpusInspector } from './ogg-opus.js';
 import { PermanentError } from './retry.js';
 import { parseWavHeader, WAV_HEADER_BYTES, wavHeader } from './wav.js';
 
 /**
- * The S3 operations a recording needs, shared by the live writer and crash recovery. Each call
- * is one attempt; callers wrap them in their retry policy.
+ * The object-store operations a recording needs, shared by the live writer and crash recovery.
+ * Each call is one attempt; callers wrap them in their retry policy.
  */
 
 export function contentTypeFor(format: RecordingFormat): string {
@@ -47,52 +38,31 @@ export function storedPayloadBytes(format: RecordingFormat, part: UploadedPart):
 }
 
 export async function createUpload(store: ObjectStore, key: string, contentType: string): Promise<string> {
-  const res = await store.client.send(
-    new CreateMultipartUploadCommand({ Bucket: store.bucket, Key: key, ContentType: contentType, ...store.sseParams() }),
-  );
-  if (!res.UploadId) throw new PermanentError('CreateMultipartUpload returned no UploadId');
-  return res.UploadId;
+  return store.createMultipart(key, contentType);
 }
 
 export async function uploadPart(store: ObjectStore, key: string, uploadId: string, n: number, body: Buffer): Promise<UploadedPart> {
-  const res = await store.client.send(
-    new UploadPartCommand({ Bucket: store.bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: body, ContentLength: body.length }),
-  );
-  if (!res.ETag) throw new PermanentError('UploadPart returned no ETag');
-  return { n, etag: res.ETag, size: body.length };
+  const etag = await store.uploadPart(key, uploadId, n, body);
+  return { n, etag, size: body.length };
 }
 
-/** Completes the upload. If it was already completed (a crash after S3 answered), that is success. */
+/** Completes the upload. If it was already completed (a crash after the store answered), that is success. */
 export async function completeUpload(store: ObjectStore, key: string, uploadId: string, parts: UploadedPart[]): Promise<void> {
   try {
-    await store.client.send(
-      new CompleteMultipartUploadCommand({
-        Bucket: store.bucket,
-        Key: key,
-        UploadId: uploadId,
-        MultipartUpload: { Parts: [...parts].sort((a, b) => a.n - b.n).map((p) => ({ PartNumber: p.n, ETag: p.etag })) },
-      }),
-    );
+    await store.completeMultipart(key, uploadId, parts.map((p) => ({ partNumber: p.n, etag: p.etag })));
   } catch (err) {
-    if ((err as Error).name === 'NoSuchUpload' && (await objectExists(store, key))) return;
+    if (err instanceof NoSuchUploadError && (await objectExists(store, key))) return;
     throw err;
   }
 }
 
 export async function objectExists(store: ObjectStore, key: string): Promise<boolean> {
-  try {
-    await store.client.send(new HeadObjectCommand({ Bucket: store.bucket, Key: key }));
-    return true;
-  } catch (err) {
-    const e = err as Error & { $metadata?: { httpStatusCode?: number } };
-    if (e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404) return false;
-    throw err;
-  }
+  return (await store.head(key)) !== undefined;
 }
 
 /** Best effort: real S3 frees the parts; the bucket's lifecycle rule is the backstop. */
 export async function abortUpload(store: ObjectStore, key: string, uploadId: string): Promise<void> {
-  await store.client.send(new AbortMultipartUploadCommand({ Bucket: store.bucket, Key: key, UploadId: uploadId }));
+  await store.abortMultipart(key, uploadId);
 }
 
 export interface ObjectFacts {
@@ -108,9 +78,7 @@ export interface ObjectFacts {
  * cannot be computed while streaming; one read-back also proves what S3 holds.)
  */
 export async function inspectObject(store: ObjectStore, key: string, format: RecordingFormat): Promise<ObjectFacts> {
-  const res = await store.client.send(new GetObjectCommand({ Bucket: store.bucket, Key: key }));
-  const body = res.Body as Readable | undefined;
-  if (!body) throw new PermanentError('GetObject returned no body');
+  const body = await store.get(key);
   const hash = createHash('sha256');
   let bytes = 0;
   let head = Buffer.alloc(0);

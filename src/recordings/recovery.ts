@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { RecordingRow, RecordingsRepository, UploadedPart } from '../db/recordings-repository.js';
 import type { Logger } from '../lib/logger.js';
 import type { Semaphore } from '../lib/semaphore.js';
-import type { ObjectStore } from '../storage/s3.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import { abortUpload, completeUpload, createUpload, inspectObject, objectExists, partBody, storedPayloadBytes, uploadPart } from './multipart.js';
 import { isRetryableStorageError, withRetry, type RetryPolicy } from './retry.js';
 import { listSpoolParts, partFileName, readSpoolPart, SpoolCorruptError } from './spool.js';

@@ -22,6 +22,9 @@ export function isRetryableStorageError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   if (err instanceof PermanentError || err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError) return false;
   if (err.name === 'AppError') return (err as Error & { retryable?: boolean }).retryable === true;
+  // An error that says so itself (the object-store port's NoSuchUploadError).
+  const says = (err as Error & { retryable?: unknown }).retryable;
+  if (typeof says === 'boolean') return says;
   const e = err as Error & { $metadata?: { httpStatusCode?: number }; $retryable?: unknown; code?: string };
   // node-postgres errors: retry only when the database is unreachable, not on a failed statement.
   if ('severity' in e) return isDatabaseDown(err);

@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type pg from 'pg';
 import { recordingsRepository, type RecordingFormat } from '../db/recordings-repository.js';
 import { AppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
 import { Semaphore } from '../lib/semaphore.js';
-import type { ObjectStore } from '../storage/s3.js';
+import { readObject, type ObjectStore } from '../storage/object-store.js';
 import { CheckpointWriter, checkpointsRepository, deleteCheckpoints, durableChain, readCheckpoints, sweepCheckpoints, type CheckpointKind } from './checkpoints.js';
 import { abortUpload, contentTypeFor } from './multipart.js';
 import type { OpusParams } from './ogg-opus.js';
@@ -56,16 +55,23 @@ export type OpenOptions = (
   | { transcriptionId: string; encoding: 'webm_opus' | 'ogg_opus'; opusHead: OpusParams }
 ) & { /** > 0 when a session continues on another task (docs/resilience.md). */ partIndex?: number };
 
-export interface AudioResponse {
-  status: 200 | 206 | 416;
-  contentType: string;
-  /** Size of the whole recording. */
-  totalBytes: number;
-  /** Present for 200/206: first and last byte sent, and the stream of them. */
-  start?: number;
-  end?: number;
-  body?: Readable;
-}
+/**
+ * A completed recording opened for reading: all of it (`full`), the one byte range asked for
+ * (`partial`), or nothing when that range starts past its end (`unsatisfiable`).
+ */
+export type AudioRead =
+  | { kind: 'unsatisfiable'; contentType: string; /** Size of the whole recording. */ totalBytes: number }
+  | {
+      kind: 'full' | 'partial';
+      contentType: string;
+      /** Size of the whole recording. */
+      totalBytes: number;
+      /** First and last byte of `body` in the recording. */
+      start: number;
+      end: number;
+      /** The bytes; the caller must consume or destroy it. */
+      body: Readable;
+    };
 
 export interface RecoveryOptions {
   /** This process's task id; rows it owned in a previous life are taken at once. */
@@ -174,22 +180,21 @@ export function createRecordingService(options: RecordingServiceOptions) {
     },
 
     /**
-     * Opens a completed recording for playback. `range` is the raw `Range` header. Throws
-     * `not_found` when there is no completed recording, `storage_unavailable` when S3 fails.
+     * Opens a completed recording for reading. `range` is one byte range in RFC 7233 form
+     * (`bytes=a-b`, `bytes=a-`, `bytes=-n`; anything else reads the whole). Throws `not_found` when
+     * there is no completed recording, `storage_unavailable` when the store fails.
      */
-    async openAudio(transcriptionId: string, range?: string): Promise<AudioResponse> {
+    async openAudio(transcriptionId: string, range?: string): Promise<AudioRead> {
       const row = await repo.findByTranscription(transcriptionId);
       if (!row || row.uploadState !== 'completed') throw new AppError('not_found');
       const total = row.bytes;
       const r = parseRange(range, total);
-      if (r.kind === 'unsatisfiable') return { status: 416, contentType: row.contentType, totalBytes: total };
+      if (r.kind === 'unsatisfiable') return { kind: 'unsatisfiable', contentType: row.contentType, totalBytes: total };
       const start = r.kind === 'partial' ? r.start : 0;
       const end = r.kind === 'partial' ? r.end : total - 1;
       try {
-        const res = await options.store.client.send(
-          new GetObjectCommand({ Bucket: options.store.bucket, Key: row.objectKey, ...(r.kind === 'partial' ? { Range: `bytes=${start}-${end}` } : {}) }),
-        );
-        return { status: r.kind === 'partial' ? 206 : 200, contentType: row.contentType, totalBytes: total, start, end, body: res.Body as Readable };
+        const body = await options.store.get(row.objectKey, r.kind === 'partial' ? { start, end } : undefined);
+        return { kind: r.kind, contentType: row.contentType, totalBytes: total, start, end, body };
       } catch (err) {
         throw new AppError('storage_unavailable', undefined, { cause: err, retryable: true });
       }
@@ -203,9 +208,7 @@ export function createRecordingService(options: RecordingServiceOptions) {
       const row = await repo.findByTranscription(transcriptionId);
       if (!row || row.uploadState !== 'completed' || row.format.container !== 'wav') throw new AppError('not_found');
       try {
-        const res = await options.store.client.send(new GetObjectCommand({ Bucket: options.store.bucket, Key: row.objectKey }));
-        const bytes = Buffer.from(await (res.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
-        return bytes.subarray(WAV_HEADER_BYTES);
+        return (await readObject(options.store, row.objectKey)).subarray(WAV_HEADER_BYTES);
       } catch (err) {
         throw new AppError('storage_unavailable', undefined, { cause: err, retryable: true });
       }

@@ -1,7 +1,6 @@
-import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import type { RecordingsRepository } from '../db/recordings-repository.js';
 import type { Logger } from '../lib/logger.js';
-import type { ObjectStore } from '../storage/s3.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 
 /** Attempts per deletion; what still fails stays `completed` for the next start-up to retry. */
@@ -31,7 +30,7 @@ export async function supersedeEarlierParts(
   }
   for (const part of earlier) {
     try {
-      await withRetry(() => deps.store.client.send(new DeleteObjectCommand({ Bucket: deps.store.bucket, Key: part.objectKey })), policy);
+      await withRetry(() => deps.store.delete(part.objectKey), policy);
       await deps.repo.markSuperseded(part.id);
       done++;
     } catch (err) {

@@ -7,7 +7,7 @@ import type { RecordingFormat, RecordingsRepository, UploadedPart } from '../db/
 import { AppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
 import type { Semaphore } from '../lib/semaphore.js';
-import type { ObjectStore } from '../storage/s3.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import { abortUpload, completeUpload, createUpload, inspectObject, partBody, uploadPart, type ObjectFacts } from './multipart.js';
 import { OggOpusWriter, type OpusPacket, type OpusParams } from './ogg-opus.js';
 import { PermanentError, withRetry, type RetryPolicy } from './retry.js';

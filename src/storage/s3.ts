@@ -1,11 +1,20 @@
+import type { Readable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
+  UploadPartCommand,
   type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
 import type { Logger } from '../lib/logger.js';
+import { NoSuchUploadError, StoreProtocolError, type ObjectStore } from './object-store.js';
 
 export interface ObjectStoreOptions {
   bucket: string;
@@ -36,22 +45,23 @@ export interface SseParams {
   SSEKMSKeyId?: string;
 }
 
-export interface ObjectStore {
-  client: S3Client;
-  bucket: string;
-  prefix: string;
-  /** Encryption headers for PutObject / CreateMultipartUpload. */
+/**
+ * The S3 adapter of the object-store port. Its client and bucket are visible to the composition
+ * root and to tests (fault injection through the SDK's middleware stack, raw requests); the rest
+ * of the service sees {@link ObjectStore} only.
+ */
+export interface S3ObjectStore extends ObjectStore {
+  readonly client: S3Client;
+  readonly bucket: string;
+  /** Encryption headers for PutObject / CreateMultipartUpload (UploadPart and Complete take none). */
   sseParams(): SseParams;
-  /** HeadBucket (or HEAD of the health object); throws when the bucket is unreachable (used by /health). */
-  check(): Promise<void>;
-  close(): void;
 }
 
 /**
- * The S3 adapter. The client is built here, never at module level, so configuration is read once
- * by the composition root.
+ * Builds the S3 adapter. The client is built here, never at module level, so configuration is
+ * read once by the composition root. The only module that builds S3 commands.
  */
-export function createObjectStore(options: ObjectStoreOptions, logger: Logger): ObjectStore {
+export function createObjectStore(options: ObjectStoreOptions, logger: Logger): S3ObjectStore {
   const client = new S3Client({
     region: options.region,
     ...(options.endpoint ? { endpoint: options.endpoint, forcePathStyle: true } : {}),
@@ -66,32 +76,83 @@ export function createObjectStore(options: ObjectStoreOptions, logger: Logger): 
       requestTimeout: options.requestTimeoutMs ?? 60_000,
     },
   });
+  const Bucket = options.bucket;
+  const sseParams = (): SseParams =>
+    options.kmsKeyId ? { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: options.kmsKeyId } : { ServerSideEncryption: 'AES256' };
   const log = logger.child({ component: 'object-store' });
-  log.debug({ bucket: options.bucket, kms: Boolean(options.kmsKeyId), endpoint: Boolean(options.endpoint) }, 'object store ready');
+  log.debug({ bucket: Bucket, kms: Boolean(options.kmsKeyId), endpoint: Boolean(options.endpoint) }, 'object store ready');
+  const head = async (Key: string): Promise<{ bytes: number } | undefined> => {
+    try {
+      const res = await client.send(new HeadObjectCommand({ Bucket, Key }));
+      return { bytes: res.ContentLength ?? 0 };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  };
   return {
     client,
-    bucket: options.bucket,
+    bucket: Bucket,
     prefix: options.prefix,
-    sseParams() {
-      return options.kmsKeyId
-        ? { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: options.kmsKeyId }
-        : { ServerSideEncryption: 'AES256' };
+    sseParams,
+    uri: (key) => `s3://${Bucket}/${key}`,
+
+    async createMultipart(Key, ContentType) {
+      const res = await client.send(new CreateMultipartUploadCommand({ Bucket, Key, ContentType, ...sseParams() }));
+      if (!res.UploadId) throw new StoreProtocolError('CreateMultipartUpload returned no UploadId');
+      return res.UploadId;
     },
+    async uploadPart(Key, UploadId, PartNumber, Body) {
+      const res = await client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body, ContentLength: Body.length }));
+      if (!res.ETag) throw new StoreProtocolError('UploadPart returned no ETag');
+      return res.ETag;
+    },
+    async completeMultipart(Key, UploadId, parts) {
+      const Parts = [...parts].sort((a, b) => a.partNumber - b.partNumber).map((p) => ({ PartNumber: p.partNumber, ETag: p.etag }));
+      try {
+        await client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }));
+      } catch (err) {
+        if ((err as Error).name === 'NoSuchUpload') throw new NoSuchUploadError(`no upload ${UploadId}`, { cause: err });
+        throw err;
+      }
+    },
+    async abortMultipart(Key, UploadId) {
+      await client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }));
+    },
+
+    async put(Key, Body, ContentType) {
+      await client.send(new PutObjectCommand({ Bucket, Key, Body, ContentLength: Body.length, ContentType, ...sseParams() }));
+    },
+    head,
+    async get(Key, range) {
+      const res = await client.send(new GetObjectCommand({ Bucket, Key, ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }));
+      if (!res.Body) throw new StoreProtocolError('GetObject returned no body');
+      return res.Body as Readable;
+    },
+    async delete(Key) {
+      await client.send(new DeleteObjectCommand({ Bucket, Key }));
+    },
+    async list(Prefix, next) {
+      const page = await client.send(new ListObjectsV2Command({ Bucket, Prefix, ...(next ? { ContinuationToken: next } : {}) }));
+      const objects = (page.Contents ?? []).flatMap((c) => (c.Key && c.LastModified ? [{ key: c.Key, lastModified: c.LastModified }] : []));
+      return { objects, ...(page.IsTruncated && page.NextContinuationToken ? { next: page.NextContinuationToken } : {}) };
+    },
+
     async check() {
       if (!options.healthKey) {
-        await client.send(new HeadBucketCommand({ Bucket: options.bucket }));
+        await client.send(new HeadBucketCommand({ Bucket }));
         return;
       }
-      try {
-        await client.send(new HeadObjectCommand({ Bucket: options.bucket, Key: options.healthKey }));
-      } catch (err) {
-        if ((err as { name?: string }).name !== 'NotFound') throw err;
-        // First check (or removed): writing it proves the bucket is there and writable.
-        await client.send(new PutObjectCommand({ Bucket: options.bucket, Key: options.healthKey, Body: 'ok', ...this.sseParams() }));
-      }
+      // First check (or removed): writing it proves the bucket is there and writable.
+      if (!(await head(options.healthKey))) await client.send(new PutObjectCommand({ Bucket, Key: options.healthKey, Body: 'ok', ...sseParams() }));
     },
     close() {
       client.destroy();
     },
   };
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as Error & { $metadata?: { httpStatusCode?: number } };
+  return e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
 }

@@ -12,9 +12,8 @@
  *   polled every `pollMs` and stored, and a save made while Transcribe was still processing an
  *   earlier one is published once that one is done.
  */
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Logger } from '../lib/logger.js';
-import type { ObjectStore } from '../storage/s3.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import type { Specialty, StreamVocabulary, TranscriptionEngine } from '../transcription/port.js';
 import type { EngineVocabularyState, SpecialtyVocabulary, VocabularyRepository } from './repo.js';
 import { vocabularyTable } from './terms.js';
@@ -106,10 +105,8 @@ export class VocabularyService {
       }
       const key = `${t.store.prefix}vocabularies/${name}/v${v.version}.txt`;
       const body = Buffer.from(vocabularyTable(v.terms), 'utf8');
-      await t.store.client.send(
-        new PutObjectCommand({ Bucket: t.store.bucket, Key: key, Body: body, ContentLength: body.length, ContentType: 'text/plain; charset=utf-8', ...t.store.sseParams() }),
-      );
-      const status = await t.publisher.put(name, `s3://${t.store.bucket}/${key}`);
+      await t.store.put(key, body, 'text/plain; charset=utf-8');
+      const status = await t.publisher.put(name, t.store.uri(key));
       await this.o.repo.setEngine(specialty, { name, version: v.version, ...status });
       log.info({ state: status.state, terms: v.terms.length }, 'vocabulary published');
       if (status.state === 'PENDING') this.poll(specialty);

@@ -1,6 +1,6 @@
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { audioRoute } from '../../src/recordings/audio-route.js';
+import { audioRoute } from '../../src/http/routes/audio.js';
 import { createRecordingService } from '../../src/recordings/service.js';
 import { serveOnFreePort } from '../support/http.js';
 import { getObject, pcmChunk, seedTranscription, silentLogger, useRecordingsEnv } from '../support/recordings.js';

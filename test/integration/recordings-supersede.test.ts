@@ -7,11 +7,11 @@
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/lib/logger.js';
-import { audioRoute } from '../../src/recordings/audio-route.js';
+import { audioRoute } from '../../src/http/routes/audio.js';
 import { objectExists } from '../../src/recordings/multipart.js';
 import { createRecordingService, type RecordingService } from '../../src/recordings/service.js';
 import { wavHeader } from '../../src/recordings/wav.js';
-import type { ObjectStore } from '../../src/storage/s3.js';
+import type { S3ObjectStore } from '../../src/storage/s3.js';
 import { LogCapture } from '../support/log-capture.js';
 import { serveOnFreePort } from '../support/http.js';
 import { getObject, pcmChunk, seedTranscription, sha256, silentLogger, useRecordingsEnv } from '../support/recordings.js';
@@ -68,7 +68,7 @@ async function recordWithContinuation(recordings: RecordingService) {
 }
 
 /** S3 goes away (listener closed) the moment a DeleteObject is about to be sent. */
-function cutOnDelete(store: ObjectStore): void {
+function cutOnDelete(store: S3ObjectStore): void {
   store.client.middlewareStack.add(
     (next, context) => async (args) => {
       if (context.commandName === 'DeleteObjectCommand') await env.s3.proxy.cut('refuse');

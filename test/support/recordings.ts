@@ -7,7 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { createLogger, type Logger } from '../../src/lib/logger.js';
 import { startEmbeddedS3, type EmbeddedS3 } from '../../src/storage/embedded-s3.js';
-import { createObjectStore, type ObjectStore } from '../../src/storage/s3.js';
+import { createObjectStore, type S3ObjectStore } from '../../src/storage/s3.js';
 import { TcpProxy } from './tcp-proxy.js';
 import { createTestDatabase } from './db.js';
 
@@ -49,7 +49,7 @@ export interface S3Fixture {
   proxy: TcpProxy;
   dir: string;
   /** A store through the proxy, with every outgoing request's headers recorded per command. */
-  store(o?: { kmsKeyId?: string }): { store: ObjectStore; requests: Array<{ command: string; headers: Record<string, string> }> };
+  store(o?: { kmsKeyId?: string }): { store: S3ObjectStore; requests: Array<{ command: string; headers: Record<string, string> }> };
   close(): Promise<void>;
 }
 
@@ -58,7 +58,7 @@ export async function startS3Fixture(): Promise<S3Fixture> {
   const s3 = await startEmbeddedS3({ dir });
   const proxy = new TcpProxy('127.0.0.1', Number(new URL(s3.endpoint).port));
   await proxy.start();
-  const stores: ObjectStore[] = [];
+  const stores: S3ObjectStore[] = [];
   return {
     s3,
     proxy,
@@ -119,7 +119,7 @@ export function sha256(buf: Uint8Array): string {
 }
 
 /** Reads a whole object back. */
-export async function getObject(store: ObjectStore, key: string): Promise<Buffer> {
+export async function getObject(store: S3ObjectStore, key: string): Promise<Buffer> {
   const { GetObjectCommand } = await import('@aws-sdk/client-s3');
   const res = await store.client.send(new GetObjectCommand({ Bucket: store.bucket, Key: key }));
   return Buffer.from(await res.Body!.transformToByteArray());

@@ -3,7 +3,7 @@ import type { AuditLog } from '../../audit/audit-log.js';
 import type { UserRepository } from '../../auth/users.js';
 import type { Pool } from '../../db/pool.js';
 import type { Logger } from '../../lib/logger.js';
-import { audioRoute } from '../../recordings/audio-route.js';
+import { audioRoute } from './audio.js';
 import type { RecordingService } from '../../recordings/service.js';
 import { decodeOggWindow } from '../../dictation/repair-worker.js';
 import { AppError } from '../../lib/app-error.js';
@@ -89,7 +89,7 @@ function redactedAudio(deps: { db: Pool; recordings: RecordingService }, access:
     } else if (/ogg/.test(detail.recording.contentType ?? '')) {
       const audio = await deps.recordings.openAudio(ref.id);
       try {
-        pcm = await decodeOggWindow(audio.body, 0, Number.POSITIVE_INFINITY);
+        pcm = await decodeOggWindow(audio.kind === 'unsatisfiable' ? undefined : audio.body, 0, Number.POSITIVE_INFINITY);
       } catch (err) {
         throw err instanceof AppError ? err : new AppError('storage_unavailable', undefined, { cause: err, retryable: true });
       }

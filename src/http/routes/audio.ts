@@ -1,8 +1,8 @@
 import { pipeline } from 'node:stream/promises';
 import type { Request, RequestHandler, Response } from 'express';
-import { AppError, toAppError } from '../lib/app-error.js';
-import type { Logger } from '../lib/logger.js';
-import type { RecordingService } from './service.js';
+import { AppError, toAppError } from '../../lib/app-error.js';
+import type { Logger } from '../../lib/logger.js';
+import type { RecordingService } from '../../recordings/service.js';
 
 export interface AudioRouteDeps {
   recordings: Pick<RecordingService, 'openAudio'>;
@@ -15,6 +15,8 @@ export interface AudioRouteDeps {
   audit(req: Request, action: string, target: { type: 'transcription'; id: string; details?: Record<string, unknown> }): Promise<void>;
   logger: Logger;
 }
+
+const STATUS = { full: 200, partial: 206, unsatisfiable: 416 } as const;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -33,23 +35,24 @@ export function audioRoute(deps: AudioRouteDeps): RequestHandler<{ id: string }>
     try {
       if (!UUID.test(id) || (await deps.authorize(req, id)) === null) throw new AppError('not_found');
       const audio = await deps.recordings.openAudio(id, req.headers.range);
+      const status = STATUS[audio.kind];
       try {
-        await deps.audit(req, 'recording.read', { type: 'transcription', id, details: { status: audio.status, range: req.headers.range ?? null } });
+        await deps.audit(req, 'recording.read', { type: 'transcription', id, details: { status, range: req.headers.range ?? null } });
       } catch (err) {
-        audio.body?.destroy();
+        if (audio.kind !== 'unsatisfiable') audio.body.destroy();
         throw err;
       }
       res.setHeader('Accept-Ranges', 'bytes');
       res.setHeader('Cache-Control', 'private, no-store');
-      if (audio.status === 416 || !audio.body || audio.start === undefined || audio.end === undefined) {
+      if (audio.kind === 'unsatisfiable') {
         res.setHeader('Content-Range', `bytes */${audio.totalBytes}`);
         sendError(res, new AppError('range_not_satisfiable'));
         return;
       }
-      res.status(audio.status);
+      res.status(status);
       res.setHeader('Content-Type', audio.contentType);
       res.setHeader('Content-Length', String(audio.end - audio.start + 1));
-      if (audio.status === 206) res.setHeader('Content-Range', `bytes ${audio.start}-${audio.end}/${audio.totalBytes}`);
+      if (audio.kind === 'partial') res.setHeader('Content-Range', `bytes ${audio.start}-${audio.end}/${audio.totalBytes}`);
       // pipeline listens for errors on both ends and destroys both on failure or client abort.
       await pipeline(audio.body, res).catch((err: unknown) => {
         if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') deps.logger.warn({ err, transcriptionId: id }, 'audio stream failed');
