@@ -129,6 +129,14 @@ export class CheckpointWriter extends EventEmitter<{ durable: [lastSeq: number];
   private readonly log: Logger;
   /** The last seq stored in a checkpoint, with every earlier one. */
   durableSeq: number;
+  /**
+   * The wait before the first checkpoint: between half the interval and all of it, fixed by the
+   * transcription's id. Sessions that start in the same second (a task taking over another's, a
+   * clinic's morning) would otherwise write their checkpoints in the same few milliseconds of every
+   * interval: at 100 sessions, 100 PutObjects and 100 INSERTs at once, a 200-300 ms stall of the
+   * event loop every 5 s (BENCHMARKS.md). Later checkpoints keep the phase this one sets.
+   */
+  private firstWait: number;
 
   constructor(
     readonly transcriptionId: string,
@@ -140,6 +148,7 @@ export class CheckpointWriter extends EventEmitter<{ durable: [lastSeq: number];
     super();
     this.durableSeq = fromSeq;
     this.pendingLastSeq = fromSeq;
+    this.firstWait = Math.round(d.intervalMs * (0.5 + 0.5 * phaseOf(transcriptionId)));
     this.log = d.logger.child({ transcriptionId });
   }
 
@@ -172,7 +181,8 @@ export class CheckpointWriter extends EventEmitter<{ durable: [lastSeq: number];
 
   private schedule(): void {
     if (this.timer || this.writing) return;
-    const wait = Math.max(0, this.oldestAt + this.d.intervalMs - performance.now());
+    const wait = Math.max(0, this.oldestAt + this.firstWait - performance.now());
+    this.firstWait = this.d.intervalMs;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.write();
@@ -217,6 +227,13 @@ export class CheckpointWriter extends EventEmitter<{ durable: [lastSeq: number];
     })();
     return this.writing;
   }
+}
+
+/** A number in [0, 1) taken from an id's characters (FNV-1a): the same id gives the same phase. */
+export function phaseOf(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return (h >>> 0) / 2 ** 32;
 }
 
 /**
