@@ -1,5 +1,5 @@
 import type { Pool } from '../db/pool.js';
-import type { EndReason } from '../realtime/events.js';
+import type { EndReason } from './types.js';
 import type { PhiEntity, SessionType, Specialty, Word } from '../transcription/port.js';
 import type { ProgressRow } from './progress-batcher.js';
 

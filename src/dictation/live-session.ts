@@ -3,22 +3,13 @@ import { Framer, InvalidAudioError, LevelMeter, pcmMs } from '../audio/index.js'
 import { AppError, toAppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
 import type { MetricsHooks } from '../lib/metrics-hooks.js';
-import type { EndReason } from '../realtime/events.js';
 import type { CheckpointWriter } from '../recordings/checkpoints.js';
 import type { RecordingWriter } from '../recordings/writer.js';
 import type { TranscriptionStream, TranscriptResult } from '../transcription/port.js';
 import type { DictationRepository } from './dictation-repo.js';
 import { PartialFilter } from './partial-filter.js';
 import type { ProgressSink } from './progress-batcher.js';
-
-/** What a live session tells the outside world (the Socket.IO layer maps these to events). */
-export interface SessionSink {
-  partial(p: { segmentId: string; text: string; startMs: number; endMs: number }): void;
-  final(p: { segmentId: string; text: string; startMs: number; endMs: number; speaker?: string }): void;
-  error(p: { code: string; message: string; fatal: boolean }): void;
-  level(p: { dbfs: number }): void;
-  ended(p: { reason: EndReason }): void;
-}
+import type { EndReason, SessionProblem, SessionSink } from './types.js';
 
 export interface LiveSessionLimits {
   idleTimeoutMs: number;
@@ -148,7 +139,7 @@ export class LiveSession {
   }
 
   /** Tells the session's clients something non-audio (e.g. shutdown ahead). */
-  notify(p: { code: string; message: string; fatal: boolean }): void {
+  notify(p: SessionProblem): void {
     this.d.sink.error(p);
   }
 

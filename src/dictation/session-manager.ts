@@ -7,12 +7,12 @@ import type { Logger } from '../lib/logger.js';
 import { noopMetrics, type MetricsHooks } from '../lib/metrics-hooks.js';
 import type { ServiceMetrics } from '../metrics/metrics.js';
 import { SessionMeter } from '../metrics/session-meter.js';
-import type { EndReason, LiveSessionInfo } from '../realtime/events.js';
 import type { RecordingService } from '../recordings/service.js';
 import type { TranscriptionEngine, TranscriptionStream } from '../transcription/port.js';
 import type { DictationRepository, ResumableTranscription } from './dictation-repo.js';
-import { LiveSession, type LiveSessionLimits, type SessionSink } from './live-session.js';
+import { LiveSession, type LiveSessionLimits } from './live-session.js';
 import { ProgressBatcher } from './progress-batcher.js';
+import type { EndReason, LiveSessionInfo, SessionProblem, SessionSink } from './types.js';
 import { RepeatedWarnings } from '../lib/repeated-warnings.js';
 
 export const startSchema = z.object({
@@ -87,7 +87,7 @@ export class SessionManager {
   private readonly graceTimers = new Map<string, NodeJS.Timeout>();
   private readonly continuing = new Map<string, Promise<void>>();
   /** Engine notices from before a session's first socket joined its room (see start's onStatus). */
-  private readonly heldNotices = new Map<string, Array<{ code: string; message: string; fatal: boolean }>>();
+  private readonly heldNotices = new Map<string, SessionProblem[]>();
   private readonly progress: ProgressBatcher;
   /**
    * Owners of sessions that ended here lately (bounded, oldest dropped first), so a late chunk or
@@ -265,7 +265,7 @@ export class SessionManager {
             // A continuation keeps the session's timeline and never reuses an earlier part's segment keys.
             ...(resume ? { offsetMs, segmentPrefix: `p${resume.part}-` } : {}),
             onStatus: (st) => {
-              const notice =
+              const notice: SessionProblem =
                 st.kind === 'failover'
                   ? { code: 'transcriber_failover', message: 'The cloud speech engine is unavailable; the offline engine continues the transcript.', fatal: false }
                   : { code: 'transcriber_recovered', message: 'The cloud speech engine is back and continues the transcript.', fatal: false };

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { pcmMs } from '../audio/pcm.js';
-import type { SessionSink } from '../dictation/live-session.js';
+import type { SessionSink } from '../dictation/types.js';
 import type { RecordingWriter } from '../recordings/writer.js';
 import type { TranscriptionStream, TranscriptResult } from '../transcription/port.js';
 import type { ServiceMetrics } from './metrics.js';

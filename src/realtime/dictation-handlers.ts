@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { SessionManager } from '../dictation/session-manager.js';
-import type { SessionSink } from '../dictation/live-session.js';
+import type { SessionSink } from '../dictation/types.js';
 import { AppError, errorAck, toAppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
 import type { ServiceMetrics } from '../metrics/metrics.js';
@@ -37,7 +37,13 @@ export function roomSink(io: AppServer, sessionId: string, transcriptionId: stri
   return {
     partial: (p) => room.emit('transcript:partial', { sessionId, ...p }),
     final: (p) => room.emit('transcript:final', { sessionId, ...p }),
-    error: (p) => room.emit('session:error', { sessionId, ...p }),
+    error: (p) => {
+      // A notice goes out twice: as `session:notice`, and as the `session:error` with `fatal: false`
+      // that API.md's clients know (its payload carries `fatal`; docs/resilience.md has them resume
+      // on the non-fatal `server_shutdown`). Notices are rare (a failover, a shutdown): no cost.
+      if (!p.fatal) room.emit('session:notice', { sessionId, code: p.code, message: p.message });
+      room.emit('session:error', { sessionId, ...p });
+    },
     level: (p) => room.volatile.emit('session:level', { sessionId, ...p }),
     ended: (p) => {
       room.emit('session:ended', { sessionId, transcriptionId, ...p });

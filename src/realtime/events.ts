@@ -2,10 +2,11 @@
  * The Socket.IO contract of API.md, typed once for the server, the browser page and test clients.
  */
 import type { Role } from '../auth/users.js';
+import type { AudioEncoding, EndReason, LiveSessionInfo, NoticeCode } from '../dictation/types.js';
 import type { ErrorCode } from '../lib/app-error.js';
 import type { SessionType, Specialty } from '../transcription/port.js';
 
-export type AudioEncoding = 'pcm_s16le' | 'webm_opus' | 'ogg_opus';
+export type { AudioEncoding, EndReason, LiveSessionInfo, NoticeCode };
 
 export interface SessionStartPayload {
   title?: string;
@@ -20,10 +21,9 @@ export interface AudioChunkPayload {
   data: Buffer | ArrayBuffer | Uint8Array;
 }
 
-export type Failure = { ok: false; error: { code: ErrorCode; message: string } };
+/** A failed ack; a `sequence_gap` one also carries the `ackSeq` to resend after (docs/errors.md). */
+export type Failure = { ok: false; error: { code: ErrorCode; message: string }; ackSeq?: number };
 export type Ack<T> = (response: ({ ok: true } & T) | Failure) => void;
-
-export type EndReason = 'stopped' | 'idle_timeout' | 'max_duration' | 'server_shutdown' | 'error';
 
 export interface ClientToServerEvents {
   'session:start': (payload: SessionStartPayload, ack: Ack<{ sessionId: string; transcriptionId: string }>) => void;
@@ -34,17 +34,7 @@ export interface ClientToServerEvents {
   /** Extension (docs/resilience.md): chunks fromSeq..toSeq are lost for good; mark them as a gap. */
   'audio:gap': (payload: { sessionId: string; fromSeq: number; toSeq: number; durationMs: number }, ack: Ack<{ ackSeq: number; durableSeq?: number }>) => void;
   /** Extension (API.md): the user's own live sessions on this task, so a page can show and stop them. */
-  'session:list': (payload: unknown, ack: Ack<{ sessions: LiveSessionInfo[] }>) => void;
-}
-
-/** One live session as `session:list` describes it. */
-export interface LiveSessionInfo {
-  sessionId: string;
-  transcriptionId: string;
-  startedAt: string;
-  durationMs: number;
-  /** Whether a socket follows it now (false: waiting for its page to come back). */
-  connected: boolean;
+  'session:list': (payload: Record<string, never>, ack: Ack<{ sessions: LiveSessionInfo[] }>) => void;
 }
 
 export interface ServerToClientEvents {
@@ -58,7 +48,14 @@ export interface ServerToClientEvents {
     speaker?: string;
   }) => void;
   'session:ended': (p: { sessionId: string; transcriptionId: string; reason: EndReason }) => void;
-  'session:error': (p: { sessionId: string; code: ErrorCode | string; message: string; fatal: boolean }) => void;
+  /**
+   * A problem the user should see. `fatal: true` ends the session. Notices (`fatal: false`) are also
+   * sent here for clients written against API.md before `session:notice` existed; new clients listen
+   * to `session:notice` and ignore `session:error` with `fatal: false`.
+   */
+  'session:error': (p: { sessionId: string; code: ErrorCode | NoticeCode; message: string; fatal: boolean }) => void;
+  /** Extension (docs/errors.md, "Notices"): something the user should know that does not end the session. */
+  'session:notice': (p: { sessionId: string; code: NoticeCode; message: string }) => void;
   'session:level': (p: { sessionId: string; dbfs: number }) => void;
 }
 

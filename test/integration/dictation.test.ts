@@ -178,6 +178,8 @@ describe('a live session over Socket.IO (scripted engine)', () => {
     await expect.poll(() => c.received.ended.length).toBe(1);
     expect(c.received.ended[0]!.reason).toBe('error');
     expect(c.received.errors).toContainEqual(expect.objectContaining({ code: 'invalid_audio', fatal: true }));
+    // A fatal error is no notice.
+    expect(c.received.notices).toEqual([]);
     await expect.poll(async () => (await queryDb<{ status: string }>(t.databaseUrl, 'SELECT status FROM transcriptions WHERE id = $1', [c.transcriptionId]))[0]?.status).toBe('completed');
     await expect.poll(async () => (await queryDb<{ upload_state: string }>(t.databaseUrl, 'SELECT upload_state FROM recordings WHERE transcription_id = $1', [c.transcriptionId]))[0]?.upload_state).toBe('completed');
     expect(await c.chunk(2, Buffer.alloc(10))).toMatchObject({ ok: false });
@@ -255,7 +257,10 @@ describe('live-session limits', () => {
       await c.stream(pcmChunks(pcm, 250));
       const stop = await c.stop();
       expect(stop.ok).toBe(true);
-      expect(c.received.errors).toContainEqual(expect.objectContaining({ code: 'transcriber_unavailable', fatal: false }));
+      // A notice: on `session:notice`, and for API.md's clients also as a non-fatal `session:error`.
+      const notice = { sessionId: c.sessionId, code: 'transcriber_unavailable', message: 'The speech engine stopped; the recording continues.' };
+      expect(c.received.notices).toEqual([notice]);
+      expect(c.received.errors).toEqual([{ ...notice, fatal: false }]);
       await expect.poll(async () => (await queryDb<{ upload_state: string; duration_ms: string }>(t.databaseUrl, 'SELECT upload_state, duration_ms FROM recordings WHERE transcription_id = $1', [c.transcriptionId]))[0]?.upload_state).toBe('completed');
       const [row] = await queryDb<{ failure_reason: string }>(t.databaseUrl, 'SELECT failure_reason FROM transcriptions WHERE id = $1', [c.transcriptionId]);
       expect(row!.failure_reason).toBe('transcriber_unavailable');

@@ -153,6 +153,7 @@ describe('resilient engine wrapper (AWS adapter against the Transcribe protocol 
 
     expect(c.received.errors.map((e) => e.code)).toEqual(['transcriber_failover', 'transcriber_recovered']);
     expect(c.received.errors.every((e) => !e.fatal)).toBe(true);
+    expect(c.received.notices.map((e) => e.code)).toEqual(['transcriber_failover', 'transcriber_recovered']);
     expect(fallback.streams).toHaveLength(1);
     // Reconnect first (refused at open), then the fallback; back on the first probe after the refusal ends.
     const outcomes = server.requests.map((r) => r.outcome);

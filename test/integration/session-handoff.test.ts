@@ -70,6 +70,7 @@ describe('session hand-over between tasks', () => {
     expect(handoverMs).toBeLessThan(5000);
     // A's client heard it, while its socket still worked.
     expect(onA.received.errors.map((e) => e.code)).toContain('server_shutdown');
+    expect(onA.received.notices.map((e) => e.code)).toContain('server_shutdown');
     expect(onA.received.ended).toEqual([expect.objectContaining({ sessionId: onA.sessionId, reason: 'server_shutdown' })]);
     expect(a.logs.entries.some((l) => l.msg === 'session_handed_off')).toBe(true);
     expect(a.service.sessions.liveCount).toBe(0);

@@ -3,7 +3,10 @@ import { io as connect, type Socket } from 'socket.io-client';
 export interface Received {
   partials: Array<{ segmentId: string; text: string; startMs: number; endMs: number }>;
   finals: Array<{ segmentId: string; text: string; startMs: number; endMs: number; speaker?: string }>;
+  /** `session:error` events: the fatal ones, and the notices again with `fatal: false` (API.md). */
   errors: Array<{ code: string; message: string; fatal: boolean }>;
+  /** `session:notice` events. */
+  notices: Array<{ code: string; message: string }>;
   ended: Array<{ reason: string; transcriptionId: string }>;
 }
 
@@ -13,7 +16,7 @@ export interface Received {
  */
 export class DictationClient {
   readonly socket: Socket;
-  readonly received: Received = { partials: [], finals: [], errors: [], ended: [] };
+  readonly received: Received = { partials: [], finals: [], errors: [], notices: [], ended: [] };
   sessionId?: string;
   transcriptionId?: string;
 
@@ -22,6 +25,7 @@ export class DictationClient {
     this.socket.on('transcript:partial', (p) => this.received.partials.push(p));
     this.socket.on('transcript:final', (p) => this.received.finals.push(p));
     this.socket.on('session:error', (p) => this.received.errors.push(p));
+    this.socket.on('session:notice', (p) => this.received.notices.push(p));
     this.socket.on('session:ended', (p) => this.received.ended.push(p));
   }
 

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { NOTICE_CODES } from '../../src/dictation/types.js';
 import { AppError, ERROR_TABLE, errorAck, isDatabaseDown, toAppError } from '../../src/lib/app-error.js';
 
 describe('AppError', () => {
@@ -29,5 +30,18 @@ describe('AppError', () => {
     expect(isDatabaseDown(refused)).toBe(true);
     expect(toAppError(refused).code).toBe('database_unavailable');
     expect(toAppError(new Error('Connection terminated unexpectedly')).code).toBe('database_unavailable');
+  });
+});
+
+describe('session notices', () => {
+  it('documents every notice code in the notices table of docs/errors.md, and nothing else there', () => {
+    const doc = fs.readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
+    const section = doc.slice(doc.indexOf('## Notices'));
+    const documented = [...section.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]);
+    expect(documented.toSorted()).toEqual([...NOTICE_CODES].toSorted());
+  });
+
+  it('keeps the notices that are also error codes in ERROR_TABLE (a client switching on codes sees one meaning)', () => {
+    expect(NOTICE_CODES.filter((c) => c in ERROR_TABLE).toSorted()).toEqual(['server_shutdown', 'storage_unavailable', 'transcriber_unavailable']);
   });
 });
