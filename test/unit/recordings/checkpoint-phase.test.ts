@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../../src/lib/logger.js';
 import { CheckpointWriter, phaseOf, type CheckpointDeps } from '../../../src/recordings/checkpoints.js';
-import type { ObjectStore } from '../../../src/storage/s3.js';
+import { MemoryObjectStore } from '../../support/memory-object-store.js';
 
 const INTERVAL_MS = 5000;
 const CHUNK_MS = 200;
@@ -23,17 +23,12 @@ afterEach(() => {
 /** N writers started in the same instant, fed a chunk every CHUNK_MS for `seconds`. */
 async function run(sessions: number, seconds: number) {
   const puts: number[] = [];
-  const store = {
-    bucket: 'b',
-    prefix: 'recordings/',
-    sseParams: () => ({ ServerSideEncryption: 'AES256' as const }),
-    client: {
-      send: async () => {
-        puts.push(Date.now());
-        return {};
-      },
-    },
-  } as unknown as ObjectStore;
+  const store = new (class extends MemoryObjectStore {
+    override async put(key: string, body: Buffer, contentType: string): Promise<void> {
+      puts.push(Date.now());
+      await super.put(key, body, contentType);
+    }
+  })();
   const deps: CheckpointDeps = {
     store,
     repo: { insert: async () => true } as unknown as CheckpointDeps['repo'],
