@@ -3,6 +3,12 @@
  * and failover live here, not in the adapters. It implements the same port, so a live session
  * neither knows nor cares which engine, or which stream of it, produced a result.
  *
+ * Why this file is over 300 lines: `ResilientStream` is one state machine (the current stream, the
+ * replay ring's covered point, the idle release and the probe all read and change the same few
+ * fields from the run loop, `write()` and the timers). The parts that stand alone live beside it:
+ * the failover decision (failover.ts, pure), the prober (primary-prober.ts), the options
+ * (resilience-options.ts) and the replay ring (replay-ring.ts).
+ *
  * How it works, per session:
  * - Every PCM frame written is kept in a replay ring (replay-ring.ts) until a final covers it (capped at
  *   `replayMaxMs`). The shared audio source is never touched by a reconnect: each engine stream is
@@ -39,56 +45,14 @@ import { rmsDbfs } from '../audio/level.js';
 import { pcmMs } from '../audio/pcm.js';
 import type { Logger } from '../lib/logger.js';
 import { noopMetrics, type MetricsHooks } from '../lib/metrics-hooks.js';
+import { asProviderError, classifyStreamEnd, decide, decideFirstOpen, NO_ATTEMPTS, type Attempts, type Phase, type Role } from './failover.js';
 import { ProviderError, type StreamOptions, type TranscriptionEngine, type TranscriptionStream, type TranscriptResult } from './port.js';
+import { PrimaryProber, type ProbeTarget } from './primary-prober.js';
 import { FRAME_EPSILON_MS, ReplayRing } from './replay-ring.js';
+import { DEFAULT_RESILIENCE, IDLE_PRE_ROLL_MS, SPEECH_DBFS, WATCHDOG_MIN_SPEECH_MS, type ResilienceOptions } from './resilience-options.js';
 import { ResultQueue } from './result-queue.js';
 
-export interface ResilienceOptions {
-  /** Reconnects allowed before failover (or, without a fallback, giving up); refilled after a minute without failure. Default 8. */
-  maxRetries: number;
-  /** Backoff after the second consecutive failure, doubled per failure up to `backoffMaxMs`. Defaults 250 / 5000. */
-  backoffBaseMs: number;
-  backoffMaxMs: number;
-  /** Consecutive primary failures (without a final in between) that switch to the fallback. Default 2. */
-  failoverAfter: number;
-  /** While sessions are on the fallback, how often one of them tries the primary. Default 2000. */
-  probeIntervalMs: number;
-  /** Most audio kept for replay; older uncovered audio is not re-transcribed live. Default 120000. */
-  replayMaxMs: number;
-  /** A stream with no result for this long while speech was written to it is replaced; 0 = off. Default 10000. */
-  watchdogMs: number;
-  /** A stream written no speech for this long gives its engine slot back until speech resumes; 0 = off. Default 30000. */
-  idleReleaseMs: number;
-}
-
-export const DEFAULT_RESILIENCE: ResilienceOptions = {
-  maxRetries: 8,
-  backoffBaseMs: 250,
-  backoffMaxMs: 5000,
-  failoverAfter: 2,
-  // One probe at a time per task (PrimaryProber): 0.5 refused opens a second per task during an
-  // outage, and a session is back on the primary at most ~2 s after the primary is.
-  probeIntervalMs: 2000,
-  replayMaxMs: 120_000,
-  // Transcribe sends its first partial within ~1-2 s of speech; 10 s of speech without any result
-  // is a dead stream, not a slow one.
-  watchdogMs: 10_000,
-  // A clinician's pause (examining, listening) often passes 10 s; 30 s of silence is an idle session.
-  // Reopening costs one stream open (a spare decoder for the offline engine), not words.
-  idleReleaseMs: 30_000,
-};
-
-/** Provider codes meaning "the service is refusing or out": at open, hammering it again does not help. */
-const OUTAGE_CODES = new Set(['LimitExceededException', 'ServiceUnavailableException', 'ThrottlingException', 'TooManyRequestsException']);
-
-/** Frames louder than this count as speech for the watchdog (room noise is ~-60..-50 dBFS, speech ~-35..-20). */
-const SPEECH_DBFS = -45;
-/** Speech written to a silent stream before the watchdog may fire: less proves nothing. */
-const WATCHDOG_MIN_SPEECH_MS = 1000;
-/** A minute without a failure refills the retry budget: a long session may reconnect many times. */
-const BUDGET_REFILL_MS = 60_000;
-/** Silence kept before the speech that reopens a released stream: soft word onsets sit below SPEECH_DBFS. */
-const IDLE_PRE_ROLL_MS = 1000;
+export { DEFAULT_RESILIENCE, type ResilienceOptions } from './resilience-options.js';
 
 /** A stretch of session time the primary did not transcribe live (fallback text, or none). */
 export interface DegradedStretch {
@@ -124,74 +88,6 @@ export function createResilientEngine(
   };
 }
 
-interface ProbeTarget {
-  /** Tries the primary; resolves true when a stream of it opened. */
-  probe(): Promise<boolean>;
-}
-
-/**
- * The sessions of one wrapper that are on the fallback. One of them at a time probes the primary
- * (round robin, every `intervalMs`), so a task with 100 sessions on the fallback asks a refusing
- * service once per interval, not 100 times; the moment any stream of the primary opens, every
- * waiting session tries it at once.
- */
-class PrimaryProber {
-  private readonly waiting = new Set<ProbeTarget>();
-  private timer?: NodeJS.Timeout;
-  private busy = false;
-  private closed = false;
-
-  constructor(private readonly intervalMs: number) {}
-
-  add(t: ProbeTarget): void {
-    this.waiting.add(t);
-    this.arm();
-  }
-
-  remove(t: ProbeTarget): void {
-    this.waiting.delete(t);
-    if (this.waiting.size === 0 && this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-  }
-
-  /** A stream of the primary opened: every session on the fallback tries it now. */
-  primaryUp(except?: ProbeTarget): void {
-    for (const t of [...this.waiting]) if (t !== except) void t.probe();
-  }
-
-  close(): void {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.waiting.clear();
-  }
-
-  private arm(): void {
-    if (this.closed || this.timer || this.busy || this.waiting.size === 0) return;
-    this.timer = setTimeout(() => void this.tick(), this.intervalMs);
-    this.timer.unref?.();
-  }
-
-  private async tick(): Promise<void> {
-    this.timer = undefined;
-    const [t] = this.waiting;
-    if (!t) return;
-    // Round robin: the probing session goes to the back of the line.
-    this.waiting.delete(t);
-    this.waiting.add(t);
-    this.busy = true;
-    try {
-      if (await t.probe()) this.primaryUp(t);
-    } finally {
-      this.busy = false;
-      this.arm();
-    }
-  }
-}
-
-type Role = 'primary' | 'fallback';
 interface Inner {
   stream: TranscriptionStream;
   engine: TranscriptionEngine;
@@ -209,8 +105,6 @@ interface Inner {
   /** Ended by the idle release, at this session ms (what it had been written). */
   releasedAtMs?: number;
 }
-type Next = { role: Role; delayMs: number };
-
 class ResilientStream implements TranscriptionStream, ProbeTarget {
   private readonly out = new ResultQueue<TranscriptResult>();
   private readonly ring: ReplayRing;
@@ -219,9 +113,8 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
   /** The inner stream takes writes (false while reconnecting or switching). */
   private live = false;
   private epoch = 0;
-  private retries = 0;
-  private consecutive = 0;
-  private lastFailureAt = 0;
+  /** Failure counters for {@link decide}. */
+  private attempts: Attempts = NO_ATTEMPTS;
   private ending = false;
   private aborted = false;
   private probing = false;
@@ -260,7 +153,7 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
     } catch (err) {
       const pe = asProviderError(err);
       this.metrics.inc('engine_stream_failures_total', { engine: this.primary.name, code: pe.code ?? 'unknown' });
-      if (!this.fallback || !pe.retryable) throw err;
+      if (decideFirstOpen(pe, this.fallback !== undefined).action === 'give_up' || !this.fallback) throw err;
       this.degradedFrom = this.ring.writtenMs;
       this.inner = this.attach(await this.fallback.start(this.innerOptions()), this.fallback, 'fallback');
     }
@@ -363,7 +256,8 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
   }
 
   private async run(): Promise<void> {
-    let next: Next | ProviderError | undefined;
+    /** What to open next, or why to stop (the last failure). */
+    let next: { role: Role; delayMs: number } | ProviderError | undefined;
     /** The next open follows an idle release, not a failure (not counted as a retry). */
     let afterIdle = false;
     for (;;) {
@@ -373,42 +267,39 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
         if (this.aborted) return;
         this.live = false;
         this.inner = undefined;
-        if (this.probed) {
+        const end = classifyStreamEnd({ error: err, probed: this.probed !== undefined, idleReleased: inner.releasedAtMs !== undefined, endAsked: inner.ending, cutOff: inner.failure });
+        if (end.kind === 'switch_to_primary') {
           // The primary answered a probe and the fallback finished its last utterance: switch back.
-          const stream = this.probed;
+          const stream = this.probed!;
           this.probed = undefined;
           this.inner = this.attach(stream, this.primary, 'primary');
           this.live = true;
-          this.consecutive = 0;
+          this.attempts = { ...this.attempts, consecutive: 0 };
           continue;
         }
-        if (err === undefined && inner.releasedAtMs !== undefined && !inner.failure) {
+        if (end.kind === 'idle') {
           // Released for idleness and finished cleanly: everything it was written is transcribed.
-          this.coveredMs = Math.max(this.coveredMs, inner.releasedAtMs);
+          this.coveredMs = Math.max(this.coveredMs, inner.releasedAtMs!);
           this.trimRing();
           if (!this.speechSinceRelease) this.trimSilence();
           if (!(await this.waitForSpeech())) {
             if (this.aborted) return;
             // The session ended in silence: nothing is left to transcribe.
-            this.prober.remove(this);
-            this.closeDegraded(this.ring.writtenMs);
-            this.out.close();
+            this.finish();
             return;
           }
           next = { role: inner.role, delayMs: 0 };
-          this.consecutive = 0;
+          this.attempts = { ...this.attempts, consecutive: 0 };
           afterIdle = true;
-        } else if (err === undefined && inner.ending && !inner.failure) {
-          this.prober.remove(this);
-          this.closeDegraded(this.ring.writtenMs);
-          this.out.close();
+        } else if (end.kind === 'finished') {
+          this.finish();
           return;
         } else {
-          const pe = inner.failure ?? (err === undefined ? new ProviderError('stream ended before the end of audio', { retryable: true, code: 'stream_ended_early' }) : asProviderError(err));
+          const pe = end.error;
           this.metrics.inc('engine_stream_failures_total', { engine: inner.engine.name, code: pe.code ?? 'unknown' });
           this.log.warn({ engine: inner.engine.name, code: pe.code, retryable: pe.retryable }, 'engine_stream_failed');
           if (inner.role === 'primary') this.degradedFrom ??= this.coveredMs;
-          next = this.nextAfter(inner.role, pe, pe.refusedAtOpen ? 'open' : 'stream');
+          next = this.nextAfter(inner.role, pe, end.phase);
         }
       }
       if (next === undefined) return; // unreachable: the first stream is opened by open()
@@ -416,7 +307,7 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
         this.prober.remove(this);
         this.closeDegraded(this.ring.writtenMs);
         this.metrics.inc('engine_gave_up_total', { engine: this.primary.name });
-        this.log.warn({ code: next.code, retries: this.retries }, 'engine_gave_up');
+        this.log.warn({ code: next.code, retries: this.attempts.retries }, 'engine_gave_up');
         this.out.fail(next);
         return;
       }
@@ -445,41 +336,19 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
     }
   }
 
-  /**
-   * What to do after a stream of `role` failed with `pe`, either while it ran (`stream`) or when
-   * it was being opened (`open`): reopen an engine after a delay, or give up (the error).
-   */
-  private nextAfter(role: Role, pe: ProviderError, phase: 'stream' | 'open'): Next | ProviderError {
-    const now = Date.now();
-    if (now - this.lastFailureAt > BUDGET_REFILL_MS) this.retries = 0;
-    this.lastFailureAt = now;
-    this.retries += 1;
-    this.consecutive += 1;
-    // The first failure of a stream that was running is answered at once: the engine was fine a
-    // moment ago, and every second of waiting is a second of captions the clinician does not see.
-    const immediate = phase === 'stream' && this.consecutive === 1;
-    const delayMs = immediate ? 0 : Math.min(this.o.backoffMaxMs, this.o.backoffBaseMs * 2 ** Math.max(0, this.consecutive - 2));
-    const spent = this.retries > this.o.maxRetries;
-    if (!this.fallback) {
-      if (!pe.retryable || spent) return pe;
-      return { role, delayMs };
-    }
-    if (role === 'primary') {
-      const refused = phase === 'open' && OUTAGE_CODES.has(pe.code ?? '');
-      if (refused || !pe.retryable || spent || this.consecutive >= this.o.failoverAfter) {
-        // The fallback takes over at once: the clinician keeps getting text. `consecutive` is not
-        // reset here, so while neither engine opens, the attempts below keep backing off.
-        return { role: 'fallback', delayMs: 0 };
-      }
-      return { role: 'primary', delayMs };
-    }
-    // The fallback failed. While it runs it is reopened like the primary; when it cannot be opened
-    // (e.g. at its stream cap) the primary is tried again after the backoff, then the fallback,
-    // and so on: the recording continues and the repair pass fills the stretch in afterwards.
-    if (phase === 'stream' && pe.retryable) return { role: 'fallback', delayMs };
-    // At the end of audio nobody waits for more attempts: the repair pass covers the rest.
-    if (this.ending) return pe;
-    return { role: 'primary', delayMs: Math.max(delayMs, this.o.backoffBaseMs) };
+  /** The results are complete: closes the output after reporting any open degraded stretch. */
+  private finish(): void {
+    this.prober.remove(this);
+    this.closeDegraded(this.ring.writtenMs);
+    this.out.close();
+  }
+
+  /** Asks {@link decide} what follows `pe` and keeps its counters: the engine to open next, or the error to give up with. */
+  private nextAfter(role: Role, pe: ProviderError, phase: Phase): { role: Role; delayMs: number } | ProviderError {
+    const failure = { role, phase, retryable: pe.retryable, ...(pe.code === undefined ? {} : { code: pe.code }) };
+    const { decision, attempts } = decide(failure, this.attempts, { hasFallback: this.fallback !== undefined, ending: this.ending, now: Date.now() }, this.o);
+    this.attempts = attempts;
+    return decision.action === 'give_up' ? pe : decision;
   }
 
   private announceFailover(): void {
@@ -613,7 +482,7 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
           }
           this.out.push(mapped);
           this.coveredMs = Math.max(this.coveredMs, endMs);
-          this.consecutive = 0;
+          this.attempts = { ...this.attempts, consecutive: 0 };
           this.trimRing();
         } else if (endMs > this.coveredMs) this.out.push(mapped);
       }
@@ -650,9 +519,4 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
       };
     });
   }
-}
-
-function asProviderError(err: unknown): ProviderError {
-  if (err instanceof ProviderError) return err;
-  return new ProviderError((err as Error)?.message ?? 'engine failure', { retryable: true, code: (err as { code?: string })?.code ?? 'unknown', cause: err });
 }
