@@ -1,3 +1,4 @@
+// @ts-check
 // AudioWorklet: microphone audio at the context's rate → 16 kHz mono 16-bit PCM in 100 ms frames,
 // with the frame's RMS level in dBFS. Runs on the audio thread; posts transferable buffers.
 const TARGET_RATE = 16000;
@@ -15,14 +16,19 @@ class PcmDownsampler extends AudioWorkletProcessor {
     this.sumSquares = 0;
   }
 
+  /**
+   * @param {Float32Array[][]} inputs one input, its channels, 128 samples each
+   * @returns {boolean} true: keep the processor alive
+   */
   process(inputs) {
     const input = inputs[0];
-    if (!input || input.length === 0) return true;
+    const first = input?.[0];
+    if (!input || !first) return true;
     const channels = input.length;
-    const length = input[0].length;
+    const length = first.length;
     for (let i = 0; i < length; i++) {
       let s = 0;
-      for (let c = 0; c < channels; c++) s += input[c][i];
+      for (const channel of input) s += channel[i] ?? 0;
       s /= channels;
       // Box-filter decimation: average every input sample that falls in one output period.
       this.acc += s;

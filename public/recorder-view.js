@@ -1,3 +1,4 @@
+// @ts-check
 // What the recording page shows: the control bar (button, badge, timer, connection), the one message
 // line, the inline login, and the live transcript. recorder.js owns the session and its audio ledger
 // and calls these; nothing here talks to the server.
@@ -5,12 +6,18 @@ import { api } from './lib/api.js';
 import { $, h, setBusy } from './lib/dom.js';
 import { fmtClock, speakerName } from './lib/format.js';
 
+/** @typedef {import('../src/realtime/events.js').ServerToClientEvents} ServerToClientEvents */
+/** @typedef {Parameters<ServerToClientEvents['transcript:final']>[0]} FinalLine a confirmed line as the server sends it */
+/** @typedef {Parameters<ServerToClientEvents['transcript:partial']>[0]} PartialLine a provisional line */
+/** @typedef {'idle' | 'starting' | 'recording' | 'saving'} ButtonMode */
+
 const BASE_TITLE = document.title;
 
 // ---- control bar ------------------------------------------------------------------------------------
 /**
  * The record button: `idle` (● Record), `starting`, `recording` (■ Stop), `saving`. The busy states
  * keep focus on the button (aria-disabled, never `disabled`) so a keyboard user stays on the control.
+ * @param {ButtonMode} mode
  */
 export function setButton(mode) {
   const b = $('record');
@@ -18,21 +25,30 @@ export function setButton(mode) {
   b.textContent = { idle: '● Record', starting: 'Starting…', recording: '■ Stop', saving: 'Saving…' }[mode];
   b.setAttribute('aria-pressed', String(mode === 'recording' || mode === 'saving'));
   setBusy(b, mode === 'starting' || mode === 'saving');
-  for (const id of ['title', 'specialty', 'type']) $(id).disabled = mode !== 'idle';
+  $('title', HTMLInputElement).disabled = mode !== 'idle';
+  for (const id of ['specialty', 'type']) $(id, HTMLSelectElement).disabled = mode !== 'idle';
   const live = mode === 'recording' || mode === 'saving';
   $('rec-badge').hidden = !live;
   document.body.classList.toggle('is-recording', live);
   if (!live) document.title = BASE_TITLE;
 }
 
-/** The recorded time (audio captured, the same clock the server saves), in the bar and tab title. */
+/**
+ * The recorded time (audio captured, the same clock the server saves), in the bar and tab title.
+ * @param {number} ms
+ * @param {boolean} recording
+ */
 export function setElapsed(ms, recording) {
   const text = fmtClock(ms).padStart(5, '0');
   $('elapsed').textContent = text;
   if (recording) document.title = `● ${text} Recording · arogya-live`;
 }
 
-/** The connection line: one state, one text (`connected`, `reconnecting`, `offline`, `signed-out`). */
+/**
+ * The connection line: one state, one text.
+ * @param {'connected' | 'reconnecting' | 'offline' | 'signed-out'} state
+ * @param {string} text
+ */
 export function setConnection(state, text) {
   const el = $('connection');
   if (el.dataset.state === state && el.textContent === text) return; // no re-announcement
@@ -40,12 +56,17 @@ export function setConnection(state, text) {
   el.textContent = text;
 }
 
+/** @param {number} dbfs */
 export function setLevel(dbfs) {
-  $('level').value = Math.max(-60, Math.min(0, dbfs));
+  $('level', HTMLMeterElement).value = Math.max(-60, Math.min(0, dbfs));
 }
 
 // ---- messages -----------------------------------------------------------------------------------------
-/** The one message line under the bar (`ok`, `warn`, `error`). */
+/**
+ * The one message line under the bar.
+ * @param {'ok' | 'warn' | 'error'} kind
+ * @param {string} text
+ */
 export function showMessage(kind, text) {
   const el = $('message');
   el.className = `message ${kind}`;
@@ -58,7 +79,11 @@ export function hideMessage() {
 }
 export const messageKind = () => (!$('message').hidden ? $('message').className.replace('message ', '') : null);
 
-/** Saved: what was saved, how long, and the way to the transcript. */
+/**
+ * Saved: what was saved, how long, and the way to the transcript.
+ * @param {number | null} durationMs null when the page does not know it (the server ended the session)
+ * @param {string} transcriptionId
+ */
 export function showSaved(durationMs, transcriptionId) {
   const saved = $('saved');
   const what = durationMs === null ? 'Saved: the audio the server received and its transcript. ' : `Saved: ${fmtClock(durationMs)} of audio and its transcript. `;
@@ -70,7 +95,11 @@ export function hideSaved() {
 }
 
 // ---- the user's other live sessions ---------------------------------------------------------------
-/** Lists `sessions` with a Stop button each; `onStop(session, button)` saves one. */
+/**
+ * Lists `sessions` with a Stop button each; `onStop(session, button)` saves one.
+ * @param {import('../src/realtime/events.js').LiveSessionInfo[]} sessions
+ * @param {(session: import('../src/realtime/events.js').LiveSessionInfo, button: HTMLButtonElement) => void} onStop
+ */
 export function showLiveSessions(sessions, onStop) {
   const list = $('live-list');
   list.replaceChildren(
@@ -90,6 +119,7 @@ export function showLiveSessions(sessions, onStop) {
 }
 
 // ---- inline login (signed out during a recording) -----------------------------------------------------
+/** @param {string} text what the browser holds and what logging in does */
 export function showRelogin(text) {
   const panel = $('relogin');
   $('relogin-text').textContent = text;
@@ -98,6 +128,7 @@ export function showRelogin(text) {
     $('relogin-username').focus();
   }
 }
+/** @param {string} text */
 export function updateRelogin(text) {
   if (!$('relogin').hidden) $('relogin-text').textContent = text;
 }
@@ -106,7 +137,8 @@ export function hideRelogin() {
 }
 
 // ---- live transcript ----------------------------------------------------------------------------------
-const partials = new Map(); // segmentId → element
+/** @type {Map<string, HTMLElement>} segmentId → element */
+const partials = new Map();
 let follow = true; // keep the newest line in view until the reader scrolls away
 let programmatic = false;
 
@@ -118,6 +150,10 @@ export function clearTranscript() {
   $('jump-live').hidden = true;
 }
 
+/**
+ * @param {Pick<FinalLine, 'segmentId' | 'startMs' | 'text'> & { speaker?: string | null }} p
+ * @param {boolean} partial
+ */
 function segmentElement(p, partial) {
   const el = h('p', { class: partial ? 'segment partial' : 'segment final', attrs: { 'data-segment-id': p.segmentId } });
   el.append(h('span', { class: 'time', text: fmtClock(p.startMs) }));
@@ -128,6 +164,7 @@ function segmentElement(p, partial) {
   return el;
 }
 
+/** @param {PartialLine} p */
 export function showPartial(p) {
   const el = segmentElement(p, true);
   const old = partials.get(p.segmentId);
@@ -137,6 +174,7 @@ export function showPartial(p) {
   keepLive();
 }
 
+/** @param {FinalLine} p */
 export function showFinal(p) {
   const el = segmentElement(p, false);
   const old = partials.get(p.segmentId) ?? $('transcript').querySelector(`[data-segment-id="${CSS.escape(p.segmentId)}"]`);
@@ -146,7 +184,7 @@ export function showFinal(p) {
   // Only confirmed lines are announced (the transcript itself is not a live region: partials rewrite
   // it several times a second).
   $('announcer').append(h('p', { text: `${p.speaker ? `${speakerName(p.speaker)}: ` : ''}${p.text}` }));
-  while ($('announcer').childElementCount > 5) $('announcer').firstElementChild.remove();
+  while ($('announcer').childElementCount > 5) $('announcer').firstElementChild?.remove();
   keepLive();
 }
 
@@ -176,9 +214,14 @@ $('jump-live').addEventListener('click', () => {
   keepLive();
 });
 
-/** After a reload: the lines the server already stored for this session, so the page starts whole. */
+/**
+ * After a reload: the lines the server already stored for this session, so the page starts whole.
+ * @param {string} transcriptionId
+ */
 export async function showEarlierLines(transcriptionId) {
-  const t = await api('GET', `/api/transcriptions/${transcriptionId}`).catch(() => null);
+  const t = /** @type {Pick<import('../src/transcripts/types.js').TranscriptionDetail, 'segments'> | null} */ (
+    await api('GET', `/api/transcriptions/${transcriptionId}`).catch(() => null)
+  );
   clearTranscript();
   for (const s of t?.segments ?? []) {
     if (s.kind === 'gap') continue;

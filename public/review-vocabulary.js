@@ -1,14 +1,25 @@
+// @ts-check
 // Admin: a custom vocabulary per specialty (docs/review.md, "Custom vocabulary"). The terms are
 // edited in a table and saved as a whole on the version loaded (a stale save is refused and reloaded).
 // Server data goes into the DOM as textContent or input values only (CSP: script-src 'self').
 
-import { api } from './lib/api.js';
+import { api, ApiError } from './lib/api.js';
 import { $, h } from './lib/dom.js';
 import { fmtDate } from './lib/format.js';
 
+/** @typedef {import('../src/http/routes/vocabularies.js').VocabularyView} Vocabulary */
+/** @typedef {import('../src/transcription/port.js').VocabularyTerm} Term */
+
+/** @type {{ specialty: string, version: number, flash: (message: string) => void }} */
 const state = { specialty: 'PRIMARYCARE', version: 0, flash: () => {} };
 
-/** Wires the view's controls once; `flash(message)` is the page's notice. */
+/** @param {unknown} answer `{vocabulary}` from GET, PUT and publish */
+const vocabularyOf = (answer) => /** @type {{ vocabulary: Vocabulary }} */ (answer).vocabulary;
+
+/**
+ * Wires the view's controls once; `flash(message)` is the page's notice.
+ * @param {{ flash: (message: string) => void }} hooks
+ */
 export function initVocabulary({ flash }) {
   state.flash = flash;
   $('v-specialty').addEventListener('change', () => void loadVocabulary());
@@ -25,15 +36,15 @@ export function initVocabulary({ flash }) {
 export async function loadVocabulary() {
   const err = $('vocabulary-error');
   err.hidden = true;
-  state.specialty = $('v-specialty').value;
+  state.specialty = $('v-specialty', HTMLSelectElement).value;
   try {
-    const { vocabulary } = await api('GET', `/api/admin/vocabularies/${state.specialty}`);
-    show(vocabulary);
+    show(vocabularyOf(await api('GET', `/api/admin/vocabularies/${state.specialty}`)));
   } catch (e) {
     showError(e);
   }
 }
 
+/** @param {Vocabulary} v */
 function show(v) {
   state.version = v.version;
   $('v-terms').replaceChildren(...v.terms.map(termRow));
@@ -49,8 +60,9 @@ function show(v) {
   $('v-state').textContent = parts.join(' ');
 }
 
+/** @param {Term} t */
 function termRow(t) {
-  const input = (name, label, value) => h('input', { attrs: { name, value: value ?? '', 'aria-label': label, autocomplete: 'off', spellcheck: 'false', maxlength: 256 } });
+  const input = (/** @type {string} */ name, /** @type {string} */ label, /** @type {string | undefined} */ value) => h('input', { attrs: { name, value: value ?? '', 'aria-label': label, autocomplete: 'off', spellcheck: 'false', maxlength: 256 } });
   const remove = h('button', { class: 'secondary', text: 'Remove', attrs: { type: 'button' } });
   const row = h(
     'tr',
@@ -65,11 +77,16 @@ function termRow(t) {
 }
 
 function termsInTable() {
+  /** @type {Term[]} */
   const terms = [];
   for (const row of $('v-terms').querySelectorAll('tr')) {
-    const get = (name) => row.querySelector(`input[name="${name}"]`).value.trim();
+    const get = (/** @type {keyof Term} */ name) => {
+      const input = row.querySelector(`input[name="${name}"]`);
+      return input instanceof HTMLInputElement ? input.value.trim() : '';
+    };
     const phrase = get('phrase');
     if (!phrase) continue;
+    /** @type {Term} */
     const term = { phrase };
     if (get('soundsLike')) term.soundsLike = get('soundsLike');
     if (get('displayAs')) term.displayAs = get('displayAs');
@@ -82,14 +99,13 @@ async function save() {
   const err = $('vocabulary-error');
   err.hidden = true;
   try {
-    const { vocabulary } = await api('PUT', `/api/admin/vocabularies/${state.specialty}`, { version: state.version, terms: termsInTable() });
+    const vocabulary = vocabularyOf(await api('PUT', `/api/admin/vocabularies/${state.specialty}`, { version: state.version, terms: termsInTable() }));
     show(vocabulary);
     state.flash(`Vocabulary saved (${vocabulary.terms.length} terms).`);
   } catch (e) {
-    if (e.code === 'vocabulary_conflict') {
+    if (e instanceof ApiError && e.code === 'vocabulary_conflict') {
       showError(new Error('Someone else changed this vocabulary; it was reloaded. Apply your change again.'));
-      const { vocabulary } = await api('GET', `/api/admin/vocabularies/${state.specialty}`);
-      show(vocabulary);
+      show(vocabularyOf(await api('GET', `/api/admin/vocabularies/${state.specialty}`)));
       return;
     }
     showError(e);
@@ -98,13 +114,13 @@ async function save() {
 
 async function publish() {
   try {
-    const { vocabulary } = await api('POST', `/api/admin/vocabularies/${state.specialty}/publish`);
-    show(vocabulary);
+    show(vocabularyOf(await api('POST', `/api/admin/vocabularies/${state.specialty}/publish`)));
   } catch (e) {
     showError(e);
   }
 }
 
+/** @param {unknown} e */
 function showError(e) {
   const el = $('vocabulary-error');
   el.textContent = e instanceof Error ? e.message : String(e);

@@ -1,39 +1,61 @@
+// @ts-check
 // Reviewer workspace: list/search transcriptions, read one with its recording, admin users and audit.
 // Plain ES module, no build step. Every piece of server data goes into the DOM as textContent, never
 // as HTML; no inline styles or handlers (CSP: script-src 'self'; style-src 'self').
 
 import { initReview, markSeen, onPlaybackTime, showReview } from './review-edit.js';
-import { api as request, apiHooks } from './lib/api.js';
-import { $, h } from './lib/dom.js';
+import { api, apiHooks, ApiError } from './lib/api.js';
+import { $, fillOptions, h } from './lib/dom.js';
 import { fmtClock, fmtDate, fmtDateSeconds, speakerName } from './lib/format.js';
 import { mountLoginForm } from './lib/login-form.js';
 import { loadSettings } from './lib/settings.js';
-import { fillSpecialties, specialtyName } from './lib/specialties.js';
+import { SPECIALTIES, specialtyName } from './lib/specialties.js';
 import { describeStatus, statusBadge } from './lib/status.js';
 import { initVocabulary, loadVocabulary } from './review-vocabulary.js';
 
-apiHooks.onUnauthenticated = () => showLogin();
-const api = (method, path, body) => request(method, path, body);
+/** @typedef {import('./lib/login-form.js').User} User */
+/** @typedef {import('./review-edit.js').Transcript} Transcript */
+/** @typedef {import('../src/transcripts/types.js').Segment} Segment */
+/** @typedef {import('../src/transcripts/types.js').TranscriptionSummary} ListItem */
+/** @typedef {import('../src/http/routes/admin.js').PublicUser & { redactPhi?: boolean }} AdminUser */
+/** @typedef {import('../src/audit/audit-reader.js').AuditRow} AuditRow */
+/** @typedef {{ items: T[], nextCursor: string | null }} Page @template T */
 
+apiHooks.onUnauthenticated = () => showLogin();
+
+/**
+ * @type {{
+ *   me: User | null, listCursor: string | null, listQuery: string, auditCursor: string | null, auditQuery: string,
+ *   currentId: string | null, segments: Segment[], currentIndex: number,
+ * }}
+ */
 const state = { me: null, listCursor: null, listQuery: '', auditCursor: null, auditQuery: '', currentId: null, segments: [], currentIndex: -1 };
 
+/**
+ * @param {HTMLElement} el
+ * @param {unknown} err
+ */
 function showError(el, err) {
   el.textContent = err instanceof Error ? err.message : String(err);
   el.hidden = false;
 }
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let flashTimer;
+/** @param {string} message */
 function flash(message) {
   const el = $('flash');
   el.textContent = message;
   el.hidden = false;
-  clearTimeout(flash.timer);
-  flash.timer = setTimeout(() => (el.hidden = true), 5000);
+  clearTimeout(flashTimer);
+  flashTimer = setTimeout(() => (el.hidden = true), 5000);
 }
+const audioEl = () => $('t-audio', HTMLAudioElement);
 
 // ---------- login ----------
 function showLogin() {
   state.me = null;
   // Nothing the previous user saw may stay in the page for the next one.
-  const audio = $('t-audio');
+  const audio = audioEl();
   audio.pause();
   audio.removeAttribute('src');
   audio.load();
@@ -41,7 +63,7 @@ function showLogin() {
   state.segments = [];
   for (const id of ['list-body', 't-segments', 't-meta', 'users-body', 'audit-body', 'v-terms']) $(id).replaceChildren();
   $('t-title').textContent = '';
-  $('search-form').reset();
+  $('search-form', HTMLFormElement).reset();
   $('app').hidden = true;
   $('whoami').hidden = true;
   $('nav').hidden = true;
@@ -50,8 +72,8 @@ function showLogin() {
 }
 
 mountLoginForm($('login-form'), (user) => enter(user));
-fillSpecialties($('f-specialty'));
-fillSpecialties($('v-specialty'));
+fillOptions($('f-specialty', HTMLSelectElement), SPECIALTIES);
+fillOptions($('v-specialty', HTMLSelectElement), SPECIALTIES);
 initVocabulary({ flash });
 
 $('logout').addEventListener('click', async () => {
@@ -59,6 +81,7 @@ $('logout').addEventListener('click', async () => {
   showLogin();
 });
 
+/** @param {User} user */
 async function enter(user) {
   state.me = user;
   $('login-view').hidden = true;
@@ -67,7 +90,7 @@ async function enter(user) {
   $('nav').hidden = false;
   $('me-name').textContent = user.username;
   $('me-role').textContent = user.role;
-  for (const el of document.querySelectorAll('.admin-only')) el.hidden = user.role !== 'admin';
+  for (const el of document.querySelectorAll('.admin-only')) if (el instanceof HTMLElement) el.hidden = user.role !== 'admin';
   $('f-clinician-field').hidden = user.role === 'clinician';
   if (user.role !== 'clinician') loadClinicians().catch(() => {});
   await loadSettings();
@@ -76,38 +99,39 @@ async function enter(user) {
 }
 
 async function loadClinicians() {
-  const { items } = await api('GET', '/api/transcriptions/clinicians');
+  const { items } = /** @type {{ items: { id: string, username: string }[] }} */ (await api('GET', '/api/transcriptions/clinicians'));
   const sel = $('f-clinician');
   sel.replaceChildren(h('option', { text: 'Any', attrs: { value: '' } }), ...items.map((c) => h('option', { text: c.username, attrs: { value: c.id } })));
 }
 
 // ---------- routing (hash) ----------
 async function route() {
-  if (!state.me) return;
+  const me = state.me;
+  if (!me) return;
   const hash = location.hash || '#/';
   const views = { list: $('list-view'), transcript: $('transcript-view'), users: $('users-view'), vocabulary: $('vocabulary-view'), audit: $('audit-view') };
-  const show = (name) => {
+  const show = (/** @type {keyof typeof views} */ name) => {
     for (const [k, el] of Object.entries(views)) el.hidden = k !== name;
-    for (const [tab, view] of [['tab-list', 'list'], ['tab-users', 'users'], ['tab-vocabulary', 'vocabulary'], ['tab-audit', 'audit']]) {
+    for (const [tab, view] of /** @type {const} */ ([['tab-list', 'list'], ['tab-users', 'users'], ['tab-vocabulary', 'vocabulary'], ['tab-audit', 'audit']])) {
       if (view === name || (name === 'transcript' && view === 'list')) $(tab).setAttribute('aria-current', 'page');
       else $(tab).removeAttribute('aria-current');
     }
   };
   const m = /^#\/t\/([0-9a-f-]{36})(?:@(\d+))?$/.exec(hash);
-  if (m) {
+  if (m?.[1]) {
     show('transcript');
     await openTranscript(m[1], m[2] ? Number(m[2]) : undefined);
     return;
   }
-  $('t-audio').pause();
+  audioEl().pause();
   state.currentId = null;
-  if (hash === '#/users' && state.me.role === 'admin') {
+  if (hash === '#/users' && me.role === 'admin') {
     show('users');
     await loadUsers();
-  } else if (hash === '#/vocabulary' && state.me.role === 'admin') {
+  } else if (hash === '#/vocabulary' && me.role === 'admin') {
     show('vocabulary');
     await loadVocabulary();
-  } else if (hash === '#/audit' && state.me.role === 'admin') {
+  } else if (hash === '#/audit' && me.role === 'admin') {
     show('audit');
     loadAuditUsers().catch(() => {});
     await loadAudit(true);
@@ -115,28 +139,38 @@ async function route() {
     show('list');
   }
 }
-window.addEventListener('hashchange', () => route().catch((e) => flash(e.message)));
+window.addEventListener('hashchange', () => route().catch((/** @type {unknown} */ e) => flash(e instanceof Error ? e.message : String(e))));
 
 // ---------- list ----------
-/** Dates from <input type=date> are local days; the API takes instants, `to` exclusive. */
+/**
+ * Dates from <input type=date> are local days; the API takes instants, `to` exclusive.
+ * @param {string} value `YYYY-MM-DD`
+ */
 function localDayStart(value, plusDays = 0) {
-  const [y, mo, d] = value.split('-').map(Number);
+  const [y = 0, mo = 1, d = 1] = value.split('-').map(Number);
   return new Date(y, mo - 1, d + plusDays).toISOString();
 }
+/** @param {string} id an <input> or <select> of a filter form */
+const fieldValue = (id) => {
+  const el = $(id);
+  if (!(el instanceof HTMLInputElement || el instanceof HTMLSelectElement)) throw new Error(`#${id} is not a field`);
+  return el.value;
+};
 
 function listParams() {
   const p = new URLSearchParams();
-  const q = $('f-q').value.trim();
+  const q = fieldValue('f-q').trim();
   if (q) p.set('q', q);
   for (const name of ['clinician', 'specialty', 'status']) {
-    const v = $(`f-${name}`).value;
+    const v = fieldValue(`f-${name}`);
     if (v) p.set(name, v);
   }
-  if ($('f-from').value) p.set('from', localDayStart($('f-from').value));
-  if ($('f-to').value) p.set('to', localDayStart($('f-to').value, 1));
+  if (fieldValue('f-from')) p.set('from', localDayStart(fieldValue('f-from')));
+  if (fieldValue('f-to')) p.set('to', localDayStart(fieldValue('f-to'), 1));
   return p;
 }
 
+/** @param {boolean} reset a new query (true) or the next page (false) */
 async function loadList(reset) {
   const err = $('list-error');
   err.hidden = true;
@@ -148,7 +182,7 @@ async function loadList(reset) {
   if (!reset && state.listCursor) p.set('cursor', state.listCursor);
   $('list-table').setAttribute('aria-busy', 'true');
   try {
-    const page = await api('GET', `/api/transcriptions?${p}`);
+    const page = /** @type {Page<ListItem>} */ (await api('GET', `/api/transcriptions?${p}`));
     const body = $('list-body');
     if (reset) body.replaceChildren();
     for (const item of page.items) body.append(...listRows(item));
@@ -162,6 +196,7 @@ async function loadList(reset) {
   }
 }
 
+/** @param {ListItem} item */
 function listRows(item) {
   const link = h('a', { class: 'open', text: item.title || 'Untitled', attrs: { href: `#/t/${item.id}` } });
   const row = h(
@@ -194,16 +229,20 @@ $('search-form').addEventListener('reset', () => {
 $('load-more').addEventListener('click', () => loadList(false));
 
 // ---------- transcript ----------
+/**
+ * @param {string} id
+ * @param {number} [atMs] where to start playing
+ */
 async function openTranscript(id, atMs) {
-  const audio = $('t-audio');
+  const audio = audioEl();
   if (state.currentId !== id) {
     audio.pause();
     state.currentId = id;
     let t;
     try {
-      t = await api('GET', `/api/transcriptions/${id}`);
+      t = /** @type {Transcript} */ (await api('GET', `/api/transcriptions/${id}`));
     } catch (e) {
-      $('t-title').textContent = e.status === 404 ? 'Transcription not found' : 'Could not load the transcription';
+      $('t-title').textContent = e instanceof ApiError && e.status === 404 ? 'Transcription not found' : 'Could not load the transcription';
       $('t-meta').replaceChildren();
       $('t-segments').replaceChildren();
       $('t-banner').hidden = true;
@@ -217,6 +256,7 @@ async function openTranscript(id, atMs) {
   if (atMs !== undefined) seek(atMs);
 }
 
+/** @param {Transcript} t */
 function renderTranscript(t) {
   $('t-title').textContent = t.title || 'Untitled';
   const meta = [
@@ -235,6 +275,7 @@ function renderTranscript(t) {
   const banner = $('t-banner');
   const provisional = t.segments.filter((s) => s.kind === 'provisional').length;
   const gaps = t.segments.filter((s) => s.kind === 'gap').length;
+  /** @type {string[]} */
   const notes = [];
   const status = describeStatus(t);
   if (status.sentence) notes.push(status.sentence);
@@ -246,12 +287,12 @@ function renderTranscript(t) {
   const waiting = stretches.filter((r) => r.status === 'pending' || r.status === 'running').length;
   if (repaired.length) notes.push(`${repaired.length} stretch${repaired.length > 1 ? 'es' : ''} transcribed by the backup engine during an outage ${repaired.length > 1 ? 'were' : 'was'} re-transcribed from the recording; marked Repaired below.`);
   if (waiting) notes.push(`${waiting} stretch${waiting > 1 ? 'es' : ''} from an engine outage ${waiting > 1 ? 'are' : 'is'} waiting to be re-transcribed.`);
-  const isRepaired = (s) => s.kind === 'final' && repaired.some((r) => s.startMs + s.endMs >= 2 * r.fromMs && s.startMs + s.endMs <= 2 * r.toMs);
+  const isRepaired = (/** @type {Segment} */ s) => s.kind === 'final' && repaired.some((r) => s.startMs + s.endMs >= 2 * r.fromMs && s.startMs + s.endMs <= 2 * r.toMs);
   banner.textContent = notes.join(' ');
   banner.hidden = notes.length === 0;
   banner.classList.toggle('danger', status.key === 'failed');
 
-  const audio = $('t-audio');
+  const audio = audioEl();
   audio.removeAttribute('src');
   if (t.recording.available) {
     audio.src = `/api/transcriptions/${t.id}/audio`;
@@ -267,7 +308,6 @@ function renderTranscript(t) {
 
   state.segments = t.segments;
   state.currentIndex = -1;
-  state.transcript = t;
   const list = $('t-segments');
   list.replaceChildren();
   // The offline engine gives no speakers: hide the column rather than show it empty.
@@ -307,8 +347,9 @@ async function reloadTranscript() {
   await openTranscript(id);
 }
 
+/** @param {number} ms */
 function seek(ms) {
-  const audio = $('t-audio');
+  const audio = audioEl();
   if (audio.hidden) return;
   audio.currentTime = ms / 1000;
   highlight(ms);
@@ -320,12 +361,15 @@ $('t-segments').addEventListener('click', (e) => {
   // The review controls in a line (Edit button, editor) do their own thing; see review-edit.js.
   if (e.target instanceof Element && e.target.closest('.seg-edit, .seg-editor')) return;
   const li = e.target instanceof Element ? e.target.closest('li.seg') : null;
-  if (!li) return;
+  if (!(li instanceof HTMLElement)) return;
   const seg = state.segments[Number(li.dataset.index)];
   if (seg) seek(seg.startMs);
 });
 
-/** Index of the last segment starting at or before `ms` that has not ended (binary search). */
+/**
+ * Index of the last segment starting at or before `ms` that has not ended (binary search).
+ * @param {number} ms
+ */
 function segmentAt(ms) {
   const segs = state.segments;
   let lo = 0;
@@ -333,14 +377,16 @@ function segmentAt(ms) {
   let found = -1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    if (segs[mid].startMs <= ms) {
+    if ((segs[mid]?.startMs ?? Infinity) <= ms) {
       found = mid;
       lo = mid + 1;
     } else hi = mid - 1;
   }
-  return found >= 0 && ms < Math.max(segs[found].endMs, segs[found].startMs + 1) ? found : -1;
+  const seg = segs[found];
+  return seg && ms < Math.max(seg.endMs, seg.startMs + 1) ? found : -1;
 }
 
+/** @param {number} ms */
 function highlight(ms) {
   const idx = segmentAt(ms);
   if (idx === state.currentIndex) return;
@@ -357,26 +403,27 @@ function highlight(ms) {
   const r = li.getBoundingClientRect();
   if (r.top < 0 || r.bottom > window.innerHeight) li.scrollIntoView({ block: 'nearest' });
 }
-$('t-audio').addEventListener('timeupdate', () => {
-  highlight($('t-audio').currentTime * 1000);
-  onPlaybackTime($('t-audio').currentTime * 1000);
+audioEl().addEventListener('timeupdate', () => {
+  highlight(audioEl().currentTime * 1000);
+  onPlaybackTime(audioEl().currentTime * 1000);
 });
-$('t-audio').addEventListener('seeked', () => highlight($('t-audio').currentTime * 1000));
+audioEl().addEventListener('seeked', () => highlight(audioEl().currentTime * 1000));
 
 // ---------- admin: users ----------
 async function loadUsers() {
   const err = $('users-error');
   err.hidden = true;
   try {
-    const { items } = await api('GET', '/api/admin/users');
+    const { items } = /** @type {Page<AdminUser>} */ (await api('GET', '/api/admin/users'));
     $('users-body').replaceChildren(...items.map(userRow));
   } catch (e) {
     showError(err, e);
   }
 }
 
+/** @param {AdminUser} u */
 function userRow(u) {
-  const self = u.id === state.me.id;
+  const self = u.id === state.me?.id;
   const roleSel = h('select', { attrs: { 'aria-label': `Role of ${u.username}` } });
   for (const r of ['clinician', 'reviewer', 'admin']) {
     const o = h('option', { text: r, attrs: { value: r } });
@@ -435,6 +482,11 @@ function userRow(u) {
   );
 }
 
+/**
+ * @param {AdminUser} u
+ * @param {{ role?: string, disabled?: boolean, password?: string }} patch
+ * @param {string} message what the flash says once done
+ */
 async function updateUser(u, patch, message) {
   const err = $('users-error');
   err.hidden = true;
@@ -452,8 +504,8 @@ $('user-add').addEventListener('submit', async (e) => {
   const err = $('users-error');
   err.hidden = true;
   try {
-    const { user } = await api('POST', '/api/admin/users', { username: $('u-username').value, role: $('u-role').value, password: $('u-password').value });
-    e.target.reset();
+    const { user } = /** @type {{ user: AdminUser }} */ (await api('POST', '/api/admin/users', { username: fieldValue('u-username'), role: fieldValue('u-role'), password: fieldValue('u-password') }));
+    $('user-add', HTMLFormElement).reset();
     flash(`User ${user.username} added.`);
     await loadUsers();
   } catch (error) {
@@ -462,21 +514,22 @@ $('user-add').addEventListener('submit', async (e) => {
 });
 
 // ---------- admin: audit ----------
+/** @param {boolean} reset a new filter (true) or the next page (false) */
 async function loadAudit(reset) {
   const err = $('audit-error');
   err.hidden = true;
   if (reset) {
     const p = new URLSearchParams();
-    for (const name of ['action', 'outcome', 'actor']) if ($(`a-${name}`).value) p.set(name, $(`a-${name}`).value);
-    if ($('a-from').value) p.set('from', localDayStart($('a-from').value));
-    if ($('a-to').value) p.set('to', localDayStart($('a-to').value, 1));
+    for (const name of ['action', 'outcome', 'actor']) if (fieldValue(`a-${name}`)) p.set(name, fieldValue(`a-${name}`));
+    if (fieldValue('a-from')) p.set('from', localDayStart(fieldValue('a-from')));
+    if (fieldValue('a-to')) p.set('to', localDayStart(fieldValue('a-to'), 1));
     state.auditQuery = p.toString();
     state.auditCursor = null;
   }
   const p = new URLSearchParams(state.auditQuery);
   if (!reset && state.auditCursor) p.set('cursor', state.auditCursor);
   try {
-    const page = await api('GET', `/api/admin/audit?${p}`);
+    const page = /** @type {Page<AuditRow>} */ (await api('GET', `/api/admin/audit?${p}`));
     const body = $('audit-body');
     if (reset) body.replaceChildren();
     for (const r of page.items) {
@@ -501,25 +554,29 @@ async function loadAudit(reset) {
   }
 }
 /** "Transcription "Knee follow-up"" with a link, or "User alice": names, not UUIDs (the id stays in a tooltip). */
+/** @param {AuditRow} r */
 function auditTarget(r) {
   if (!r.targetId) return document.createTextNode('—');
-  const kind = { transcription: 'Transcript', user: 'User', live_session: 'Live session' }[r.targetType] ?? r.targetType ?? '';
+  /** @type {Record<string, string>} */
+  const kinds = { transcription: 'Transcript', user: 'User', live_session: 'Live session' };
+  const kind = (r.targetType && kinds[r.targetType]) ?? r.targetType ?? '';
   const name = r.targetLabel ?? (r.targetType === 'transcription' ? 'deleted or untitled' : `${r.targetId.slice(0, 8)}…`);
   const label = r.targetType === 'transcription' && r.targetLabel !== null ? h('a', { text: `“${name || 'Untitled'}”`, attrs: { href: `#/t/${r.targetId}` } }) : document.createTextNode(name);
   return h('span', { attrs: { title: r.targetId } }, `${kind} `, label);
 }
 
 /** Details collapsed: a summary line, and each field on its own line when opened. */
+/** @param {Record<string, unknown> | null} details */
 function auditDetails(details) {
   const entries = Object.entries(details ?? {});
   if (!entries.length) return null;
-  const line = ([k, v]) => h('li', {}, h('span', { class: 'muted', text: `${k}: ` }), Array.isArray(v) ? `${v.length} item${v.length === 1 ? '' : 's'}${v.length ? ` (${v.join(', ')})` : ''}` : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
+  const line = (/** @type {[string, unknown]} */ [k, v]) => h('li', {}, h('span', { class: 'muted', text: `${k}: ` }), Array.isArray(v) ? `${v.length} item${v.length === 1 ? '' : 's'}${v.length ? ` (${v.join(', ')})` : ''}` : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
   return h('details', {}, h('summary', { text: entries.map(([k, v]) => (Array.isArray(v) ? `${k} (${v.length})` : k)).join(', ') }), h('ul', {}, ...entries.map(line)));
 }
 
 async function loadAuditUsers() {
-  if ($('a-actor').options.length > 1) return;
-  const { items } = await api('GET', '/api/admin/users');
+  if ($('a-actor', HTMLSelectElement).options.length > 1) return;
+  const { items } = /** @type {Page<AdminUser>} */ (await api('GET', '/api/admin/users'));
   $('a-actor').append(...items.map((u) => h('option', { text: u.username, attrs: { value: u.id } })));
 }
 
@@ -533,7 +590,7 @@ $('audit-more').addEventListener('click', () => loadAudit(false));
 initReview({ reload: reloadTranscript, render: renderTranscript, flash });
 (async () => {
   try {
-    const { user } = await api('GET', '/api/auth/me');
+    const { user } = /** @type {{ user: User }} */ (await api('GET', '/api/auth/me'));
     await enter(user);
   } catch {
     showLogin();

@@ -15,7 +15,8 @@ export class ApiError extends Error {
 }
 
 /** Hooks a page sets: what to do when a request finds the user signed out. */
-export const apiHooks = { /** @type {(() => void) | null} */ onUnauthenticated: null };
+/** @type {{ onUnauthenticated: (() => void) | null }} */
+export const apiHooks = { onUnauthenticated: null };
 
 /**
  * `api('GET', '/api/…')` or `api('POST', path, body)`; resolves to the JSON body (undefined for 204).

@@ -36,6 +36,15 @@ export function h(tag, opts = {}, ...children) {
 }
 
 /**
+ * Appends an <option> per `[value, label]` (after any already there, e.g. "Any").
+ * @param {HTMLSelectElement} select
+ * @param {readonly (readonly [string, string])[]} options
+ */
+export function fillOptions(select, options) {
+  for (const [value, label] of options) select.append(h('option', { text: label, attrs: { value } }));
+}
+
+/**
  * Busy without `disabled`: a disabled button drops keyboard focus to <body>, so a clinician who
  * pressed Record with the keyboard had to Tab five times back to Stop. aria-disabled keeps the focus
  * where it is; the click handlers check `isBusy` and ignore the press.

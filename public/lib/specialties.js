@@ -1,7 +1,8 @@
 // @ts-check
 // The specialties a session can have, with the words people read. The codes are the server's
 // (src/transcripts/types.ts SPECIALTIES): `npm run typecheck` refuses a code the server does not have or
-// a missing one (a Record over the server's type), and test/unit/public-specialties.test.ts checks the order.
+// a missing one (a Record over the server's type), and test/unit/public/specialties-format.test.ts checks
+// the order. DOM-free, so the tests import it (a <select> is filled with fillOptions from dom.js).
 
 /** @typedef {import('../../src/transcripts/types.js').Specialty} Specialty */
 
@@ -20,16 +21,3 @@ export const SPECIALTIES = /** @type {[Specialty, string][]} */ (Object.entries(
 
 /** "Cardiology" for `CARDIOLOGY`; an unknown code as it is. */
 export const specialtyName = (/** @type {string} */ code) => (Object.hasOwn(LABELS, code) ? LABELS[/** @type {Specialty} */ (code)] : code);
-
-/**
- * Fills a <select> with the specialty list (after any options already in it, e.g. "Any").
- * @param {HTMLSelectElement} select
- */
-export function fillSpecialties(select) {
-  for (const [value, label] of SPECIALTIES) {
-    const o = document.createElement('option');
-    o.value = value;
-    o.textContent = label;
-    select.append(o);
-  }
-}

@@ -39,6 +39,8 @@ const auditQuery = z
   .strict();
 
 const publicUser = (u: User) => ({ id: u.id, username: u.username, role: u.role, disabled: u.disabled, createdAt: u.createdAt.toISOString() });
+/** A user as the admin API sends it (the admin page types its answers with it). */
+export type PublicUser = ReturnType<typeof publicUser>;
 
 /**
  * Admin-only: user management (`GET/POST /api/admin/users`, `PATCH /api/admin/users/:id`) and the

@@ -30,6 +30,8 @@ const view = (v: SpecialtyVocabulary, engine: string) => ({
   engine,
   transcribe: v.engine ? { name: v.engine.name, version: v.engine.version, state: v.engine.state, failure: v.engine.failure, checkedAt: v.engine.checkedAt?.toISOString() ?? null } : null,
 });
+/** A vocabulary as the API sends it (the admin page types its answers with it). */
+export type VocabularyView = ReturnType<typeof view>;
 
 /**
  * Admin-only custom vocabularies per specialty (docs/review.md, "Custom vocabulary"):

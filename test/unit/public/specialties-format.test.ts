@@ -1,13 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { SPECIALTIES as SERVER_SPECIALTIES } from '../../../src/transcripts/types.js';
-// @ts-expect-error -- a browser module in plain JS (public/), checked by tsconfig.public.json, not here
 import { fmtSpan, fmtClock, speakerName } from '../../../public/lib/format.js';
-// @ts-expect-error -- as above
 import { SPECIALTIES, specialtyName } from '../../../public/lib/specialties.js';
 
 describe('public/lib/specialties.js', () => {
   it('lists exactly the server\'s specialty codes, in the server\'s order (the first is the page\'s default)', () => {
-    expect(SPECIALTIES.map(([code]: [string, string]) => code)).toEqual([...SERVER_SPECIALTIES]);
+    expect(SPECIALTIES.map(([code]) => code)).toEqual([...SERVER_SPECIALTIES]);
   });
 
   it('names a known code in words and leaves an unknown one (or an inherited property name) as it is', () => {
