@@ -6,9 +6,9 @@ import { MAX_SOCKET_MESSAGE_BYTES } from '../config/limits.js';
 import type { UserRepository, User } from '../auth/users.js';
 import { AppError, errorAck, toAppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
+import { originAllowed } from '../lib/origin.js';
 import { RepeatedWarnings } from '../lib/repeated-warnings.js';
 import { SOCKET_IO_PING_INTERVAL_MS, SOCKET_IO_PING_TIMEOUT_MS } from '../lib/timeouts.js';
-import { originAllowed } from '../http/middleware/origin.js';
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from './events.js';
 
 export type AppServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
