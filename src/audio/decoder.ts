@@ -32,8 +32,13 @@ export interface AudioDecoder {
   end(): Buffer;
 }
 
-/** Throws {@link UnsupportedAudioFormatError} unless `createDecoder` would accept these options. */
-export function assertSupportedFormat(opts: Pick<DecoderOptions, 'encoding' | 'sampleRate' | 'channels'>): void {
+/**
+ * Throws {@link UnsupportedAudioFormatError} unless `createDecoder` would accept these options; after
+ * it, `opts` has a known encoding and is mono.
+ */
+export function assertSupportedFormat<T extends { encoding: string; sampleRate?: number | undefined; channels?: number | undefined }>(
+  opts: T,
+): asserts opts is T & { encoding: AudioEncoding; channels?: 1 | undefined } {
   if (!['pcm_s16le', 'webm_opus', 'ogg_opus'].includes(opts.encoding)) {
     throw new UnsupportedAudioFormatError('unknown encoding');
   }

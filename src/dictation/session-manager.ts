@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
-import { assertSupportedFormat, createLiveDecoder, pcmMs, type OpusHeadInfo } from '../audio/index.js';
+import { createLiveDecoder, pcmMs, type OpusHeadInfo } from '../audio/index.js';
 import { AppError } from '../lib/app-error.js';
-import { containsNul, withoutBidiControls } from '../lib/text.js';
+import { withoutBidiControls } from '../lib/text.js';
 import type { Logger } from '../lib/logger.js';
 import { noopMetrics, type MetricsHooks } from '../lib/metrics-hooks.js';
 import type { ServiceMetrics } from '../metrics/metrics.js';
@@ -12,20 +11,8 @@ import type { TranscriptionEngine, TranscriptionStream } from '../transcription/
 import type { DictationRepository, ResumableTranscription } from './dictation-repo.js';
 import { LiveSession, type LiveSessionLimits } from './live-session.js';
 import { ProgressBatcher } from './progress-batcher.js';
-import type { EndReason, LiveSessionInfo, SessionProblem, SessionSink } from './types.js';
+import type { EndReason, LiveSessionInfo, SessionProblem, SessionSink, StartRequest } from './types.js';
 import { RepeatedWarnings } from '../lib/repeated-warnings.js';
-
-export const startSchema = z.object({
-  title: z.string().max(200).optional(),
-  specialty: z.enum(['PRIMARYCARE', 'CARDIOLOGY', 'NEUROLOGY', 'ONCOLOGY', 'RADIOLOGY', 'UROLOGY']).default('PRIMARYCARE'),
-  type: z.enum(['CONVERSATION', 'DICTATION']).default('CONVERSATION'),
-  audio: z.object({
-    encoding: z.string().max(32),
-    sampleRate: z.number().int().positive().max(192_000).optional(),
-    channels: z.number().int().positive().max(8).optional(),
-  }),
-});
-export type StartRequest = z.infer<typeof startSchema>;
 
 /**
  * Most audio a continuation after a crash transcribes again: from the end of the last final the dead
@@ -107,22 +94,12 @@ export class SessionManager {
   }
 
   /**
-   * Starts a session for `userId`.
-   * @throws AppError `too_many_sessions`, `capacity_exceeded`, `invalid_payload`,
-   *   `unsupported_audio_format`, `server_shutdown`, `transcriber_unavailable`
+   * Starts a session for `userId`; `req` is validated at the edge (src/realtime/payloads.ts).
+   * @throws AppError `too_many_sessions`, `capacity_exceeded`, `server_shutdown`, `transcriber_unavailable`
    */
-  async start(userId: string, payload: unknown): Promise<{ sessionId: string; transcriptionId: string }> {
+  async start(userId: string, req: StartRequest): Promise<{ sessionId: string; transcriptionId: string }> {
     if (this.draining) throw new AppError('server_shutdown');
-    const parsed = startSchema.safeParse(payload);
-    // PostgreSQL cannot store U+0000: a NUL in the title would fail the insert as a 500.
-    if (parsed.success && containsNul(parsed.data)) throw new AppError('invalid_payload', 'Invalid or missing: title.');
-    if (!parsed.success) {
-      const fields = [...new Set(parsed.error.issues.map((i) => i.path.join('.') || '(payload)'))];
-      throw new AppError('invalid_payload', `Invalid or missing: ${fields.join(', ')}.`);
-    }
-    const req = parsed.data;
-    const encoding = req.audio.encoding as 'pcm_s16le' | 'webm_opus' | 'ogg_opus';
-    assertSupportedFormat({ encoding, sampleRate: req.audio.sampleRate, channels: req.audio.channels });
+    const { encoding } = req.audio;
     // `launch` checks admission before its first await.
     return this.launch(userId, {
       sessionId: randomUUID(),

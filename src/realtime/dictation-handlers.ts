@@ -1,29 +1,15 @@
-import { z } from 'zod';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { SessionManager } from '../dictation/session-manager.js';
 import type { SessionSink } from '../dictation/types.js';
-import { AppError, errorAck, toAppError } from '../lib/app-error.js';
+import { errorAck, toAppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
 import type { ServiceMetrics } from '../metrics/metrics.js';
-import type { Ack } from './events.js';
+import type { AckResult, ClientToServerEvents, EventName } from './events.js';
+import { parsePayload, type ParsedPayloads } from './payloads.js';
 import type { AppServer, AppSocket } from './server.js';
 
 /** The room a live session's events go to; its sockets (first and resumed) join it. */
 export const liveRoom = (sessionId: string) => `live:${sessionId}`;
-
-const chunkSchema = z.object({
-  sessionId: z.string().max(64),
-  seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-  data: z.custom<Buffer | ArrayBuffer | Uint8Array>((v) => Buffer.isBuffer(v) || v instanceof ArrayBuffer || ArrayBuffer.isView(v)),
-});
-const stopSchema = z.object({ sessionId: z.string().max(64) });
-const gapSchema = z.object({
-  sessionId: z.string().max(64),
-  fromSeq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-  toSeq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-  durationMs: z.number().min(0).max(24 * 60 * 60 * 1000),
-}).refine((g) => g.toSeq >= g.fromSeq);
-const resumeSchema = z.object({ sessionId: z.string().max(64), lastSeq: z.number().int().min(-1).optional() });
 
 /** An ack's ledger position: `durableSeq` only where the session has checkpoints (API.md). */
 const withDurable = (ackSeq: number, durableSeq: number | undefined) => (durableSeq === undefined ? { ackSeq } : { ackSeq, durableSeq });
@@ -109,29 +95,35 @@ export function registerDictationHandlers(
         })
         .catch((err: unknown) => logger.error({ err: { message: (err as Error).message }, action }, 'audit_write_failed'));
     };
-    const guard = <T>(event: string, handler: (payload: unknown) => Promise<T>) => {
-      return async (payload: unknown, ack?: unknown) => {
-        const reply = typeof ack === 'function' ? (ack as Ack<T & object>) : () => {};
+    /**
+     * The listener of `event`: parses the payload (src/realtime/payloads.ts), runs `handler` on the
+     * typed result and acks what it returns, or the failure. Typed by the event map, so a handler
+     * whose result drifts from the ack type does not compile.
+     */
+    const on = <E extends EventName>(event: E, handler: (payload: ParsedPayloads[E]) => Promise<AckResult<E>>): ClientToServerEvents[E] => {
+      // Whatever the map says, both come from the network: the payload may be anything and the ack
+      // missing (`socket.emit(event, payload)` without a callback).
+      return async (raw: unknown, ack?: unknown) => {
+        const reply = typeof ack === 'function' ? (ack as (response: object) => void) : () => {};
         try {
-          const result = await handler(payload);
-          reply({ ok: true, ...(result as T & object) });
+          const result = await handler(parsePayload[event](raw));
+          reply({ ok: true, ...result });
         } catch (err) {
           const e = toAppError(err);
           metrics?.socketError(event, e.code);
-          if (e.code === 'session_not_found') await auditForeign(event, payload);
+          if (e.code === 'session_not_found') await auditForeign(event, raw);
           if (e.code === 'internal_error') logger.error({ err, event }, 'socket_event_failed');
           const body = errorAck(e);
-          if (e.code === 'sequence_gap' && typeof e.options.details?.ackSeq === 'number') {
-            reply({ ...body, ackSeq: e.options.details.ackSeq } as never);
-          } else reply(body);
+          const ackSeq = e.code === 'sequence_gap' ? e.options.details?.ackSeq : undefined;
+          reply(typeof ackSeq === 'number' ? { ...body, ackSeq } : body);
         }
       };
     };
 
     socket.on(
       'session:start',
-      guard('session:start', async (payload) => {
-        const started = await manager.start(userId, payload);
+      on('session:start', async (req) => {
+        const started = await manager.start(userId, req);
         await socket.join(liveRoom(started.sessionId));
         manager.attach(started.sessionId, socket.id);
         auditRecording('recording.start', started.transcriptionId, { sessionId: started.sessionId });
@@ -141,17 +133,10 @@ export function registerDictationHandlers(
 
     socket.on(
       'audio:chunk',
-      guard('audio:chunk', async (payload) => {
-        const p = chunkSchema.safeParse(payload);
-        if (!p.success) throw new AppError('invalid_payload', 'audio:chunk needs {sessionId, seq, data} with binary data.');
-        const data = Buffer.isBuffer(p.data.data)
-          ? p.data.data
-          : p.data.data instanceof ArrayBuffer
-            ? Buffer.from(p.data.data)
-            : Buffer.from(p.data.data.buffer, p.data.data.byteOffset, p.data.data.byteLength);
-        const session = manager.get(userId, p.data.sessionId);
+      on('audio:chunk', async (p) => {
+        const session = manager.get(userId, p.sessionId);
         const received = performance.now();
-        const ackSeq = await session.chunk(p.data.seq, data);
+        const ackSeq = await session.chunk(p.seq, p.data);
         metrics?.observeChunkAck(performance.now() - received);
         return withDurable(ackSeq, session.durableSeq);
       }),
@@ -159,10 +144,8 @@ export function registerDictationHandlers(
 
     socket.on(
       'session:stop',
-      guard('session:stop', async (payload) => {
-        const p = stopSchema.safeParse(payload);
-        if (!p.success) throw new AppError('invalid_payload', 'session:stop needs {sessionId}.');
-        const session = manager.get(userId, p.data.sessionId);
+      on('session:stop', async (p) => {
+        const session = manager.get(userId, p.sessionId);
         const { durationMs } = await session.end('stopped');
         auditRecording('recording.stop', session.transcriptionId, { sessionId: session.id, durationMs });
         return { transcriptionId: session.transcriptionId, durationMs };
@@ -171,10 +154,8 @@ export function registerDictationHandlers(
 
     socket.on(
       'session:resume',
-      guard('session:resume', async (payload) => {
-        const p = resumeSchema.safeParse(payload);
-        if (!p.success) throw new AppError('invalid_payload', 'session:resume needs {sessionId, lastSeq}.');
-        const session = await manager.resume(userId, p.data.sessionId, socket.id);
+      on('session:resume', async (p) => {
+        const session = await manager.resume(userId, p.sessionId, socket.id);
         await socket.join(liveRoom(session.id));
         auditRecording('recording.resume', session.transcriptionId, { sessionId: session.id, ackSeq: session.ackSeq });
         return withDurable(session.ackSeq, session.durableSeq);
@@ -185,11 +166,9 @@ export function registerDictationHandlers(
     // transcript and the recording mark them instead of a silent hole.
     socket.on(
       'audio:gap',
-      guard('audio:gap', async (payload) => {
-        const p = gapSchema.safeParse(payload);
-        if (!p.success) throw new AppError('invalid_payload', 'audio:gap needs {sessionId, fromSeq, toSeq, durationMs}.');
-        const session = manager.get(userId, p.data.sessionId);
-        return withDurable(await session.gap(p.data.fromSeq, p.data.toSeq, p.data.durationMs), session.durableSeq);
+      on('audio:gap', async (p) => {
+        const session = manager.get(userId, p.sessionId);
+        return withDurable(await session.gap(p.fromSeq, p.toSeq, p.durationMs), session.durableSeq);
       }),
     );
 
@@ -197,7 +176,7 @@ export function registerDictationHandlers(
     // behind, the per-user limit reached) so they can be stopped with `session:stop`.
     socket.on(
       'session:list',
-      guard('session:list', async () => ({ sessions: manager.listOwn(userId) })),
+      on('session:list', async () => ({ sessions: manager.listOwn(userId) })),
     );
 
     socket.on('disconnect', () => manager.detach(socket.id));

@@ -59,6 +59,14 @@ export interface ServerToClientEvents {
   'session:level': (p: { sessionId: string; dbfs: number }) => void;
 }
 
+export type EventName = keyof ClientToServerEvents;
+/** What a client sends with `event`. */
+export type EventPayload<E extends EventName> = Parameters<ClientToServerEvents[E]>[0];
+/** What the server acks `event` with: `{ ok: true, …result }` or a {@link Failure}. */
+export type AckResponse<E extends EventName> = Parameters<Parameters<ClientToServerEvents[E]>[1]>[0];
+/** The fields of a successful ack of `event` besides `ok`. */
+export type AckResult<E extends EventName> = Omit<Extract<AckResponse<E>, { ok: true }>, 'ok'>;
+
 /** Between tasks, through the PostgreSQL adapter. */
 export interface InterServerEvents {
   /** A resume landed on the sender while a receiver still holds the session: hand it over. */
