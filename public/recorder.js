@@ -21,6 +21,7 @@ import * as view from './recorder-view.js';
 /** @typedef {import('socket.io-client').Socket<ServerToClientEvents, ClientToServerEvents>} AppSocket */
 /** @typedef {import('./lib/login-form.js').User} User */
 /** @typedef {import('./recorder-sender.js').SenderSocket} SenderSocket */
+/** @typedef {Parameters<ServerToClientEvents['session:notice']>[0]} NoticePayload */
 
 const MESSAGES = {
   mic_denied: 'Microphone access was denied. Allow the microphone for this site in the browser settings, then try again.',
@@ -32,14 +33,25 @@ const MESSAGES = {
   invalid_audio: 'The audio could not be decoded. The session was ended; what was received is saved.',
   server_shutdown: 'The server is restarting; reconnecting to continue.',
   back_online: 'Back online — all audio sent.',
-  // The engines' status, in the clinician's words (the server's text names engines).
-  transcriber_failover: 'The live text now comes from the backup speech engine and may be less accurate for a while. Recording is not affected.',
-  transcriber_recovered: 'The main speech engine is back; the live text continues from it.',
   too_many_sessions: 'You already have as many live recordings as allowed. Stop one of them (listed below), then press Record again.',
   restored: 'The page was reloaded during a recording; it continues, and the audio not yet saved is being sent.',
   restored_no_mic: 'The page was reloaded during a recording; press Stop to save it, or allow the microphone to continue.',
   unsupported: 'This browser cannot record audio here. Use a current Chrome, Firefox, Edge or Safari.',
-  save_failed: 'Failed to save audio file.',
+};
+
+/**
+ * `session:notice` in the clinician's words (the server's text names engines), or null for the
+ * server's own words: `storage_unavailable` is both "unreachable, kept on the server" and "could not
+ * be saved", and only the server's message says which. A Record over the server's NoticeCode, so a
+ * new notice fails `npm run typecheck` until the page decides what it says.
+ * @type {Record<import('../src/realtime/events.js').NoticeCode, string | null>}
+ */
+const NOTICES = {
+  transcriber_failover: 'The live text now comes from the backup speech engine and may be less accurate for a while. Recording is not affected.',
+  transcriber_recovered: 'The main speech engine is back; the live text continues from it.',
+  transcriber_unavailable: MESSAGES.transcriber_unavailable,
+  storage_unavailable: null,
+  server_shutdown: MESSAGES.server_shutdown,
 };
 /** The page's words for a server code, if it has its own. @param {string} code */
 const messageFor = (code) => (Object.hasOwn(MESSAGES, code) ? MESSAGES[/** @type {keyof typeof MESSAGES} */ (code)] : undefined);
@@ -62,6 +74,12 @@ const state = {
   stopping: false, // Stop was pressed; the stop completes once everything is sent
   offline: false, // audio waited for a connection; say so when it is all sent again
   capturedMs: 0, // audio captured in this session: the timer shows it, the server saves the same
+  /**
+   * Notices that came while `session:start` waited for its ack: the server sends one (e.g. a start on
+   * the backup engine) as soon as this socket is in the session's room, before the ack names the session.
+   * @type {NoticePayload[] | null} null when no start is waiting
+   */
+  early: null,
 };
 
 /** The socket as the sender needs it: acks with the page's timeouts. @type {SenderSocket} */
@@ -236,11 +254,14 @@ function connect() {
   });
   socket.on('transcript:partial', (p) => p.sessionId === sender.sessionId && view.showPartial(p));
   socket.on('transcript:final', (p) => p.sessionId === sender.sessionId && view.showFinal(p));
+  socket.on('session:notice', (p) => {
+    if (p.sessionId === sender.sessionId) showNotice(p);
+    else state.early?.push(p);
+  });
+  // Notices also arrive here with `fatal: false` (for API.md's older clients): session:notice has them.
   socket.on('session:error', (p) => {
-    if (p.sessionId !== sender.sessionId) return;
-    if (p.code === 'server_shutdown') state.moving = true;
-    const text = p.code === 'storage_unavailable' && /Failed to save/.test(p.message) ? MESSAGES.save_failed : messageFor(p.code) ?? p.message;
-    showMessage(p.fatal ? 'error' : p.code === 'transcriber_recovered' ? 'ok' : 'warn', text);
+    if (p.sessionId !== sender.sessionId || !p.fatal) return;
+    showMessage('error', messageFor(p.code) ?? p.message);
   });
   socket.on('session:ended', (p) => {
     if (p.sessionId !== sender.sessionId || p.reason === 'stopped') return;
@@ -258,6 +279,12 @@ function connect() {
     }[p.reason] ?? 'The server ended the session.';
     endLocally(`${why} What it received (${fmtClock(state.capturedMs - sender.heldMs())}) is saved; press Record to start a new recording.`, p.transcriptionId);
   });
+}
+
+/** @param {NoticePayload} p */
+function showNotice(p) {
+  if (p.code === 'server_shutdown') state.moving = true;
+  showMessage(p.code === 'transcriber_recovered' ? 'ok' : 'warn', NOTICES[p.code] ?? p.message);
 }
 
 function bufferedSeconds() {
@@ -344,6 +371,7 @@ async function startRecording() {
   view.setButton('starting');
   try {
     if (!state.socket?.connected) throw new RefusedError({ code: 'connection_lost', message: 'offline' });
+    state.early = [];
     const res = await state.socket.timeout(15_000).emitWithAck('session:start', {
       title: $('title', HTMLInputElement).value.trim() || undefined,
       specialty: /** @type {import('../src/transcription/port.js').Specialty} */ ($('specialty', HTMLSelectElement).value),
@@ -353,6 +381,7 @@ async function startRecording() {
     if (!res.ok) throw new RefusedError(res.error);
     Object.assign(state, { encoding, capturedMs: 0, offline: false, stopping: false });
     await sender.begin({ sessionId: res.sessionId, transcriptionId: res.transcriptionId, userId: user.id, encoding });
+    for (const p of state.early ?? []) if (p.sessionId === res.sessionId) showNotice(p);
   } catch (err) {
     stream.getTracks().forEach((t) => t.stop());
     view.setButton('idle');
@@ -360,6 +389,8 @@ async function startRecording() {
     if (code === 'too_many_sessions') void refreshLiveSessions();
     const message = err instanceof Error ? err.message : String(err);
     return showMessage('error', (code && messageFor(code)) ?? (message === 'operation has timed out' ? MESSAGES.connection_lost : message));
+  } finally {
+    state.early = null;
   }
   view.clearTranscript();
   await beginCapture(stream);

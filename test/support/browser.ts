@@ -44,3 +44,12 @@ export async function watchedPage(browser: Browser, origin?: string): Promise<{ 
   });
   return { page, problems };
 }
+
+/** Logs in through the page's login form (the one form of public/lib/login-form.js) and waits for it to go. */
+export async function logInOnPage(page: Page, user: { username: string; password: string }): Promise<void> {
+  const form = page.locator('#login-form');
+  await form.getByLabel('Username').fill(user.username);
+  await form.getByLabel('Password').fill(user.password);
+  await form.getByRole('button', { name: 'Log in' }).click();
+  await form.waitFor({ state: 'hidden' });
+}
