@@ -96,7 +96,10 @@ export interface PhiEntity {
 }
 
 export interface TranscriptionStream extends AsyncIterable<TranscriptResult> {
-  /** Pushes 16 kHz mono s16le PCM (normally one 100 ms frame). Never blocks. */
+  /**
+   * Pushes 16 kHz mono s16le PCM (normally one 100 ms frame). Never blocks. The stream may keep
+   * `pcm` as it is (replay buffer, send queue): the caller must not change it afterwards.
+   */
   write(pcm: Buffer): void;
   /** Signals end of audio; resolves after the last final has been yielded and iteration ended. */
   end(): Promise<void>;

@@ -165,9 +165,9 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
     return this.out[Symbol.asyncIterator]();
   }
 
-  write(pcm: Buffer): void {
-    if (this.ending || this.aborted || pcm.length === 0) return;
-    const frame = Buffer.from(pcm);
+  /** Keeps `frame` itself in the replay ring: the port's contract says the caller never changes it. */
+  write(frame: Buffer): void {
+    if (this.ending || this.aborted || frame.length === 0) return;
     const speech = (this.o.watchdogMs > 0 || this.o.idleReleaseMs > 0) && rmsDbfs(frame) > SPEECH_DBFS;
     this.ring.push(frame, speech);
     this.capRing();

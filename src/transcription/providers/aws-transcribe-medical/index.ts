@@ -200,7 +200,7 @@ class AwsStream implements TranscriptionStream {
 
   write(pcm: Buffer): void {
     if (this.inputEnded || this.aborted || pcm.length === 0) return;
-    this.audio.push(Buffer.from(pcm));
+    this.audio.push(pcm);
     this.lastWriteAt = Date.now();
     this.wakeAudio?.();
   }
