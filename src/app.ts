@@ -40,8 +40,6 @@ export interface AppDeps {
   apiRouters?: (io: AppServer) => Array<[string, Router]>;
   /** See {@link RealtimeOptions.liveHttpSessions}. */
   liveHttpSessions?: RealtimeOptions['liveHttpSessions'];
-  /** Registers Socket.IO event handlers for a feature (the live dictation sessions…). */
-  realtimeHandlers?: (io: AppServer) => void;
 }
 
 export interface App {
@@ -52,7 +50,8 @@ export interface App {
 
 /**
  * Wires Express and Socket.IO over the given dependencies. Does no I/O of its own and does not
- * listen: `main.ts` does, and tests listen on port 0.
+ * listen: the composition root (`service.ts`) registers the Socket.IO handlers on the returned
+ * `io` and listens (tests on port 0).
  */
 export function createApp(deps: AppDeps): App {
   const { config, logger } = deps;
@@ -143,7 +142,6 @@ export function createApp(deps: AppDeps): App {
   app.use(notFound);
   app.use(errorHandler(logger));
 
-  deps.realtimeHandlers?.(io);
   return { app, server, io };
 }
 
