@@ -23,6 +23,7 @@ import type { Logger } from './lib/logger.js';
 import { Counters } from './lib/metrics-hooks.js';
 import { ShutdownStack } from './lib/shutdown.js';
 import { ServiceMetrics } from './metrics/metrics.js';
+import { MetricsObserver } from './metrics/observer.js';
 import { startMetricsReporter } from './metrics/reporter.js';
 import type { AppServer } from './realtime/server.js';
 import type { RecordingService } from './recordings/service.js';
@@ -77,9 +78,12 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     const metrics = new ServiceMetrics();
     shutdown.push('close_metrics', () => metrics.close());
     const counters = new Counters(metrics.hooks());
-    const engines = await buildEngines(config, logger, shutdown, infra, counters, overrides);
+    // The one object the domain reports through (engine and session counters, session meters).
+    const observer = new MetricsObserver(counters, metrics);
+    const engines = await buildEngines(config, logger, shutdown, infra, observer, overrides);
     const outlet = new SocketOutlet();
-    const domain = await buildDomain(config, logger, shutdown, { infra, engines, metrics, counters, outlet }, overrides);
+    const domain = await buildDomain(config, logger, shutdown, { infra, engines, observer, outlet }, overrides);
+    metrics.setLiveSessions(() => domain.sessions.liveCount);
 
     const users = new UserRepository(db);
     const audit = new AuditLog(db);

@@ -2,15 +2,14 @@ import path from 'node:path';
 import type { Config } from '../config.js';
 import { MAX_BACKLOG_BYTES, MAX_CHUNK_BYTES } from '../config/limits.js';
 import { AbandonedSessions } from '../dictation/abandoned-sessions.js';
+import type { DictationObserver } from '../dictation/observer.js';
 import { DictationRepository } from '../dictation/dictation-repo.js';
-import type { SessionSink } from '../dictation/live-session.js';
+import type { SessionSink } from '../dictation/types.js';
 import { RepairRepository } from '../dictation/repair-repo.js';
 import { RepairWorker } from '../dictation/repair-worker.js';
 import { SessionManager } from '../dictation/session-manager.js';
 import type { Logger } from '../lib/logger.js';
-import type { Counters } from '../lib/metrics-hooks.js';
 import type { ShutdownStack } from '../lib/shutdown.js';
-import type { ServiceMetrics } from '../metrics/metrics.js';
 import { createRecordingService, type RecordingService } from '../recordings/service.js';
 import { withVocabulary } from '../vocabulary/service.js';
 import type { Engines } from './engines.js';
@@ -48,7 +47,7 @@ export async function buildDomain(
   config: Config,
   logger: Logger,
   shutdown: ShutdownStack,
-  deps: { infra: Infra; engines: Engines; metrics: ServiceMetrics; counters: Counters; outlet: RealtimeOutlet },
+  deps: { infra: Infra; engines: Engines; observer: DictationObserver; outlet: RealtimeOutlet },
   overrides: DomainOverrides,
 ): Promise<Domain> {
   const { db, store, taskId } = deps.infra;
@@ -111,7 +110,7 @@ export async function buildDomain(
     repo: dictation,
     taskId,
     logger,
-    metrics: deps.metrics,
+    observer: deps.observer,
     limits: {
       maxSessions: config.MAX_SESSIONS,
       maxSessionsPerUser: config.MAX_SESSIONS_PER_USER,
@@ -122,13 +121,11 @@ export async function buildDomain(
       resumeGraceMs: config.RESUME_GRACE_MS,
       taskDeadAfterMs: config.TASK_DEAD_AFTER_MS,
     },
-    counters: deps.counters,
     repairs,
     sinkFor: (sessionId, transcriptionId) => deps.outlet.sinkFor(sessionId, transcriptionId),
     requestHandoff: (userId, sessionId) => deps.outlet.requestHandoff(userId, sessionId),
     repeatWindowMs: config.LOG_REPEAT_WINDOW_MS,
   });
-  deps.metrics.setLiveSessions(() => sessions.liveCount);
   return { recordings, sessions, repairWorker, abandoned };
 }
 

@@ -57,7 +57,8 @@ export interface LiveSessionDeps {
    * and ends the session locally only (docs/resilience.md, "Zombie task").
    */
   ownerTask?: string;
-  metrics?: MetricsHooks;
+  /** Where the session's counters go (audio declared lost). */
+  observer?: MetricsHooks;
 }
 
 /** Longest gap a client may declare in one `audio:gap` (filled with silence in a PCM recording). */
@@ -210,7 +211,7 @@ export class LiveSession {
     this.d.checkpoints?.add(toSeq, Buffer.concat(silences));
     this.armIdleTimer();
     this.log.warn({ fromSeq, toSeq, durationMs: ms }, 'audio_gap_declared');
-    this.d.metrics?.inc('audio_gap_ms_total', {}, ms);
+    this.d.observer?.inc('audio_gap_ms_total', {}, ms);
     // A declared gap moves the ledger past audio that never arrived: written before the ack.
     this.d.progress.note(this.d.transcriptionId, this.ackSeq, this.audioMs);
     await this.d.progress.flush();

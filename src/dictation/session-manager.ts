@@ -3,13 +3,11 @@ import { createLiveDecoder, pcmMs, type OpusHeadInfo } from '../audio/index.js';
 import { AppError } from '../lib/app-error.js';
 import { withoutBidiControls } from '../lib/text.js';
 import type { Logger } from '../lib/logger.js';
-import { noopMetrics, type MetricsHooks } from '../lib/metrics-hooks.js';
-import type { ServiceMetrics } from '../metrics/metrics.js';
-import { SessionMeter } from '../metrics/session-meter.js';
 import type { RecordingService } from '../recordings/service.js';
 import type { TranscriptionEngine, TranscriptionStream } from '../transcription/port.js';
 import type { DictationRepository, ResumableTranscription } from './dictation-repo.js';
 import { LiveSession, type LiveSessionLimits } from './live-session.js';
+import { noopObserver, type DictationObserver } from './observer.js';
 import { ProgressBatcher } from './progress-batcher.js';
 import type { EndReason, LiveSessionInfo, SessionProblem, SessionSink, StartRequest } from './types.js';
 import { RepeatedWarnings } from '../lib/repeated-warnings.js';
@@ -37,12 +35,10 @@ export interface SessionManagerDeps {
    * over by the task its client resumes on (default 10000).
    */
   limits: LiveSessionLimits & { maxSessions: number; maxSessionsPerUser: number; resumeGraceMs: number; taskDeadAfterMs?: number };
-  /** Resilience counters (resumes, grace expiries, gaps). */
-  counters?: MetricsHooks;
   taskId: string;
   logger: Logger;
-  /** Prometheus metrics (optional: without them sessions run unmetered). */
-  metrics?: ServiceMetrics;
+  /** What the sessions report for metrics: counters (resumes, grace expiries, gaps) and each session's meters (default: nothing). */
+  observer?: DictationObserver;
   /** Where a session's events go (the Socket.IO room of that session). */
   sinkFor: (sessionId: string, transcriptionId: string) => SessionSink;
   /** How often live progress is written to the database (default 2000 ms). */
@@ -181,7 +177,7 @@ export class SessionManager {
     let admitted = false;
     try {
       const hooks: { session?: LiveSession } = {};
-      const meter = new SessionMeter(this.d.metrics);
+      const meter = (this.d.observer ?? noopObserver).sessionStarted();
       const statusTarget: { sink?: SessionSink } = {};
       // Stretches may be reported before the transcription row exists: kept until it does.
       const degraded: { id?: string; early: Array<{ fromMs: number; toMs: number }> } = { early: [] };
@@ -309,7 +305,7 @@ export class SessionManager {
         limits: this.d.limits,
         logger: this.d.logger,
         onClosed: () => this.forget(sessionId),
-        ...(this.d.counters ? { metrics: this.d.counters } : {}),
+        ...(this.d.observer ? { observer: this.d.observer } : {}),
         ...(resume
           ? { resumeFrom: { ackSeq: resume.ackSeq, audioMs: resume.audioMs, ...(replay.head ? { opusHead: replay.head } : {}), ...(enginePrefill?.length ? { enginePrefill } : {}) } }
           : {}),
@@ -426,7 +422,7 @@ export class SessionManager {
       const timer = setTimeout(() => {
         this.graceTimers.delete(sessionId);
         if (this.attached.get(sessionId)?.size) return;
-        (this.d.counters ?? noopMetrics).inc('session_grace_expired_total');
+        (this.d.observer ?? noopObserver).inc('session_grace_expired_total');
         this.d.logger.info({ sessionId }, 'session_grace_expired');
         void session.end('error', 'client_gone');
       }, this.d.limits.resumeGraceMs);
@@ -448,13 +444,13 @@ export class SessionManager {
       const session = this.get(userId, sessionId);
       if (session.ended) throw new AppError('session_ended');
       this.attach(session.id, socketId);
-      (this.d.counters ?? noopMetrics).inc('session_resumes_total', { where: 'local' });
+      (this.d.observer ?? noopObserver).inc('session_resumes_total', { where: 'local' });
       return session;
     }
     await this.continueFromShutdown(userId, sessionId);
     const session = this.get(userId, sessionId);
     this.attach(session.id, socketId);
-    (this.d.counters ?? noopMetrics).inc('session_resumes_total', { where: 'cross_task' });
+    (this.d.observer ?? noopObserver).inc('session_resumes_total', { where: 'cross_task' });
     return session;
   }
 

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { pcmMs } from '../audio/pcm.js';
 import type { SessionSink } from '../dictation/types.js';
+import type { SessionObserver } from '../dictation/observer.js';
 import type { RecordingWriter } from '../recordings/writer.js';
 import type { TranscriptionStream, TranscriptResult } from '../transcription/port.js';
 import type { ServiceMetrics } from './metrics.js';
@@ -12,8 +13,9 @@ const MAX_MARKS = 18_000;
  * Meters one live session from the outside, so the session itself stays free of metrics code:
  * wraps its engine stream (audio seconds, when each frame reached the engine, engine failures)
  * and its sink (caption latency, end reasons, input level). Without metrics everything passes through.
+ * The domain gets it through its observer port (`MetricsObserver.sessionStarted()`).
  */
-export class SessionMeter {
+export class SessionMeter implements SessionObserver {
   /** Cumulative ms of audio written to the engine after each write, and when (performance.now()). */
   private marksMs: number[] = [];
   private marksAt: number[] = [];

@@ -11,6 +11,7 @@ import { SessionManager, type SessionManagerDeps } from '../../../src/dictation/
 import type { SessionProblem, SessionSink } from '../../../src/dictation/types.js';
 import { AppError } from '../../../src/lib/app-error.js';
 import { createLogger } from '../../../src/lib/logger.js';
+import { noopObserver } from '../../../src/dictation/observer.js';
 import { Counters } from '../../../src/lib/metrics-hooks.js';
 import { ProviderError } from '../../../src/transcription/port.js';
 import type { RecordingService } from '../../../src/recordings/service.js';
@@ -92,7 +93,8 @@ function setup(o: { limits?: Partial<SessionManagerDeps['limits']>; resumable?: 
     recordings: recordings as unknown as RecordingService,
     repo: repo as unknown as DictationRepository,
     limits: { idleTimeoutMs: 600_000, maxSessionMs: 3_600_000, maxChunkBytes: 64_000, maxBacklogBytes: 1 << 20, maxSessions: 3, maxSessionsPerUser: 2, resumeGraceMs: 10_000, ...o.limits },
-    counters,
+    // The observer port with the counters read below and no session meters.
+    observer: { ...noopObserver, inc: (name, labels, value) => counters.inc(name, labels, value) },
     taskId: 'task-a',
     logger: createLogger({ level: 'silent' }),
     sinkFor: sink,
