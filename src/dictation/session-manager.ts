@@ -5,10 +5,13 @@ import { withoutBidiControls } from '../lib/text.js';
 import type { Logger } from '../lib/logger.js';
 import type { RecordingService } from '../recordings/service.js';
 import type { TranscriptionEngine, TranscriptionStream } from '../transcription/port.js';
-import type { DictationRepository, ResumableTranscription } from './dictation-repo.js';
+import type { DictationRepository } from './dictation-repo.js';
 import { LiveSession, type LiveSessionLimits } from './live-session.js';
 import { noopObserver, type DictationObserver } from './observer.js';
 import { ProgressBatcher } from './progress-batcher.js';
+import { SessionAdmission } from './session-admission.js';
+import { SessionAttachments } from './session-attachments.js';
+import { continueFromShutdown, type ContinuationHost, type LaunchRequest } from './session-continuation.js';
 import type { EndReason, LiveSessionInfo, SessionProblem, SessionSink, StartRequest } from './types.js';
 import { RepeatedWarnings } from '../lib/repeated-warnings.js';
 
@@ -61,16 +64,11 @@ export interface SessionManagerDeps {
  */
 export class SessionManager {
   private readonly sessions = new Map<string, LiveSession>();
-  private reserved = 0;
-  /** Launches in progress per user (included in `reserved`), so a burst of starts cannot overshoot. */
-  private readonly reservedBy = new Map<string, number>();
+  private readonly admission: SessionAdmission;
   private draining = false;
-  /** Sockets attached to each live session, and the grace timer of a session that has none. */
-  private readonly attached = new Map<string, Set<string>>();
-  private readonly graceTimers = new Map<string, NodeJS.Timeout>();
+  /** Sockets attached to each live session, grace timers, notices held for the first socket. */
+  private readonly attachments: SessionAttachments;
   private readonly continuing = new Map<string, Promise<void>>();
-  /** Engine notices from before a session's first socket joined its room (see start's onStatus). */
-  private readonly heldNotices = new Map<string, SessionProblem[]>();
   private readonly progress: ProgressBatcher;
   /**
    * Owners of sessions that ended here lately (bounded, oldest dropped first), so a late chunk or
@@ -82,6 +80,8 @@ export class SessionManager {
 
   constructor(private readonly d: SessionManagerDeps) {
     this.warnings = new RepeatedWarnings(d.logger, d.repeatWindowMs);
+    this.admission = new SessionAdmission(this.sessions, d.limits, this.warnings);
+    this.attachments = new SessionAttachments(d.limits.resumeGraceMs, (sessionId) => this.graceExpired(sessionId));
     this.progress = new ProgressBatcher((rows) => d.repo.progress(d.taskId, rows), d.progressIntervalMs ?? 2000, d.logger);
   }
 
@@ -120,57 +120,15 @@ export class SessionManager {
   }
 
   /**
-   * Sessions `userId` holds here: running, waiting in their grace period for a resume, ending, and
-   * being launched.
-   */
-  private heldBy(userId: string): number {
-    let held = this.reservedBy.get(userId) ?? 0;
-    for (const s of this.sessions.values()) if (s.userId === userId) held += 1;
-    return held;
-  }
-
-  /**
-   * Whether one more session of `userId` may start here. The user's own limit comes first: waiting
-   * for free capacity would not help them.
-   * @throws AppError `too_many_sessions`, `capacity_exceeded` (retryable)
-   */
-  private checkAdmission(userId: string): void {
-    const held = this.heldBy(userId);
-    const limit = this.d.limits.maxSessionsPerUser;
-    if (held >= limit) {
-      this.warnings.warn({ userId, held, limit }, 'user_session_limit_reached');
-      throw new AppError('too_many_sessions', `You already have ${held} live session${held === 1 ? '' : 's'}; stop one first.`);
-    }
-    if (this.sessions.size + this.reserved >= this.d.limits.maxSessions) throw new AppError('capacity_exceeded', undefined, { retryable: true });
-  }
-
-  /**
    * Builds decoder, engine stream, transcription row (via `create`) and the live session.
    * @throws AppError `too_many_sessions`, `capacity_exceeded`, `transcriber_unavailable`
    */
   private async launch(
     userId: string,
-    p: {
-      sessionId: string;
-      specialty: StartRequest['specialty'];
-      type: StartRequest['type'];
-      encoding: 'pcm_s16le' | 'webm_opus' | 'ogg_opus';
-      sampleRate?: number | undefined;
-      channels?: number | undefined;
-      create: (sessionId: string) => Promise<{ id: string }>;
-      /**
-       * A continuation. After a shutdown: `previousPcm` from the completed part. After a crash: the
-       * durable checkpoints' audio, `previousPcm` (WAV) or `previousWire` (Opus chunks as received,
-       * replayed here through the new decoder), and `trim` to re-transcribe what the dead task's
-       * engine had not finalised.
-       */
-      resume?: { ackSeq: number; audioMs: number; part: number; previousPcm?: Buffer; previousWire?: Buffer; trim?: boolean };
-    },
+    p: LaunchRequest,
   ): Promise<{ sessionId: string; transcriptionId: string }> {
     // Check and reservation happen in one synchronous step: concurrent starts cannot both pass.
-    this.checkAdmission(userId);
-    this.reserved += 1;
-    this.reservedBy.set(userId, (this.reservedBy.get(userId) ?? 0) + 1);
+    const release = this.admission.reserve(userId);
     let stream: TranscriptionStream | undefined;
     const { sessionId, encoding } = p;
     let decoder: Awaited<ReturnType<typeof createLiveDecoder>> | undefined;
@@ -244,8 +202,8 @@ export class SessionManager {
                   : { code: 'transcriber_recovered', message: 'The cloud speech engine is back and continues the transcript.', fatal: false };
               // A session that starts on the fallback hears it before any socket is in its room:
               // held until the first socket attaches.
-              if (statusTarget.sink && this.attached.has(sessionId)) statusTarget.sink.error(notice);
-              else this.heldNotices.set(sessionId, [...(this.heldNotices.get(sessionId) ?? []), notice]);
+              if (statusTarget.sink && this.attachments.hasRoom(sessionId)) statusTarget.sink.error(notice);
+              else this.attachments.hold(sessionId, notice);
             },
             onDegraded: (st) => {
               if (degraded.id) this.recordDegraded(degraded.id, st);
@@ -328,10 +286,7 @@ export class SessionManager {
       throw err;
     } finally {
       // An admitted session is already in `sessions`: its count moves there without a gap.
-      this.reserved -= 1;
-      const left = (this.reservedBy.get(userId) ?? 1) - 1;
-      if (left > 0) this.reservedBy.set(userId, left);
-      else this.reservedBy.delete(userId);
+      release();
     }
   }
 
@@ -376,7 +331,7 @@ export class SessionManager {
         transcriptionId: s.transcriptionId,
         startedAt: new Date(s.startedAt).toISOString(),
         durationMs: Math.round(s.audioMs),
-        connected: (this.attached.get(s.id)?.size ?? 0) > 0,
+        connected: this.attachments.connected(s.id),
       }));
   }
 
@@ -396,17 +351,7 @@ export class SessionManager {
   attach(sessionId: string, socketId: string): void {
     const session = this.sessions.get(sessionId);
     if (!session) return;
-    let set = this.attached.get(sessionId);
-    if (!set) this.attached.set(sessionId, (set = new Set()));
-    set.add(socketId);
-    const held = this.heldNotices.get(sessionId);
-    this.heldNotices.delete(sessionId);
-    for (const n of held ?? []) session.notify(n);
-    const timer = this.graceTimers.get(sessionId);
-    if (timer) {
-      clearTimeout(timer);
-      this.graceTimers.delete(sessionId);
-    }
+    for (const n of this.attachments.attach(sessionId, socketId)) session.notify(n);
   }
 
   /**
@@ -415,19 +360,18 @@ export class SessionManager {
    * `error` (failure `client_gone`), storing everything received.
    */
   detach(socketId: string): void {
-    for (const [sessionId, set] of this.attached) {
-      if (!set.delete(socketId) || set.size > 0) continue;
+    this.attachments.detach(socketId, (sessionId) => {
       const session = this.sessions.get(sessionId);
-      if (!session || session.ended || this.graceTimers.has(sessionId)) continue;
-      const timer = setTimeout(() => {
-        this.graceTimers.delete(sessionId);
-        if (this.attached.get(sessionId)?.size) return;
-        (this.d.observer ?? noopObserver).inc('session_grace_expired_total');
-        this.d.logger.info({ sessionId }, 'session_grace_expired');
-        void session.end('error', 'client_gone');
-      }, this.d.limits.resumeGraceMs);
-      this.graceTimers.set(sessionId, timer);
-    }
+      return session !== undefined && !session.ended;
+    });
+  }
+
+  private graceExpired(sessionId: string): void {
+    const session = this.sessions.get(sessionId);
+    if (!session) return;
+    (this.d.observer ?? noopObserver).inc('session_grace_expired_total');
+    this.d.logger.info({ sessionId }, 'session_grace_expired');
+    void session.end('error', 'client_gone');
   }
 
   /**
@@ -454,93 +398,23 @@ export class SessionManager {
     return session;
   }
 
-  /**
-   * Continues here a session another task ended with `server_shutdown` (docs/resilience.md): the
-   * row is claimed atomically, the engine stream starts at the stored timeline position, and the
-   * new recording part begins with the earlier part's audio. PCM sessions only: an Opus stream
-   * cannot be decoded from its middle.
-   * @throws AppError `session_not_found`, `session_ended`, `storage_unavailable` (retryable),
-   *   `too_many_sessions`, `capacity_exceeded`
-   */
-  private async continueFromShutdown(userId: string, sessionId: string): Promise<void> {
+  /** One continuation per session at a time: a second resume waits for the first. */
+  private continueFromShutdown(userId: string, sessionId: string): Promise<void> {
     const inFlight = this.continuing.get(sessionId);
     if (inFlight) return inFlight;
-    const work = (async () => {
-      const deadAfterMs = this.d.limits.taskDeadAfterMs ?? 10_000;
-      let row = await this.d.repo.findResumable(sessionId, userId, this.d.limits.resumeGraceMs, deadAfterMs);
-      // Still live on a task that is alive: ask it to hand the session over (it tells its client,
-      // ends and stores the session with server_shutdown), then continue it here.
-      if (row?.state === 'owner_alive' && (await this.d.requestHandoff?.(userId, sessionId).catch(() => false))) {
-        row = await this.d.repo.findResumable(sessionId, userId, this.d.limits.resumeGraceMs, deadAfterMs);
-      }
-      if (!row) throw new AppError('session_not_found');
-      // Still live on a task that is alive (a network drop that reached another task), or on one that
-      // has just died and is not yet known to be dead: the client retries.
-      if (row.state === 'owner_alive') throw new AppError('session_moving');
-      if (row.state === 'crashed') return this.continueFromCrash(userId, sessionId, row);
-      if (row.encoding !== 'pcm_s16le') throw new AppError('session_ended', 'This session cannot continue on another server; start a new one.');
-      // Before reading the whole earlier recording; `launch` checks again when it reserves.
-      this.checkAdmission(userId);
-      const previousPcm = await this.d.recordings.readCompletedPcm(row.id).catch((err: unknown) => {
-        throw err instanceof AppError && err.code === 'not_found' ? new AppError('storage_unavailable', 'The recording is still being saved; try again.', { retryable: true }) : err;
-      });
-      if (!(await this.d.repo.claimForResume(row.id, this.d.taskId, row.resumePart))) throw new AppError('session_ended');
-      try {
-        await this.launch(userId, {
-          sessionId,
-          specialty: row.specialty,
-          type: row.type,
-          encoding: row.encoding,
-          sampleRate: row.sampleRate ?? 16000,
-          create: async () => ({ id: row.id }),
-          resume: { ackSeq: row.ackSeq, audioMs: row.audioMs, part: row.resumePart + 1, previousPcm },
-        });
-      } catch (err) {
-        await this.d.repo.releaseClaim(row.id, row.resumePart).catch(() => {});
-        throw err;
-      }
-    })().finally(() => this.continuing.delete(sessionId));
+    const host: ContinuationHost = {
+      repo: this.d.repo,
+      recordings: this.d.recordings,
+      limits: this.d.limits,
+      taskId: this.d.taskId,
+      logger: this.d.logger,
+      ...(this.d.requestHandoff ? { requestHandoff: this.d.requestHandoff } : {}),
+      checkAdmission: (userId) => this.admission.check(userId),
+      launch: (userId, p) => this.launch(userId, p),
+    };
+    const work = continueFromShutdown(host, userId, sessionId).finally(() => this.continuing.delete(sessionId));
     this.continuing.set(sessionId, work);
     return work;
-  }
-
-  /**
-   * Continues here a session whose task died (no SIGTERM, its disk possibly gone): from its durable
-   * checkpoints (docs/recordings.md), claimed atomically; the client resends from `durableSeq + 1`.
-   * The dead task's unfinished recording part is abandoned: the new part holds the whole recording.
-   * @throws AppError `session_moving` (another task claimed it first), `storage_unavailable`,
-   *   `too_many_sessions`, `capacity_exceeded`, `transcriber_unavailable`
-   */
-  private async continueFromCrash(userId: string, sessionId: string, row: ResumableTranscription): Promise<void> {
-    this.checkAdmission(userId);
-    if (!(await this.d.repo.claimCrashed(row.id, this.d.taskId, row.resumePart))) throw new AppError('session_moving');
-    try {
-      // Read after the claim: a checkpoint the old owner stored before it is in the chain, and the
-      // old owner can store none after it (its inserts are fenced by owner), so the client is never
-      // told a seq is durable that this continuation does not hold.
-      const durable = await this.d.recordings.readDurable(row.id);
-      await this.d.recordings.abandonUnfinished(row.id);
-      const wire = durable.kind === 'wire';
-      await this.launch(userId, {
-        sessionId,
-        specialty: row.specialty,
-        type: row.type,
-        encoding: row.encoding,
-        sampleRate: row.sampleRate ?? 16000,
-        create: async () => ({ id: row.id }),
-        resume: {
-          ackSeq: durable.lastSeq,
-          audioMs: wire ? 0 : pcmMs(durable.bytes.length),
-          part: row.resumePart + 1,
-          ...(wire ? { previousWire: durable.bytes } : { previousPcm: durable.bytes }),
-          trim: true,
-        },
-      });
-      this.d.logger.warn({ sessionId, transcriptionId: row.id, durableSeq: durable.lastSeq, lostAckSeq: row.ackSeq }, 'session_continued_after_crash');
-    } catch (err) {
-      await this.d.repo.releaseCrashedClaim(row.id, this.d.taskId, row.resumePart).catch(() => {});
-      throw err;
-    }
   }
 
   /**
@@ -566,11 +440,7 @@ export class SessionManager {
       if (this.endedRecently.size > ENDED_REMEMBERED) this.endedRecently.delete(this.endedRecently.keys().next().value!);
     }
     this.sessions.delete(sessionId);
-    this.attached.delete(sessionId);
-    this.heldNotices.delete(sessionId);
-    const timer = this.graceTimers.get(sessionId);
-    if (timer) clearTimeout(timer);
-    this.graceTimers.delete(sessionId);
+    this.attachments.forget(sessionId);
   }
 
   /**
@@ -580,8 +450,7 @@ export class SessionManager {
    */
   async drain(reason: EndReason = 'server_shutdown'): Promise<void> {
     this.draining = true;
-    for (const t of this.graceTimers.values()) clearTimeout(t);
-    this.graceTimers.clear();
+    this.attachments.cancelGrace();
     const live = [...this.sessions.values()];
     if (reason === 'server_shutdown') for (const s of live) s.notify({ code: 'server_shutdown', message: 'The server is restarting; the session continues on another server.', fatal: false });
     await Promise.allSettled(live.map((s) => s.end(reason)));
