@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../lib/module-worker.js';
 import { assertSupportedFormat, type AudioEncoding, createDecoder, type DecoderOptions, opusPacketSource } from './decoder.js';
 import { InvalidAudioError } from './errors.js';
 import type { FromOpusWorker, ToOpusWorker } from './opus-protocol.js';
@@ -69,7 +70,7 @@ class OpusWorker {
 
   private get(): Worker {
     if (this.worker) return this.worker;
-    const w = startWorker();
+    const w = startModuleWorker(import.meta.url, './opus-worker');
     w.unref();
     w.on('message', (m: FromOpusWorker) => {
       const key = `${m.id}:${m.seq}`;
@@ -90,14 +91,6 @@ class OpusWorker {
     this.worker = w;
     return w;
   }
-}
-
-/** The worker entry: compiled JS as is; TypeScript (tsx, vitest) through a bootstrap that registers tsx in the worker. */
-function startWorker(): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./opus-worker.js', import.meta.url));
-  const entry = new URL('./opus-worker.ts', import.meta.url).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, { eval: true });
 }
 
 let shared: OpusWorker | undefined;

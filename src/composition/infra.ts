@@ -8,7 +8,7 @@ import { openDatabase } from '../db/open.js';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../lib/logger.js';
 import type { ShutdownStack } from '../lib/shutdown.js';
-import { startEmbeddedS3, type EmbeddedS3 } from '../storage/embedded-s3.js';
+import { startEmbeddedS3Thread, type EmbeddedS3 } from '../storage/embedded-s3.js';
 import { createObjectStore, type S3ObjectStore } from '../storage/s3.js';
 
 /** What every later step stands on: the database (migrated) and the object store. */
@@ -64,8 +64,13 @@ export async function openStore(config: Config, logger: Logger): Promise<{ store
     );
     return { store };
   }
-  const embeddedS3 = await startEmbeddedS3({ dir: path.join(config.dataDir, 's3'), port: config.EMBEDDED_S3_PORT });
-  const store = createObjectStore(
+  const embeddedS3 = await startEmbeddedS3Thread({ dir: path.join(config.dataDir, 's3'), port: config.EMBEDDED_S3_PORT });
+  return { store: embeddedObjectStore(embeddedS3, config, logger), embeddedS3 };
+}
+
+/** The object store over the embedded S3-API store (health check by one object, not HeadBucket). */
+export function embeddedObjectStore(embeddedS3: EmbeddedS3, config: Pick<Config, 'S3_PREFIX' | 'AWS_REGION'>, logger: Logger): S3ObjectStore {
+  return createObjectStore(
     {
       bucket: embeddedS3.bucket,
       prefix: config.S3_PREFIX,
@@ -76,7 +81,6 @@ export async function openStore(config: Config, logger: Logger): Promise<{ store
     },
     logger,
   );
-  return { store, embeddedS3 };
 }
 
 /** A stable id for this DATA_DIR, so a restarted process recognises the sessions it owned. */

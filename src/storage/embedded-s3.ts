@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import S3rver from 's3rver';
+import { startModuleWorker } from '../lib/module-worker.js';
 import { verifySigV4 } from './sigv4.js';
 
 export interface EmbeddedS3 {
@@ -35,7 +36,14 @@ const ACCESS_DENIED = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>Acce
  * request naming its fixed key S3RVER passes), so any local process or user could read the
  * recordings (plain WAV) or delete them (issue 19). Anything else gets 403 AccessDenied.
  */
-export async function startEmbeddedS3(options: { dir: string; port?: number; bucket?: string; credentials?: { accessKeyId: string; secretAccessKey: string } }): Promise<EmbeddedS3> {
+export interface EmbeddedS3Options {
+  dir: string;
+  port?: number | undefined;
+  bucket?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+export async function startEmbeddedS3(options: EmbeddedS3Options): Promise<EmbeddedS3> {
   const bucket = options.bucket ?? 'arogya-recordings';
   const credentials = options.credentials ?? generateS3Credentials();
   fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
@@ -63,6 +71,42 @@ export async function startEmbeddedS3(options: { dir: string; port?: number; buc
     close: async () => {
       await (server.close() as Promise<void>);
       accounts.DUMMY_ACCOUNT.revokeAccessKey(credentials.accessKeyId);
+    },
+  };
+}
+
+/**
+ * {@link startEmbeddedS3} in a worker thread: what `npm start` runs. The store stands in for S3, a
+ * service of its own; in the service's thread its work (Koa, signature checks, file writes for 20
+ * checkpoint PutObjects a second at 100 sessions) and its garbage collections ran on the event loop
+ * that acknowledges audio (BENCHMARKS.md). The key pair is generated here and handed to the worker.
+ */
+export async function startEmbeddedS3Thread(options: EmbeddedS3Options): Promise<EmbeddedS3> {
+  const credentials = options.credentials ?? generateS3Credentials();
+  const worker = startModuleWorker(import.meta.url, './embedded-s3-worker', { workerData: { ...options, credentials } });
+  let onError: (err: Error) => void = () => undefined;
+  let onExit: (code: number) => void = () => undefined;
+  const ready = await new Promise<{ endpoint: string; bucket: string }>((resolve, reject) => {
+    onError = reject;
+    onExit = (code) => reject(new Error(`embedded S3 store exited before it was ready (code ${code})`));
+    worker.on('error', onError).on('exit', onExit);
+    worker.once('message', (m: { type: string; endpoint: string; bucket: string; message?: string }) =>
+      m.type === 'ready' ? resolve(m) : reject(new Error(`embedded S3 store could not start: ${m.message ?? m.type}`)),
+    );
+  });
+  worker.off('error', onError).off('exit', onExit);
+  // After start-up a failure of the store shows in the health check and in every storage call.
+  worker.on('error', () => undefined);
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  return {
+    endpoint: ready.endpoint,
+    bucket: ready.bucket,
+    credentials: { ...credentials },
+    close: async () => {
+      worker.postMessage({ type: 'close' });
+      const timer = setTimeout(() => void worker.terminate(), 5000).unref();
+      await exited;
+      clearTimeout(timer);
     },
   };
 }
