@@ -57,4 +57,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
 
 # tini reaps children (the offline engine) and forwards SIGTERM to node, which drains sessions.
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "dist/main.js"]
+CMD ["node", "--invocation-count-for-maglev=50", "--invocation-count-for-turbofan=500", "dist/main.js"]

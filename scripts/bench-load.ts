@@ -43,6 +43,8 @@ export interface SessionStats {
   /** The same, split: chunks sent in the session's first `coldMs` of streaming, and after. */
   ackLatColdMs: number[];
   ackLatWarmMs: number[];
+  /** Acks over 50 ms, by the second of the session's audio the chunk belongs to. */
+  slowAcksBySecond: number[];
   captionLatMs: number[];
   /**
    * Per chunk: from its ack to the first ack whose `durableSeq` covers it (so up to one chunk
@@ -131,7 +133,7 @@ function percentile(values: number[], p: number): number | null {
 const pcts = (v: number[]) => ({ p50: percentile(v, 50), p95: percentile(v, 95), p99: percentile(v, 99), n: v.length });
 
 class BenchSession {
-  readonly stats: SessionStats = { started: false, chunksSent: 0, bytesSent: 0, chunksAcked: 0, ackLatMs: [], ackLatColdMs: [], ackLatWarmMs: [], captionLatMs: [], durableLagMs: [], partialLatMs: [], finals: 0, partials: 0, audioMsSent: 0, errors: {} };
+  readonly stats: SessionStats = { started: false, chunksSent: 0, bytesSent: 0, chunksAcked: 0, ackLatMs: [], ackLatColdMs: [], ackLatWarmMs: [], slowAcksBySecond: [], captionLatMs: [], durableLagMs: [], partialLatMs: [], finals: 0, partials: 0, audioMsSent: 0, errors: {} };
   private socket?: Socket;
   private sessionId?: string;
   /** performance.now() when chunk k was sent. */
@@ -216,6 +218,10 @@ class BenchSession {
           const ms = performance.now() - sent;
           this.stats.ackLatMs.push(ms);
           (k * this.plan.chunkMs < this.plan.coldMs ? this.stats.ackLatColdMs : this.stats.ackLatWarmMs).push(ms);
+          if (ms > 50) {
+            const second = Math.floor((k * this.plan.chunkMs) / 1000);
+            this.stats.slowAcksBySecond[second] = (this.stats.slowAcksBySecond[second] ?? 0) + 1;
+          }
           if (res.ackSeq !== undefined && res.ackSeq > this.maxAckSeq) this.maxAckSeq = res.ackSeq;
           const now = performance.now();
           this.ackedAt[k] = now;
@@ -325,6 +331,8 @@ async function main(): Promise<void> {
     ackLatencyMs: pcts(flat((s) => s.ackLatMs)),
     [`ackLatencyFirst${plan.coldMs / 1000}sMs`]: pcts(flat((s) => s.ackLatColdMs)),
     [`ackLatencyAfter${plan.coldMs / 1000}sMs`]: pcts(flat((s) => s.ackLatWarmMs)),
+    // Where the slow acks are: the first seconds (starts, a cold process) or spread over the run.
+    acksOver50msBySecond: Array.from({ length: Math.ceil(plan.seconds) }, (_, i) => sessions.reduce((n, x) => n + (x.stats.slowAcksBySecond[i] ?? 0), 0)),
     captionLatencyMs: pcts(flat((s) => s.captionLatMs)),
     durableLagMs: pcts(flat((s) => s.durableLagMs)),
     partialLatencyMs: pcts(flat((s) => s.partialLatMs)),

@@ -16,6 +16,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { freePort } from '../src/lib/free-port.js';
+import { SERVICE_V8_FLAGS } from '../src/lib/node-flags.js';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -272,7 +273,8 @@ async function main(): Promise<void> {
       AWS_EC2_METADATA_DISABLED: 'true',
     });
   }
-  const nodeArgs: string[] = [...(a['node-arg'] ?? [])];
+  // The service's own V8 options first (as npm start and the image run it); --node-arg may override them.
+  const nodeArgs: string[] = [...SERVICE_V8_FLAGS, ...(a['node-arg'] ?? [])];
   if (a['cpu-prof']) {
     fs.mkdirSync(a['cpu-prof'], { recursive: true });
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${path.resolve(a['cpu-prof'])}`);

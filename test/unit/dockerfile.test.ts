@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SERVICE_V8_FLAGS } from '../../src/lib/node-flags.js';
 
 /**
  * No Docker engine runs here, so the Dockerfile is checked by reading it: stages, what each stage
@@ -153,9 +154,18 @@ describe('Dockerfile', () => {
     expect(health).toMatch(/^--interval=\d+s .*CMD /);
     expect(health).toContain("/health'");
     expect(last(runtime, 'STOPSIGNAL')!.args).toBe('SIGTERM');
-    expect(JSON.parse(last(runtime, 'CMD')!.args)).toEqual(['node', 'dist/main.js']);
+    expect(JSON.parse(last(runtime, 'CMD')!.args)).toEqual(['node', ...SERVICE_V8_FLAGS, 'dist/main.js']);
     expect(JSON.parse(last(runtime, 'ENTRYPOINT')!.args)).toEqual(['/usr/bin/tini', '--']);
     expect(last(runtime, 'EXPOSE')!.args).toBe('3000');
+  });
+
+  it('runs the service with the same V8 options in the image, npm start and npm run start:built (the cold-start tier-up of src/lib/node-flags.ts)', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    for (const script of ['start', 'start:built']) {
+      const words = pkg.scripts[script]!.split(/\s+/);
+      for (const flag of SERVICE_V8_FLAGS) expect(words, script).toContain(flag);
+    }
+    expect(SERVICE_V8_FLAGS.length).toBeGreaterThan(0);
   });
 
   it('bakes in no secret: no credential-like ENV or ARG, no secret files copied', () => {
