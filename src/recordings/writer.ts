@@ -1,3 +1,7 @@
+// Over 300 lines on purpose: RecordingWriter is one state machine (spool part → upload queue →
+// finish, with retries, the storage-down warning and abort) whose fields every step shares; what
+// stands alone is already out: object-store calls and part bodies in multipart.ts, the spool in
+// spool.ts, Ogg muxing in ogg-opus.ts, retries in retry.ts.
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs/promises';
 import path from 'node:path';
