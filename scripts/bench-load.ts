@@ -13,8 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { promisify } from 'node:util';
-import { io as connect, type Socket } from 'socket.io-client';
 import { readReferences, readSharedPcm } from '../test/support/audio.js';
+import type { AckResponse } from '../src/realtime/events.js';
+import { DictationClient } from '../test/support/dictation-client.js';
 
 export interface LoadPlan {
   url: string;
@@ -134,7 +135,7 @@ const pcts = (v: number[]) => ({ p50: percentile(v, 50), p95: percentile(v, 95),
 
 class BenchSession {
   readonly stats: SessionStats = { started: false, chunksSent: 0, bytesSent: 0, chunksAcked: 0, ackLatMs: [], ackLatColdMs: [], ackLatWarmMs: [], slowAcksBySecond: [], captionLatMs: [], durableLagMs: [], partialLatMs: [], finals: 0, partials: 0, audioMsSent: 0, errors: {} };
-  private socket?: Socket;
+  private client?: DictationClient;
   private sessionId?: string;
   /** performance.now() when chunk k was sent. */
   private sentAt: number[] = [];
@@ -161,20 +162,21 @@ class BenchSession {
 
   async connect(user: { username: string; password: string }): Promise<void> {
     const cookie = await login(this.plan.url, user.username, user.password);
-    const socket = connect(this.plan.url, { extraHeaders: { cookie }, transports: ['websocket'], reconnection: false, forceNew: true });
-    this.socket = socket;
-    socket.on('transcript:final', (p: { endMs: number }) => {
+    // The tests' typed client, without its record of every event (a long run would keep them all).
+    this.client = new DictationClient(this.plan.url, cookie, {}, { record: false });
+    const socket = this.client.socket;
+    socket.on('transcript:final', (p) => {
       this.stats.finals++;
       const sent = this.sentTimeOf(p.endMs);
       if (sent !== undefined) this.stats.captionLatMs.push(performance.now() - sent);
     });
-    socket.on('transcript:partial', (p: { endMs: number }) => {
+    socket.on('transcript:partial', (p) => {
       this.stats.partials++;
       const sent = this.sentTimeOf(p.endMs);
       if (sent !== undefined) this.stats.partialLatMs.push(performance.now() - sent);
     });
-    socket.on('session:error', (p: { code: string }) => this.err(`session_error:${p.code}`));
-    socket.on('session:ended', (p: { reason: string }) => {
+    socket.on('session:error', (p) => this.err(`session_error:${p.code}`));
+    socket.on('session:ended', (p) => {
       if (p.reason !== 'stopped') this.err(`ended:${p.reason}`);
     });
     await new Promise<void>((resolve, reject) => {
@@ -184,13 +186,13 @@ class BenchSession {
   }
 
   async start(): Promise<void> {
-    const res = (await this.socket!.timeout(30_000).emitWithAck('session:start', {
+    const res = await this.client!.request('session:start', {
       title: 'bench',
       specialty: 'PRIMARYCARE',
       type: 'DICTATION',
       audio: this.plan.encoding === 'pcm_s16le' ? { encoding: 'pcm_s16le', sampleRate: 16000 } : { encoding: this.plan.encoding },
-    })) as { ok: boolean; sessionId?: string; error?: { code: string } };
-    if (!res.ok) throw new Error(res.error?.code ?? 'start_failed');
+    });
+    if (!res.ok) throw new Error(res.error.code);
     this.sessionId = res.sessionId;
     this.stats.started = true;
   }
@@ -201,7 +203,7 @@ class BenchSession {
     for (let k = 0; k < this.chunks.length; k++) {
       const due = t0 + k * this.plan.chunkMs - performance.now();
       if (due > 0) await sleep(due);
-      if (!this.socket!.connected) {
+      if (!this.client!.socket.connected) {
         this.err('disconnected');
         break;
       }
@@ -211,10 +213,10 @@ class BenchSession {
       this.stats.audioMsSent += this.plan.chunkMs;
       this.stats.bytesSent += this.chunks[k]!.length;
       this.outstanding++;
-      this.socket!.timeout(30_000).emit('audio:chunk', { sessionId: this.sessionId, seq: k, data: this.chunks[k] }, (timeoutErr: Error | null, res?: { ok: boolean; ackSeq?: number; durableSeq?: number; error?: { code: string } }) => {
+      const settled = (res: AckResponse<'audio:chunk'> | undefined) => {
         this.outstanding--;
-        if (timeoutErr) this.err('ack_timeout');
-        else if (res?.ok) {
+        if (!res) this.err('ack_timeout');
+        else if (res.ok) {
           const ms = performance.now() - sent;
           this.stats.ackLatMs.push(ms);
           (k * this.plan.chunkMs < this.plan.coldMs ? this.stats.ackLatColdMs : this.stats.ackLatWarmMs).push(ms);
@@ -222,29 +224,31 @@ class BenchSession {
             const second = Math.floor((k * this.plan.chunkMs) / 1000);
             this.stats.slowAcksBySecond[second] = (this.stats.slowAcksBySecond[second] ?? 0) + 1;
           }
-          if (res.ackSeq !== undefined && res.ackSeq > this.maxAckSeq) this.maxAckSeq = res.ackSeq;
+          if (res.ackSeq > this.maxAckSeq) this.maxAckSeq = res.ackSeq;
           const now = performance.now();
           this.ackedAt[k] = now;
           for (let s = this.maxDurableSeq + 1; res.durableSeq !== undefined && s <= res.durableSeq; s++) {
             if (this.ackedAt[s] !== undefined) this.stats.durableLagMs.push(now - this.ackedAt[s]!);
           }
           if (res.durableSeq !== undefined && res.durableSeq > this.maxDurableSeq) this.maxDurableSeq = res.durableSeq;
-        } else this.err(`ack:${res?.error?.code ?? 'unknown'}`);
+        } else this.err(`ack:${res.error.code}`);
         if (this.outstanding === 0) this.drained?.();
-      });
+      };
+      // Not awaited: chunks go out at real-time pace whatever the acks do (as a browser sends them).
+      this.client!.request('audio:chunk', { sessionId: this.sessionId!, seq: k, data: this.chunks[k]! }, 30_000).then(settled, () => settled(undefined));
     }
     if (this.outstanding > 0) await new Promise<void>((r) => (this.drained = r));
     this.stats.chunksAcked = this.maxAckSeq + 1;
   }
 
   async stop(): Promise<void> {
-    const res = (await this.socket!.timeout(60_000).emitWithAck('session:stop', { sessionId: this.sessionId })) as { ok: boolean; durationMs?: number; error?: { code: string } };
-    if (!res.ok) this.err(`stop:${res.error?.code ?? 'unknown'}`);
+    const res = await this.client!.request('session:stop', { sessionId: this.sessionId! }, 60_000);
+    if (!res.ok) this.err(`stop:${res.error.code}`);
     else this.stats.durationMs = res.durationMs;
   }
 
   close(): void {
-    this.socket?.disconnect();
+    this.client?.close();
   }
 }
 

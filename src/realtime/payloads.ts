@@ -18,7 +18,7 @@ import type { AudioChunkPayload, EventName, EventPayload } from './events.js';
  */
 export interface ParsedPayloads {
   'session:start': StartRequest;
-  'audio:chunk': AudioChunkPayload & { data: Buffer };
+  'audio:chunk': Omit<AudioChunkPayload, 'data'> & { data: Buffer };
   'session:stop': EventPayload<'session:stop'>;
   'session:resume': EventPayload<'session:resume'>;
   'audio:gap': EventPayload<'audio:gap'>;

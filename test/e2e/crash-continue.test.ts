@@ -24,7 +24,8 @@ import { TcpProxy } from '../support/tcp-proxy.js';
 import { startEmbeddedS3, type EmbeddedS3 } from '../../src/storage/embedded-s3.js';
 import { coverageProblems, tonePcm } from '../support/coverage.js';
 import { createTestDatabase } from '../support/db.js';
-import { DictationClient, pcmChunks } from '../support/dictation-client.js';
+import type { AckResponse, EventPayload } from '../../src/realtime/events.js';
+import { DictationClient, ok, pcmChunks } from '../support/dictation-client.js';
 import { HttpClient } from '../support/http.js';
 import { sharedTaskEnv, spawnService, type ServiceProcess } from '../support/process.js';
 import { queryDb } from '../support/service.js';
@@ -102,12 +103,11 @@ interface Outcome {
  * kept until `durableSeq` covers them. When the connection dies it connects to `nextUrl`, resumes
  * (retrying `session_moving` while the dead task is not yet known dead) and resends from `ackSeq + 1`.
  */
-async function runSession(cookie: string, firstUrl: string, nextUrl: string, chunks: Buffer[], audio: Record<string, unknown>): Promise<Outcome> {
+async function runSession(cookie: string, firstUrl: string, nextUrl: string, chunks: Buffer[], audio: EventPayload<'session:start'>['audio']): Promise<Outcome> {
   let c = new DictationClient(firstUrl, cookie);
   clients.push(c);
-  const started = await c.start({ audio });
-  expect(started.ok).toBe(true);
-  const sessionId = started.sessionId as string;
+  const started = ok(await c.start({ audio }));
+  const sessionId = started.sessionId;
   const t0 = Date.now();
   const recorded = () => Math.min(chunks.length, Math.floor((Date.now() - t0) / PACE_MS) + 1);
   let acked = -1;
@@ -122,18 +122,18 @@ async function runSession(cookie: string, firstUrl: string, nextUrl: string, chu
       c = new DictationClient(nextUrl, cookie);
       clients.push(c);
       await c.connected();
-      let res: { ok: boolean; ackSeq: number; durableSeq?: number; error?: { code: string } } | undefined;
+      let res: AckResponse<'session:resume'> | undefined;
       for (let attempt = 0; attempt < 120; attempt++) {
         res = await c.request('session:resume', { sessionId, lastSeq: recorded() - 1 });
-        if (res!.ok || !['session_moving', 'storage_unavailable'].includes(res!.error!.code)) break;
+        if (res.ok || !['session_moving', 'storage_unavailable'].includes(res.error.code)) break;
         await sleep(250);
       }
-      expect(res).toMatchObject({ ok: true });
+      const resumed = ok(res!);
       // B continues from what is durable, never from something the client no longer holds.
-      expect(res!.ackSeq).toBeGreaterThanOrEqual(durable);
-      for (let s = res!.ackSeq + 1; s < recorded(); s++) expect(kept.has(s) || s > acked).toBe(true);
-      acked = res!.ackSeq;
-      durable = res!.durableSeq ?? durable;
+      expect(resumed.ackSeq).toBeGreaterThanOrEqual(durable);
+      for (let s = resumed.ackSeq + 1; s < recorded(); s++) expect(kept.has(s) || s > acked).toBe(true);
+      acked = resumed.ackSeq;
+      durable = resumed.durableSeq ?? durable;
       c.sessionId = sessionId;
       c.transcriptionId = started.transcriptionId;
       out.moved = true;
@@ -154,8 +154,7 @@ async function runSession(cookie: string, firstUrl: string, nextUrl: string, chu
     durable = Math.max(durable, res.durableSeq ?? -1);
     for (const s of kept) if (s <= durable) kept.delete(s);
   }
-  const stop = await c.stop();
-  expect(stop.ok).toBe(true);
+  const stop = ok(await c.stop());
   return { sessionId, transcriptionId: started.transcriptionId, durationMs: stop.durationMs, ...out };
 }
 

@@ -21,7 +21,8 @@ import { UserRepository } from '../../src/auth/users.js';
 import { startEmbeddedS3, type EmbeddedS3 } from '../../src/storage/embedded-s3.js';
 import { coverageProblems, tonePcm } from '../support/coverage.js';
 import { createTestDatabase } from '../support/db.js';
-import { DictationClient, pcmChunks } from '../support/dictation-client.js';
+import type { EventPayload } from '../../src/realtime/events.js';
+import { DictationClient, ok, pcmChunks } from '../support/dictation-client.js';
 import { HttpClient } from '../support/http.js';
 import { sharedTaskEnv, spawnService, type ServiceProcess } from '../support/process.js';
 import { queryDb } from '../support/service.js';
@@ -74,11 +75,10 @@ async function webmTone(ms: number): Promise<Buffer> {
 }
 
 /** Sends a chunk every CHUNK_MS until the connection dies; never resumes. */
-async function recordUntilLost(cookie: string, chunks: Buffer[], audio: Record<string, unknown>) {
+async function recordUntilLost(cookie: string, chunks: Buffer[], audio: EventPayload<'session:start'>['audio']) {
   const c = new DictationClient(a!.url, cookie);
   clients.push(c);
-  const started = await c.start({ audio });
-  expect(started.ok).toBe(true);
+  const started = ok(await c.start({ audio }));
   let acked = -1;
   let durable = -1;
   for (let seq = 0; seq < chunks.length && c.socket.connected; seq++) {
@@ -90,7 +90,7 @@ async function recordUntilLost(cookie: string, chunks: Buffer[], audio: Record<s
     await sleep(CHUNK_MS);
   }
   c.close();
-  return { transcriptionId: started.transcriptionId as string, acked, durable };
+  return { transcriptionId: started.transcriptionId, acked, durable };
 }
 
 async function storedObject(key: string): Promise<Buffer> {

@@ -18,7 +18,8 @@ import { UserRepository } from '../../src/auth/users.js';
 import { startEmbeddedS3, type EmbeddedS3 } from '../../src/storage/embedded-s3.js';
 import { tonePcm } from '../support/coverage.js';
 import { createTestDatabase } from '../support/db.js';
-import { DictationClient, pcmChunks } from '../support/dictation-client.js';
+import type { AckResponse } from '../../src/realtime/events.js';
+import { DictationClient, ok, pcmChunks } from '../support/dictation-client.js';
 import { LoadBalancerStandIn, MetadataStandIn } from '../support/ecs-emulator.js';
 import { HttpClient } from '../support/http.js';
 import { sharedTaskEnv, spawnService, type ServiceProcess } from '../support/process.js';
@@ -96,11 +97,12 @@ interface Outcome {
 async function runSession(cookie: string, chunks: Buffer[]): Promise<Outcome> {
   let c = new DictationClient(lb.url, cookie);
   clients.push(c);
-  const started = await c.start().catch((err: Error) => {
-    throw new Error(`session:start: ${err.message}`);
-  });
-  expect(started.ok).toBe(true);
-  const sessionId = started.sessionId as string;
+  const started = ok(
+    await c.start().catch((err: Error) => {
+      throw new Error(`session:start: ${err.message}`);
+    }),
+  );
+  const sessionId = started.sessionId;
   const out: Outcome = { transcriptionId: started.transcriptionId, acked: -1, durationMs: 0 };
   const t0 = Date.now();
   const recorded = () => Math.min(chunks.length, Math.floor((Date.now() - t0) / PACE_MS) + 1);
@@ -119,7 +121,7 @@ async function runSession(cookie: string, chunks: Buffer[]): Promise<Outcome> {
       const deadline = Date.now() + DEREGISTRATION_DELAY_MS + STOP_TIMEOUT_MS;
       while (c.received.ended.length === 0 && c.socket.connected && Date.now() < deadline) await sleep(25);
       c.close();
-      let res: { ok: boolean; ackSeq: number; error?: { code: string } } | undefined;
+      let res: AckResponse<'session:resume'> | undefined;
       for (let attempt = 0; attempt < 80 && !res?.ok; attempt++) {
         c = new DictationClient(lb.url, cookie);
         clients.push(c);
@@ -132,7 +134,7 @@ async function runSession(cookie: string, chunks: Buffer[]): Promise<Outcome> {
         }
       }
       expect(res, `${out.why}, resume: ${JSON.stringify(res)}`).toMatchObject({ ok: true });
-      out.acked = res!.ackSeq;
+      out.acked = ok(res!).ackSeq;
       out.continuedAt ??= Date.now();
       c.sessionId = sessionId;
       c.transcriptionId = started.transcriptionId;
@@ -154,10 +156,11 @@ async function runSession(cookie: string, chunks: Buffer[]): Promise<Outcome> {
     }
     else throw new Error(`chunk refused: ${res.error.code}`);
   }
-  const stop = await c.stop().catch((err: Error) => {
-    throw new Error(`session:stop (${out.why}, connected ${c.socket.connected}): ${err.message}`);
-  });
-  expect(stop.ok).toBe(true);
+  const stop = ok(
+    await c.stop().catch((err: Error) => {
+      throw new Error(`session:stop (${out.why}, connected ${c.socket.connected}): ${err.message}`);
+    }),
+  );
   out.durationMs = stop.durationMs;
   return out;
 }

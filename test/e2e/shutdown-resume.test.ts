@@ -13,7 +13,8 @@ import { UserRepository } from '../../src/auth/users.js';
 import { startEmbeddedS3, type EmbeddedS3 } from '../../src/storage/embedded-s3.js';
 import { coverageProblems, tonePcm } from '../support/coverage.js';
 import { createTestDatabase } from '../support/db.js';
-import { DictationClient, pcmChunks } from '../support/dictation-client.js';
+import type { AckResponse } from '../../src/realtime/events.js';
+import { DictationClient, ok, pcmChunks } from '../support/dictation-client.js';
 import { HttpClient } from '../support/http.js';
 import { sharedTaskEnv, spawnService, type ServiceProcess } from '../support/process.js';
 import { queryDb } from '../support/service.js';
@@ -78,9 +79,8 @@ interface Outcome {
 async function runSession(cookie: string, firstUrl: string, nextUrl: string, chunks: Buffer[]): Promise<Outcome> {
   let c = new DictationClient(firstUrl, cookie);
   clients.push(c);
-  const started = await c.start();
-  expect(started.ok).toBe(true);
-  const sessionId = started.sessionId as string;
+  const started = ok(await c.start());
+  const sessionId = started.sessionId;
   const t0 = Date.now();
   const recorded = () => Math.min(chunks.length, Math.floor((Date.now() - t0) / PACE_MS) + 1);
   let acked = -1;
@@ -97,14 +97,13 @@ async function runSession(cookie: string, firstUrl: string, nextUrl: string, chu
       clients.push(c);
       watch(c);
       await c.connected();
-      let res: { ok: boolean; ackSeq: number; error?: { code: string } } | undefined;
+      let res: AckResponse<'session:resume'> | undefined;
       for (let attempt = 0; attempt < 40; attempt++) {
         res = await c.request('session:resume', { sessionId, lastSeq: recorded() - 1 });
-        if (res!.ok || !['storage_unavailable', 'session_not_found'].includes(res!.error!.code)) break;
+        if (res.ok || !['storage_unavailable', 'session_not_found'].includes(res.error.code)) break;
         await sleep(250);
       }
-      expect(res).toMatchObject({ ok: true });
-      acked = res!.ackSeq;
+      acked = ok(res!).ackSeq;
       c.sessionId = sessionId;
       c.transcriptionId = started.transcriptionId;
       shutdownSeen = false;
@@ -124,8 +123,7 @@ async function runSession(cookie: string, firstUrl: string, nextUrl: string, chu
     else if (['session_ended', 'server_shutdown'].includes(res.error.code)) shutdownSeen = true;
     else throw new Error(`chunk refused: ${res.error.code}`);
   }
-  const stop = await c.stop();
-  expect(stop.ok).toBe(true);
+  const stop = ok(await c.stop());
   return { sessionId, transcriptionId: started.transcriptionId, moved, durationMs: stop.durationMs };
 }
 

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tonePcm } from '../support/coverage.js';
-import { DictationClient, pcmChunks } from '../support/dictation-client.js';
+import { DictationClient, ok, pcmChunks } from '../support/dictation-client.js';
 import { queryDb, startTestService, type TestService } from '../support/service.js';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -24,7 +24,7 @@ async function record(t: TestService, http: { cookieHeader: string }, chunks: nu
   cleanups.push(() => c.close());
   expect((await c.start()).ok).toBe(true);
   for (let seq = 0; seq < chunks; seq++) await c.chunk(seq, CHUNKS[seq]!);
-  await expect.poll(async () => (await c.request('session:resume', { sessionId: c.sessionId, lastSeq: chunks - 1 })).durableSeq, { timeout: 10_000, interval: 100 }).toBe(chunks - 1);
+  await expect.poll(async () => ok(await c.request('session:resume', { sessionId: c.sessionId, lastSeq: chunks - 1 })).durableSeq, { timeout: 10_000, interval: 100 }).toBe(chunks - 1);
   return c;
 }
 

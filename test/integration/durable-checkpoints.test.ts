@@ -6,7 +6,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { tonePcm } from '../support/coverage.js';
-import { DictationClient, pcmChunks } from '../support/dictation-client.js';
+import type { EventPayload } from '../../src/realtime/events.js';
+import { DictationClient, ok, pcmChunks } from '../support/dictation-client.js';
 import { queryDb, startTestService, type TestService } from '../support/service.js';
 import { encodeOpus, randomChunks } from '../support/audio.js';
 
@@ -24,7 +25,7 @@ async function service(): Promise<TestService> {
   return t;
 }
 
-async function session(t: TestService, start?: Record<string, unknown>) {
+async function session(t: TestService, start?: EventPayload<'session:start'>) {
   const { http } = await t.loggedIn('clinician');
   const c = new DictationClient(t.url, http.cookieHeader);
   cleanups.push(() => c.close());
@@ -46,12 +47,12 @@ describe('durable checkpoints of a live session', () => {
     for (let seq = 0; seq < 40; seq++) {
       await new Promise((r) => setTimeout(r, CHUNK_MS));
       const res = await c.chunk(seq, chunks[seq]!);
-      expect(res).toMatchObject({ ok: true, ackSeq: seq });
-      expect(typeof res.durableSeq).toBe('number');
-      expect(res.durableSeq).toBeLessThanOrEqual(res.ackSeq);
+      expect(res).toMatchObject({ ok: true, ackSeq: seq, durableSeq: expect.any(Number) });
+      const durableSeq = ok(res).durableSeq!;
+      expect(durableSeq).toBeLessThanOrEqual(seq);
       ackedAt.set(seq, Date.now());
-      for (let s = durable + 1; s <= res.durableSeq; s++) lags.push(Date.now() - ackedAt.get(s)!);
-      durable = Math.max(durable, res.durableSeq);
+      for (let s = durable + 1; s <= durableSeq; s++) lags.push(Date.now() - ackedAt.get(s)!);
+      durable = Math.max(durable, durableSeq);
     }
     // A declared gap is part of the durable ledger too (its silence is the recording's audio).
     expect(await c.request('audio:gap', { sessionId: c.sessionId, fromSeq: 40, toSeq: 42, durationMs: 300 })).toMatchObject({ ok: true, ackSeq: 42 });
@@ -59,7 +60,7 @@ describe('durable checkpoints of a live session', () => {
     // One interval, plus one PUT and one INSERT, plus one chunk until the next ack tells us.
     expect(Math.max(...lags)).toBeLessThan(INTERVAL_MS + 2500);
 
-    await expect.poll(async () => (await c.chunk(42, chunks[42]!)).durableSeq, { timeout: 10_000, interval: 200 }).toBe(42);
+    await expect.poll(async () => ok(await c.chunk(42, chunks[42]!)).durableSeq, { timeout: 10_000, interval: 200 }).toBe(42);
     const rows = await checkpointRows(t, c.transcriptionId!);
     expect(rows[0]).toMatchObject({ first_seq: '0', kind: 'pcm' });
     for (let i = 1; i < rows.length; i++) expect(Number(rows[i]!.first_seq)).toBe(Number(rows[i - 1]!.last_seq) + 1);
@@ -78,10 +79,10 @@ describe('durable checkpoints of a live session', () => {
     const c = await session(t, { audio: { encoding: 'ogg_opus' } });
     const ogg = await encodeOpus('real/1089-134686-0000.wav', 'ogg');
     const chunks = randomChunks(ogg, 14, 3000);
-    let last: { ackSeq: number; durableSeq: number } | undefined;
-    for (let seq = 0; seq < chunks.length; seq++) last = await c.chunk(seq, chunks[seq]!);
+    let last: { ackSeq: number; durableSeq?: number } | undefined;
+    for (let seq = 0; seq < chunks.length; seq++) last = ok(await c.chunk(seq, chunks[seq]!));
     expect(last!.ackSeq).toBe(chunks.length - 1);
-    await expect.poll(async () => (await c.request('session:resume', { sessionId: c.sessionId, lastSeq: chunks.length - 1 })).durableSeq, { timeout: 10_000, interval: 200 }).toBe(chunks.length - 1);
+    await expect.poll(async () => ok(await c.request('session:resume', { sessionId: c.sessionId, lastSeq: chunks.length - 1 })).durableSeq, { timeout: 10_000, interval: 200 }).toBe(chunks.length - 1);
     const durableAudio = await t.service.recordings.readDurable(c.transcriptionId!);
     expect(durableAudio.kind).toBe('wire');
     expect(durableAudio.bytes.equals(ogg)).toBe(true);

@@ -11,7 +11,7 @@ import { createAwsTranscribeMedicalEngine } from '../../src/transcription/provid
 import { createLocalEngine } from '../../src/transcription/providers/local/index.js';
 import { readSharedPcm } from '../support/audio.js';
 import { coverageProblems, tonePcm } from '../support/coverage.js';
-import { DictationClient, pcmChunks } from '../support/dictation-client.js';
+import { DictationClient, ok, pcmChunks } from '../support/dictation-client.js';
 import { FakeEngine } from '../support/fake-engine.js';
 import { queryDb, startTestService, type TestService } from '../support/service.js';
 import { keyedSpeechPcm, scriptWords, startTranscribeServer, type TranscribeServer, type TranscribeServerOptions } from '../support/transcribe-server.js';
@@ -43,8 +43,7 @@ async function setup(fallback: TranscriptionEngine | undefined, resilience: Part
   const { http } = await t.loggedIn('clinician');
   const c = new DictationClient(t.url, http.cookieHeader);
   cleanups.push(() => c.close());
-  const started = await c.start({ type: 'DICTATION', audio: { encoding: 'pcm_s16le', sampleRate: 16000 } });
-  expect(started.ok).toBe(true);
+  const started = ok(await c.start({ type: 'DICTATION', audio: { encoding: 'pcm_s16le', sampleRate: 16000 } }));
   return { t, server, c };
 }
 
@@ -88,8 +87,7 @@ describe('resilient engine wrapper (AWS adapter against the Transcribe protocol 
     server.setFaults({ dropAfterAudioMs: 4000, once: true });
     const pcm = tonePcm(12_000);
     await c.stream(pcmChunks(pcm, 200), { inFlight: 1, realTimeMsPerChunk: 100 });
-    const stop = await c.stop();
-    expect(stop.ok).toBe(true);
+    const stop = ok(await c.stop());
 
     expect(server.requests.map((r) => r.outcome)).toEqual(['dropped', 'completed']);
     // The second stream got the audio from the end of the last final (4.8 s: two 6-word segments

@@ -16,7 +16,7 @@ import { createLogger } from '../../src/lib/logger.js';
 import { createAwsTranscribeMedicalEngine } from '../../src/transcription/providers/aws-transcribe-medical/index.js';
 import { ProviderError } from '../../src/transcription/port.js';
 import { coverageProblems } from '../support/coverage.js';
-import { DictationClient, pcmChunks } from '../support/dictation-client.js';
+import { DictationClient, ok, pcmChunks } from '../support/dictation-client.js';
 import { FakeEngine } from '../support/fake-engine.js';
 import { queryDb, startTestService } from '../support/service.js';
 import { keyedSpeechPcm, scriptWords, startTranscribeServer } from '../support/transcribe-server.js';
@@ -206,8 +206,7 @@ describe('repair pass', () => {
     await send(third, 2 * third); // ~10 s never heard live (the replay ring keeps 3 s)
     server.setFaults({});
     await send(2 * third, chunks.length);
-    const stop = await c.stop();
-    expect(stop.ok).toBe(true);
+    const stop = ok(await c.stop());
     const id = c.transcriptionId!;
     const finals = () =>
       queryDb<{ segment_key: string; start_ms: number; end_ms: number; engine: string }>(

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { coverageProblems, tonePcm } from '../support/coverage.js';
-import { DictationClient, pcmChunks } from '../support/dictation-client.js';
+import { DictationClient, ok, pcmChunks } from '../support/dictation-client.js';
 import { FakeEngine } from '../support/fake-engine.js';
 import { queryDb, startTestService, type TestService } from '../support/service.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
@@ -31,8 +31,7 @@ async function sendWhileConnected(c: DictationClient, chunks: Buffer[], from: nu
     if (!c.socket.connected) break;
     const res = await Promise.race([c.chunk(seq, chunks[seq]!), gone]);
     if (!res) break;
-    expect(res.ok).toBe(true);
-    acked = res.ackSeq;
+    acked = ok(res).ackSeq;
   }
   return acked;
 }
@@ -83,16 +82,14 @@ describe('session:resume after a network drop', () => {
 
     const b = client(via, http.cookieHeader);
     await b.connected();
-    const resumed = await b.request('session:resume', { sessionId, lastSeq: chunks.length - 1 });
-    expect(resumed.ok).toBe(true);
+    const resumed = ok(await b.request('session:resume', { sessionId, lastSeq: chunks.length - 1 }));
     expect(resumed.ackSeq).toBeGreaterThanOrEqual(ackedBeforeDrop);
     b.sessionId = sessionId;
     b.transcriptionId = a.transcriptionId!;
     // A chunk the server already holds is ignored, then everything from ackSeq + 1.
     expect(await b.chunk(resumed.ackSeq, chunks[resumed.ackSeq]!)).toMatchObject({ ok: true, ackSeq: resumed.ackSeq });
     await b.stream(chunks.slice(resumed.ackSeq + 1), { firstSeq: resumed.ackSeq + 1, inFlight: 4 });
-    const stop = await b.stop();
-    expect(stop.ok).toBe(true);
+    const stop = ok(await b.stop());
     expect(Math.abs(stop.durationMs - 15_000)).toBeLessThan(20);
 
     // One engine stream heard every byte exactly once; the drop never touched it.
@@ -155,8 +152,7 @@ describe('audio:gap (docs/resilience.md)', () => {
     // Declared twice (a retried ack): no second gap.
     expect(await c.request('audio:gap', { sessionId: c.sessionId, fromSeq: 10, toSeq: 14, durationMs: 1000 })).toMatchObject({ ok: true, ackSeq: 14 });
     await c.stream(chunks.slice(15), { firstSeq: 15 });
-    const stop = await c.stop();
-    expect(stop.ok).toBe(true);
+    const stop = ok(await c.stop());
     expect(Math.abs(stop.durationMs - 5000)).toBeLessThan(20);
 
     const rec = await recordingOf(t, c.transcriptionId!);

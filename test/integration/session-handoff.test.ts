@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedS3, type EmbeddedS3 } from '../../src/storage/embedded-s3.js';
 import { createTestDatabase } from '../support/db.js';
-import { DictationClient, pcmChunks } from '../support/dictation-client.js';
+import { DictationClient, ok, pcmChunks } from '../support/dictation-client.js';
 import { queryDb, startTestService, type TestService } from '../support/service.js';
 import { tonePcm } from '../support/coverage.js';
 
@@ -77,7 +77,7 @@ describe('session hand-over between tasks', () => {
 
     onB.sessionId = onA.sessionId;
     await onB.stream(chunks.slice(10), { inFlight: 1, firstSeq: 10 });
-    const stop = await onB.stop();
+    const stop = ok(await onB.stop());
     expect(stop).toMatchObject({ ok: true, transcriptionId: onA.transcriptionId });
     expect(Math.abs(stop.durationMs - 4000)).toBeLessThan(20);
     const [row] = await queryDb<{ status: string; end_reason: string; resume_part: number }>(db.url, 'SELECT status, end_reason, resume_part FROM transcriptions WHERE id = $1', [onA.transcriptionId]);

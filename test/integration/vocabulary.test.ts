@@ -13,6 +13,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedS3, type EmbeddedS3 } from '../../src/storage/embedded-s3.js';
 import { readSharedPcm } from '../support/audio.js';
+import type { Specialty } from '../../src/transcription/port.js';
 import { DictationClient, pcmChunks } from '../support/dictation-client.js';
 import { startTestService, type TestService } from '../support/service.js';
 import { startTranscribeServer, type TranscribeServer } from '../support/transcribe-server.js';
@@ -82,7 +83,7 @@ const TERMS = [
 ];
 
 /** One short session of `specialty`; the StartMedicalStreamTranscription request it made. */
-async function session(specialty: string, cookie: string) {
+async function session(specialty: Specialty, cookie: string) {
   const before = transcribe.requests.length;
   const c = new DictationClient(t.url, cookie);
   clients.push(c);

@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { tonePcm } from '../support/coverage.js';
-import { DictationClient, pcmChunks } from '../support/dictation-client.js';
+import { DictationClient, ok, pcmChunks } from '../support/dictation-client.js';
 import { queryDb, startTestService, type TestService } from '../support/service.js';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -24,9 +24,9 @@ async function liveSession(t: TestService, chunks: number) {
   cleanups.push(() => c.close());
   expect((await c.start()).ok).toBe(true);
   let durable = -1;
-  for (let seq = 0; seq < chunks; seq++) durable = Math.max(durable, (await c.chunk(seq, CHUNKS[seq]!)).durableSeq ?? -1);
+  for (let seq = 0; seq < chunks; seq++) durable = Math.max(durable, ok(await c.chunk(seq, CHUNKS[seq]!)).durableSeq ?? -1);
   // Wait for a checkpoint that covers every chunk sent so far.
-  await expect.poll(async () => (await c.request('session:resume', { sessionId: c.sessionId, lastSeq: chunks - 1 })).durableSeq, { timeout: 10_000, interval: 100 }).toBe(chunks - 1);
+  await expect.poll(async () => ok(await c.request('session:resume', { sessionId: c.sessionId, lastSeq: chunks - 1 })).durableSeq, { timeout: 10_000, interval: 100 }).toBe(chunks - 1);
   return c;
 }
 

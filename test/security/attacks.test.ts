@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DictationClient, pcmChunks } from '../support/dictation-client.js';
+import { DictationClient, ok, pcmChunks } from '../support/dictation-client.js';
 import type { HttpClient } from '../support/http.js';
 import { seedTranscription } from '../support/seed.js';
 import { queryDb, startTestService, type TestService } from '../support/service.js';
@@ -200,8 +200,7 @@ describe('horizontal access between clinicians', () => {
 
   it("refuses resume, chunk and stop on another clinician's live session, audits each, and leaves it running", async () => {
     const owner = dictation(bob.http);
-    const started = await owner.start();
-    expect(started.ok).toBe(true);
+    const started = ok(await owner.start());
     expect((await owner.chunk(0, tone(200))).ok).toBe(true);
 
     const intruder = dictation(alice.http);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readSharedPcm } from '../support/audio.js';
-import { DictationClient, pcmChunks } from '../support/dictation-client.js';
+import { DictationClient, ok, pcmChunks } from '../support/dictation-client.js';
 import { FakeEngine } from '../support/fake-engine.js';
 import { startTestService, type TestService } from '../support/service.js';
 
@@ -53,10 +53,9 @@ describe('no PHI in logs', () => {
     const c = new DictationClient(t.url, http.cookieHeader);
     clients.push(c);
     // A refused start carrying the title, then the real one.
-    expect((await c.start({ title: TITLE, specialty: 'NOT_A_SPECIALTY', audio: { encoding: 'pcm_s16le' } })).ok).toBe(false);
-    expect((await c.start({ title: TITLE, audio: { encoding: 'opus_with_a_name_in_it', sampleRate: 16000 } })).ok).toBe(false);
-    const started = await c.start({ title: TITLE, specialty: 'PRIMARYCARE', type: 'CONVERSATION', audio: { encoding: 'pcm_s16le', sampleRate: 16000 } });
-    expect(started.ok).toBe(true);
+    expect((await c.requestRaw('session:start', { title: TITLE, specialty: 'NOT_A_SPECIALTY', audio: { encoding: 'pcm_s16le' } })).ok).toBe(false);
+    expect((await c.requestRaw('session:start', { title: TITLE, audio: { encoding: 'opus_with_a_name_in_it', sampleRate: 16000 } })).ok).toBe(false);
+    const started = ok(await c.start({ title: TITLE, specialty: 'PRIMARYCARE', type: 'CONVERSATION', audio: { encoding: 'pcm_s16le', sampleRate: 16000 } }));
     await c.stream(pcmChunks(tone(3000), 200));
     expect((await c.chunk(3, tone(200))).ok).toBe(true); // a replay
     expect((await c.chunk(99, tone(200))).ok).toBe(false); // a gap
@@ -78,8 +77,7 @@ describe('no PHI in logs', () => {
     const { http } = await t.loggedIn('clinician');
     const c = new DictationClient(t.url, http.cookieHeader);
     clients.push(c);
-    const started = await c.start({ title: TITLE, type: 'DICTATION', audio: { encoding: 'pcm_s16le', sampleRate: 16000 } });
-    expect(started.ok).toBe(true);
+    const started = ok(await c.start({ title: TITLE, type: 'DICTATION', audio: { encoding: 'pcm_s16le', sampleRate: 16000 } }));
     await c.stream(pcmChunks(readSharedPcm('real/jfk.wav'), 250), { inFlight: 4 });
     expect((await c.stop(120_000)).ok).toBe(true);
     const recognised = c.received.finals.map((f) => f.text).join(' ').toLowerCase();
