@@ -214,7 +214,7 @@ describe('horizontal access between clinicians', () => {
     ];
     for (const a of attempts) expect(a).toEqual({ ok: false, error: { code: 'session_not_found', message: expect.any(String) } });
     // No event of Bob's session reaches Alice's socket.
-    expect(intruder.received).toEqual({ partials: [], finals: [], errors: [], ended: [] });
+    expect(intruder.received).toEqual({ partials: [], finals: [], errors: [], notices: [], ended: [] });
 
     const rows = await auditRows(`actor_id = $1 AND target_id = $2`, [alice.user.id, sessionId]);
     expect(rows.map((r) => [r.action, r.outcome])).toEqual([
