@@ -3,9 +3,9 @@
  * (point 4) and a specialty's custom vocabulary (point 5), each checked through the API and in
  * the effect it has, not only in the page.
  */
-import { type Browser, type Page } from 'playwright-core';
+import { type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, watchedPage } from '../support/browser.js';
+import { launchChromium, watchedPage, logInOnPage } from '../support/browser.js';
 import { seedTranscription } from '../support/seed.js';
 import { startTestService, type TestService } from '../support/service.js';
 
@@ -22,12 +22,6 @@ afterAll(async () => {
   await t?.close();
 });
 
-async function logIn(page: Page, user: { username: string; password: string }): Promise<void> {
-  await page.locator('#login-username').fill(user.username);
-  await page.locator('#login-password').fill(user.password);
-  await page.keyboard.press('Enter');
-  await expect.poll(() => page.locator('#app').isVisible()).toBe(true);
-}
 
 describe('admin settings for review in Chromium', () => {
   it('an admin ticks "PHI redacted by default" for a reviewer: that reviewer then gets the redacted transcript; unticking gives the full one back', SLOW, async () => {
@@ -47,7 +41,7 @@ describe('admin settings for review in Chromium', () => {
     const { page, problems } = await watchedPage(browser);
     try {
       await page.goto(`${t.url}/review.html#/users`);
-      await logIn(page, admin);
+      await logInOnPage(page, admin);
       const box = page.getByRole('checkbox', { name: `Redact PHI by default for ${reviewer.username}` });
       await expect.poll(() => box.isVisible()).toBe(true);
       expect(await box.isChecked()).toBe(false);
@@ -75,7 +69,7 @@ describe('admin settings for review in Chromium', () => {
     const { page, problems } = await watchedPage(browser);
     try {
       await page.goto(`${t.url}/review.html#/vocabulary`);
-      await logIn(page, admin);
+      await logInOnPage(page, admin);
       await expect.poll(() => page.locator('#vocabulary-view').isVisible()).toBe(true);
       await page.locator('#v-specialty').selectOption('CARDIOLOGY');
       await expect.poll(() => page.locator('#v-state').textContent()).toContain('No terms saved yet');

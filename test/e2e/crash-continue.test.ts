@@ -10,26 +10,17 @@
  * (default 5 s) nothing depends on where the 5 MiB multipart parts fall, so the first 164 s of a
  * WAV (whose part 1 used to stay in the spool until stop) are no different from any other moment.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UserRepository } from '../../src/auth/users.js';
-import { fakeMicrophone, launchChromium } from '../support/browser.js';
+import { fakeMicrophone, launchChromium, logInOnPage } from '../support/browser.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
-import { startEmbeddedS3, type EmbeddedS3 } from '../../src/storage/embedded-s3.js';
 import { coverageProblems, tonePcm } from '../support/coverage.js';
-import { createTestDatabase } from '../support/db.js';
 import type { AckResponse, EventPayload } from '../../src/realtime/events.js';
 import { DictationClient, ok, pcmChunks } from '../support/dictation-client.js';
-import { HttpClient } from '../support/http.js';
-import { sharedTaskEnv, spawnService, type ServiceProcess } from '../support/process.js';
+import { spawnService, type ServiceProcess } from '../support/process.js';
 import { queryDb } from '../support/service.js';
-import { startTranscribeServer, type TranscribeServer } from '../support/transcribe-server.js';
+import { twoTasks, webmTone, type TwoTasks } from '../support/two-tasks.js';
 
 const MIC_WAV = path.resolve(import.meta.dirname, '../../../shared/audio/real/jfk.wav');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -37,32 +28,24 @@ const AUDIO_MS = 16_000;
 const CHUNK_MS = 200;
 const PACE_MS = 200; // the "microphone" produces a 200 ms chunk every 200 ms
 
-let db: Awaited<ReturnType<typeof createTestDatabase>>;
-let s3: EmbeddedS3;
-let transcribe: TranscribeServer;
+let tasks: TwoTasks;
+let db: TwoTasks['db'];
 let a: ServiceProcess | undefined;
 let b: ServiceProcess | undefined;
 const taskDirs = new Map<string, string>();
-const dirs: string[] = [];
 const clients: DictationClient[] = [];
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 
 function env(name: string) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `arogya-task-${name}-`));
-  dirs.push(dir);
-  taskDirs.set(name, dir);
-  return sharedTaskEnv({ dataDir: dir, databaseUrl: db.url, s3, transcribeUrl: transcribe.url }, {
-    // A dead task is known as such after 3 s here (10 s by default): the test waits less.
-    TASK_DEAD_AFTER_MS: '3000',
-  });
+  // A dead task is known as such after 3 s here (10 s by default): the test waits less.
+  const task = tasks.task(name, { TASK_DEAD_AFTER_MS: '3000' });
+  taskDirs.set(name, task.dir);
+  return task.env;
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  const s3dir = fs.mkdtempSync(path.join(os.tmpdir(), 'arogya-s3-'));
-  dirs.push(s3dir);
-  s3 = await startEmbeddedS3({ dir: s3dir });
-  transcribe = await startTranscribeServer({ wordsPerSecond: 2.5, wordsPerSegment: 6 });
+  tasks = await twoTasks();
+  db = tasks.db;
   a = await spawnService(env('a'));
   b = await spawnService(env('b'));
 }, 180_000);
@@ -71,21 +54,8 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
   for (const c of clients) c.close();
   await Promise.all([a?.stop('SIGKILL'), b?.stop()]);
-  await transcribe?.close();
-  await s3?.close();
-  await db?.drop();
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  await tasks?.close();
 });
-
-/** 12 s of a 300 Hz tone as the WebM Opus MediaRecorder writes (unknown-size Segment and Clusters). */
-async function webmTone(ms: number): Promise<Buffer> {
-  const { stdout } = await promisify(execFile)(
-    'ffmpeg',
-    ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `sine=frequency=300:sample_rate=48000:duration=${ms / 1000}`, '-ac', '1', '-c:a', 'libopus', '-b:a', '32k', '-f', 'webm', 'pipe:1'],
-    { encoding: 'buffer', maxBuffer: 16 * 1024 * 1024 },
-  );
-  return stdout;
-}
 
 interface Outcome {
   sessionId: string;
@@ -158,16 +128,6 @@ async function runSession(cookie: string, firstUrl: string, nextUrl: string, chu
   return { sessionId, transcriptionId: started.transcriptionId, durationMs: stop.durationMs, ...out };
 }
 
-async function storedObject(key: string): Promise<Buffer> {
-  const client = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, credentials: s3.credentials });
-  try {
-    const res = await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }));
-    return Buffer.from(await res.Body!.transformToByteArray());
-  } finally {
-    client.destroy();
-  }
-}
-
 async function finalRecording(transcriptionId: string) {
   await expect
     .poll(async () => (await queryDb<{ upload_state: string }>(db.url, 'SELECT upload_state FROM recordings WHERE transcription_id = $1 ORDER BY part_index DESC LIMIT 1', [transcriptionId]))[0]?.upload_state, { timeout: 20_000 })
@@ -191,11 +151,7 @@ async function transcriptProblems(transcriptionId: string, audioMs: number): Pro
 
 describe('SIGKILL of a task and the loss of its disk mid-session', () => {
   it('continues a PCM and a WebM Opus session on the second task: every acknowledged chunk is in the final recording and the transcript covers it all', async () => {
-    const pool = new pg.Pool({ connectionString: db.url, max: 2 });
-    const user = await new UserRepository(pool).create({ username: 'clinician-crash', role: 'clinician', password: 'pw-crash-test-1234' });
-    await pool.end();
-    const http = new HttpClient(a!.url);
-    await http.login(user.username, 'pw-crash-test-1234');
+    const http = await tasks.clinician(a!.url, 'clinician-crash', 'pw-crash-test-1234');
     const pcm = tonePcm(AUDIO_MS);
     const webm = await webmTone(12_000);
     // ~32 kb/s: 800-byte chunks are ~200 ms of audio each.
@@ -229,7 +185,7 @@ describe('SIGKILL of a task and the loss of its disk mid-session', () => {
       [0, 'aborted'],
       [1, 'completed'],
     ]);
-    const stored = await storedObject(wavParts[1]!.object_key);
+    const stored = await tasks.storedObject(wavParts[1]!.object_key);
     expect(stored.length, context).toBe(44 + pcm.length);
     expect(stored.subarray(44).equals(pcm), context).toBe(true);
     expect(await transcriptProblems(wav!.transcriptionId, AUDIO_MS), context).toEqual([]);
@@ -260,14 +216,9 @@ describe('SIGKILL of a task and the loss of its disk mid-session', () => {
     page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
     page.on('console', (m) => process.env.DEBUG_PAGE && console.log('PAGE', m.text()));
 
-    const pool = new pg.Pool({ connectionString: db.url, max: 2 });
-    const user = await new UserRepository(pool).create({ username: 'clinician-page-crash', role: 'clinician', password: 'pw-page-crash-1234' });
-    await pool.end();
+    const user = await tasks.createClinician('clinician-page-crash', 'pw-page-crash-1234');
     await page.goto(`${proxy.endpoint}/`);
-    const form = page.locator('#login-form');
-    await form.getByLabel('Username').fill(user.username);
-    await form.getByLabel('Password').fill('pw-page-crash-1234');
-    await form.getByRole('button', { name: 'Log in' }).click();
+    await logInOnPage(page, user);
     await expect.poll(() => page.locator('#connection').getAttribute('data-state'), { timeout: 15_000 }).toBe('connected');
     await page.locator('#record').click();
     await expect.poll(() => page.locator('#record').textContent()).toBe('■ Stop');

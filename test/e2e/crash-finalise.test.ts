@@ -8,71 +8,37 @@
  * the session is no longer `recording`, and the repair pass completes the transcript over the
  * stretch the dead task's engine had not finalised.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDecoder } from '../../src/audio/index.js';
-import { UserRepository } from '../../src/auth/users.js';
-import { startEmbeddedS3, type EmbeddedS3 } from '../../src/storage/embedded-s3.js';
 import { coverageProblems, tonePcm } from '../support/coverage.js';
-import { createTestDatabase } from '../support/db.js';
 import type { EventPayload } from '../../src/realtime/events.js';
 import { DictationClient, ok, pcmChunks } from '../support/dictation-client.js';
-import { HttpClient } from '../support/http.js';
-import { sharedTaskEnv, spawnService, type ServiceProcess } from '../support/process.js';
+import { spawnService, type ServiceProcess } from '../support/process.js';
 import { queryDb } from '../support/service.js';
-import { startTranscribeServer, type TranscribeServer } from '../support/transcribe-server.js';
+import { twoTasks, webmTone, type TwoTasks } from '../support/two-tasks.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CHUNK_MS = 200;
 
-let db: Awaited<ReturnType<typeof createTestDatabase>>;
-let s3: EmbeddedS3;
-let transcribe: TranscribeServer;
+let tasks: TwoTasks;
+let db: TwoTasks['db'];
 let a: ServiceProcess | undefined;
 let b: ServiceProcess | undefined;
-const dirs: string[] = [];
 const clients: DictationClient[] = [];
 
-function env(name: string, extra: Record<string, string>) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `arogya-task-${name}-`));
-  dirs.push(dir);
-  return {
-    dir,
-    env: sharedTaskEnv({ dataDir: dir, databaseUrl: db.url, s3, transcribeUrl: transcribe.url }, { TASK_DEAD_AFTER_MS: '3000', CHECKPOINT_INTERVAL_MS: '2000', ...extra }),
-  };
-}
+const env = (name: string, extra: Record<string, string>) => tasks.task(name, { TASK_DEAD_AFTER_MS: '3000', CHECKPOINT_INTERVAL_MS: '2000', ...extra });
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  const s3dir = fs.mkdtempSync(path.join(os.tmpdir(), 'arogya-s3-'));
-  dirs.push(s3dir);
-  s3 = await startEmbeddedS3({ dir: s3dir });
-  transcribe = await startTranscribeServer({ wordsPerSecond: 2.5, wordsPerSegment: 6 });
+  tasks = await twoTasks();
+  db = tasks.db;
 }, 60_000);
 
 afterAll(async () => {
   for (const c of clients) c.close();
   await Promise.all([a?.stop('SIGKILL'), b?.stop()]);
-  await transcribe?.close();
-  await s3?.close();
-  await db?.drop();
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  await tasks?.close();
 });
-
-async function webmTone(ms: number): Promise<Buffer> {
-  const { stdout } = await promisify(execFile)(
-    'ffmpeg',
-    ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `sine=frequency=300:sample_rate=48000:duration=${ms / 1000}`, '-ac', '1', '-c:a', 'libopus', '-b:a', '32k', '-f', 'webm', 'pipe:1'],
-    { encoding: 'buffer', maxBuffer: 16 * 1024 * 1024 },
-  );
-  return stdout;
-}
 
 /** Sends a chunk every CHUNK_MS until the connection dies; never resumes. */
 async function recordUntilLost(cookie: string, chunks: Buffer[], audio: EventPayload<'session:start'>['audio']) {
@@ -93,27 +59,13 @@ async function recordUntilLost(cookie: string, chunks: Buffer[], audio: EventPay
   return { transcriptionId: started.transcriptionId, acked, durable };
 }
 
-async function storedObject(key: string): Promise<Buffer> {
-  const client = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, credentials: s3.credentials });
-  try {
-    const res = await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }));
-    return Buffer.from(await res.Body!.transformToByteArray());
-  } finally {
-    client.destroy();
-  }
-}
-
 describe('SIGKILL of a task, the loss of its disk, and no client coming back', () => {
   it('another task finalises its PCM and WebM Opus sessions from their durable checkpoints: recording within one chunk of what was durable, transcript completed by the repair pass, no longer recording', async () => {
     const taskA = env('a', {});
     // B gives a client 4 s to come back after A was last seen.
     const taskB = env('b', { RESUME_GRACE_MS: '4000', REPAIR_SPEED: '10' });
     [a, b] = await Promise.all([spawnService(taskA.env), spawnService(taskB.env)]);
-    const pool = new pg.Pool({ connectionString: db.url, max: 2 });
-    const user = await new UserRepository(pool).create({ username: 'clinician-finalise', role: 'clinician', password: 'pw-finalise-test-1234' });
-    await pool.end();
-    const http = new HttpClient(a.url);
-    await http.login(user.username, 'pw-finalise-test-1234');
+    const http = await tasks.clinician(a.url, 'clinician-finalise', 'pw-finalise-test-1234');
 
     const pcm = tonePcm(30_000);
     const webm = await webmTone(30_000);
@@ -165,7 +117,7 @@ describe('SIGKILL of a task, the loss of its disk, and no client coming back', (
       [1, 'completed'],
     ]);
     const durableChunks = Number((await row(wav!.transcriptionId)).ack_seq) + 1;
-    const stored = await storedObject(wavParts[1]!.object_key);
+    const stored = await tasks.storedObject(wavParts[1]!.object_key);
     expect(stored.subarray(44).equals(pcm.subarray(0, durableChunks * CHUNK_MS * 32)), context).toBe(true);
     expect(Math.abs(Number(wavParts[1]!.duration_ms) - durableChunks * CHUNK_MS), context).toBeLessThanOrEqual(CHUNK_MS);
 

@@ -9,22 +9,14 @@
  * for SIGTERM tells nobody), continue on B through the load balancer, and lose no acknowledged
  * audio. test/e2e/shutdown-resume.test.ts covers SIGTERM alone (no metadata endpoint, e.g. Docker).
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UserRepository } from '../../src/auth/users.js';
-import { startEmbeddedS3, type EmbeddedS3 } from '../../src/storage/embedded-s3.js';
 import { tonePcm } from '../support/coverage.js';
-import { createTestDatabase } from '../support/db.js';
 import type { AckResponse } from '../../src/realtime/events.js';
 import { DictationClient, ok, pcmChunks } from '../support/dictation-client.js';
 import { LoadBalancerStandIn, MetadataStandIn } from '../support/ecs-emulator.js';
-import { HttpClient } from '../support/http.js';
-import { sharedTaskEnv, spawnService, type ServiceProcess } from '../support/process.js';
+import { spawnService, type ServiceProcess } from '../support/process.js';
 import { queryDb } from '../support/service.js';
-import { startTranscribeServer, type TranscribeServer } from '../support/transcribe-server.js';
+import { twoTasks, type TwoTasks } from '../support/two-tasks.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // Scaled down from production (infra/src/params.ts: drain 25 s, deregistration delay 35 s, stopTimeout 30 s).
@@ -36,34 +28,26 @@ const AUDIO_MS = 12_000;
 const CHUNK_MS = 200;
 const PACE_MS = 100;
 
-let db: Awaited<ReturnType<typeof createTestDatabase>>;
-let s3: EmbeddedS3;
-let transcribe: TranscribeServer;
+let tasks: TwoTasks;
+let db: TwoTasks['db'];
 let metadata: MetadataStandIn;
 let lb: LoadBalancerStandIn;
 let a: ServiceProcess | undefined;
 let b: ServiceProcess | undefined;
-const dirs: string[] = [];
 const clients: DictationClient[] = [];
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  const s3dir = fs.mkdtempSync(path.join(os.tmpdir(), 'arogya-s3-'));
-  dirs.push(s3dir);
-  s3 = await startEmbeddedS3({ dir: s3dir });
-  transcribe = await startTranscribeServer({ wordsPerSecond: 2.5, wordsPerSegment: 6 });
+  tasks = await twoTasks();
+  db = tasks.db;
   metadata = await new MetadataStandIn().start();
   lb = await new LoadBalancerStandIn().start();
-  const env = (name: string, extra: Record<string, string> = {}) => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `arogya-task-${name}-`));
-    dirs.push(dir);
-    return sharedTaskEnv({ dataDir: dir, databaseUrl: db.url, s3, transcribeUrl: transcribe.url }, {
+  const env = (name: string, extra: Record<string, string> = {}) =>
+    tasks.task(name, {
       SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
       MAX_SESSIONS_PER_USER: String(SESSIONS),
       MAX_ENGINE_STREAMS_PER_USER: String(SESSIONS),
       ...extra,
-    });
-  };
+    }).env;
   a = await spawnService(env('a', { ECS_CONTAINER_METADATA_URI_V4: metadata.url, ECS_STOP_POLL_MS: '250' }));
   b = await spawnService(env('b'));
   lb.register('a', a.port);
@@ -74,10 +58,7 @@ afterAll(async () => {
   await Promise.all([a?.stop('SIGKILL'), b?.stop()]);
   await lb?.close();
   await metadata?.close();
-  await transcribe?.close();
-  await s3?.close();
-  await db?.drop();
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  await tasks?.close();
 });
 
 interface Outcome {
@@ -167,11 +148,7 @@ async function runSession(cookie: string, chunks: Buffer[]): Promise<Outcome> {
 
 describe('the ECS stop order: STOPPED + deregistration, delay, connections cut, SIGTERM, SIGKILL', () => {
   it(`tells all ${SESSIONS} clients server_shutdown while their sockets work, and each continues on task B without losing acknowledged audio`, async () => {
-    const pool = new pg.Pool({ connectionString: db.url, max: 2 });
-    const user = await new UserRepository(pool).create({ username: 'clinician-ecs', role: 'clinician', password: 'pw-ecs-stop-test-123' });
-    await pool.end();
-    const http = new HttpClient(a!.url);
-    await http.login(user.username, 'pw-ecs-stop-test-123');
+    const http = await tasks.clinician(a!.url, 'clinician-ecs', 'pw-ecs-stop-test-123');
     const chunks = pcmChunks(tonePcm(AUDIO_MS), CHUNK_MS);
 
     const runs = Array.from({ length: SESSIONS }, () => runSession(http.cookieHeader, chunks));

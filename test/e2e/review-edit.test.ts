@@ -1,6 +1,6 @@
 import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, watchedPage } from '../support/browser.js';
+import { launchChromium, watchedPage, logInOnPage } from '../support/browser.js';
 import { seedTranscription, storeRecording } from '../support/seed.js';
 import { queryDb, startTestService, type TestService } from '../support/service.js';
 
@@ -31,12 +31,6 @@ async function tabTo(page: Page, selector: string): Promise<void> {
   throw new Error(`Tab never reached ${selector}`);
 }
 
-async function logIn(page: Page, user: { username: string; password: string }): Promise<void> {
-  await page.locator('#login-username').fill(user.username);
-  await page.locator('#login-password').fill(user.password);
-  await page.keyboard.press('Enter');
-  await expect.poll(() => page.locator('#app').isVisible()).toBe(true);
-}
 
 describe('review and correct in Chromium', () => {
   it('a reviewer renames speakers, corrects two words and signs with the keyboard only; the exports carry the signed text and the JSON the machine text', SLOW, async () => {
@@ -57,7 +51,7 @@ describe('review and correct in Chromium', () => {
     const { page, problems } = await watchedPage(browser);
     try {
       await page.goto(`${t.url}/review.html#/t/${id}`);
-      await logIn(page, reviewer);
+      await logInOnPage(page, reviewer);
       await expect.poll(() => page.locator('#t-title').textContent()).toBe('Knee follow-up');
       expect(await page.locator('#t-version').textContent()).toContain('Version 1');
 
@@ -163,7 +157,7 @@ describe('review and correct in Chromium', () => {
     const { page, problems } = await watchedPage(browser);
     try {
       await page.goto(`${t.url}/review.html#/t/${id}`);
-      await logIn(page, second);
+      await logInOnPage(page, second);
       await expect.poll(() => page.locator('#t-version').textContent()).toContain('Version 1');
       // Meanwhile the first reviewer saves a correction through the API.
       const other = t.client();
@@ -209,7 +203,7 @@ describe('flagged words in Chromium', () => {
     const { page, problems } = await watchedPage(browser);
     try {
       await page.goto(`${t.url}/review.html#/t/${id}`);
-      await logIn(page, reviewer);
+      await logInOnPage(page, reviewer);
       await expect.poll(() => page.locator('#t-segments li.seg').count()).toBe(3);
       const line0 = page.locator('#t-segments li.seg[data-index="0"]');
       expect(await line0.locator('.w.flag-low_confidence').textContent()).toBe('warfarin');
@@ -258,7 +252,7 @@ describe('redacted view in Chromium', () => {
     const { page, problems } = await watchedPage(browser);
     try {
       await page.goto(`${t.url}/review.html#/t/${id}`);
-      await logIn(page, nurse);
+      await logInOnPage(page, nurse);
       await expect.poll(() => page.locator('#t-segments li.seg .text').textContent()).toBe('Mrs [NAME] seen on [DATE], phone [PHONE]');
       const body = await page.locator('body').textContent();
       for (const p of ['Sharma', '12/03/2026', '07700']) expect(body).not.toContain(p);

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { type Browser, type Page } from 'playwright-core';
-import { launchChromium, watchedPage } from '../support/browser.js';
+import { type Browser } from 'playwright-core';
+import { launchChromium, watchedPage, logInOnPage } from '../support/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { UserRepository } from '../../src/auth/users.js';
@@ -24,13 +24,6 @@ afterAll(async () => {
   await t?.close();
 });
 
-/** Through the page's own login form (shown because /api/auth/me answers 401). */
-async function logIn(page: Page, user: { username: string; password: string }): Promise<void> {
-  const form = page.locator('#login-form');
-  await form.getByLabel('Username').fill(user.username);
-  await form.getByLabel('Password').fill(user.password);
-  await form.getByRole('button', { name: 'Log in' }).click();
-}
 
 describe('review page in Chromium', () => {
   it('logs in, searches for a word, opens the transcript, and a click on a line seeks the audio there', async () => {
@@ -58,7 +51,7 @@ describe('review page in Chromium', () => {
     const { page, problems } = await watchedPage(browser);
     try {
       await page.goto(`${t.url}/review.html`);
-      await logIn(page, clinician);
+      await logInOnPage(page, clinician);
 
       // The list, newest first; markup in a title is shown as text, never parsed.
       const rows = page.locator('#list-body tr');
@@ -135,7 +128,7 @@ describe('review page in Chromium', () => {
     const { page, problems } = await watchedPage(browser);
     try {
       await page.goto(`${t.url}/review.html`);
-      await logIn(page, admin);
+      await logInOnPage(page, admin);
       await page.getByRole('link', { name: 'Users' }).click();
       await page.locator('#u-username').fill('new.nurse');
       await page.locator('#u-role').selectOption('reviewer');

@@ -5,10 +5,10 @@
  * page and stops it there. axe reports nothing on any of these states.
  */
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { axeViolations } from '../support/axe.js';
-import { fakeMicrophone, launchChromium } from '../support/browser.js';
+import { fakeMicrophone, launchChromium, logInOnPage } from '../support/browser.js';
 import { tonePcm } from '../support/coverage.js';
 import { DictationClient, pcmChunks } from '../support/dictation-client.js';
 import { FakeEngine } from '../support/fake-engine.js';
@@ -32,12 +32,6 @@ afterAll(async () => {
   await t?.close();
 });
 
-async function logIn(page: Page, user: { username: string; password: string }): Promise<void> {
-  const form = page.locator('#login-form');
-  await form.getByLabel('Username').fill(user.username);
-  await form.getByLabel('Password').fill(user.password);
-  await form.getByRole('button', { name: 'Log in' }).click();
-}
 
 describe.each(Object.entries(VIEWPORTS))('honest status (%s)', (_name, viewport) => {
   it('a client_gone session shows its reason in review, an empty one is not Completed, and a live one is stopped from the recording page', async () => {
@@ -68,7 +62,7 @@ describe.each(Object.entries(VIEWPORTS))('honest status (%s)', (_name, viewport)
     page.on('pageerror', (e) => problems.push(e.message));
     try {
       await page.goto(`${t.url}/review.html`);
-      await logIn(page, clinician);
+      await logInOnPage(page, clinician);
       const row = (title: string) => page.locator('#list-body tr', { has: page.getByRole('link', { name: title }) });
       await expect.poll(() => row('Cut visit').locator('.badge').textContent()).toBe('Cut short: connection lost');
       expect(await row('Empty start').locator('.badge').textContent()).toBe('No audio');

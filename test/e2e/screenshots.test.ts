@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fakeMicrophone, launchChromium } from '../support/browser.js';
+import { fakeMicrophone, launchChromium, logInOnPage } from '../support/browser.js';
 import { tonePcm } from '../support/coverage.js';
 import { DictationClient, pcmChunks } from '../support/dictation-client.js';
 import { FakeEngine } from '../support/fake-engine.js';
@@ -32,12 +32,6 @@ async function shot(page: Page, name: string): Promise<void> {
   }
 }
 
-async function logIn(page: Page, user: { username: string; password: string }): Promise<void> {
-  const form = page.locator('#login-form');
-  await form.getByLabel('Username').fill(user.username);
-  await form.getByLabel('Password').fill(user.password);
-  await form.getByRole('button', { name: 'Log in' }).click();
-}
 
 describe.skipIf(!process.env.SCREENSHOTS)('screenshots for the README', () => {
   beforeAll(async () => {
@@ -92,7 +86,7 @@ describe.skipIf(!process.env.SCREENSHOTS)('screenshots for the README', () => {
     const page = await ctx.newPage();
     await page.goto(t.url);
     await shot(page, '1-login');
-    await logIn(page, clinician);
+    await logInOnPage(page, clinician);
     await expect.poll(() => page.locator('#connection').textContent()).toBe('Connected');
     await page.getByLabel(/Title/).fill('Follow-up, room 3');
     await shot(page, '2-record-ready');
@@ -114,7 +108,7 @@ describe.skipIf(!process.env.SCREENSHOTS)('screenshots for the README', () => {
     await phone.setOffline(false);
     const p = await phone.newPage();
     await p.goto(t.url);
-    await logIn(p, clinician);
+    await logInOnPage(p, clinician);
     await expect.poll(() => p.locator('#connection').textContent()).toBe('Connected');
     await p.locator('#record').click();
     await expect.poll(() => p.locator('#transcript .segment.final').count(), { timeout: 40_000 }).toBeGreaterThanOrEqual(6);
@@ -130,7 +124,7 @@ describe.skipIf(!process.env.SCREENSHOTS)('screenshots for the README', () => {
     const rctx = await browser.newContext({ viewport: DESKTOP });
     const r = await rctx.newPage();
     await r.goto(`${t.url}/review.html`);
-    await logIn(r, admin);
+    await logInOnPage(r, admin);
     await expect.poll(() => r.locator('#list-body tr').count()).toBeGreaterThan(3);
     await shot(r, '7-transcripts-list');
     await r.getByRole('link', { name: 'Follow-up, room 3' }).last().click();

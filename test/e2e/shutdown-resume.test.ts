@@ -4,21 +4,13 @@
  * told `server_shutdown`, resumes its session on task B with `session:resume` and resends from
  * `ackSeq + 1`. The stored recordings and transcripts must cover all the audio, exactly once.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UserRepository } from '../../src/auth/users.js';
-import { startEmbeddedS3, type EmbeddedS3 } from '../../src/storage/embedded-s3.js';
 import { coverageProblems, tonePcm } from '../support/coverage.js';
-import { createTestDatabase } from '../support/db.js';
 import type { AckResponse } from '../../src/realtime/events.js';
 import { DictationClient, ok, pcmChunks } from '../support/dictation-client.js';
-import { HttpClient } from '../support/http.js';
-import { sharedTaskEnv, spawnService, type ServiceProcess } from '../support/process.js';
+import { spawnService, type ServiceProcess } from '../support/process.js';
 import { queryDb } from '../support/service.js';
-import { startTranscribeServer, type TranscribeServer } from '../support/transcribe-server.js';
+import { twoTasks, type TwoTasks } from '../support/two-tasks.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SHUTDOWN_TIMEOUT_MS = 20_000;
@@ -26,30 +18,22 @@ const AUDIO_MS = 8000;
 const CHUNK_MS = 200;
 const PACE_MS = 100; // the "microphone" produces a 200 ms chunk every 100 ms
 
-let db: Awaited<ReturnType<typeof createTestDatabase>>;
-let s3: EmbeddedS3;
-let transcribe: TranscribeServer;
+let tasks: TwoTasks;
+let db: TwoTasks['db'];
 let a: ServiceProcess | undefined;
 let b: ServiceProcess | undefined;
-const dirs: string[] = [];
 const clients: DictationClient[] = [];
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  const s3dir = fs.mkdtempSync(path.join(os.tmpdir(), 'arogya-s3-'));
-  dirs.push(s3dir);
-  s3 = await startEmbeddedS3({ dir: s3dir });
-  transcribe = await startTranscribeServer({ wordsPerSecond: 2.5, wordsPerSegment: 6 });
-  const env = (name: string) => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `arogya-task-${name}-`));
-    dirs.push(dir);
-    return sharedTaskEnv({ dataDir: dir, databaseUrl: db.url, s3, transcribeUrl: transcribe.url }, {
+  tasks = await twoTasks();
+  db = tasks.db;
+  const env = (name: string) =>
+    tasks.task(name, {
       SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
       // The ten sessions are one clinician's, and all ten continue on task B.
       MAX_SESSIONS_PER_USER: '10',
       MAX_ENGINE_STREAMS_PER_USER: '10',
-    });
-  };
+    }).env;
   // One after the other: the second start also proves migrations are a no-op for a running peer.
   a = await spawnService(env('a'));
   b = await spawnService(env('b'));
@@ -58,10 +42,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of clients) c.close();
   await Promise.all([a?.stop('SIGKILL'), b?.stop()]);
-  await transcribe?.close();
-  await s3?.close();
-  await db?.drop();
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  await tasks?.close();
 });
 
 interface Outcome {
@@ -129,11 +110,7 @@ async function runSession(cookie: string, firstUrl: string, nextUrl: string, chu
 
 describe('SIGTERM with 10 live sessions, resumed on a second task', () => {
   it('tells every client server_shutdown, stores everything, exits 0 in time, and task B continues each session without loss or duplicates', async () => {
-    const pool = new pg.Pool({ connectionString: db.url, max: 2 });
-    const user = await new UserRepository(pool).create({ username: 'clinician-deploy', role: 'clinician', password: 'pw-deploy-test-123' });
-    await pool.end();
-    const http = new HttpClient(a!.url);
-    await http.login(user.username, 'pw-deploy-test-123');
+    const http = await tasks.clinician(a!.url, 'clinician-deploy', 'pw-deploy-test-123');
     const chunks = pcmChunks(tonePcm(AUDIO_MS), CHUNK_MS);
 
     const runs = Array.from({ length: 10 }, () => runSession(http.cookieHeader, a!.url, b!.url, chunks));
