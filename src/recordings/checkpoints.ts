@@ -121,7 +121,7 @@ export class CheckpointWriter extends EventEmitter<{ durable: [lastSeq: number];
     this.oldestAt = performance.now();
     const row: CheckpointRow = { firstSeq, lastSeq, kind: this.kind, objectKey: `${this.d.store.prefix}checkpoints/${randomUUID()}`, bytes: body.length };
     const retry = <T>(fn: () => Promise<T>) =>
-      withRetry(fn, this.d.retry, { signal: this.abort.signal, onRetry: (err, attempt) => this.log.warn({ err, attempt }, 'checkpoint storage call failed; retrying') });
+      withRetry(fn, this.d.retry, { signal: this.abort.signal, onRetry: (err, attempt) => this.log.warn({ err, attempt }, 'checkpoint_storage_retry') });
     this.writing = (async () => {
       try {
         await retry(() =>
@@ -138,7 +138,7 @@ export class CheckpointWriter extends EventEmitter<{ durable: [lastSeq: number];
         this.durableSeq = lastSeq;
         this.emit('durable', lastSeq);
       } catch (err) {
-        if (!this.abort.signal.aborted) this.log.error({ err }, 'checkpoint could not be stored');
+        if (!this.abort.signal.aborted) this.log.error({ err }, 'checkpoint_store_failed');
         // The chunks stay un-durable: the client keeps them, and the next checkpoint starts after
         // the last stored one, so nothing is skipped.
         this.close();
@@ -206,7 +206,7 @@ export async function deleteCheckpoints(
       done++;
     }
   } catch (err) {
-    deps.logger.warn({ transcriptionId, errName: (err as Error).name }, 'recording checkpoints not deleted');
+    deps.logger.warn({ transcriptionId, errName: (err as Error).name }, 'recording_checkpoints_delete_failed');
   }
   return done;
 }

@@ -45,7 +45,7 @@ export async function recoverRecording(row: RecordingRow & { transcriptionStatus
   const log = deps.logger.child({ recordingId: row.id, transcriptionId: row.transcriptionId });
   const base = { recordingId: row.id, transcriptionId: row.transcriptionId };
   const dir = path.join(deps.spoolDir, row.id);
-  const retry = <T>(fn: () => Promise<T>) => withRetry(fn, deps.retry, { onRetry: (err, attempt) => log.warn({ err, attempt }, 'recovery storage call failed; retrying') });
+  const retry = <T>(fn: () => Promise<T>) => withRetry(fn, deps.retry, { onRetry: (err, attempt) => log.warn({ err, attempt }, 'recovery_storage_retry') });
   let uploadId = row.uploadId;
   try {
     // A crash after CompleteMultipartUpload answered but before the row was updated.
@@ -64,7 +64,7 @@ export async function recoverRecording(row: RecordingRow & { transcriptionStatus
     const readSpooled = (n: number) => readCheckedPart(dir, n, n === lastSpooled);
     for (const n of spoolNumbers) {
       const read = await readSpooled(n);
-      if (read.tornBytes > 0) log.info({ tornBytes: read.tornBytes }, 'dropped the unacknowledged chunk at the end of the spool');
+      if (read.tornBytes > 0) log.info({ tornBytes: read.tornBytes }, 'spool_torn_tail_dropped');
       if (read.payload.length > 0) spooled.set(n, read.payload.length);
     }
     const journalled = new Map<number, UploadedPart>(row.parts.map((p) => [p.n, p]));
@@ -77,7 +77,7 @@ export async function recoverRecording(row: RecordingRow & { transcriptionStatus
       wavDataBytes += spooled.get(n) ?? storedPayloadBytes(row.format, journalled.get(n)!);
     }
     if (last === 0 || (row.format.container === 'wav' && wavDataBytes === 0)) {
-      if (uploadId) await abortUpload(deps.store, row.objectKey, uploadId).catch((err: unknown) => log.warn({ err }, 'abort multipart upload failed'));
+      if (uploadId) await abortUpload(deps.store, row.objectKey, uploadId).catch((err: unknown) => log.warn({ err }, 'multipart_abort_failed'));
       await deps.repo.setState(row.id, 'aborted', 'no audio was received');
       await deps.repo.endCrashedTranscription(row.transcriptionId, { status: 'completed', reason: 'server stopped unexpectedly; no audio had been received', durationMs: 0 });
       await fs.rm(dir, { recursive: true, force: true });
@@ -107,12 +107,12 @@ export async function recoverRecording(row: RecordingRow & { transcriptionStatus
     return await finishStored(row, deps, dir, base, retry, spoolPresent ? RECOVERED : RECOVERED_WITHOUT_SPOOL);
   } catch (err) {
     if (!(err instanceof Unrecoverable) && isRetryableStorageError(err)) {
-      log.warn({ err }, 'recording recovery deferred');
+      log.warn({ err }, 'recording_recovery_deferred');
       return { ...base, outcome: 'deferred', reason: 'storage unavailable' };
     }
     const reason = err instanceof Unrecoverable ? err.message : `recovery failed: ${(err as Error).message}`;
-    log.error({ err }, 'recording could not be recovered');
-    if (uploadId) await abortUpload(deps.store, row.objectKey, uploadId).catch((e: unknown) => log.warn({ err: e }, 'abort multipart upload failed'));
+    log.error({ err }, 'recording_recovery_failed');
+    if (uploadId) await abortUpload(deps.store, row.objectKey, uploadId).catch((e: unknown) => log.warn({ err: e }, 'multipart_abort_failed'));
     await deps.repo.setState(row.id, 'failed', reason);
     await deps.repo.endCrashedTranscription(row.transcriptionId, { status: 'failed', reason: `recording could not be recovered: ${reason}`, durationMs: null });
     // The spool is kept: it is evidence, and the only copy of what it holds.

@@ -168,7 +168,7 @@ export function createRecordingService(options: RecordingServiceOptions) {
       }
       // Parts just recovered, and parts whose deletion failed in a live process or was cut short.
       const pending = await repo.findPendingSupersessions().catch((err: unknown) => {
-        log.warn({ errName: (err as Error).name }, 'pending recording supersessions not looked up');
+        log.warn({ errName: (err as Error).name }, 'recording_supersessions_lookup_failed');
         return [];
       });
       // One attempt each, and none after the first failure (S3 is likely down): a start-up must not
@@ -264,7 +264,7 @@ export function createRecordingService(options: RecordingServiceOptions) {
     async abandonUnfinished(transcriptionId: string): Promise<void> {
       const parts = await repo.abandonUnfinished(transcriptionId, 'the task stopped unexpectedly; the session continued on another task from its durable checkpoints');
       for (const p of parts) {
-        if (p.uploadId) await abortUpload(options.store, p.objectKey, p.uploadId).catch((err: unknown) => log.warn({ errName: (err as Error).name }, 'abort multipart upload failed'));
+        if (p.uploadId) await abortUpload(options.store, p.objectKey, p.uploadId).catch((err: unknown) => log.warn({ errName: (err as Error).name }, 'multipart_abort_failed'));
       }
     },
 

@@ -25,7 +25,7 @@ export async function supersedeEarlierParts(
   try {
     earlier = await deps.repo.findSupersededBy(recordingId);
   } catch (err) {
-    deps.logger.warn({ recordingId, errName: (err as Error).name }, 'superseded recording parts not looked up');
+    deps.logger.warn({ recordingId, errName: (err as Error).name }, 'superseded_parts_lookup_failed');
     return { done, failed: 1 };
   }
   for (const part of earlier) {
@@ -36,9 +36,9 @@ export async function supersedeEarlierParts(
     } catch (err) {
       failed++;
       // Ids only: the object key is random, but the rest of an S3 error has no business in the log.
-      deps.logger.warn({ recordingId: part.id, supersededBy: recordingId, errName: (err as Error).name }, 'superseded recording part not deleted; kept for a later attempt');
+      deps.logger.warn({ recordingId: part.id, supersededBy: recordingId, errName: (err as Error).name }, 'superseded_part_delete_failed');
     }
   }
-  if (done > 0) deps.logger.info({ recordingId, superseded: done }, 'superseded recording parts deleted');
+  if (done > 0) deps.logger.info({ recordingId, superseded: done }, 'superseded_parts_deleted');
   return { done, failed };
 }

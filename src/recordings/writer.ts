@@ -206,7 +206,7 @@ export class RecordingWriter extends EventEmitter<WriterEvents> {
     const timer = sleep(options.timeoutMs, 'timeout' as const, { signal: cancelTimer.signal }).catch(() => 'timeout' as const);
     const winner = await Promise.race([work, timer]).finally(() => cancelTimer.abort());
     if (winner === 'timeout') {
-      this.log.warn('recording upload continues after stop');
+      this.log.warn('recording_upload_continues');
       return { state: 'pending', objectKey: this.objectKey, contentType: this.contentType };
     }
     return winner;
@@ -221,7 +221,7 @@ export class RecordingWriter extends EventEmitter<WriterEvents> {
     this.abortController.abort();
     await this.uploading;
     if (this.uploadId) {
-      await abortUpload(this.deps.store, this.objectKey, this.uploadId).catch((err: unknown) => this.log.warn({ err }, 'abort multipart upload failed'));
+      await abortUpload(this.deps.store, this.objectKey, this.uploadId).catch((err: unknown) => this.log.warn({ err }, 'multipart_abort_failed'));
     }
     await this.deps.repo.setState(this.recordingId, 'aborted', reason);
     await fs.rm(this.spoolDir, { recursive: true, force: true });
@@ -358,7 +358,7 @@ export class RecordingWriter extends EventEmitter<WriterEvents> {
         stopToCompleteMs,
         stopToStoredMs: performance.now() - t0,
       };
-      this.log.info({ bytes: facts.bytes, durationMs: facts.durationMs, stopToCompleteMs: Math.round(stopToCompleteMs) }, 'recording stored');
+      this.log.info({ bytes: facts.bytes, durationMs: facts.durationMs, stopToCompleteMs: Math.round(stopToCompleteMs) }, 'recording_stored');
       this.emit('completed', result);
       this.deps.onSettled();
       return result;
@@ -373,7 +373,7 @@ export class RecordingWriter extends EventEmitter<WriterEvents> {
 
   private async discardEmpty(): Promise<FinishResult> {
     if (this.uploadId) {
-      await abortUpload(this.deps.store, this.objectKey, this.uploadId).catch((err: unknown) => this.log.warn({ err }, 'abort multipart upload failed'));
+      await abortUpload(this.deps.store, this.objectKey, this.uploadId).catch((err: unknown) => this.log.warn({ err }, 'multipart_abort_failed'));
     }
     await this.retry(() => this.deps.repo.setState(this.recordingId, 'aborted', 'no audio was received'));
     await fs.rm(this.spoolDir, { recursive: true, force: true });
@@ -388,8 +388,8 @@ export class RecordingWriter extends EventEmitter<WriterEvents> {
     this.stateValue = 'failed';
     this.abortController.abort();
     // The spool stays: it is the only copy; the row says why.
-    this.deps.repo.setState(this.recordingId, 'failed', err.message).catch((e: unknown) => this.log.error({ err: e }, 'could not mark recording failed'));
-    this.log.error({ err: err.cause ?? err }, 'recording failed');
+    this.deps.repo.setState(this.recordingId, 'failed', err.message).catch((e: unknown) => this.log.error({ err: e }, 'recording_failure_not_saved'));
+    this.log.error({ err: err.cause ?? err }, 'recording_failed');
     this.emit('failed', err);
     this.deps.onSettled();
     return err;
@@ -399,7 +399,7 @@ export class RecordingWriter extends EventEmitter<WriterEvents> {
     return withRetry(fn, this.deps.retry, {
       signal: this.abortController.signal,
       onRetry: (err, attempt, waitMs) => {
-        this.log.warn({ err, attempt, waitMs }, 'recording storage call failed; retrying');
+        this.log.warn({ err, attempt, waitMs }, 'recording_storage_retry');
         if (!this.storageDown) {
           this.storageDown = true;
           this.emit('warning', { code: 'storage_unavailable', attempt, retryInMs: waitMs });

@@ -80,7 +80,7 @@ export function createObjectStore(options: ObjectStoreOptions, logger: Logger): 
   const sseParams = (): SseParams =>
     options.kmsKeyId ? { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: options.kmsKeyId } : { ServerSideEncryption: 'AES256' };
   const log = logger.child({ component: 'object-store' });
-  log.debug({ bucket: Bucket, kms: Boolean(options.kmsKeyId), endpoint: Boolean(options.endpoint) }, 'object store ready');
+  log.debug({ bucket: Bucket, kms: Boolean(options.kmsKeyId), endpoint: Boolean(options.endpoint) }, 'object_store_ready');
   const head = async (Key: string): Promise<{ bytes: number } | undefined> => {
     try {
       const res = await client.send(new HeadObjectCommand({ Bucket, Key }));

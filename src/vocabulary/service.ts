@@ -99,7 +99,7 @@ export class VocabularyService {
       // publishes this version once that one is done.
       const before = await t.publisher.state(name);
       if (before?.state === 'PENDING') {
-        log.info('vocabulary publish deferred: transcribe still processing the previous version');
+        log.info('vocabulary_publish_deferred');
         this.poll(specialty);
         return v;
       }
@@ -108,11 +108,11 @@ export class VocabularyService {
       await t.store.put(key, body, 'text/plain; charset=utf-8');
       const status = await t.publisher.put(name, t.store.uri(key));
       await this.o.repo.setEngine(specialty, { name, version: v.version, ...status });
-      log.info({ state: status.state, terms: v.terms.length }, 'vocabulary published');
+      log.info({ state: status.state, terms: v.terms.length }, 'vocabulary_published');
       if (status.state === 'PENDING') this.poll(specialty);
     } catch (err) {
       const failure = (err as Error).name || 'Error';
-      log.warn({ err: { name: failure } }, 'vocabulary publish failed');
+      log.warn({ err: { name: failure } }, 'vocabulary_publish_failed');
       await this.o.repo.setEngine(specialty, { name, version: v.version, state: 'FAILED', failure });
     }
     return this.o.repo.get(specialty);
@@ -140,7 +140,7 @@ export class VocabularyService {
         }
         if (!s) again = false;
       } catch (err) {
-        this.o.logger.warn({ specialty, err: { name: (err as Error).name } }, 'vocabulary state check failed');
+        this.o.logger.warn({ specialty, err: { name: (err as Error).name } }, 'vocabulary_state_check_failed');
       }
       this.polling.delete(specialty);
       if (again && !this.closed) this.schedule(specialty, tick);
@@ -176,7 +176,7 @@ export function withVocabulary(engine: TranscriptionEngine, vocabularies: Pick<V
         try {
           vocabulary = await vocabularies.forStream(options.specialty);
         } catch (err) {
-          logger.warn({ sessionId: options.sessionId, err: { message: (err as Error).message } }, 'vocabulary lookup failed');
+          logger.warn({ sessionId: options.sessionId, err: { message: (err as Error).message } }, 'vocabulary_lookup_failed');
         }
       }
       return engine.start(vocabulary ? { ...options, vocabulary } : options);

@@ -107,8 +107,8 @@ describe('recording parts: the superseded earlier part', () => {
     playback.recordings = recordings;
     try {
       const { transcriptionId, part0, part1, expected } = await recordWithContinuation(recordings);
-      await expect.poll(() => capture.entries.find((e) => e.msg === 'superseded recording part not deleted; kept for a later attempt'), { timeout: 10_000 }).toBeTruthy();
-      const warn = capture.entries.find((e) => e.msg === 'superseded recording part not deleted; kept for a later attempt')!;
+      await expect.poll(() => capture.entries.find((e) => e.msg === 'superseded_part_delete_failed'), { timeout: 10_000 }).toBeTruthy();
+      const warn = capture.entries.find((e) => e.msg === 'superseded_part_delete_failed')!;
       expect(warn.level).toBe('warn');
       const rows = await parts(transcriptionId);
       expect(warn).toMatchObject({ recordingId: expect.any(String), supersededBy: expect.any(String) });

@@ -55,11 +55,11 @@ export function audioRoute(deps: AudioRouteDeps): RequestHandler<{ id: string }>
       if (audio.kind === 'partial') res.setHeader('Content-Range', `bytes ${audio.start}-${audio.end}/${audio.totalBytes}`);
       // pipeline listens for errors on both ends and destroys both on failure or client abort.
       await pipeline(audio.body, res).catch((err: unknown) => {
-        if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') deps.logger.warn({ err, transcriptionId: id }, 'audio stream failed');
+        if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') deps.logger.warn({ err, transcriptionId: id }, 'audio_stream_failed');
       });
     } catch (err) {
       const appErr = toAppError(err);
-      if (appErr.code === 'internal_error' || appErr.code === 'storage_unavailable') deps.logger.error({ err, transcriptionId: id }, 'audio request failed');
+      if (appErr.code === 'internal_error' || appErr.code === 'storage_unavailable') deps.logger.error({ err, transcriptionId: id }, 'audio_request_failed');
       sendError(res, appErr);
     }
   };

@@ -57,7 +57,7 @@ export function createAwsTranscribeMedicalEngine(options: AwsTranscribeMedicalOp
         ...(options.endpoint ? { endpoint: options.endpoint } : {}),
         ...(options.credentials ? { credentials: options.credentials } : {}),
         // Without a logger the SDK writes some warnings to the console; we report failures ourselves.
-        logger: { trace: () => {}, debug: () => {}, info: () => {}, warn: () => log.debug('aws sdk warning'), error: () => log.debug('aws sdk error') },
+        logger: { trace: () => {}, debug: () => {}, info: () => {}, warn: () => log.debug('aws_sdk_warning'), error: () => log.debug('aws_sdk_error') },
       }),
     }));
     return loading;
@@ -86,7 +86,7 @@ export function createAwsTranscribeMedicalEngine(options: AwsTranscribeMedicalOp
         // updated it) or gone: Transcribe refuses the stream (BadRequestException). A vocabulary
         // improves a transcript; it must not stop one. Once more, without it.
         if (!opts.vocabulary?.name || (err as ProviderError).code !== 'BadRequestException') throw err;
-        log.warn({ sessionId: opts.sessionId }, 'transcribe refused the vocabulary; streaming without it');
+        log.warn({ sessionId: opts.sessionId }, 'transcribe_vocabulary_refused');
         return open({ ...opts, vocabulary: { terms: opts.vocabulary.terms } });
       }
     },
@@ -186,7 +186,7 @@ class AwsStream implements TranscriptionStream {
     if (!this.aborted) {
       let pe = toProviderError(err);
       if (refusedAtOpen) pe = new ProviderError(pe.message, { ...pe.options, refusedAtOpen: true });
-      this.log.warn({ sessionId: this.opts.sessionId, code: pe.code, retryable: pe.retryable }, 'transcribe stream failed');
+      this.log.warn({ sessionId: this.opts.sessionId, code: pe.code, retryable: pe.retryable }, 'transcribe_stream_failed');
       this.queue.fail(pe);
     }
     this.stopInput();
@@ -213,7 +213,7 @@ class AwsStream implements TranscriptionStream {
     const outcome = await Promise.race([this.done.then(() => 'done' as const), timedOut]);
     clearTimeout(timer);
     if (outcome === 'timeout') {
-      this.log.warn({ sessionId: this.opts.sessionId }, 'transcribe stream did not finish after end of audio');
+      this.log.warn({ sessionId: this.opts.sessionId }, 'transcribe_stream_unfinished');
       this.queue.fail(new ProviderError('Transcribe Medical: no end of stream after the last audio', { retryable: true, code: 'end_timeout' }));
       this.controller.abort();
     }
@@ -342,7 +342,7 @@ class AwsStream implements TranscriptionStream {
         // abort() already ended the queue.
       } else if (!this.inputDrained) {
         // A dropped HTTP/2 session, a timeout or an abort ends the SDK's loop without an error.
-        this.log.warn({ sessionId: this.opts.sessionId }, 'transcribe stream ended before the end of audio');
+        this.log.warn({ sessionId: this.opts.sessionId }, 'transcribe_stream_ended_early');
         this.queue.fail(new ProviderError('Transcribe Medical: stream ended before the end of audio', { retryable: true, code: 'stream_ended_early' }));
       } else this.queue.close();
       this.stopInput();

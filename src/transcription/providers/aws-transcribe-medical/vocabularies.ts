@@ -27,7 +27,7 @@ export function createTranscribeVocabularies(options: TranscribeVocabulariesOpti
         region: options.region,
         ...(options.endpoint ? { endpoint: options.endpoint } : {}),
         ...(options.credentials ? { credentials: options.credentials } : {}),
-        logger: { trace: () => {}, debug: () => {}, info: () => {}, warn: () => log.debug('aws sdk warning'), error: () => log.debug('aws sdk error') },
+        logger: { trace: () => {}, debug: () => {}, info: () => {}, warn: () => log.debug('aws_sdk_warning'), error: () => log.debug('aws_sdk_error') },
       }),
     }));
     return loading;

@@ -139,7 +139,7 @@ export function createLocalEngine(options: LocalEngineOptions, logger: Logger): 
     async start(opts: StreamOptions): Promise<TranscriptionStream> {
       const used = load();
       if (used + 1 > maxStreams) {
-        warnings.warn({ active: open.size, load: used, maxStreams }, 'offline engine at capacity');
+        warnings.warn({ active: open.size, load: used, maxStreams }, 'offline_engine_at_capacity');
         throw new ProviderError(`offline engine at capacity (${maxStreams} streams)`, { retryable: true, code: 'engine_busy' });
       }
       const search = searchPolicy === 'auto' ? pickSearch(used, maxStreams) : searchPolicy;
@@ -164,14 +164,14 @@ export function createLocalEngine(options: LocalEngineOptions, logger: Logger): 
           onVocabulary: (report) => {
             lastVocabulary = report;
             // Counts only: the terms of a specialty's vocabulary are configuration, but keep logs lean.
-            log.info({ sessionId: opts.sessionId, added: report.added.length, known: report.known.length, skipped: report.skipped.length }, 'offline vocabulary loaded');
+            log.info({ sessionId: opts.sessionId, added: report.added.length, known: report.known.length, skipped: report.skipped.length }, 'offline_vocabulary_loaded');
           },
           onEnded: () => {
             queue.close();
             endedResolve();
           },
           onError: (message, crashed) => {
-            log.error({ sessionId: opts.sessionId, crashed }, 'offline engine stream failed');
+            log.error({ sessionId: opts.sessionId, crashed }, 'offline_engine_stream_failed');
             queue.fail(new ProviderError(`offline engine: ${message}`, { retryable: true, code: crashed ? 'worker_crashed' : 'stream_failed' }));
             endedResolve();
           },

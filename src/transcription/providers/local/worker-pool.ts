@@ -113,7 +113,7 @@ export class WorkerPool {
       this.opening -= 1;
       this.scheduleIdleStop();
     }
-    if (slot.dead) throw new Error('offline engine worker exited');
+    if (slot.dead) throw new Error('offline_engine_worker_exited');
     const id = this.nextId++;
     slot.streams.set(id, handlers);
     slot.weights.set(id, weight);
@@ -267,12 +267,12 @@ export class WorkerPool {
       }
     });
     worker.on('error', (err) => {
-      this.logger.error({ err }, 'offline engine worker failed');
-      die('offline engine worker failed');
+      this.logger.error({ err }, 'offline_engine_worker_failed');
+      die('offline_engine_worker_failed');
     });
     worker.on('exit', (code) => {
-      if (!this.closed && !slot.dead) this.logger.error({ code }, 'offline engine worker exited');
-      die('offline engine worker exited');
+      if (!this.closed && !slot.dead) this.logger.error({ code }, 'offline_engine_worker_exited');
+      die('offline_engine_worker_exited');
     });
     return slot;
   }

@@ -1,0 +1,83 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * One log shape (issue 17 point 9): every log line's message is a fixed snake_case event name
+ * (`recording_stored`, not 'recording stored' nor a sentence with values in it), so alarms,
+ * runbooks and scripts/bench.ts match an event, and values go in fields. Checked by reading the
+ * sources: every call `<something log or logger or warnings>.<level>(…)` in src/ whose last
+ * argument is a string literal; a message built at run time (a template or a variable) fails too.
+ */
+const root = path.resolve(import.meta.dirname, '../..');
+const EVENT = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
+const CALL = /\b(?:log|logger|warnings|Log|Logger)\s*\.\s*(?:trace|debug|info|warn|error|fatal)\s*\(/g;
+
+function sources(dir: string): string[] {
+  return fs.readdirSync(path.join(root, dir), { withFileTypes: true, recursive: true }).flatMap((e) =>
+    e.isFile() && e.name.endsWith('.ts') ? [path.join(e.parentPath, e.name)] : [],
+  );
+}
+
+/** The text of the arguments of the call whose `(` is at `open` (strings, templates and nesting skipped over). */
+function argumentsAt(text: string, open: number): string {
+  let depth = 0;
+  for (let i = open; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === "'" || c === '"' || c === '`') {
+      for (i++; i < text.length && text[i] !== c; i++) if (text[i] === '\\') i++;
+    } else if (c === '(' || c === '{' || c === '[') depth++;
+    else if (c === ')' || c === '}' || c === ']') {
+      depth--;
+      if (depth === 0) return text.slice(open + 1, i);
+    }
+  }
+  throw new Error(`unbalanced call at ${open}`);
+}
+
+/** The last top-level argument of an argument list. */
+function lastArgument(args: string): string {
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < args.length; i++) {
+    const c = args[i]!;
+    if (c === "'" || c === '"' || c === '`') {
+      for (i++; i < args.length && args[i] !== c; i++) if (args[i] === '\\') i++;
+    } else if ('({['.includes(c)) depth++;
+    else if (')}]'.includes(c)) depth--;
+    else if (c === ',' && depth === 0 && args.slice(i + 1).trim() !== '') start = i + 1;
+  }
+  return args.slice(start).trim().replace(/,$/, '').trim();
+}
+
+/** `file:line message` for every logger call in src/ (the message as written: a literal with its quotes). */
+export function logCalls(): Array<{ where: string; message: string }> {
+  return sources('src').flatMap((file) => {
+    const text = fs.readFileSync(file, 'utf8');
+    return [...text.matchAll(CALL)].map((m) => {
+      const open = m.index + m[0].length - 1;
+      const line = text.slice(0, m.index).split('\n').length;
+      return { where: `${path.relative(root, file)}:${line}`, message: lastArgument(argumentsAt(text, open)) };
+    });
+  });
+}
+
+describe('log events', () => {
+  const calls = logCalls();
+
+  it('finds the logger calls of src/ (the scan itself works)', () => {
+    expect(calls.length).toBeGreaterThan(100);
+    expect(calls.map((c) => c.message)).toContain("'recording_stored'");
+  });
+
+  it('every message is a fixed snake_case event name', () => {
+    // A choice between two literals is fine (`resume ? 'session_continued' : 'session_started'`);
+    // RepeatedWarnings passes its callers' `msg` on (its callers, `warnings.warn(…)`, are checked).
+    const literals = (m: string) => m.split(/\s[?:]\s/).slice(m.includes('?') ? 1 : 0);
+    const bad = calls
+      .filter((c) => !c.where.startsWith('src/lib/repeated-warnings.ts:'))
+      .filter((c) => !literals(c.message).every((l) => /^'[^']*'$/.test(l) && EVENT.test(l.slice(1, -1))))
+      .map((c) => `${c.where} ${c.message}`);
+    expect(bad).toEqual([]);
+  });
+});
