@@ -20,6 +20,7 @@ import { reviewerRouters } from './http/routes/reviewer.js';
 import { vocabularyRoutes } from './http/routes/vocabularies.js';
 import { watchEcsStop } from './lib/ecs-stop-watcher.js';
 import type { Logger } from './lib/logger.js';
+import { errFields } from './lib/logger.js';
 import { Counters } from './lib/metrics-hooks.js';
 import { ShutdownStack } from './lib/shutdown.js';
 import { ServiceMetrics } from './metrics/metrics.js';
@@ -202,7 +203,7 @@ async function startBackground(
   const sweep = () =>
     (sweeping ??= d.recordings
       .sweepCheckpoints({ resumeGraceMs: config.RESUME_GRACE_MS })
-      .catch((err: unknown) => logger.warn({ errName: (err as Error).name }, 'checkpoint_sweep_failed'))
+      .catch((err: unknown) => logger.warn({ err: errFields(err) }, 'checkpoint_sweep_failed'))
       .finally(() => (sweeping = undefined)));
   void sweep();
   const sweepTimer = setInterval(() => void sweep(), 3_600_000);

@@ -9,6 +9,7 @@ import { RepairRepository } from '../dictation/repair-repo.js';
 import { RepairWorker } from '../dictation/repair-worker.js';
 import { SessionManager } from '../dictation/session-manager.js';
 import type { Logger } from '../lib/logger.js';
+import { errFields } from '../lib/logger.js';
 import type { ShutdownStack } from '../lib/shutdown.js';
 import { createRecordingService, type RecordingService } from '../recordings/service.js';
 import { withVocabulary } from '../vocabulary/service.js';
@@ -66,7 +67,7 @@ export async function buildDomain(
   // Other tasks take over this task's live sessions when these stop (a crash; docs/resilience.md).
   await dictation.heartbeat(taskId, true);
   const heartbeat = setInterval(
-    () => void dictation.heartbeat(taskId).catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'heartbeat_failed')),
+    () => void dictation.heartbeat(taskId).catch((err: unknown) => logger.warn({ err: errFields(err) }, 'heartbeat_failed')),
     Math.max(200, Math.floor(config.TASK_DEAD_AFTER_MS / 5)),
   );
   heartbeat.unref();

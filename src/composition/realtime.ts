@@ -6,6 +6,7 @@ import type { Pool } from '../db/pool.js';
 import type { SessionManager } from '../dictation/session-manager.js';
 import type { HealthMonitor } from '../health/health-monitor.js';
 import type { Logger } from '../lib/logger.js';
+import { errFields } from '../lib/logger.js';
 import type { ServiceMetrics } from '../metrics/metrics.js';
 import { registerDictationHandlers, roomSink, sessionHandoff } from '../realtime/dictation-handlers.js';
 import type { AppServer } from '../realtime/server.js';
@@ -66,7 +67,7 @@ export function wireRealtime(
   io.adapter(
     createAdapter(adapterPool(deps.db, logger), {
       tableName: 'socket_io_attachments',
-      errorHandler: (err: Error) => logger.warn({ err: { message: err.message } }, 'socket_adapter_error'),
+      errorHandler: (err: Error) => logger.warn({ err: errFields(err) }, 'socket_adapter_error'),
     }),
   );
   // The Opus decoding worker loads its WASM now, not in the first Opus session's first chunk.
@@ -107,7 +108,7 @@ function adapterPool(db: Pool, logger: Logger): Pool {
     const client = await db.connect();
     let released = false;
     client.on('error', (err: Error) => {
-      logger.warn({ err: { message: err.message } }, 'socket_adapter_connection_lost');
+      logger.warn({ err: errFields(err) }, 'socket_adapter_connection_lost');
       if (!released) {
         released = true;
         client.release(err);

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import pg from 'pg';
 import type { Logger } from '../lib/logger.js';
+import { errFields } from '../lib/logger.js';
 
 export type Pool = pg.Pool;
 
@@ -44,6 +45,6 @@ export function createPool(opts: PoolOptions, logger: Logger): Pool {
     query_timeout: 30_000,
     application_name: 'arogya-live',
   });
-  pool.on('error', (err) => logger.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'db_idle_client_error'));
+  pool.on('error', (err) => logger.warn({ err: errFields(err) }, 'db_idle_client_error'));
   return pool;
 }

@@ -20,6 +20,7 @@
  */
 import { createLiveDecoder, pcmMs, type OpusHeadInfo } from '../audio/index.js';
 import type { Logger } from '../lib/logger.js';
+import { errFields } from '../lib/logger.js';
 import type { RecordingService, RecordingWriter } from '../recordings/service.js';
 import type { AbandonedTranscription, DictationRepository } from './dictation-repo.js';
 
@@ -70,7 +71,7 @@ export class AbandonedSessions {
     if (this.closed) return;
     this.timer = setTimeout(() => {
       this.running = this.sweep().catch((err: unknown) => {
-        this.log.warn({ err: { message: (err as Error).message } }, 'abandoned_session_sweep_failed');
+        this.log.warn({ err: errFields(err) }, 'abandoned_session_sweep_failed');
         return 0;
       });
       void this.running.finally(() => this.schedule(this.o.intervalMs ?? Math.max(1000, this.o.deadAfterMs)));
@@ -121,7 +122,7 @@ export class AbandonedSessions {
       }
       return ended;
     } catch (err) {
-      log.warn({ err: { message: (err as Error).message } }, 'abandoned_session_deferred');
+      log.warn({ err: errFields(err) }, 'abandoned_session_deferred');
       await this.o.repo.releaseCrashedClaim(row.id, this.o.taskId, row.resumePart).catch(() => {});
       return false;
     }

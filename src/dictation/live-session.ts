@@ -2,6 +2,7 @@ import type { LiveAudioDecoder, OpusHeadInfo } from '../audio/index.js';
 import { Framer, InvalidAudioError, LevelMeter, pcmMs } from '../audio/index.js';
 import { AppError, toAppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
+import { errFields } from '../lib/logger.js';
 import type { MetricsHooks } from '../lib/metrics-hooks.js';
 import type { CheckpointWriter } from '../recordings/checkpoints.js';
 import type { RecordingWriter } from '../recordings/writer.js';
@@ -323,7 +324,7 @@ export class LiveSession {
       }
     } catch (err) {
       this.engineFailed = toAppError(err).code === 'internal_error' ? new AppError('transcriber_unavailable', undefined, { cause: err }) : toAppError(err);
-      this.log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'engine_failed');
+      this.log.warn({ err: errFields(err) }, 'engine_failed');
       this.d.sink.error({ code: 'transcriber_unavailable', message: 'The speech engine stopped; the recording continues.', fatal: false });
     } finally {
       this.partials.flush();
@@ -419,7 +420,7 @@ export class LiveSession {
 
       if (!this.engineFailed) {
         await this.d.stream.end().catch((err: unknown) => {
-          this.log.warn({ err: { message: (err as Error).message } }, 'engine_end_failed');
+          this.log.warn({ err: errFields(err) }, 'engine_end_failed');
         });
       } else {
         this.d.stream.abort();

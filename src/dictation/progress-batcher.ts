@@ -1,4 +1,5 @@
 import type { Logger } from '../lib/logger.js';
+import { errFields } from '../lib/logger.js';
 
 export interface ProgressRow {
   transcriptionId: string;
@@ -58,7 +59,7 @@ export class ProgressBatcher implements ProgressSink {
     this.flushing = this.write(rows)
       .catch((err: unknown) => {
         for (const r of rows) if (this.live.has(r.transcriptionId) && !this.pending.has(r.transcriptionId)) this.pending.set(r.transcriptionId, r);
-        this.logger.warn({ err: { message: (err as Error).message }, sessions: rows.length }, 'progress_write_failed');
+        this.logger.warn({ err: errFields(err), sessions: rows.length }, 'progress_write_failed');
       })
       .finally(() => {
         this.flushing = undefined;

@@ -13,6 +13,7 @@
 import type { Readable } from 'node:stream';
 import { createLiveDecoder } from '../audio/index.js';
 import type { Logger } from '../lib/logger.js';
+import { errFields } from '../lib/logger.js';
 import { ProviderError, type TranscriptionEngine, type TranscriptResult } from '../transcription/port.js';
 import type { ClaimedRepair, RepairedSegment, RepairRepository } from './repair-repo.js';
 
@@ -97,7 +98,7 @@ export class RepairWorker {
         this.jobs.add(job);
       }
     } catch (err) {
-      this.log.warn({ err: { message: (err as Error).message } }, 'repair_claim_failed');
+      this.log.warn({ err: errFields(err) }, 'repair_claim_failed');
     } finally {
       this.polling = false;
       if (!this.timer) this.schedule(this.o.pollMs ?? 5000);

@@ -3,6 +3,7 @@ import { createLiveDecoder, pcmMs, type OpusHeadInfo } from '../audio/index.js';
 import { AppError } from '../lib/app-error.js';
 import { withoutBidiControls } from '../lib/text.js';
 import type { Logger } from '../lib/logger.js';
+import { errFields } from '../lib/logger.js';
 import type { RecordingService } from '../recordings/service.js';
 import type { TranscriptionEngine, TranscriptionStream } from '../transcription/port.js';
 import type { DictationRepository } from './dictation-repo.js';
@@ -213,7 +214,7 @@ export class SessionManager {
         );
       } catch (err) {
         meter.engineStartFailed((err as { code?: string }).code);
-        this.warnings.warn({ err: { message: (err as Error).message } }, 'engine_start_failed');
+        this.warnings.warn({ err: errFields(err) }, 'engine_start_failed');
         throw new AppError('transcriber_unavailable', undefined, { cause: err, retryable: true });
       }
       const { id: transcriptionId } = await p.create(sessionId);
@@ -301,7 +302,7 @@ export class SessionManager {
           return;
         } catch (err) {
           if (attempt >= 5) {
-            this.d.logger.warn({ transcriptionId, err: { message: (err as Error).message } }, 'repair_stretch_not_stored');
+            this.d.logger.warn({ transcriptionId, err: errFields(err) }, 'repair_stretch_not_stored');
             return;
           }
           await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));

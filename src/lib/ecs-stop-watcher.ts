@@ -1,4 +1,5 @@
 import type { Logger } from './logger.js';
+import { errFields } from './logger.js';
 
 /**
  * Tells the service that ECS wants this task stopped, before SIGTERM.
@@ -38,7 +39,7 @@ export function watchEcsStop(o: {
         return;
       }
     } catch (err) {
-      if (!warned) o.logger.warn({ err: { message: (err as Error).message } }, 'ecs_metadata_unreachable');
+      if (!warned) o.logger.warn({ err: errFields(err) }, 'ecs_metadata_unreachable');
       warned = true;
     }
     if (!stopped) {

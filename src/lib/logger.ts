@@ -64,3 +64,16 @@ export function createLogger(
   };
   return destination ? pino(opts, destination) : pino(opts);
 }
+
+/**
+ * The one shape of an error in a log line where the whole error must not go in: `{ err:
+ * errFields(e) }` gives `err.type`, `err.message` and `err.code` (the fields pino's `err` serializer
+ * writes first, without the stack and without the error's other own properties, where a pg error
+ * quotes row values in `detail` and an SDK error carries its request). Errors of our own code and
+ * of the object store are logged whole, `{ err }`, through that serializer.
+ */
+export function errFields(err: unknown): { type: string; message: string; code?: string } {
+  if (!(err instanceof Error)) return { type: typeof err, message: String(err) };
+  const code = (err as { code?: unknown }).code;
+  return { type: err.name, message: err.message, ...(typeof code === 'string' ? { code } : {}) };
+}

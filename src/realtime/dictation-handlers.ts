@@ -3,6 +3,7 @@ import type { SessionManager } from '../dictation/session-manager.js';
 import type { SessionSink } from '../dictation/types.js';
 import { errorAck, toAppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
+import { errFields } from '../lib/logger.js';
 import type { ServiceMetrics } from '../metrics/metrics.js';
 import type { AckResult, ClientToServerEvents, EventName } from './events.js';
 import { parsePayload, type ParsedPayloads } from './payloads.js';
@@ -74,7 +75,7 @@ export function registerDictationHandlers(
         ip: socket.data.clientIp,
         userAgent: socket.handshake.headers['user-agent'],
         details: { reason: 'not_owner', transcriptionId: foreign.transcriptionId },
-      }).catch((err: unknown) => logger.error({ err: { message: (err as Error).message }, event }, 'audit_write_failed'));
+      }).catch((err: unknown) => logger.error({ err: errFields(err), event }, 'audit_write_failed'));
     };
     /**
      * Recording start, stop and resume go into the audit log (who recorded what, when). A failed
@@ -93,7 +94,7 @@ export function registerDictationHandlers(
           userAgent: socket.handshake.headers['user-agent'],
           details,
         })
-        .catch((err: unknown) => logger.error({ err: { message: (err as Error).message }, action }, 'audit_write_failed'));
+        .catch((err: unknown) => logger.error({ err: errFields(err), action }, 'audit_write_failed'));
     };
     /**
      * The listener of `event`: parses the payload (src/realtime/payloads.ts), runs `handler` on the
@@ -196,7 +197,7 @@ export function sessionHandoff(io: AppServer, logger: Logger): {
       io.on('session:handoff', (req, ack) => {
         if (typeof req?.sessionId !== 'string' || typeof req.userId !== 'string' || typeof ack !== 'function') return;
         manager.handOff(req.userId, req.sessionId).then(ack, (err: unknown) => {
-          logger.warn({ err: { message: (err as Error).message }, sessionId: req.sessionId }, 'session_handoff_failed');
+          logger.warn({ err: errFields(err), sessionId: req.sessionId }, 'session_handoff_failed');
           ack(false);
         });
       });

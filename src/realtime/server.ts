@@ -6,6 +6,7 @@ import { MAX_SOCKET_MESSAGE_BYTES } from '../config/limits.js';
 import type { UserRepository, User } from '../auth/users.js';
 import { AppError, errorAck, toAppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
+import { errFields } from '../lib/logger.js';
 import { originAllowed } from '../lib/origin.js';
 import { RepeatedWarnings } from '../lib/repeated-warnings.js';
 import { SOCKET_IO_PING_INTERVAL_MS, SOCKET_IO_PING_TIMEOUT_MS } from '../lib/timeouts.js';
@@ -80,7 +81,7 @@ export function createRealtimeServer(opts: RealtimeOptions): AppServer {
     try {
       user = await opts.users.findById(userId);
     } catch (err) {
-      warnings.warn({ err: { message: (err as Error).message } }, 'socket_auth_lookup_failed');
+      warnings.warn({ err: errFields(err) }, 'socket_auth_lookup_failed');
       return next(new Error('unavailable'));
     }
     if (!user || user.disabled || !sessionMatchesUser(req.session, user)) return next(new Error('unauthorized'));
@@ -122,7 +123,7 @@ export function createRealtimeServer(opts: RealtimeOptions): AppServer {
           socket.disconnect(true);
         },
         (err: unknown) => {
-          warnings.warn({ err: { message: (err as Error).message } }, 'socket_session_check_failed');
+          warnings.warn({ err: errFields(err) }, 'socket_session_check_failed');
           const ack = args.at(-1);
           if (typeof ack === 'function') ack(errorAck(toAppError(err)));
         },
@@ -139,7 +140,7 @@ export function createRealtimeServer(opts: RealtimeOptions): AppServer {
           for (const s of gone) s.disconnect(true);
           if (gone.length > 0) opts.logger.info({ sockets: gone.length }, 'sockets_session_ended');
         },
-        (err: unknown) => warnings.warn({ err: { message: (err as Error).message } }, 'socket_session_check_failed'),
+        (err: unknown) => warnings.warn({ err: errFields(err) }, 'socket_session_check_failed'),
       );
     }, opts.sessionCheckMs);
     timer.unref();

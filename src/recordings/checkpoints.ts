@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { CheckpointKind, CheckpointRow, CheckpointsRepository } from '../db/checkpoints-repository.js';
 import type { Logger } from '../lib/logger.js';
+import { errFields } from '../lib/logger.js';
 import { readObject, type ObjectStore } from '../storage/object-store.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 
@@ -206,7 +207,7 @@ export async function deleteCheckpoints(
       done++;
     }
   } catch (err) {
-    deps.logger.warn({ transcriptionId, errName: (err as Error).name }, 'recording_checkpoints_delete_failed');
+    deps.logger.warn({ transcriptionId, err: errFields(err) }, 'recording_checkpoints_delete_failed');
   }
   return done;
 }

@@ -6,6 +6,7 @@ import { checkpointsRepository, type CheckpointKind } from '../db/checkpoints-re
 import { recordingsRepository, type RecordingFormat } from '../db/recordings-repository.js';
 import { AppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
+import { errFields } from '../lib/logger.js';
 import { Semaphore } from '../lib/semaphore.js';
 import { readObject, type ObjectStore } from '../storage/object-store.js';
 import { CheckpointWriter, deleteCheckpoints, durableChain, readCheckpoints, sweepCheckpoints } from './checkpoints.js';
@@ -168,7 +169,7 @@ export function createRecordingService(options: RecordingServiceOptions) {
       }
       // Parts just recovered, and parts whose deletion failed in a live process or was cut short.
       const pending = await repo.findPendingSupersessions().catch((err: unknown) => {
-        log.warn({ errName: (err as Error).name }, 'recording_supersessions_lookup_failed');
+        log.warn({ err: errFields(err) }, 'recording_supersessions_lookup_failed');
         return [];
       });
       // One attempt each, and none after the first failure (S3 is likely down): a start-up must not
@@ -264,7 +265,7 @@ export function createRecordingService(options: RecordingServiceOptions) {
     async abandonUnfinished(transcriptionId: string): Promise<void> {
       const parts = await repo.abandonUnfinished(transcriptionId, 'the task stopped unexpectedly; the session continued on another task from its durable checkpoints');
       for (const p of parts) {
-        if (p.uploadId) await abortUpload(options.store, p.objectKey, p.uploadId).catch((err: unknown) => log.warn({ errName: (err as Error).name }, 'multipart_abort_failed'));
+        if (p.uploadId) await abortUpload(options.store, p.objectKey, p.uploadId).catch((err: unknown) => log.warn({ err: errFields(err) }, 'multipart_abort_failed'));
       }
     },
 

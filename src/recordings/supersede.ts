@@ -1,5 +1,6 @@
 import type { RecordingsRepository } from '../db/recordings-repository.js';
 import type { Logger } from '../lib/logger.js';
+import { errFields } from '../lib/logger.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 
@@ -25,7 +26,7 @@ export async function supersedeEarlierParts(
   try {
     earlier = await deps.repo.findSupersededBy(recordingId);
   } catch (err) {
-    deps.logger.warn({ recordingId, errName: (err as Error).name }, 'superseded_parts_lookup_failed');
+    deps.logger.warn({ recordingId, err: errFields(err) }, 'superseded_parts_lookup_failed');
     return { done, failed: 1 };
   }
   for (const part of earlier) {
@@ -36,7 +37,7 @@ export async function supersedeEarlierParts(
     } catch (err) {
       failed++;
       // Ids only: the object key is random, but the rest of an S3 error has no business in the log.
-      deps.logger.warn({ recordingId: part.id, supersededBy: recordingId, errName: (err as Error).name }, 'superseded_part_delete_failed');
+      deps.logger.warn({ recordingId: part.id, supersededBy: recordingId, err: errFields(err) }, 'superseded_part_delete_failed');
     }
   }
   if (done > 0) deps.logger.info({ recordingId, superseded: done }, 'superseded_parts_deleted');

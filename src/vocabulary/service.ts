@@ -13,6 +13,7 @@
  *   earlier one is published once that one is done.
  */
 import type { Logger } from '../lib/logger.js';
+import { errFields } from '../lib/logger.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { Specialty, StreamVocabulary, TranscriptionEngine } from '../transcription/port.js';
 import type { EngineVocabularyState, SpecialtyVocabulary, VocabularyRepository } from './repo.js';
@@ -112,7 +113,7 @@ export class VocabularyService {
       if (status.state === 'PENDING') this.poll(specialty);
     } catch (err) {
       const failure = (err as Error).name || 'Error';
-      log.warn({ err: { name: failure } }, 'vocabulary_publish_failed');
+      log.warn({ err: errFields(err) }, 'vocabulary_publish_failed');
       await this.o.repo.setEngine(specialty, { name, version: v.version, state: 'FAILED', failure });
     }
     return this.o.repo.get(specialty);
@@ -140,7 +141,7 @@ export class VocabularyService {
         }
         if (!s) again = false;
       } catch (err) {
-        this.o.logger.warn({ specialty, err: { name: (err as Error).name } }, 'vocabulary_state_check_failed');
+        this.o.logger.warn({ specialty, err: errFields(err) }, 'vocabulary_state_check_failed');
       }
       this.polling.delete(specialty);
       if (again && !this.closed) this.schedule(specialty, tick);
@@ -176,7 +177,7 @@ export function withVocabulary(engine: TranscriptionEngine, vocabularies: Pick<V
         try {
           vocabulary = await vocabularies.forStream(options.specialty);
         } catch (err) {
-          logger.warn({ sessionId: options.sessionId, err: { message: (err as Error).message } }, 'vocabulary_lookup_failed');
+          logger.warn({ sessionId: options.sessionId, err: errFields(err) }, 'vocabulary_lookup_failed');
         }
       }
       return engine.start(vocabulary ? { ...options, vocabulary } : options);

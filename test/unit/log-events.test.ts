@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { errFields } from '../../src/lib/logger.js';
 
 /**
  * One log shape (issue 17 point 9): every log line's message is a fixed snake_case event name
@@ -35,6 +36,20 @@ function argumentsAt(text: string, open: number): string {
   throw new Error(`unbalanced call at ${open}`);
 }
 
+/** The first top-level argument (the fields object, when there are two). */
+function firstArgument(args: string): string {
+  let depth = 0;
+  for (let i = 0; i < args.length; i++) {
+    const c = args[i]!;
+    if (c === "'" || c === '"' || c === '`') {
+      for (i++; i < args.length && args[i] !== c; i++) if (args[i] === '\\') i++;
+    } else if ('({['.includes(c)) depth++;
+    else if (')}]'.includes(c)) depth--;
+    else if (c === ',' && depth === 0) return args.slice(0, i).trim();
+  }
+  return args.trim();
+}
+
 /** The last top-level argument of an argument list. */
 function lastArgument(args: string): string {
   let depth = 0;
@@ -51,13 +66,14 @@ function lastArgument(args: string): string {
 }
 
 /** `file:line message` for every logger call in src/ (the message as written: a literal with its quotes). */
-export function logCalls(): Array<{ where: string; message: string }> {
+function logCalls(): Array<{ where: string; message: string; fields: string }> {
   return sources('src').flatMap((file) => {
     const text = fs.readFileSync(file, 'utf8');
     return [...text.matchAll(CALL)].map((m) => {
       const open = m.index + m[0].length - 1;
       const line = text.slice(0, m.index).split('\n').length;
-      return { where: `${path.relative(root, file)}:${line}`, message: lastArgument(argumentsAt(text, open)) };
+      const args = argumentsAt(text, open);
+      return { where: `${path.relative(root, file)}:${line}`, message: lastArgument(args), fields: firstArgument(args) };
     });
   });
 }
@@ -79,5 +95,25 @@ describe('log events', () => {
       .filter((c) => !literals(c.message).every((l) => /^'[^']*'$/.test(l) && EVENT.test(l.slice(1, -1))))
       .map((c) => `${c.where} ${c.message}`);
     expect(bad).toEqual([]);
+  });
+
+  it('an error goes in one shape: `err` (the Error, through the pino serializer) or `err: errFields(e)`, never a hand-made object or an `errName`', () => {
+    const bad = calls.filter((c) => /\berrName\b|\berr:\s*\{/.test(c.fields)).map((c) => `${c.where} ${c.fields}`);
+    expect(bad).toEqual([]);
+  });
+
+  it('errFields keeps the type, message and a string code, and nothing else of the error', () => {
+    const pgError = Object.assign(new Error('duplicate key value violates unique constraint "users_username_key"'), {
+      code: '23505',
+      detail: 'Key (username)=(dr.sharma) already exists.',
+    });
+    expect(errFields(pgError)).toEqual({ type: 'Error', message: 'duplicate key value violates unique constraint "users_username_key"', code: '23505' });
+    class NoSuchKey extends Error {
+      override name = 'NoSuchKey';
+      $metadata = { httpStatusCode: 404 };
+    }
+    expect(errFields(new NoSuchKey('The specified key does not exist.'))).toEqual({ type: 'NoSuchKey', message: 'The specified key does not exist.' });
+    expect(errFields(Object.assign(new Error('x'), { code: 5 }))).toEqual({ type: 'Error', message: 'x' });
+    expect(errFields('timeout')).toEqual({ type: 'string', message: 'timeout' });
   });
 });
