@@ -1,66 +1,24 @@
-import type { LiveAudioDecoder, OpusHeadInfo } from '../audio/index.js';
+/**
+ * One live session: its chunk path, timers and end (the class below says how it works).
+ *
+ * Why this file is over 300 lines: the chunk path (`chunk` → `process` → `store` → `feed` →
+ * `writeFrame`, and `gap`) stays whole in one place while it is tuned for the ack latency (#14).
+ * What stands alone lives beside it: the deps (live-session-deps.ts), the engine's results
+ * (session-results.ts) and the recording's part of the end (session-end.ts).
+ */
+import type { OpusHeadInfo } from '../audio/index.js';
 import { Framer, InvalidAudioError, LevelMeter, pcmMs } from '../audio/index.js';
-import { AppError, toAppError } from '../lib/app-error.js';
+import { AppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
 import { errFields } from '../lib/logger.js';
-import type { MetricsHooks } from '../lib/metrics-hooks.js';
-import type { CheckpointWriter } from '../recordings/checkpoints.js';
 import type { RecordingWriter } from '../recordings/writer.js';
-import type { TranscriptionStream, TranscriptResult } from '../transcription/port.js';
-import type { DictationRepository } from './dictation-repo.js';
+import type { LiveSessionDeps } from './live-session-deps.js';
 import { PartialFilter } from './partial-filter.js';
-import type { ProgressSink } from './progress-batcher.js';
-import type { EndReason, SessionProblem, SessionSink } from './types.js';
+import { finishRecording } from './session-end.js';
+import { consumeResults } from './session-results.js';
+import type { EndReason, SessionProblem } from './types.js';
 
-export interface LiveSessionLimits {
-  idleTimeoutMs: number;
-  maxSessionMs: number;
-  maxChunkBytes: number;
-  /** Audio received but not yet processed, per session. */
-  maxBacklogBytes: number;
-}
-
-export interface LiveSessionDeps {
-  id: string;
-  transcriptionId: string;
-  userId: string;
-  engineName: string;
-  decoder: LiveAudioDecoder;
-  stream: TranscriptionStream;
-  /** Opens the recording; for Opus input it is called once the stream's OpusHead is known. */
-  openRecording: (opusHead?: OpusHeadInfo) => Promise<RecordingWriter>;
-  /** True for PCM input, whose recording opens at once. */
-  recordingOpensImmediately: boolean;
-  repo: DictationRepository;
-  /** Where progress goes after every stored chunk (written in batches; see ProgressBatcher). */
-  progress: ProgressSink & { flush(): Promise<void> };
-  sink: SessionSink;
-  limits: LiveSessionLimits;
-  logger: Logger;
-  /** Called once when the session is over (to free its capacity slot). */
-  onClosed: () => void;
-  /**
-   * A resumed session (another task ended it at shutdown, or died): where its chunk ledger and
-   * timeline continue; for Opus the stream's OpusHead (demuxed by the replay of its durable chunks);
-   * audio the engine hears again before the new chunks (from the last stored final to `audioMs`).
-   */
-  resumeFrom?: { ackSeq: number; audioMs: number; opusHead?: OpusHeadInfo; enginePrefill?: Buffer };
-  /**
-   * Durable checkpoints (docs/recordings.md): each chunk's audio once it is in the recording; the
-   * acks report their `durableSeq`. Without them the session has no `durableSeq`.
-   */
-  checkpoints?: CheckpointWriter;
-  /** Called once the recording of a session that ended for good is stored (deletes the checkpoints). */
-  onStoredForGood?: () => void;
-  /**
-   * The task this session runs on. With it, segment and end writes are fenced: once another task
-   * has claimed the session (this task was presumed dead: paused, cut off), this one stops writing
-   * and ends the session locally only (docs/resilience.md, "Zombie task").
-   */
-  ownerTask?: string;
-  /** Where the session's counters go (audio declared lost). */
-  observer?: MetricsHooks;
-}
+export type { LiveSessionDeps, LiveSessionLimits } from './live-session-deps.js';
 
 /** Longest gap a client may declare in one `audio:gap` (filled with silence in a PCM recording). */
 export const MAX_GAP_MS = 10 * 60 * 1000;
@@ -113,7 +71,12 @@ export class LiveSession {
     // The words the dead task's engine had not finalised are heard again (the engine's offset is
     // where this audio starts); the recording already holds it.
     if (d.resumeFrom?.enginePrefill) this.feed(d.resumeFrom.enginePrefill);
-    this.consumer = this.consume();
+    this.consumer = consumeResults(
+      { ...d, partials: this.partials, log: this.log },
+      (failure) => {
+        this.engineFailed = failure;
+      },
+    );
     this.armIdleTimer();
     this.maxTimer = setTimeout(() => void this.end('max_duration'), d.limits.maxSessionMs);
     if (d.recordingOpensImmediately) void this.ensureRecording().catch(() => {});
@@ -316,49 +279,6 @@ export class LiveSession {
     }
   }
 
-  private async consume(): Promise<void> {
-    try {
-      for await (const r of this.d.stream) {
-        if (r.kind === 'partial') this.partials.partial(r);
-        else await this.onFinal(r);
-      }
-    } catch (err) {
-      this.engineFailed = toAppError(err).code === 'internal_error' ? new AppError('transcriber_unavailable', undefined, { cause: err }) : toAppError(err);
-      this.log.warn({ err: errFields(err) }, 'engine_failed');
-      this.d.sink.error({ code: 'transcriber_unavailable', message: 'The speech engine stopped; the recording continues.', fatal: false });
-    } finally {
-      this.partials.flush();
-    }
-  }
-
-  private async onFinal(r: TranscriptResult): Promise<void> {
-    if (!this.partials.final(r)) return;
-    const text = r.text.trim();
-    if (!text) return;
-    // Stored before it is shown: a crash after this line loses no final text.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.d.repo.insertSegment({
-          transcriptionId: this.d.transcriptionId,
-          segmentKey: r.segmentId,
-          startMs: r.startMs,
-          endMs: r.endMs,
-          text,
-          speaker: r.speaker,
-          engine: r.engine ?? this.d.engineName,
-          words: r.words,
-          phi: r.phi,
-        }, this.d.ownerTask);
-        break;
-      } catch (err) {
-        if (attempt >= 20) throw err;
-        this.log.warn({ attempt }, 'segment_write_retry');
-        await new Promise((res) => setTimeout(res, Math.min(100 * 2 ** attempt, 2000)));
-      }
-    }
-    this.d.sink.final({ segmentId: r.segmentId, text, startMs: r.startMs, endMs: r.endMs, speaker: r.speaker });
-  }
-
   /**
    * The end of a session another task has claimed (this task was presumed dead and woke up): no
    * more writes to the shared record. The engine stream is cut, this task's recording part is
@@ -429,28 +349,9 @@ export class LiveSession {
       if (this.engineFailed) failureReason ??= 'transcriber_unavailable';
 
       let status: 'completed' | 'failed' = 'completed';
-      if (this.recording || this.recordingOpening) {
-        try {
-          const writer = await this.ensureRecording();
-          // At shutdown another task continues from the completed object: give S3 longer.
-          // At shutdown another task continues the session: its checkpoints must reach ackSeq, or a
-          // crash of that task would find a hole after them. Otherwise the recording supersedes them.
-          if (reason === 'server_shutdown' && this.d.checkpoints) {
-            const flushed = this.d.checkpoints.flush();
-            await Promise.race([flushed, new Promise((r) => setTimeout(r, 5000).unref())]);
-          }
-          this.d.checkpoints?.close();
-          if (reason !== 'server_shutdown' && this.d.onStoredForGood) {
-            const done = this.d.onStoredForGood;
-            writer.once('completed', () => done());
-          }
-          const result = await writer.finish({ timeoutMs: reason === 'server_shutdown' ? 10_000 : 1000 });
-          if (result.state === 'pending') this.log.warn('recording_upload_pending');
-        } catch (err) {
-          status = 'failed';
-          failureReason = 'recording_not_saved';
-          this.log.error({ code: toAppError(err).code }, 'recording_finish_failed');
-        }
+      if ((this.recording || this.recordingOpening) && !(await finishRecording(() => this.ensureRecording(), reason, this.d, this.log))) {
+        status = 'failed';
+        failureReason = 'recording_not_saved';
       }
       const durationMs = Math.round(this.audioMs);
       this.d.progress.forget(this.d.transcriptionId); // the final row says it all

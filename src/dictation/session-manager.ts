@@ -59,6 +59,14 @@ export interface SessionManagerDeps {
   repeatWindowMs?: number;
 }
 
+/*
+ * Why this file is over 300 lines: `launch()` builds the decoder, the engine stream, the recording
+ * and the live session in one function (about 150 lines) that the chunk-path work (#14, #17 point 4:
+ * the decoder's packet hooks and the status holder) is still changing. What stands alone lives
+ * beside it: admission (session-admission.ts), sockets and grace (session-attachments.ts) and the
+ * continuation of another task's session (session-continuation.ts).
+ */
+
 /**
  * The live sessions of this process: admission (capacity, and the per-user limit), lookup by owner,
  * and the ordered stop of every session at shutdown.
