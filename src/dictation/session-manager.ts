@@ -1,3 +1,12 @@
+/**
+ * The live sessions of this task: admission, launch, resume, handoff and drain.
+ *
+ * Why this file is over 300 lines: `launch()` builds the decoder, the engine stream, the recording
+ * and the live session in one function (about 150 lines) that the chunk-path work (#14, #17 point 4:
+ * the decoder's packet hooks and the status holder) is still changing. What stands alone lives
+ * beside it: admission (session-admission.ts), sockets and grace (session-attachments.ts) and the
+ * continuation of another task's session (session-continuation.ts).
+ */
 import { randomUUID } from 'node:crypto';
 import { createLiveDecoder, pcmMs, type OpusHeadInfo } from '../audio/index.js';
 import { AppError } from '../lib/app-error.js';
@@ -58,14 +67,6 @@ export interface SessionManagerDeps {
   /** Window over which repeats of one warning are collapsed into a count (LOG_REPEAT_WINDOW_MS). */
   repeatWindowMs?: number;
 }
-
-/*
- * Why this file is over 300 lines: `launch()` builds the decoder, the engine stream, the recording
- * and the live session in one function (about 150 lines) that the chunk-path work (#14, #17 point 4:
- * the decoder's packet hooks and the status holder) is still changing. What stands alone lives
- * beside it: admission (session-admission.ts), sockets and grace (session-attachments.ts) and the
- * continuation of another task's session (session-continuation.ts).
- */
 
 /**
  * The live sessions of this process: admission (capacity, and the per-user limit), lookup by owner,
