@@ -83,6 +83,50 @@ describe('createResampler', () => {
     }
   });
 
+  it('from 48 kHz makes output i as soon as input 3i + 67 (its window\'s last tap) has come, not a sample later, in 1-sample pushes', () => {
+    // 48 → 16 kHz: one output per 3 inputs, a window of 134 taps (67 each side).
+    const r = createResampler(48_000);
+    const input = signal(48_000, 1200, 3);
+    let produced = 0;
+    for (let c = 1; c <= input.length; c++) {
+      produced += r.push(input.subarray(c - 1, c)).length;
+      expect(produced, `after ${c} samples`).toBe(Math.max(0, Math.ceil((c - 67) / 3)));
+      // Holds the input the next output still needs: never the whole stream.
+      expect(r.retained, `after ${c} samples`).toBeLessThanOrEqual(133);
+    }
+    expect(produced + r.end().length).toBe(400);
+  });
+
+  it.each(SUPPORTED_PCM_RATES.filter((r) => r !== TARGET_RATE))('from %i Hz keeps fewer input samples than its filter is wide (134 taps at most), chunk after chunk', (rate) => {
+    const r = createResampler(rate);
+    const sizes = [1, 441, 7, 4800, 160, 3];
+    let most = 0;
+    for (let i = 0, at = 0; at < rate * 2; i++) {
+      const n = sizes[i % sizes.length]!;
+      r.push(signal(rate, n, i));
+      at += n;
+      most = Math.max(most, r.retained);
+    }
+    expect(most).toBeLessThan(134);
+    expect(most).toBeGreaterThan(0);
+  });
+
+  it('passes 16 kHz through without holding anything back', () => {
+    const r = createResampler(16_000);
+    r.push(signal(16_000, 480));
+    expect(r.retained).toBe(0);
+  });
+
+  it('gives the same output when empty pushes come between chunks, and nothing for no input at all', () => {
+    const input = signal(44_100, 4410 + 17);
+    const r = createResampler(44_100);
+    const parts = [r.push(new Int16Array(0)), r.push(input.subarray(0, 2000)), r.push(new Int16Array(0)), r.push(new Int16Array(0)), r.push(input.subarray(2000)), r.end()];
+    expect([...concat(parts)]).toEqual([...oneShot(44_100, input)]);
+    const empty = createResampler(44_100);
+    expect(empty.push(new Int16Array(0))).toHaveLength(0);
+    expect(empty.end()).toHaveLength(0);
+  });
+
   it('returns what each chunk can produce, lagging the input by no more than the filter half-width', () => {
     const r = createResampler(48_000);
     let produced = 0;
@@ -165,6 +209,15 @@ describe('createResampler', () => {
     const chunkedMs = performance.now() - started;
     expect(parts.length).toBe(16_000 * 30);
     expect(Buffer.from(parts.buffer).equals(Buffer.from(whole.buffer))).toBe(true);
+    // Bounded memory, measured: after each 100 ms chunk exactly the 132 samples the next output
+    // reads before its own (3 · 1600k − 66 … 4800k − 1), wherever the stream is.
+    const r = createResampler(48_000);
+    const retained = new Set<number>();
+    for (let at = 0; at < input.length; at += 4800) {
+      r.push(input.subarray(at, at + 4800));
+      retained.add(r.retained);
+    }
+    expect([...retained]).toEqual([132]);
     // The same filtering work either way: ~0.2 s each on a laptop. Keeping the whole input in the
     // buffer (quadratic copying) made the chunked run take ~18 s (~25 s on a loaded 2-core machine).
     expect(chunkedMs).toBeLessThan(3 * oneShotMs + 1000);
