@@ -72,18 +72,25 @@ export async function continueFromShutdown(host: ContinuationHost, userId: strin
   if (!(await host.repo.claimForResume(row.id, host.taskId, row.resumePart))) throw new AppError('session_ended');
   try {
     await host.launch(userId, {
-      sessionId,
-      specialty: row.specialty,
-      type: row.type,
-      encoding: row.encoding,
-      sampleRate: row.sampleRate ?? 16000,
-      create: async () => ({ id: row.id }),
+      ...continuing(sessionId, row),
       resume: { ackSeq: row.ackSeq, audioMs: row.audioMs, part: row.resumePart + 1, previousPcm },
     });
   } catch (err) {
     await host.repo.releaseClaim(row.id, row.resumePart).catch(() => {});
     throw err;
   }
+}
+
+/** What a continuation launches with besides its resume point: the session as it was started. */
+function continuing(sessionId: string, row: ResumableTranscription) {
+  return {
+    sessionId,
+    specialty: row.specialty,
+    type: row.type,
+    encoding: row.encoding,
+    sampleRate: row.sampleRate ?? 16000,
+    create: async () => ({ id: row.id }),
+  };
 }
 
 /**
@@ -104,12 +111,7 @@ async function continueFromCrash(host: ContinuationHost, userId: string, session
     await host.recordings.abandonUnfinished(row.id);
     const wire = durable.kind === 'wire';
     await host.launch(userId, {
-      sessionId,
-      specialty: row.specialty,
-      type: row.type,
-      encoding: row.encoding,
-      sampleRate: row.sampleRate ?? 16000,
-      create: async () => ({ id: row.id }),
+      ...continuing(sessionId, row),
       resume: {
         ackSeq: durable.lastSeq,
         audioMs: wire ? 0 : pcmMs(durable.bytes.length),

@@ -36,22 +36,9 @@ function argumentsAt(text: string, open: number): string {
   throw new Error(`unbalanced call at ${open}`);
 }
 
-/** The first top-level argument (the fields object, when there are two). */
-function firstArgument(args: string): string {
-  let depth = 0;
-  for (let i = 0; i < args.length; i++) {
-    const c = args[i]!;
-    if (c === "'" || c === '"' || c === '`') {
-      for (i++; i < args.length && args[i] !== c; i++) if (args[i] === '\\') i++;
-    } else if ('({['.includes(c)) depth++;
-    else if (')}]'.includes(c)) depth--;
-    else if (c === ',' && depth === 0) return args.slice(0, i).trim();
-  }
-  return args.trim();
-}
-
-/** The last top-level argument of an argument list. */
-function lastArgument(args: string): string {
+/** The top-level arguments of an argument list, trimmed (a trailing comma makes no empty one). */
+function topLevelArguments(args: string): string[] {
+  const out: string[] = [];
   let depth = 0;
   let start = 0;
   for (let i = 0; i < args.length; i++) {
@@ -60,9 +47,13 @@ function lastArgument(args: string): string {
       for (i++; i < args.length && args[i] !== c; i++) if (args[i] === '\\') i++;
     } else if ('({['.includes(c)) depth++;
     else if (')}]'.includes(c)) depth--;
-    else if (c === ',' && depth === 0 && args.slice(i + 1).trim() !== '') start = i + 1;
+    else if (c === ',' && depth === 0) {
+      out.push(args.slice(start, i).trim());
+      start = i + 1;
+    }
   }
-  return args.slice(start).trim().replace(/,$/, '').trim();
+  out.push(args.slice(start).trim());
+  return out.filter((a, i) => a !== '' || i < out.length - 1);
 }
 
 /** `file:line message` for every logger call in src/ (the message as written: a literal with its quotes). */
@@ -72,8 +63,8 @@ function logCalls(): Array<{ where: string; message: string; fields: string }> {
     return [...text.matchAll(CALL)].map((m) => {
       const open = m.index + m[0].length - 1;
       const line = text.slice(0, m.index).split('\n').length;
-      const args = argumentsAt(text, open);
-      return { where: `${path.relative(root, file)}:${line}`, message: lastArgument(args), fields: firstArgument(args) };
+      const parts = topLevelArguments(argumentsAt(text, open));
+      return { where: `${path.relative(root, file)}:${line}`, message: parts.at(-1)!, fields: parts[0]! };
     });
   });
 }
