@@ -59,3 +59,13 @@ export function forwardedClientIp(req: IncomingMessage, trust: (addr: string, ho
 export function clientIp(req: Request): string {
   return req.ip ?? req.socket.remoteAddress ?? 'unknown';
 }
+
+/** The audit fields every row recorded for a request carries: who (if known) and from where. */
+export function auditActor(req: Request): { actorId: string | null; actorUsername: string | null; ip: string; userAgent: string | undefined } {
+  return {
+    actorId: req.user?.id ?? null,
+    actorUsername: req.user?.username ?? null,
+    ip: clientIp(req),
+    userAgent: req.get('user-agent'),
+  };
+}

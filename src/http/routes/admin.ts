@@ -9,7 +9,7 @@ import { ROLES, type Role, type User, type UserRepository } from '../../auth/use
 import type { Pool } from '../../db/pool.js';
 import { AppError, toAppError } from '../../lib/app-error.js';
 import { isUuid } from '../../transcripts/cursor.js';
-import { clientIp, requireUser } from '../middleware/auth.js';
+import { auditActor, requireUser } from '../middleware/auth.js';
 import { instant, limitParam } from '../query.js';
 import { parseBody } from '../validate.js';
 
@@ -49,17 +49,11 @@ export type PublicUser = ReturnType<typeof publicUser>;
 export function adminRoutes(deps: AdminRouteDeps): Router {
   const router = Router();
   const reader = new AuditReader(deps.db);
-  const who = (req: Request) => ({
-    actorId: req.user?.id ?? null,
-    actorUsername: req.user?.username ?? null,
-    ip: clientIp(req),
-    userAgent: req.get('user-agent'),
-  });
 
   router.use(requireUser(deps.users));
   router.use(async (req: Request, _res: Response, next: NextFunction) => {
     if (req.user?.role === 'admin') return next();
-    await deps.audit.record({ ...who(req), action: 'admin.access', outcome: 'denied', details: { method: req.method, path: req.path.slice(0, 100) } });
+    await deps.audit.record({ ...auditActor(req), action: 'admin.access', outcome: 'denied', details: { method: req.method, path: req.path.slice(0, 100) } });
     next(new AppError('forbidden'));
   });
 
@@ -73,10 +67,10 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
     const body = parseBody(createUser, req.body);
     try {
       const user = await deps.users.create(body);
-      await deps.audit.record({ ...who(req), action: 'user.create', targetType: 'user', targetId: user.id, details: { username: user.username, role: user.role } });
+      await deps.audit.record({ ...auditActor(req), action: 'user.create', targetType: 'user', targetId: user.id, details: { username: user.username, role: user.role } });
       res.status(201).json({ user: publicUser(user) });
     } catch (err) {
-      await deps.audit.record({ ...who(req), action: 'user.create', targetType: 'user', outcome: 'failure', details: { code: toAppError(err).code } });
+      await deps.audit.record({ ...auditActor(req), action: 'user.create', targetType: 'user', outcome: 'failure', details: { code: toAppError(err).code } });
       throw err;
     }
   });
@@ -89,7 +83,7 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
     const me = req.user!;
     // An admin cannot lock themselves out: someone else has to demote or disable them.
     if (target.id === me.id && ((body.role !== undefined && body.role !== 'admin') || body.disabled === true)) {
-      await deps.audit.record({ ...who(req), action: 'user.update', targetType: 'user', targetId: id, outcome: 'denied', details: { reason: 'self_lockout' } });
+      await deps.audit.record({ ...auditActor(req), action: 'user.update', targetType: 'user', targetId: id, outcome: 'denied', details: { reason: 'self_lockout' } });
       throw new AppError('conflict', 'You cannot demote or disable your own account.');
     }
     const changes: Record<string, unknown> = {};
@@ -113,10 +107,10 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
         const stamp = await revokeUserAccess(deps.db, user.id, { exceptSessionId: req.sessionID });
         if (user.id === me.id) req.session.credentialsAt = credentialsStamp(stamp);
       }
-      await deps.audit.record({ ...who(req), action: 'user.update', targetType: 'user', targetId: user.id, details: { username: user.username, ...changes } });
+      await deps.audit.record({ ...auditActor(req), action: 'user.update', targetType: 'user', targetId: user.id, details: { username: user.username, ...changes } });
       res.json({ user: publicUser(user) });
     } catch (err) {
-      await deps.audit.record({ ...who(req), action: 'user.update', targetType: 'user', targetId: id, outcome: 'failure', details: { code: toAppError(err).code, ...changes } });
+      await deps.audit.record({ ...auditActor(req), action: 'user.update', targetType: 'user', targetId: id, outcome: 'failure', details: { code: toAppError(err).code, ...changes } });
       throw err;
     }
   });
@@ -135,7 +129,7 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
       beforeId,
       limit: q.limit ?? 50,
     });
-    await deps.audit.record({ ...who(req), action: 'audit.read', details: { results: page.items.length } });
+    await deps.audit.record({ ...auditActor(req), action: 'audit.read', details: { results: page.items.length } });
     res.json(page);
   });
 

@@ -6,7 +6,7 @@ import { AppError } from '../../lib/app-error.js';
 import { isUuid } from '../../transcripts/cursor.js';
 import type { TranscriptReadRepository } from '../../transcripts/repo.js';
 import type { TranscriptReviewRepository } from '../../transcripts/review.js';
-import { clientIp, requireRole, requireUser } from '../middleware/auth.js';
+import { auditActor, requireRole, requireUser } from '../middleware/auth.js';
 import { parseBody } from '../validate.js';
 import { transcriptionAuthorizer } from './transcriptions.js';
 
@@ -54,19 +54,10 @@ export function phiPreferenceRoutes(deps: ReviewRouteDeps): Router {
     const id = String(req.params.id);
     const body = parseBody(redactPrefBody, req.body);
     if (!isUuid(id) || !(await deps.transcripts.setRedactsPhi(id, body.redactPhi))) throw new AppError('not_found');
-    await deps.audit.record({ ...actor(req), action: 'user.update', targetType: 'user', targetId: id, details: { redactPhi: body.redactPhi } });
+    await deps.audit.record({ ...auditActor(req), action: 'user.update', targetType: 'user', targetId: id, details: { redactPhi: body.redactPhi } });
     res.json({ id, redactPhi: body.redactPhi });
   });
   return router;
-}
-
-function actor(req: Request) {
-  return {
-    actorId: req.user?.id ?? null,
-    actorUsername: req.user?.username ?? null,
-    ip: clientIp(req),
-    userAgent: req.get('user-agent'),
-  };
 }
 
 /**
@@ -84,11 +75,11 @@ export function reviewRoutes(deps: ReviewRouteDeps): Router {
   async function audited<T>(req: Request, action: string, id: string, run: () => Promise<T>, details: (r: T) => Record<string, unknown>): Promise<T> {
     try {
       const result = await run();
-      await deps.audit.record({ ...actor(req), action, targetType: 'transcription', targetId: id, details: details(result) });
+      await deps.audit.record({ ...auditActor(req), action, targetType: 'transcription', targetId: id, details: details(result) });
       return result;
     } catch (err) {
       if (err instanceof AppError && err.status < 500) {
-        await deps.audit.record({ ...actor(req), action, targetType: 'transcription', targetId: id, outcome: 'failure', details: { code: err.code } });
+        await deps.audit.record({ ...auditActor(req), action, targetType: 'transcription', targetId: id, outcome: 'failure', details: { code: err.code } });
       }
       throw err;
     }
@@ -149,7 +140,7 @@ export function reviewRoutes(deps: ReviewRouteDeps): Router {
     if (!ref) throw new AppError('not_found');
     const user = req.user!;
     if (user.role !== 'admin') {
-      await deps.audit.record({ ...actor(req), action: 'transcription.reopen', targetType: 'transcription', targetId: ref.id, outcome: 'denied', details: { reason: 'not_admin' } });
+      await deps.audit.record({ ...auditActor(req), action: 'transcription.reopen', targetType: 'transcription', targetId: ref.id, outcome: 'denied', details: { reason: 'not_admin' } });
       throw new AppError('forbidden', 'Only an admin can reopen a signed transcript.');
     }
     // The reason is the admin's own words about why, kept with the audit row (never in a log line).
@@ -170,7 +161,7 @@ export function reviewRoutes(deps: ReviewRouteDeps): Router {
     const ref = await authorize(req, id, 'transcription.reveal');
     const detail = ref && (await deps.transcripts.findDetail(ref.id));
     if (!detail) throw new AppError('not_found');
-    await deps.audit.record({ ...actor(req), action: 'transcription.reveal', targetType: 'transcription', targetId: detail.id, details: { reason: body.reason } });
+    await deps.audit.record({ ...auditActor(req), action: 'transcription.reveal', targetType: 'transcription', targetId: detail.id, details: { reason: body.reason } });
     res.json(detail);
   });
 
@@ -179,7 +170,7 @@ export function reviewRoutes(deps: ReviewRouteDeps): Router {
     const ref = await authorize(req, id, 'transcription.history');
     if (!ref) throw new AppError('not_found');
     const items = await deps.review.history(ref.id);
-    await deps.audit.record({ ...actor(req), action: 'transcription.history', targetType: 'transcription', targetId: ref.id, details: { items: items.length } });
+    await deps.audit.record({ ...auditActor(req), action: 'transcription.history', targetType: 'transcription', targetId: ref.id, details: { items: items.length } });
     res.json({ items });
   });
 

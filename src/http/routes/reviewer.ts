@@ -4,7 +4,7 @@ import type { UserRepository } from '../../auth/users.js';
 import type { Pool } from '../../db/pool.js';
 import { TranscriptReadRepository, type TranscriptionRef } from '../../transcripts/repo.js';
 import { TranscriptReviewRepository } from '../../transcripts/review.js';
-import { clientIp } from '../middleware/auth.js';
+import { auditActor } from '../middleware/auth.js';
 import { adminRoutes } from './admin.js';
 import { phiPreferenceRoutes, reviewRoutes } from './review.js';
 import { transcriptionAuthorizer, transcriptionRoutes } from './transcriptions.js';
@@ -45,12 +45,9 @@ export function playbackAccess(deps: ReviewerDeps): {
     audit: (req, id, details) =>
       deps.audit.record({
         action: 'transcription.playback',
-        actorId: req.user?.id ?? null,
-        actorUsername: req.user?.username ?? null,
+        ...auditActor(req),
         targetType: 'transcription',
         targetId: id,
-        ip: clientIp(req),
-        userAgent: req.get('user-agent'),
         details,
       }),
   };

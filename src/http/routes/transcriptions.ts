@@ -11,7 +11,7 @@ import type { TranscriptionRef, TranscriptReadRepository } from '../../transcrip
 import { findPhi, namesFromTitle, redact } from '../../transcripts/phi/phi.js';
 import { redactDetail } from '../../transcripts/phi/redact-detail.js';
 import { SPECIALTIES, STATUSES, type TranscriptionDetail } from '../../transcripts/types.js';
-import { clientIp, requireUser } from '../middleware/auth.js';
+import { auditActor, requireUser } from '../middleware/auth.js';
 import { instant, limitParam } from '../query.js';
 import { parseBody } from '../validate.js';
 
@@ -45,16 +45,6 @@ async function viewOf(deps: TranscriptionRouteDeps, req: Request, detail: Transc
   return redactDetail(detail, await deps.transcripts.findEvidence(detail.id));
 }
 
-/** Audit fields every row from a request carries: who and from where. */
-function actor(req: Request) {
-  return {
-    actorId: req.user?.id ?? null,
-    actorUsername: req.user?.username ?? null,
-    ip: clientIp(req),
-    userAgent: req.get('user-agent'),
-  };
-}
-
 /**
  * The access check for one transcription, shared by the transcript, its export and its audio.
  * Refusals (unknown id or not visible) are audited as `denied` under `action` and answered with
@@ -72,7 +62,7 @@ export function transcriptionAuthorizer(deps: TranscriptionRouteDeps) {
     const ref = isUuid(id) ? await deps.transcripts.findRef(id) : undefined;
     if (ref && canSee(user, ref)) return ref;
     await deps.audit.record({
-      ...actor(req),
+      ...auditActor(req),
       action,
       targetType: 'transcription',
       targetId: id.slice(0, 64),
@@ -107,7 +97,7 @@ export function transcriptionRoutes(deps: TranscriptionRouteDeps): Router {
     });
     // The search words are patient data: the audit row says that a search happened, not what for.
     await deps.audit.record({
-      ...actor(req),
+      ...auditActor(req),
       action: query.q ? 'transcription.search' : 'transcription.list',
       targetType: 'transcription',
       details: {
@@ -141,7 +131,7 @@ export function transcriptionRoutes(deps: TranscriptionRouteDeps): Router {
     if (!found) throw new AppError('not_found');
     const detail = await viewOf(deps, req, found, req.query.redact === 'true');
     await deps.audit.record({
-      ...actor(req),
+      ...auditActor(req),
       action: 'transcription.view',
       targetType: 'transcription',
       targetId: detail.id,
@@ -159,7 +149,7 @@ export function transcriptionRoutes(deps: TranscriptionRouteDeps): Router {
     const detail = await viewOf(deps, req, found, redact === 'true');
     const body = EXPORT_FORMATS[format].render(detail);
     await deps.audit.record({
-      ...actor(req),
+      ...auditActor(req),
       action: 'transcription.export',
       targetType: 'transcription',
       targetId: detail.id,

@@ -8,7 +8,7 @@ import { SPECIALTIES } from '../../transcripts/types.js';
 import type { SpecialtyVocabulary, VocabularyRepository } from '../../vocabulary/repo.js';
 import type { VocabularyService } from '../../vocabulary/service.js';
 import { vocabularyTermsSchema } from '../../vocabulary/terms.js';
-import { clientIp, requireRole, requireUser } from '../middleware/auth.js';
+import { auditActor, requireRole, requireUser } from '../middleware/auth.js';
 import { parseBody } from '../validate.js';
 
 export interface VocabularyRouteDeps {
@@ -51,12 +51,9 @@ export function vocabularyRoutes(deps: VocabularyRouteDeps): Router {
   const audit = (req: Request, specialty: Specialty, details: Record<string, unknown>, outcome?: 'failure') =>
     deps.audit.record({
       action: 'vocabulary.update',
-      actorId: req.user?.id ?? null,
-      actorUsername: req.user?.username ?? null,
+      ...auditActor(req),
       targetType: 'vocabulary',
       targetId: specialty,
-      ip: clientIp(req),
-      userAgent: req.get('user-agent'),
       details,
       ...(outcome ? { outcome } : {}),
     });
