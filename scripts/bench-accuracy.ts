@@ -57,7 +57,7 @@ async function opusRoundTrip(rel: string): Promise<Buffer> {
   const ogg = await encodeOpus(rel, 'ogg');
   const d = await createDecoder({ encoding: 'ogg_opus' });
   const out: Buffer[] = [];
-  for (let p = 0; p < ogg.length; p += 4000) out.push(d.push(ogg.subarray(p, p + 4000)));
+  for (let p = 0; p < ogg.length; p += 4000) out.push(d.push(ogg.subarray(p, p + 4000)).pcm);
   out.push(d.end());
   return Buffer.concat(out);
 }

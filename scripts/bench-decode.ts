@@ -8,7 +8,7 @@ for (const c of ['webm', 'ogg'] as const) {
     const d = await createDecoder({ encoding: c === 'webm' ? 'webm_opus' : 'ogg_opus' });
     const t = process.cpuUsage();
     let n = 0;
-    for (let p = 0; p < bytes.length; p += 1000) n += d.push(bytes.subarray(p, p + 1000)).length;
+    for (let p = 0; p < bytes.length; p += 1000) n += d.push(bytes.subarray(p, p + 1000)).pcm.length;
     d.end();
     const u = process.cpuUsage(t); cpu += (u.user + u.system) / 1e6; audioS += n / 32000;
   }
@@ -22,7 +22,7 @@ for (const c of ['webm', 'ogg'] as const) {
   const t = process.cpuUsage(); let out = 0;
   for (let rep = 0; rep < 10; rep++) {
     const d = await createDecoder({ encoding: 'pcm_s16le', sampleRate: 48000 });
-    for (let p = 0; p < b.length; p += 9600) out += d.push(b.subarray(p, p + 9600)).length;
+    for (let p = 0; p < b.length; p += 9600) out += d.push(b.subarray(p, p + 9600)).pcm.length;
     d.end();
   } const u = process.cpuUsage(t); const cpu = (u.user + u.system) / 1e6;
   console.log('pcm48k', 'audio s', (out / 32000).toFixed(1), 'cpu s', cpu.toFixed(3), '% core/stream', (100 * cpu / (out / 32000)).toFixed(2));

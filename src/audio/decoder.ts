@@ -14,20 +14,40 @@ export interface DecoderOptions {
   sampleRate?: number;
   /** Only 1 is accepted (API.md). */
   channels?: number;
-  /** webm/ogg: called once with the stream's OpusHead, before the first packet. */
-  onOpusHead?: (head: OpusHeadInfo) => void;
-  /** webm/ogg: every demuxed audio packet, in order, with its duration in 48 kHz samples. */
-  onOpusPacket?: (packet: Buffer, samples48k: number) => void;
+  /**
+   * webm/ogg, live decoder only (off-thread-decoder.ts): false demuxes without decoding (`pcm` is
+   * then always empty): for an engine that takes the Opus packets themselves. Default true.
+   */
+  decode?: boolean;
+}
+
+/** One demuxed Opus audio packet, with its duration in 48 kHz samples. */
+export interface OpusPacket {
+  data: Buffer;
+  samples48k: number;
+}
+
+/**
+ * What one pushed chunk produced. `P` is `Buffer` for the in-thread decoder; the live decoder's
+ * Opus PCM is a promise (decoded in a worker thread).
+ */
+export interface DecodedChunk<P = Buffer> {
+  /** The 16 kHz mono s16le PCM the chunk completed (possibly empty). */
+  pcm: P;
+  /** webm/ogg: the audio packets the chunk completed, in order (views: do not change them). Empty for PCM. */
+  packets: OpusPacket[];
+  /** webm/ogg: the stream's OpusHead, in the result of the chunk that completed it (once per stream). */
+  head?: OpusHeadInfo;
 }
 
 /** Turns one session's input bytes into 16 kHz mono s16le PCM. Not safe to share between sessions. */
 export interface AudioDecoder {
   readonly encoding: AudioEncoding;
   /**
-   * Feeds the next chunk (any boundaries). Returns the 16 kHz PCM it completed (possibly empty).
+   * Feeds the next chunk (any boundaries). Returns the PCM, Opus packets and OpusHead it completed.
    * Throws {@link InvalidAudioError}; after that the decoder is unusable, and what was returned before stands.
    */
-  push(chunk: Buffer): Buffer;
+  push(chunk: Buffer): DecodedChunk;
   /** End of input: returns the remaining PCM and frees the decoder. Idempotent. */
   end(): Buffer;
 }
@@ -66,10 +86,21 @@ function int16ToBuffer(samples: Int16Array): Buffer {
   return Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
 }
 
+/** PCM input has no packets: one shared empty list (never written to). */
+const NO_PACKETS: OpusPacket[] = [];
+
 function createPcmDecoder(rate: number): AudioDecoder {
   const resampler = createResampler(rate);
   let carry: Buffer | undefined; // an odd trailing byte (a sample split across chunks)
   let ended = false;
+  const convert = (data: Buffer): Buffer => {
+    if (data.length === 0) return Buffer.alloc(0);
+    // 16 kHz input is already what the engine takes: one copy, no per-sample work (the hot path).
+    if (rate === TARGET_RATE) return Buffer.from(data);
+    const samples = new Int16Array(data.length / 2);
+    for (let i = 0; i < samples.length; i++) samples[i] = data.readInt16LE(i * 2);
+    return int16ToBuffer(resampler.push(samples));
+  };
   return {
     encoding: 'pcm_s16le',
     push(chunk) {
@@ -80,12 +111,7 @@ function createPcmDecoder(rate: number): AudioDecoder {
         carry = Buffer.from(data.subarray(data.length - 1));
         data = data.subarray(0, data.length - 1);
       }
-      if (data.length === 0) return Buffer.alloc(0);
-      // 16 kHz input is already what the engine takes: one copy, no per-sample work (the hot path).
-      if (rate === TARGET_RATE) return Buffer.from(data);
-      const samples = new Int16Array(data.length / 2);
-      for (let i = 0; i < samples.length; i++) samples[i] = data.readInt16LE(i * 2);
-      return int16ToBuffer(resampler.push(samples));
+      return { pcm: convert(data), packets: NO_PACKETS };
     },
     end() {
       if (ended) return Buffer.alloc(0);
@@ -99,17 +125,16 @@ function createOpusDecoder(opts: DecoderOptions, opus: OpusDecoder<16000>): Audi
   let skip16k = 0;
   let ended = false;
   let failed = false;
+  let head: OpusHeadInfo | undefined;
 
-  const source = opusPacketSource(opts.encoding, (head) => {
-    skip16k = Math.round(head.preSkip / 3);
-    opts.onOpusHead?.(head);
+  const source = opusPacketSource(opts.encoding, (h) => {
+    skip16k = Math.round(h.preSkip / 3);
+    head = h;
   });
 
   const decodePacket = (packet: Buffer, out: Int16Array[]): void => {
-    const samples48k = opusPacketSamples48k(packet);
     const res = opus.decodeFrame(packet);
     if (res.errors.length > 0) throw new InvalidAudioError('Opus packet does not decode');
-    opts.onOpusPacket?.(packet, samples48k);
     const ch = res.channelData[0];
     if (!ch) return;
     let start = 0;
@@ -131,7 +156,11 @@ function createOpusDecoder(opts: DecoderOptions, opus: OpusDecoder<16000>): Audi
       if (ended || failed) throw new Error('decoder is closed');
       try {
         const out: Int16Array[] = [];
-        for (const packet of source.push(chunk)) decodePacket(packet, out);
+        const packets: OpusPacket[] = [];
+        for (const packet of source.push(chunk)) {
+          packets.push({ data: packet, samples48k: opusPacketSamples48k(packet) });
+          decodePacket(packet, out);
+        }
         const total = out.reduce((n, a) => n + a.length, 0);
         const buf = Buffer.alloc(total * 2);
         let off = 0;
@@ -139,7 +168,10 @@ function createOpusDecoder(opts: DecoderOptions, opus: OpusDecoder<16000>): Audi
           buf.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), off);
           off += a.byteLength;
         }
-        return buf;
+        const result: DecodedChunk = { pcm: buf, packets };
+        if (head) result.head = head;
+        head = undefined;
+        return result;
       } catch (err) {
         failed = true;
         opus.free();

@@ -1,4 +1,4 @@
-export { type AudioDecoder, type AudioEncoding, type DecoderOptions, type OpusHeadInfo, assertSupportedFormat, createDecoder } from './decoder.js';
+export { type AudioDecoder, type AudioEncoding, type DecodedChunk, type DecoderOptions, type OpusHeadInfo, type OpusPacket, assertSupportedFormat, createDecoder } from './decoder.js';
 export { createLiveDecoder, type LiveAudioDecoder, warmOpusWorker } from './off-thread-decoder.js';
 export { InvalidAudioError, UnsupportedAudioFormatError } from './errors.js';
 export { FRAME_BYTES, FRAME_SAMPLES, Framer } from './framer.js';

@@ -1,18 +1,23 @@
 import type { Worker } from 'node:worker_threads';
 import { startModuleWorker } from '../lib/module-worker.js';
-import { assertSupportedFormat, type AudioEncoding, createDecoder, type DecoderOptions, opusPacketSource } from './decoder.js';
+import { assertSupportedFormat, type AudioEncoding, createDecoder, type DecodedChunk, type DecoderOptions, type OpusHeadInfo, type OpusPacket, opusPacketSource } from './decoder.js';
 import { InvalidAudioError } from './errors.js';
 import type { FromOpusWorker, ToOpusWorker } from './opus-protocol.js';
 import { opusPacketSamples48k } from './opus-packet.js';
 
 /**
- * A live session's decoder: like {@link AudioDecoder}, but Opus input resolves later, decoded in a
- * worker thread. PCM input stays synchronous (no codec: a copy, or a resampler for other rates).
+ * A live session's decoder: like {@link AudioDecoder}, but Opus PCM resolves later, decoded in a
+ * worker thread; the packets and the OpusHead are known at once (demuxing is cheap and stays here).
+ * PCM input stays synchronous (no codec: a copy, or a resampler for other rates).
  */
 export interface LiveAudioDecoder {
   readonly encoding: AudioEncoding;
-  /** 16 kHz mono s16le PCM of the chunk; throws or rejects with {@link InvalidAudioError}. */
-  push(chunk: Buffer): Buffer | Promise<Buffer>;
+  /**
+   * What the chunk completed: for Opus its packets and (once) the OpusHead now, its PCM as a
+   * promise. Throws {@link InvalidAudioError} for a stream that does not demux; the PCM promise
+   * rejects with it for packets that do not decode.
+   */
+  push(chunk: Buffer): DecodedChunk<Buffer | Promise<Buffer>>;
   /** End of input: the remaining PCM; frees the decoder. Idempotent. */
   end(): Buffer;
 }
@@ -93,6 +98,8 @@ class OpusWorker {
   }
 }
 
+const EMPTY = Buffer.alloc(0);
+
 let shared: OpusWorker | undefined;
 const opusWorker = (): OpusWorker => (shared ??= new OpusWorker());
 
@@ -103,26 +110,28 @@ export function warmOpusWorker(): void {
 
 /**
  * A live session's decoder. PCM: {@link createDecoder}'s, synchronous. Opus: demuxed here (cheap,
- * synchronous, so `onOpusHead` fires in `push`), decoded in the shared worker; `onOpusPacket` is called
- * for each packet once it decoded, in order, before `push` resolves. Throws
+ * synchronous: `push` returns the packets and the OpusHead), decoded in the shared worker (the
+ * `pcm` promise; chunks of one stream decode in order), or not at all with `decode: false`. Throws
  * {@link UnsupportedAudioFormatError} like `createDecoder`.
  */
 export async function createLiveDecoder(opts: DecoderOptions): Promise<LiveAudioDecoder> {
   if (opts.encoding === 'pcm_s16le') return createDecoder(opts);
   assertSupportedFormat(opts);
+  const decode = opts.decode ?? true;
   const worker = opusWorker();
-  const id = worker.open();
+  const id = decode ? worker.open() : 0;
   let preSkipToSend: number | undefined;
+  let head: OpusHeadInfo | undefined;
   let seq = 0;
   let ended = false;
   let failed = false;
-  const source = opusPacketSource(opts.encoding, (head) => {
-    preSkipToSend = Math.round(head.preSkip / 3);
-    opts.onOpusHead?.(head);
+  const source = opusPacketSource(opts.encoding, (h) => {
+    preSkipToSend = Math.round(h.preSkip / 3);
+    head = h;
   });
   const fail = (err: unknown): never => {
     failed = true;
-    worker.close(id);
+    if (decode) worker.close(id);
     if (err instanceof InvalidAudioError) throw err;
     throw new InvalidAudioError('undecodable Opus stream', err);
   };
@@ -130,32 +139,31 @@ export async function createLiveDecoder(opts: DecoderOptions): Promise<LiveAudio
     encoding: opts.encoding,
     push(chunk) {
       if (ended || failed) throw new Error('decoder is closed');
-      const packets: Buffer[] = [];
-      const samples: number[] = [];
+      const packets: OpusPacket[] = [];
       try {
-        for (const packet of source.push(chunk)) {
-          samples.push(opusPacketSamples48k(packet));
-          packets.push(packet);
-        }
+        for (const data of source.push(chunk)) packets.push({ data, samples48k: opusPacketSamples48k(data) });
       } catch (err) {
         return fail(err);
       }
-      if (packets.length === 0) return Buffer.alloc(0);
+      const out: DecodedChunk<Buffer | Promise<Buffer>> = { pcm: EMPTY, packets };
+      if (head) out.head = head;
+      head = undefined;
+      if (packets.length === 0 || !decode) return out;
       const skip = preSkipToSend;
       preSkipToSend = undefined;
-      return worker.decode(id, seq++, packets, skip).then(
-        (pcm) => {
-          packets.forEach((p, i) => opts.onOpusPacket?.(p, samples[i]!));
-          return pcm;
-        },
-        (err: unknown) => fail(err),
-      );
+      out.pcm = worker.decode(
+        id,
+        seq++,
+        packets.map((p) => p.data),
+        skip,
+      ).catch((err: unknown) => fail(err));
+      return out;
     },
     end() {
       if (!ended) {
         ended = true;
         source.end();
-        if (!failed) worker.close(id);
+        if (!failed && decode) worker.close(id);
       }
       return Buffer.alloc(0);
     },

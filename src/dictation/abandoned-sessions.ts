@@ -146,16 +146,14 @@ export class AbandonedSessions {
       // for the Ogg part, and the PCM length for the session's timeline.
       let head: OpusHeadInfo | undefined;
       const packets: Array<{ data: Buffer; samples48k: number }> = [];
-      const decoder = await createLiveDecoder({
-        encoding: row.encoding === 'ogg_opus' ? 'ogg_opus' : 'webm_opus',
-        onOpusHead: (h) => (head = h),
-        onOpusPacket: (data, samples48k) => packets.push({ data: Buffer.from(data), samples48k }),
-      });
+      const decoder = await createLiveDecoder({ encoding: row.encoding === 'ogg_opus' ? 'ogg_opus' : 'webm_opus' });
       let pcmBytes = 0;
       try {
         for (let i = 0; i < bytes.length; i += 64 * 1024) {
           const out = decoder.push(bytes.subarray(i, i + 64 * 1024));
-          pcmBytes += (out instanceof Promise ? await out : out).length;
+          head ??= out.head;
+          for (const packet of out.packets) packets.push(packet);
+          pcmBytes += (out.pcm instanceof Promise ? await out.pcm : out.pcm).length;
         }
       } finally {
         decoder.end();

@@ -6,7 +6,7 @@
  * What stands alone lives beside it: the deps (live-session-deps.ts), the engine's results
  * (session-results.ts) and the recording's part of the end (session-end.ts).
  */
-import type { OpusHeadInfo } from '../audio/index.js';
+import type { OpusHeadInfo, OpusPacket } from '../audio/index.js';
 import { Framer, InvalidAudioError, LevelMeter, pcmMs } from '../audio/index.js';
 import { AppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
@@ -22,8 +22,6 @@ export type { LiveSessionDeps, LiveSessionLimits } from './live-session-deps.js'
 
 /** Longest gap a client may declare in one `audio:gap` (filled with silence in a PCM recording). */
 export const MAX_GAP_MS = 10 * 60 * 1000;
-
-type OpusPacket = { data: Buffer; samples48k: number };
 
 const MAX_ENGINE_BACKLOG_MS = 3000;
 // One level update a second per session: the page meters its own microphone locally; this is for
@@ -47,7 +45,6 @@ export class LiveSession {
   private readonly partials: PartialFilter;
   private recording?: RecordingWriter;
   private recordingOpening?: Promise<RecordingWriter>;
-  private pendingPackets: OpusPacket[] = [];
   private opusHead?: OpusHeadInfo;
   private idleTimer?: NodeJS.Timeout;
   private readonly maxTimer: NodeJS.Timeout;
@@ -106,18 +103,6 @@ export class LiveSession {
   /** Tells the session's clients something non-audio (e.g. shutdown ahead). */
   notify(p: SessionProblem): void {
     this.d.sink.error(p);
-  }
-
-  /** The decoder's hooks for Opus input: called synchronously from `decoder.push`. */
-  static opusHooks(target: { session?: LiveSession }) {
-    return {
-      onOpusHead: (head: OpusHeadInfo) => {
-        if (target.session) target.session.opusHead = head;
-      },
-      onOpusPacket: (data: Buffer, samples48k: number) => {
-        target.session?.pendingPackets.push({ data: Buffer.from(data), samples48k });
-      },
-    };
   }
 
   /**
@@ -189,10 +174,13 @@ export class LiveSession {
       throw new AppError('sequence_gap', undefined, { details: { ackSeq: this.ackSeq } });
     }
     let pcm: Buffer;
+    let packets: OpusPacket[];
     try {
       // Opus is decoded in a worker thread (a promise); PCM needs no codec and stays synchronous.
       const out = this.d.decoder.push(data);
-      pcm = out instanceof Promise ? await out : out;
+      if (out.head) this.opusHead = out.head;
+      packets = out.packets;
+      pcm = out.pcm instanceof Promise ? await out.pcm : out.pcm;
     } catch (err) {
       if (err instanceof InvalidAudioError) {
         this.log.warn({ seq, reason: err.reason }, 'invalid_audio');
@@ -202,7 +190,7 @@ export class LiveSession {
       }
       throw err;
     }
-    await this.store(pcm);
+    await this.store(pcm, packets);
     this.ackSeq = seq;
     // PCM sessions checkpoint what their WAV holds; Opus sessions the bytes as received (checkpoints.ts).
     this.d.checkpoints?.add(seq, this.d.recordingOpensImmediately ? pcm : data);
@@ -227,9 +215,7 @@ export class LiveSession {
   }
 
   /** Durable before ack: PCM input stores the received PCM; Opus input its demuxed packets. */
-  private async store(pcm: Buffer): Promise<void> {
-    const packets = this.pendingPackets;
-    this.pendingPackets = [];
+  private async store(pcm: Buffer, packets: OpusPacket[]): Promise<void> {
     if (this.d.recordingOpensImmediately) {
       const writer = await this.ensureRecording();
       // Stored at the client's rate would need the raw bytes; we keep the 16 kHz PCM the

@@ -200,7 +200,7 @@ export async function decodeOggWindow(body: Readable | undefined, fromMs: number
   let at = 0; // PCM bytes decoded so far
   try {
     for await (const chunk of body) {
-      const out = decoder.push(chunk as Buffer);
+      const { pcm: out } = decoder.push(chunk as Buffer);
       const pcm = out instanceof Promise ? await out : out;
       const lo = Math.max(start, at);
       const hi = Math.min(end, at + pcm.length);

@@ -3,12 +3,12 @@
  *
  * Why this file is over 300 lines: `launch()` builds the decoder, the engine stream, the recording
  * and the live session in one function (about 150 lines) that the chunk-path work (#14, #17 point 4:
- * the decoder's packet hooks and the status holder) is still changing. What stands alone lives
+ * the status holder) is still changing. What stands alone lives
  * beside it: admission (session-admission.ts), sockets and grace (session-attachments.ts) and the
  * continuation of another task's session (session-continuation.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { createLiveDecoder, pcmMs, type OpusHeadInfo } from '../audio/index.js';
+import { createLiveDecoder, pcmMs, type OpusHeadInfo, type OpusPacket } from '../audio/index.js';
 import { AppError } from '../lib/app-error.js';
 import { withoutBidiControls } from '../lib/text.js';
 import type { Logger } from '../lib/logger.js';
@@ -144,42 +144,32 @@ export class SessionManager {
     let decoder: Awaited<ReturnType<typeof createLiveDecoder>> | undefined;
     let admitted = false;
     try {
-      const hooks: { session?: LiveSession } = {};
       const meter = (this.d.observer ?? noopObserver).sessionStarted();
       const statusTarget: { sink?: SessionSink } = {};
       // Stretches may be reported before the transcription row exists: kept until it does.
       const degraded: { id?: string; early: Array<{ fromMs: number; toMs: number }> } = { early: [] };
-      const live = LiveSession.opusHooks(hooks);
-      const replay: { active: boolean; packets: Array<{ data: Buffer; samples48k: number }>; head?: OpusHeadInfo } = { active: false, packets: [] };
-      decoder = await createLiveDecoder({
-        encoding,
-        sampleRate: p.sampleRate,
-        channels: p.channels,
-        onOpusHead: (head) => {
-          replay.head = head;
-          live.onOpusHead(head);
-        },
-        onOpusPacket: (data, samples48k) => (replay.active ? replay.packets.push({ data: Buffer.from(data), samples48k }) : live.onOpusPacket(data, samples48k)),
-      });
+      decoder = await createLiveDecoder({ encoding, sampleRate: p.sampleRate, channels: p.channels });
+      let previousPackets: OpusPacket[] = [];
+      let previousHead: OpusHeadInfo | undefined;
       let resume = p.resume;
       let enginePrefill: Buffer | undefined;
       let offsetMs = resume?.audioMs ?? 0;
       if (resume?.previousWire) {
         // The dead task's Opus chunks through this decoder: its demuxer and Opus state continue at
         // the chunk boundary the client resends from; the packets go into the new recording part.
-        replay.active = true;
         const tail: Buffer[] = [];
         let tailBytes = 0;
         let pcmBytes = 0;
         for (let i = 0; i < resume.previousWire.length; i += 64 * 1024) {
           const out = decoder.push(resume.previousWire.subarray(i, i + 64 * 1024));
-          const pcm = out instanceof Promise ? await out : out;
+          previousHead ??= out.head;
+          for (const packet of out.packets) previousPackets.push(packet);
+          const pcm = out.pcm instanceof Promise ? await out.pcm : out.pcm;
           pcmBytes += pcm.length;
           tail.push(pcm);
           tailBytes += pcm.length;
           while (tailBytes - tail[0]!.length >= MAX_REPLAY_MS * 32) tailBytes -= tail.shift()!.length;
         }
-        replay.active = false;
         resume = { ...resume, audioMs: pcmMs(pcmBytes) };
         enginePrefill = Buffer.concat(tail);
       } else if (resume?.trim && resume.previousPcm) {
@@ -233,8 +223,6 @@ export class SessionManager {
       statusTarget.sink = sink;
       const part = resume?.part ?? 0;
       const previous = resume?.previousPcm;
-      const previousPackets = replay.packets;
-      replay.packets = [];
       const session = new LiveSession({
         id: sessionId,
         transcriptionId,
@@ -261,6 +249,7 @@ export class SessionManager {
                 .then(async (w) => {
                   // A continuation after a crash: the durable packets first.
                   for (let i = 0; i < previousPackets.length; i += 500) await w.appendOpus(previousPackets.slice(i, i + 500));
+                  previousPackets = [];
                   return w;
                 })
           ).then(meter.recording),
@@ -275,10 +264,9 @@ export class SessionManager {
         onClosed: () => this.forget(sessionId),
         ...(this.d.observer ? { observer: this.d.observer } : {}),
         ...(resume
-          ? { resumeFrom: { ackSeq: resume.ackSeq, audioMs: resume.audioMs, ...(replay.head ? { opusHead: replay.head } : {}), ...(enginePrefill?.length ? { enginePrefill } : {}) } }
+          ? { resumeFrom: { ackSeq: resume.ackSeq, audioMs: resume.audioMs, ...(previousHead ? { opusHead: previousHead } : {}), ...(enginePrefill?.length ? { enginePrefill } : {}) } }
           : {}),
       });
-      hooks.session = session;
       this.sessions.set(sessionId, session);
       admitted = true;
       this.d.logger.info({ sessionId, transcriptionId, encoding, engine: this.d.engine.name, live: this.sessions.size, part, ...(resume ? { ackSeq: resume.ackSeq } : {}) }, p.resume ? 'session_continued' : 'session_started');

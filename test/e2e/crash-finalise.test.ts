@@ -128,7 +128,7 @@ describe('SIGKILL of a task, the loss of its disk, and no client coming back', (
       [1, 'completed'],
     ]);
     const decoder = await createDecoder({ encoding: 'webm_opus' });
-    const durableOpusMs = (decoder.push(webm.subarray(0, (Number((await row(opus!.transcriptionId)).ack_seq) + 1) * 800)).length + decoder.end().length) / 32;
+    const durableOpusMs = (decoder.push(webm.subarray(0, (Number((await row(opus!.transcriptionId)).ack_seq) + 1) * 800)).pcm.length + decoder.end().length) / 32;
     expect(Math.abs(Number(opusParts[1]!.duration_ms) - durableOpusMs), context).toBeLessThanOrEqual(CHUNK_MS);
 
     // The transcript: what the dead task stored, then the repair pass over the rest of the audio.

@@ -39,17 +39,17 @@ async function decodeAll(encoding: 'pcm_s16le' | 'webm_opus' | 'ogg_opus', input
   const heads: OpusHeadInfo[] = [];
   let packetSamples = 0;
   let packets = 0;
-  const dec = await createDecoder({
-    encoding,
-    ...(sampleRate ? { sampleRate } : {}),
-    onOpusHead: (h) => heads.push(h),
-    onOpusPacket: (p, n) => {
-      expect(p.length).toBeGreaterThan(0);
-      packetSamples += n;
+  const dec = await createDecoder({ encoding, ...(sampleRate ? { sampleRate } : {}) });
+  const parts = randomChunks(input, seed).map((c) => {
+    const out = dec.push(c);
+    if (out.head) heads.push(out.head);
+    for (const p of out.packets) {
+      expect(p.data.length).toBeGreaterThan(0);
+      packetSamples += p.samples48k;
       packets++;
-    },
+    }
+    return out.pcm;
   });
-  const parts = randomChunks(input, seed).map((c) => dec.push(c));
   parts.push(dec.end());
   return { pcm: Buffer.concat(parts), heads, packetSamples, packets };
 }
@@ -139,7 +139,7 @@ describe.each(['webm', 'ogg'] as const)('createDecoder %s_opus', (container) => 
     // A run of junk in the middle of the stream (WebM has no checksum: its structure must catch it).
     const bytes = Buffer.concat([encoded.subarray(0, cut), Buffer.alloc(64, 0x55), encoded.subarray(cut)]);
     const dec = await createDecoder({ encoding });
-    const good = dec.push(bytes.subarray(0, cut - 2000));
+    const good = dec.push(bytes.subarray(0, cut - 2000)).pcm;
     expect(good.length).toBeGreaterThan(16000 * 2);
     let err: unknown;
     try {
