@@ -104,7 +104,7 @@ export class AbandonedSessions {
         ({ durationMs, writer } = stored);
         recordingFailed = stored.failed;
       }
-      const { coveredMs, transcriptEndMs, segments } = await this.o.repo.transcriptExtent(row.id, durationMs);
+      const { coveredMs, transcriptEndMs, segments } = await this.o.repo.segments.transcriptExtent(row.id, durationMs);
       const toMs = Math.max(durationMs, transcriptEndMs);
       if (this.o.repairs && durationMs > 0 && toMs - coveredMs >= 100) await this.o.repairs.add(row.id, coveredMs, toMs);
       const status = recordingFailed || (durationMs === 0 && segments === 0) ? 'failed' : 'completed';

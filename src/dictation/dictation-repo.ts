@@ -1,7 +1,10 @@
 import type { Pool } from '../db/pool.js';
 import type { EndReason } from './types.js';
-import type { PhiEntity, SessionType, Specialty, Word } from '../transcription/port.js';
+import type { SessionType, Specialty } from '../transcription/port.js';
 import type { ProgressRow } from './progress-batcher.js';
+import { SegmentRepository, type SegmentRow } from './segment-repo.js';
+
+export type { SegmentRow } from './segment-repo.js';
 
 export interface NewTranscription {
   clinicianId: string;
@@ -43,25 +46,17 @@ export interface AbandonedTranscription {
   ackSeq: number;
 }
 
-export interface SegmentRow {
-  transcriptionId: string;
-  /** Unique per transcription: a replayed final is stored once. */
-  segmentKey: string;
-  startMs: number;
-  endMs: number;
-  text: string;
-  speaker?: string;
-  engine: string;
-  kind?: 'final' | 'gap' | 'provisional';
-  /** Per-word timing and confidence from the engine (review highlights low-confidence words). */
-  words?: Word[];
-  /** PHI entity spans the engine identified (review redacts them). */
-  phi?: PhiEntity[];
-}
-
-/** What the live pipeline writes: the transcription row's life and its segments as they arrive. */
+/**
+ * What the live pipeline writes: the transcription row's life (here) and its segments as they
+ * arrive (`segments`, segment-repo.ts). `insertSegment`, `markGap` and `trimForContinuation` pass
+ * through to it, so the live session and the manager reach both through the one `repo` they hold.
+ */
 export class DictationRepository {
-  constructor(private readonly db: Pool) {}
+  readonly segments: SegmentRepository;
+
+  constructor(private readonly db: Pool) {
+    this.segments = new SegmentRepository(db);
+  }
 
   async create(t: NewTranscription): Promise<{ id: string; createdAt: Date }> {
     const { rows } = await this.db.query<{ id: string; created_at: Date }>(
@@ -72,33 +67,9 @@ export class DictationRepository {
     return { id: rows[0]!.id, createdAt: rows[0]!.created_at };
   }
 
-  /**
-   * Stores a segment; returns undefined when that segment key was already stored, or when
-   * `ownerTask` is given and no longer owns the live session (another task took it over: a zombie's
-   * late final must not land in the transcript the new owner writes). The row lock (FOR SHARE) makes
-   * the check and the insert one step against a concurrent claim.
-   */
-  async insertSegment(s: SegmentRow, ownerTask?: string): Promise<{ id: string } | undefined> {
-    const { rows } = await this.db.query<{ id: string }>(
-      `INSERT INTO transcript_segments (transcription_id, segment_key, start_ms, end_ms, text, machine_text, speaker, engine, kind, words, phi)
-       SELECT $1::uuid, $2::text, $3::bigint, $4::bigint, $5::text, $5::text, $6::text, $7::text, $8::text, $9::jsonb, $10::jsonb
-        WHERE $11::text IS NULL OR EXISTS (SELECT 1 FROM transcriptions t WHERE t.id = $1::uuid AND t.owner_task = $11 FOR SHARE)
-       ON CONFLICT (transcription_id, segment_key) DO NOTHING RETURNING id`,
-      [
-        s.transcriptionId,
-        s.segmentKey,
-        Math.round(s.startMs),
-        Math.round(Math.max(s.endMs, s.startMs)),
-        s.text,
-        s.speaker ?? null,
-        s.engine,
-        s.kind ?? 'final',
-        s.words?.length ? JSON.stringify(s.words) : null,
-        s.phi?.length ? JSON.stringify(s.phi) : null,
-        ownerTask ?? null,
-      ],
-    );
-    return rows[0];
+  /** Stores a final segment, batched with other sessions' (see SegmentRepository.insert). */
+  insertSegment(s: SegmentRow, ownerTask?: string): Promise<{ id: string } | undefined> {
+    return this.segments.insert(s, ownerTask);
   }
 
   /** Whether `taskId` still owns live session `id` (false once another task claimed it, or it ended). */
@@ -107,35 +78,9 @@ export class DictationRepository {
     return rowCount === 1;
   }
 
-  /**
-   * Records audio the server never received: a `gap` segment (reviewers see it) and an entry in the
-   * recording's `gaps` metadata. Idempotent per `fromSeq`.
-   */
-  async markGap(g: { transcriptionId: string; fromSeq: number; toSeq: number; atMs: number; durationMs: number; engine: string }): Promise<void> {
-    const client = await this.db.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query(
-        `INSERT INTO transcript_segments (transcription_id, segment_key, start_ms, end_ms, text, engine, kind)
-         VALUES ($1, $2, $3, $4, '', $5, 'gap') ON CONFLICT (transcription_id, segment_key) DO NOTHING`,
-        [g.transcriptionId, `gap-${g.fromSeq}`, g.atMs, g.atMs + g.durationMs, g.engine],
-      );
-      await client.query(
-        `UPDATE recordings SET gaps = gaps || $2::jsonb, updated_at = now()
-          WHERE transcription_id = $1 AND NOT gaps @> $3::jsonb`,
-        [
-          g.transcriptionId,
-          JSON.stringify([{ fromSeq: g.fromSeq, toSeq: g.toSeq, atMs: g.atMs, durationMs: g.durationMs }]),
-          JSON.stringify([{ fromSeq: g.fromSeq }]),
-        ],
-      );
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
+  /** See SegmentRepository.markGap. */
+  markGap(g: Parameters<SegmentRepository['markGap']>[0]): Promise<void> {
+    return this.segments.markGap(g);
   }
 
   /**
@@ -193,39 +138,14 @@ export class DictationRepository {
     return rows.map((r) => ({ id: r.id, resumePart: r.resume_part, encoding: r.audio_encoding, ackSeq: Number(r.ack_seq) }));
   }
 
-  /**
-   * Where a crashed session's stored transcript stands against its durable audio (`durableMs`):
-   * `coveredMs`, the end of the last final inside it; `transcriptEndMs`, the end of the last final
-   * at all (past `durableMs` when the dead task transcribed audio that never became durable); and
-   * how many segments there are.
-   */
-  async transcriptExtent(transcriptionId: string, durableMs: number): Promise<{ coveredMs: number; transcriptEndMs: number; segments: number }> {
-    const { rows } = await this.db.query<{ covered: string | null; last: string | null; n: number }>(
-      `SELECT max(end_ms) FILTER (WHERE end_ms <= $2) AS covered, max(end_ms) AS last, count(*)::int AS n
-         FROM transcript_segments WHERE transcription_id = $1 AND kind <> 'gap'`,
-      [transcriptionId, Math.floor(durableMs)],
-    );
-    return { coveredMs: Number(rows[0]?.covered ?? 0), transcriptEndMs: Number(rows[0]?.last ?? 0), segments: rows[0]?.n ?? 0 };
-  }
-
   /** Undoes `claimCrashed` when the continuation could not start: owned by no one, resumable again. */
   async releaseCrashedClaim(id: string, taskId: string, fromPart: number): Promise<void> {
     await this.db.query(`UPDATE transcriptions SET owner_task = NULL, resume_part = $3 WHERE id = $1 AND owner_task = $2 AND status = 'recording'`, [id, taskId, fromPart]);
   }
 
-  /**
-   * Before a crashed session continues from its durable audio (`durableMs` of it): the final segments
-   * that reach past the last one ending inside it are deleted, since that audio is transcribed again
-   * (at most `maxReplayMs` of it). Returns where the new engine stream starts (`coveredMs`).
-   */
-  async trimForContinuation(transcriptionId: string, durableMs: number, maxReplayMs: number): Promise<number> {
-    const { rows } = await this.db.query<{ covered: string | null }>(
-      `SELECT max(end_ms) AS covered FROM transcript_segments WHERE transcription_id = $1 AND kind <> 'gap' AND end_ms <= $2`,
-      [transcriptionId, Math.floor(durableMs)],
-    );
-    const coveredMs = Math.max(Number(rows[0]?.covered ?? 0), Math.floor(durableMs) - maxReplayMs, 0);
-    await this.db.query(`DELETE FROM transcript_segments WHERE transcription_id = $1 AND kind <> 'gap' AND end_ms > $2`, [transcriptionId, coveredMs]);
-    return coveredMs;
+  /** See SegmentRepository.trimForContinuation. */
+  trimForContinuation(transcriptionId: string, durableMs: number, maxReplayMs: number): Promise<number> {
+    return this.segments.trimForContinuation(transcriptionId, durableMs, maxReplayMs);
   }
 
   /** This task is alive (task_heartbeats); rows of tasks gone for a day are removed on the way. */
@@ -264,11 +184,17 @@ export class DictationRepository {
    */
   async progress(taskId: string, rows: readonly ProgressRow[]): Promise<void> {
     if (rows.length === 0) return;
+    // Rows locked in id order, as the segment batch locks them (SegmentRepository.insertMany):
+    // in the join's order the two could each hold a row the other waits for.
     await this.db.query(
-      `UPDATE transcriptions AS t
+      `WITH v AS (SELECT * FROM unnest($2::uuid[], $3::bigint[], $4::bigint[]) AS v(id, ack_seq, audio_ms)),
+            locked AS MATERIALIZED (
+              SELECT t.id FROM transcriptions t WHERE t.id = ANY($2::uuid[]) AND t.status = 'recording' AND t.owner_task = $1 ORDER BY t.id FOR NO KEY UPDATE
+            )
+       UPDATE transcriptions AS t
           SET ack_seq = v.ack_seq, audio_ms = v.audio_ms, last_audio_at = now()
-         FROM unnest($2::uuid[], $3::bigint[], $4::bigint[]) AS v(id, ack_seq, audio_ms)
-        WHERE t.id = v.id AND t.status = 'recording' AND t.owner_task = $1`,
+         FROM v
+        WHERE t.id = v.id AND t.id IN (SELECT id FROM locked) AND t.status = 'recording' AND t.owner_task = $1`,
       [taskId, rows.map((r) => r.transcriptionId), rows.map((r) => r.ackSeq), rows.map((r) => Math.round(r.audioMs))],
     );
   }

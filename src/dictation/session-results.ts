@@ -31,7 +31,11 @@ export async function consumeResults(d: ResultDeps, onFailed: (failure: AppError
   }
 }
 
-/** Stores a final (retrying for about 35 s: a database that refuses it for longer fails the stream), then shows it. */
+/**
+ * Stores a final (in one statement with the finals other sessions store within 50 ms:
+ * segment-batcher.ts; retrying for about 35 s: a database that refuses it for longer fails the
+ * stream), then shows it.
+ */
 async function storeFinal(d: ResultDeps, r: TranscriptResult): Promise<void> {
   if (!d.partials.final(r)) return;
   const text = r.text.trim();
