@@ -31,6 +31,12 @@ export interface LoadPlan {
   coldMs: number;
   /** Hard stop for the whole run. */
   deadlineMs: number;
+  /**
+   * Sessions connecting and starting at once (default: all of them, "started together", the rush of
+   * a task taking over the sessions of one that died). Logins (scrypt on the server) come before, 8
+   * at a time, and are not part of a session's start time.
+   */
+  startConcurrency?: number;
 }
 
 export interface SessionStats {
@@ -57,6 +63,11 @@ export interface SessionStats {
   partials: number;
   audioMsSent: number;
   durationMs?: number;
+  /** From the start signal (every session logged in) to its socket connected / to its `session:start` acked. */
+  connectedAtMs?: number;
+  startedAtMs?: number;
+  /** Its own `session:start` request → ack. */
+  startAckMs?: number;
   errors: Record<string, number>;
 }
 
@@ -131,6 +142,7 @@ function percentile(values: number[], p: number): number | null {
   return Math.round(s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]! * 10) / 10;
 }
 
+const max = (v: number[]) => (v.length === 0 ? null : Math.round(Math.max(...v) * 10) / 10);
 const pcts = (v: number[]) => ({ p50: percentile(v, 50), p95: percentile(v, 95), p99: percentile(v, 99), n: v.length });
 
 class BenchSession {
@@ -160,8 +172,14 @@ class BenchSession {
     return this.sentAt[Math.min(k, this.sentAt.length - 1)];
   }
 
-  async connect(user: { username: string; password: string }): Promise<void> {
-    const cookie = await login(this.plan.url, user.username, user.password);
+  private cookie?: string;
+
+  useCookie(cookie: string): void {
+    this.cookie = cookie;
+  }
+
+  async connect(): Promise<void> {
+    const cookie = this.cookie!;
     // The tests' typed client, without its record of every event (a long run would keep them all).
     this.client = new DictationClient(this.plan.url, cookie, {}, { record: false });
     const socket = this.client.socket;
@@ -186,12 +204,14 @@ class BenchSession {
   }
 
   async start(): Promise<void> {
+    const t = performance.now();
     const res = await this.client!.request('session:start', {
       title: 'bench',
       specialty: 'PRIMARYCARE',
       type: 'DICTATION',
       audio: this.plan.encoding === 'pcm_s16le' ? { encoding: 'pcm_s16le', sampleRate: 16000 } : { encoding: this.plan.encoding },
     });
+    this.stats.startAckMs = performance.now() - t;
     if (!res.ok) throw new Error(res.error.code);
     this.sessionId = res.sessionId;
     this.stats.started = true;
@@ -271,21 +291,43 @@ async function main(): Promise<void> {
     audio.push(chunksOf(plan.encoding === 'pcm_s16le' ? pcm : await opus(pcm, plan.encoding === 'webm_opus' ? 'webm' : 'ogg'), plan.seconds, plan.chunkMs));
   }
   const sessions = Array.from({ length: plan.sessions }, (_, i) => new BenchSession(plan, audio[i % variants]!));
-  // Logins are scrypt-heavy on the server: a few at a time, before any audio flows.
-  let next = 0;
-  const connectWorker = async () => {
-    while (next < sessions.length) {
-      const i = next++;
-      const s = sessions[i]!;
-      try {
-        await s.connect(plan.users[i % plan.users.length]!);
-        await s.start();
-      } catch (err) {
-        s.stats.startError = (err as Error).message;
+  // Logins are scrypt-heavy on the server (about 8 a second on 2 cores, by design: src/auth/passwords.ts):
+  // a few at a time, before the start signal. A task taking over sessions meets clients that already
+  // hold a cookie; counting logins in the start time measured the password hash, not the start.
+  const pool = async <T>(items: T[], width: number, f: (item: T, i: number) => Promise<void>) => {
+    let next = 0;
+    await Promise.all(Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await f(items[i]!, i);
       }
-    }
+    }));
   };
-  await Promise.all(Array.from({ length: 8 }, connectWorker));
+  // One login per clinician, its cookie shared by that clinician's sessions (the tabs of one browser).
+  const cookies = new Map<number, Promise<string>>();
+  await pool(sessions, 8, async (s, i) => {
+    const u = i % plan.users.length;
+    const user = plan.users[u]!;
+    if (!cookies.has(u)) cookies.set(u, login(plan.url, user.username, user.password));
+    try {
+      s.useCookie(await cookies.get(u)!);
+    } catch (err) {
+      s.stats.startError = (err as Error).message;
+    }
+  });
+  say({ phase: 'starting', sessions: sessions.length });
+  const startT0 = performance.now();
+  await pool(sessions, plan.startConcurrency ?? sessions.length, async (s) => {
+    if (s.stats.startError) return;
+    try {
+      await s.connect();
+      s.stats.connectedAtMs = performance.now() - startT0;
+      await s.start();
+      s.stats.startedAtMs = performance.now() - startT0;
+    } catch (err) {
+      s.stats.startError = (err as Error).message;
+    }
+  });
   const live = sessions.filter((s) => s.stats.started);
   say({ phase: 'streaming', sessions: live.length });
   eld.enable();
@@ -323,6 +365,15 @@ async function main(): Promise<void> {
   say({
     sessionsStarted: live.length,
     sessionsFailed: plan.sessions - live.length,
+    // Start signal → session:start acked, over the sessions that started; and the parts of it.
+    sessionStartMs: { ...pcts(flat((s) => (s.startedAtMs === undefined ? [] : [s.startedAtMs]))), max: max(flat((s) => (s.startedAtMs === undefined ? [] : [s.startedAtMs]))) },
+    // How many sessions had started by the end of each second after the start signal.
+    sessionsStartedBySecond: (() => {
+      const at = flat((s) => (s.startedAtMs === undefined ? [] : [s.startedAtMs]));
+      return Array.from({ length: Math.ceil(Math.max(0, ...at) / 1000) }, (_, i) => at.filter((t) => t < (i + 1) * 1000).length);
+    })(),
+    sessionConnectMs: pcts(flat((s) => (s.connectedAtMs === undefined ? [] : [s.connectedAtMs]))),
+    sessionStartAckMs: pcts(flat((s) => (s.startAckMs === undefined ? [] : [s.startAckMs]))),
     streamSeconds: Math.round(streamMs / 100) / 10,
     chunksSent: sum((s) => s.chunksSent),
     chunksAcked: sum((s) => s.chunksAcked),

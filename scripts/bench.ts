@@ -42,6 +42,8 @@ const { values: a } = parseArgs({
     'service-output': { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
     users: { type: 'string' },
+    'start-concurrency': { type: 'string' },
+    reference: { type: 'boolean', default: false },
     search: { type: 'boolean', default: false },
     'search-start': { type: 'string', default: '2' },
     'search-step': { type: 'string', default: '2' },
@@ -51,6 +53,7 @@ const { values: a } = parseArgs({
 });
 
 const engine = a.engine === 'local' ? 'local' : 'aws';
+if (a.reference && (engine !== 'aws' || a.search)) throw new Error('--reference needs --engine aws and no --search (the relay streams to the Transcribe stand-in)');
 const encoding = a.encoding === 'webm_opus' || a.encoding === 'ogg_opus' ? a.encoding : 'pcm_s16le';
 const seconds = Number(a.seconds);
 const chunkMs = Number(a['chunk-ms']);
@@ -84,15 +87,15 @@ interface ServiceChild {
   exited: Promise<number | null>;
 }
 
-async function startServiceProcess(env: Record<string, string>, nodeArgs: string[]): Promise<ServiceChild> {
+async function startServiceProcess(env: Record<string, string>, nodeArgs: string[], entry = 'src/main.ts'): Promise<ServiceChild> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
+  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'development', HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(proc);
-  const tee = a['service-output'] ? fs.createWriteStream(a['service-output']) : undefined;
+  const tee = a['service-output'] && entry === 'src/main.ts' ? fs.createWriteStream(a['service-output']) : undefined;
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   proc.on('error', () => {});
   // Keep only warnings and errors (level 40+) and the lines the bench reads; drop the rest.
@@ -162,8 +165,11 @@ interface RunResult {
 }
 
 /** One load run of `sessions` against the running service, with /proc sampling during streaming. */
-async function runLoad(svc: ServiceChild, users: Array<{ username: string; password: string }>, sessions: number, dataDir: string): Promise<RunResult> {
-  const plan: LoadPlan = { url: svc.url, sessions, seconds, encoding, chunkMs, users, rampMs, coldMs: 5000, deadlineMs: (seconds + rampMs / 1000 + 240) * 1000 };
+/** CPU after the cold start: from this long after streaming began to its end. */
+const STEADY_AFTER_MS = 5000;
+
+async function runLoad(svc: ServiceChild, users: Array<{ username: string; password: string }>, sessions: number, dataDir: string, o: { metrics: boolean } = { metrics: true }): Promise<RunResult> {
+  const plan: LoadPlan = { url: svc.url, sessions, seconds, encoding, chunkMs, users, rampMs, coldMs: 5000, deadlineMs: (seconds + rampMs / 1000 + 240) * 1000, ...(a['start-concurrency'] ? { startConcurrency: Number(a['start-concurrency']) } : {}) };
   const load = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'bench-load.ts')], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
   children.add(load);
   load.stdin.end(JSON.stringify(plan));
@@ -173,6 +179,9 @@ async function runLoad(svc: ServiceChild, users: Array<{ username: string; passw
   type Sample = { t: number; svc: number; pg: number; load: number; own: number };
   let phaseStart: Sample | undefined;
   let phaseEnd: Sample | undefined;
+  let startSignal: Sample | undefined;
+  let steadyStart: Sample | undefined;
+  let steadyTimer: NodeJS.Timeout | undefined;
   let metricsBefore: Map<string, number> | undefined;
   let pgRssPeakKb = 0;
   let svcRssPeakKb = 0;
@@ -199,22 +208,28 @@ async function runLoad(svc: ServiceChild, users: Array<{ username: string; passw
       if (!line.trim()) continue;
       last = line;
       const msg = JSON.parse(line) as { phase?: string };
-      if (msg.phase === 'streaming') {
+      if (msg.phase === 'starting') startSignal = sample();
+      else if (msg.phase === 'streaming') {
         log(`streaming: ${line}`);
-        phases.push(scrapeMetrics(svc.url).then((m) => void (metricsBefore = m)));
+        if (o.metrics) phases.push(scrapeMetrics(svc.url).then((m) => void (metricsBefore = m)));
         phaseStart = sample();
+        steadyTimer = setTimeout(() => (steadyStart = sample()), STEADY_AFTER_MS);
       } else if (msg.phase === 'stopping') {
+        clearTimeout(steadyTimer);
         phaseEnd = sample();
         log('streaming done, stopping sessions');
       }
     }
   });
   const code = await new Promise<number | null>((resolve) => load.once('exit', resolve));
+  // Every session stopped (its stop acked): the end of what a session costs.
+  const allStopped = sample();
   children.delete(load);
   clearInterval(sampler);
+  clearTimeout(steadyTimer);
   await Promise.all(phases);
   if (code !== 0 || !last) throw new Error(`bench-load exited ${code}`);
-  const metricsAfter = await scrapeMetrics(svc.url);
+  const metricsAfter = o.metrics ? await scrapeMetrics(svc.url) : new Map<string, number>();
   const result = JSON.parse(last) as RunResult['load'];
   const wall = phaseStart && phaseEnd ? (phaseEnd.t - phaseStart.t) / 1000 : NaN;
   const cores = (x: number) => Math.round((x / wall) * 1000) / 1000;
@@ -222,7 +237,14 @@ async function runLoad(svc: ServiceChild, users: Array<{ username: string; passw
   const pgCores = phaseStart && phaseEnd ? cores(phaseEnd.pg - phaseStart.pg) : null;
   const captionServer = (q: number) => histQuantile(metricsAfter, 'arogya_caption_latency_ms', q, metricsBefore);
   const ackServer = (q: number) => histQuantile(metricsAfter, 'arogya_chunk_ack_latency_ms', q, metricsBefore);
+  const round = (x: number, d = 1000) => Math.round(x * d) / d;
+  const between = (x: Sample | undefined, y: Sample | undefined) => (x && y && y.t > x.t ? { service: round((y.svc - x.svc) / ((y.t - x.t) / 1000)), postgres: round((y.pg - x.pg) / ((y.t - x.t) / 1000)), total: round((y.svc + y.pg - x.svc - x.pg) / ((y.t - x.t) / 1000)), overSeconds: round((y.t - x.t) / 1000, 10) } : null);
+  const started = (result as { sessionsStarted?: number }).sessionsStarted ?? 0;
   const server = {
+    // From STEADY_AFTER_MS into streaming to its end: the cost once every session is past its cold start.
+    cpuCoresSteady: between(steadyStart, phaseEnd),
+    // CPU from the start signal to the last stop acked (start, stream, stop), per session started.
+    cpuMsPerSession: startSignal && started > 0 ? { service: round(((allStopped.svc - startSignal.svc) * 1000) / started, 10), postgres: round(((allStopped.pg - startSignal.pg) * 1000) / started, 10), total: round(((allStopped.svc + allStopped.pg - startSignal.svc - startSignal.pg) * 1000) / started, 10) } : null,
     cpuCores: { service: svcCores, postgres: pgCores, total: svcCores !== null && pgCores !== null ? Math.round((svcCores + pgCores) * 1000) / 1000 : null, overSeconds: Math.round(wall * 10) / 10 },
     // Not the service's, but on the same cores: the load generator and this process (Transcribe stand-in).
     harnessCpuCores: phaseStart && phaseEnd ? { loadGenerator: cores(phaseEnd.load - phaseStart.load), transcribeStandIn: cores(phaseEnd.own - phaseStart.own) } : null,
@@ -309,7 +331,8 @@ async function main(): Promise<void> {
         serviceErrors: svc.lines.filter((l) => /"level":"(error|fatal)"/.test(l)).length,
       };
       await stopService(svc);
-      console.log(JSON.stringify(summary));
+      const reference = a.reference ? await runReference(env, nodeArgs, users, n, root) : undefined;
+      console.log(JSON.stringify({ ...summary, ...(reference ? compareWithReference(summary, reference) : {}) }));
       return;
     }
     // Search: more sessions until the partial lag p95 or loss says the engine no longer keeps up.
@@ -332,6 +355,62 @@ async function main(): Promise<void> {
     if (svc.proc.exitCode === null) await stopService(svc);
     for (const c of cleanups.reverse()) await c();
   }
+}
+
+/**
+ * The same load against the reference relay (scripts/lib/reference-relay.ts: the same libraries, no
+ * database, store or decoding), after the service has stopped, with the service's V8 flags.
+ */
+async function runReference(env: Record<string, string>, nodeArgs: string[], users: Array<{ username: string; password: string }>, n: number, root: string): Promise<RunResult> {
+  log(`reference relay: ${n} sessions × ${seconds} s`);
+  const relayEnv = { ...env, RELAY_DIR: path.join(root, 'relay'), RELAY_USERS: JSON.stringify(users) };
+  const relay = await startServiceProcess(relayEnv, nodeArgs.filter((x) => !x.startsWith('--cpu-prof')), path.join('scripts', 'lib', 'reference-relay.ts'));
+  try {
+    return await runLoad(relay, users, n, path.join(root, 'relay'), { metrics: false });
+  } finally {
+    await stopService(relay);
+  }
+}
+
+type Summary = Record<string, unknown> & RunResult['server'];
+
+/**
+ * The relay's figures (`reference`) and the service's cost as multiples of them (`vsReference`):
+ * steady cores (after the first 5 s), CPU ms per session, peak RSS and ack p99. The service's cores
+ * and CPU include its PostgreSQL (the relay has none); RSS is the node process's alone.
+ */
+function compareWithReference(svc: Summary, ref: RunResult): Record<string, unknown> {
+  const r = ref.server as Summary;
+  const refLoad = ref.load as Record<string, unknown>;
+  const ratio = (x: number | null | undefined, y: number | null | undefined) => (typeof x === 'number' && typeof y === 'number' && y > 0 ? Math.round((x / y) * 100) / 100 : null);
+  const steady = (s: Summary) => (s.cpuCoresSteady as { total: number } | null)?.total;
+  const perSession = (s: Summary) => (s.cpuMsPerSession as { total: number } | null)?.total;
+  const rss = (s: Summary) => (s.rssPeakMb as { service: number }).service;
+  const ackP99 = (s: Record<string, unknown>) => (s.ackLatencyMs as { p99: number | null }).p99;
+  return {
+    reference: {
+      sessionsStarted: refLoad.sessionsStarted,
+      chunksLost: refLoad.chunksLost,
+      errors: refLoad.errors,
+      sessionStartMs: refLoad.sessionStartMs,
+      ackLatencyMs: refLoad.ackLatencyMs,
+      ackLatencyFirst5sMs: refLoad.ackLatencyFirst5sMs,
+      acksOver50msBySecond: refLoad.acksOver50msBySecond,
+      finals: refLoad.finals,
+      cpuCores: r.cpuCores,
+      cpuCoresSteady: r.cpuCoresSteady,
+      cpuMsPerSession: r.cpuMsPerSession,
+      rssPeakMb: { service: rss(r) },
+      harnessCpuCores: r.harnessCpuCores,
+      loadAverage1mAtEnd: os.loadavg()[0],
+    },
+    vsReference: {
+      steadyCores: ratio(steady(svc), steady(r)),
+      cpuMsPerSession: ratio(perSession(svc), perSession(r)),
+      rssPeak: ratio(rss(svc), rss(r)),
+      ackP99: ratio(ackP99(svc), ackP99(refLoad)),
+    },
+  };
 }
 
 /** Warning/error log lines by their fixed message string. */

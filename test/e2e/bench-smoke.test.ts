@@ -42,5 +42,8 @@ describe('npm run bench:smoke', () => {
     expect(r.rssPeakMb.service).toBeGreaterThan(0);
     expect(typeof r.eventLoopDelayP99Ms).toBe('number');
     expect(r.engineErrors).toBe(0);
+    expect(r.sessionStartMs).toMatchObject({ p50: expect.any(Number), p99: expect.any(Number), max: expect.any(Number), n: 5 });
+    expect(r.sessionsStartedBySecond.at(-1)).toBe(5);
+    expect(r.cpuMsPerSession).toMatchObject({ service: expect.any(Number), total: expect.any(Number) });
   }, 120_000);
 });
