@@ -4,7 +4,7 @@ import type { AuditLog } from '../../audit/audit-log.js';
 import type { UserRepository } from '../../auth/users.js';
 import { AppError } from '../../lib/app-error.js';
 import { isUuid } from '../../transcripts/cursor.js';
-import type { TranscriptReadRepository } from '../../transcripts/repo.js';
+import type { TranscriptionRef, TranscriptReadRepository } from '../../transcripts/repo.js';
 import type { TranscriptReviewRepository } from '../../transcripts/review.js';
 import { auditActor, requireRole, requireUser } from '../middleware/auth.js';
 import { parseBody } from '../validate.js';
@@ -71,6 +71,17 @@ export function reviewRoutes(deps: ReviewRouteDeps): Router {
   const authorize = transcriptionAuthorizer(deps);
   router.use(requireUser(deps.users));
 
+  /**
+   * The transcription `:id` names, if this user may see it; a refusal is audited as `denied` under
+   * `action` (transcriptionAuthorizer).
+   * @throws AppError `not_found` when it is unknown or not visible
+   */
+  async function target(req: Request, action: string): Promise<TranscriptionRef> {
+    const ref = await authorize(req, String(req.params.id), action);
+    if (!ref) throw new AppError('not_found');
+    return ref;
+  }
+
   /** Runs a change and audits it either way: `success` with `details`, or `failure` with the code. */
   async function audited<T>(req: Request, action: string, id: string, run: () => Promise<T>, details: (r: T) => Record<string, unknown>): Promise<T> {
     try {
@@ -86,11 +97,10 @@ export function reviewRoutes(deps: ReviewRouteDeps): Router {
   }
 
   router.patch('/:id/segments/:segmentId', async (req, res) => {
-    const id = String(req.params.id);
     const segmentId = String(req.params.segmentId);
     const body = parseBody(patchBody, req.body);
-    const ref = await authorize(req, id, 'transcription.edit');
-    if (!ref || !isUuid(segmentId)) throw new AppError('not_found');
+    const ref = await target(req, 'transcription.edit');
+    if (!isUuid(segmentId)) throw new AppError('not_found');
     const user = req.user!;
     const r = await audited(
       req,
@@ -103,10 +113,8 @@ export function reviewRoutes(deps: ReviewRouteDeps): Router {
   });
 
   router.post('/:id/speakers', async (req, res) => {
-    const id = String(req.params.id);
     const body = parseBody(renameBody, req.body);
-    const ref = await authorize(req, id, 'transcription.speaker_rename');
-    if (!ref) throw new AppError('not_found');
+    const ref = await target(req, 'transcription.speaker_rename');
     const r = await audited(
       req,
       'transcription.speaker_rename',
@@ -118,10 +126,8 @@ export function reviewRoutes(deps: ReviewRouteDeps): Router {
   });
 
   router.post('/:id/sign', async (req, res) => {
-    const id = String(req.params.id);
     const body = parseBody(signBody, req.body);
-    const ref = await authorize(req, id, 'transcription.sign');
-    if (!ref) throw new AppError('not_found');
+    const ref = await target(req, 'transcription.sign');
     const user = req.user!;
     const r = await audited(
       req,
@@ -134,10 +140,8 @@ export function reviewRoutes(deps: ReviewRouteDeps): Router {
   });
 
   router.post('/:id/reopen', async (req, res) => {
-    const id = String(req.params.id);
     const body = parseBody(reopenBody, req.body);
-    const ref = await authorize(req, id, 'transcription.reopen');
-    if (!ref) throw new AppError('not_found');
+    const ref = await target(req, 'transcription.reopen');
     const user = req.user!;
     if (user.role !== 'admin') {
       await deps.audit.record({ ...auditActor(req), action: 'transcription.reopen', targetType: 'transcription', targetId: ref.id, outcome: 'denied', details: { reason: 'not_admin' } });
@@ -156,19 +160,15 @@ export function reviewRoutes(deps: ReviewRouteDeps): Router {
 
   // Shows what a redacted view hides; the reason is audited (the admin audit view shows it).
   router.post('/:id/reveal', async (req, res) => {
-    const id = String(req.params.id);
     const body = parseBody(revealBody, req.body);
-    const ref = await authorize(req, id, 'transcription.reveal');
-    const detail = ref && (await deps.transcripts.findDetail(ref.id));
+    const detail = await deps.transcripts.findDetail((await target(req, 'transcription.reveal')).id);
     if (!detail) throw new AppError('not_found');
     await deps.audit.record({ ...auditActor(req), action: 'transcription.reveal', targetType: 'transcription', targetId: detail.id, details: { reason: body.reason } });
     res.json(detail);
   });
 
   router.get('/:id/history', async (req, res) => {
-    const id = String(req.params.id);
-    const ref = await authorize(req, id, 'transcription.history');
-    if (!ref) throw new AppError('not_found');
+    const ref = await target(req, 'transcription.history');
     const items = await deps.review.history(ref.id);
     await deps.audit.record({ ...auditActor(req), action: 'transcription.history', targetType: 'transcription', targetId: ref.id, details: { items: items.length } });
     res.json({ items });

@@ -3,6 +3,7 @@ import { pcmMs } from '../../../audio/pcm.js';
 import type { Logger } from '../../../lib/logger.js';
 import { ProviderError, type PhiEntity, type StreamOptions, type TranscriptionEngine, type TranscriptionStream, type TranscriptResult, type Word } from '../../port.js';
 import { ResultQueue } from '../../result-queue.js';
+import { awsClientConfig } from './client-config.js';
 import { toProviderError } from './errors.js';
 
 export { toProviderError } from './errors.js';
@@ -50,16 +51,7 @@ export function createAwsTranscribeMedicalEngine(options: AwsTranscribeMedicalOp
   const active = new Set<{ abort(reason?: Error): void }>();
 
   const clientOnce = () => {
-    loading ??= import('@aws-sdk/client-transcribe-streaming').then((sdk) => ({
-      sdk,
-      client: new sdk.TranscribeStreamingClient({
-        region: options.region,
-        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-        ...(options.credentials ? { credentials: options.credentials } : {}),
-        // Without a logger the SDK writes some warnings to the console; we report failures ourselves.
-        logger: { trace: () => {}, debug: () => {}, info: () => {}, warn: () => log.debug('aws_sdk_warning'), error: () => log.debug('aws_sdk_error') },
-      }),
-    }));
+    loading ??= import('@aws-sdk/client-transcribe-streaming').then((sdk) => ({ sdk, client: new sdk.TranscribeStreamingClient(awsClientConfig(options, log)) }));
     return loading;
   };
 

@@ -1,6 +1,7 @@
 import type { TranscribeClient } from '@aws-sdk/client-transcribe';
 import type { Logger } from '../../../lib/logger.js';
 import type { VocabularyPublisher, VocabularyStatus } from '../../../vocabulary/service.js';
+import { awsClientConfig } from './client-config.js';
 
 export interface TranscribeVocabulariesOptions {
   /** The region of the streams (AWS_TRANSCRIBE_REGION): a vocabulary is usable only there. */
@@ -21,15 +22,7 @@ export function createTranscribeVocabularies(options: TranscribeVocabulariesOpti
   const log = logger.child({ component: 'transcribe-vocabularies' });
   let loading: Promise<{ sdk: Sdk; client: TranscribeClient }> | undefined;
   const clientOnce = () => {
-    loading ??= import('@aws-sdk/client-transcribe').then((sdk) => ({
-      sdk,
-      client: new sdk.TranscribeClient({
-        region: options.region,
-        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-        ...(options.credentials ? { credentials: options.credentials } : {}),
-        logger: { trace: () => {}, debug: () => {}, info: () => {}, warn: () => log.debug('aws_sdk_warning'), error: () => log.debug('aws_sdk_error') },
-      }),
-    }));
+    loading ??= import('@aws-sdk/client-transcribe').then((sdk) => ({ sdk, client: new sdk.TranscribeClient(awsClientConfig(options, log)) }));
     return loading;
   };
   const status = (r: { VocabularyState?: string; FailureReason?: string }): VocabularyStatus => ({

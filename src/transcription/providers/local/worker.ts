@@ -48,6 +48,22 @@ try {
   post({ type: 'init-error', message: err instanceof Error ? err.message : String(err) });
 }
 
+/**
+ * Removes stream `id` and frees its decoder: after its last results (`end`), without them
+ * (`abort`), or as it stands (a stream that failed).
+ */
+function closeStream(id: number, how?: 'end' | 'abort'): void {
+  const s = streams.get(id);
+  if (!s) return;
+  streams.delete(id);
+  try {
+    if (how === 'end') s.rec.end();
+    else if (how === 'abort') s.rec.abort();
+  } finally {
+    s.decoder.free();
+  }
+}
+
 port.on('message', (m: ToWorker) => {
   const s = streams.get(m.id);
   try {
@@ -97,19 +113,11 @@ port.on('message', (m: ToWorker) => {
         break;
       }
       case 'end':
-        if (s) {
-          streams.delete(m.id);
-          s.rec.end();
-          s.decoder.free();
-        }
+        closeStream(m.id, 'end');
         post({ type: 'ended', id: m.id });
         break;
       case 'abort':
-        if (s) {
-          streams.delete(m.id);
-          s.rec.abort();
-          s.decoder.free();
-        }
+        closeStream(m.id, 'abort');
         break;
       case 'ping':
         post({ type: 'pong', id: m.id });
@@ -123,10 +131,8 @@ port.on('message', (m: ToWorker) => {
         process.exit(0);
     }
   } catch (err) {
-    if (s) {
-      streams.delete(m.id);
-      s.decoder.free();
-    }
+    // The stream this message found, if any.
+    if (s) closeStream(m.id);
     post({ type: 'stream-error', id: m.id, message: err instanceof Error ? err.message : String(err) });
   }
 });
