@@ -1,3 +1,13 @@
+/**
+ * Amazon Transcribe Medical streaming behind the engine port.
+ *
+ * Why this file is over 300 lines: `AwsStream` is one bidirectional HTTP/2 stream whose two
+ * directions share state: audio out (the queue, events of up to 500 ms, keep-alive silence when
+ * nothing is written) and results in (the pump), where every time is mapped back through the
+ * silence that was injected; `end` closes the input and waits for the pump. The result mapping
+ * (`words`, `phi`, `mainSpeaker`, about 50 lines) is what could stand alone; it stays here while
+ * the Ogg Opus input (#15, TRANSCRIBE_AUDIO) is being added to this class by another change.
+ */
 import type { MedicalTranscriptResultStream, TranscribeStreamingClient } from '@aws-sdk/client-transcribe-streaming';
 import { pcmMs } from '../../../audio/pcm.js';
 import type { Logger } from '../../../lib/logger.js';
