@@ -1,10 +1,11 @@
-import type { LiveAudioDecoder, OpusHeadInfo } from '../audio/index.js';
+import type { LiveAudioDecoder } from '../audio/index.js';
 import type { Logger } from '../lib/logger.js';
 import type { MetricsHooks } from '../lib/metrics-hooks.js';
 import type { CheckpointWriter } from '../recordings/checkpoints.js';
 import type { RecordingWriter } from '../recordings/writer.js';
 import type { TranscriptionStream } from '../transcription/port.js';
 import type { DictationRepository } from './dictation-repo.js';
+import type { PreviousAudio } from './session-recording.js';
 import type { ProgressSink } from './progress-batcher.js';
 import type { SessionSink } from './types.js';
 
@@ -25,10 +26,11 @@ export interface LiveSessionDeps {
   engineName: string;
   decoder: LiveAudioDecoder;
   stream: TranscriptionStream;
-  /** Opens the recording; for Opus input it is called once the stream's OpusHead is known. */
-  openRecording: (opusHead?: OpusHeadInfo) => Promise<RecordingWriter>;
-  /** True for PCM input, whose recording opens at once. */
-  recordingOpensImmediately: boolean;
+  /**
+   * Opens the store side of the session's recording (row, spool, upload), at `session:start`; the
+   * format is the decoder's (session-recording.ts).
+   */
+  openRecording: () => Promise<RecordingWriter>;
   repo: DictationRepository;
   /** Where progress goes after every stored chunk (written in batches; see ProgressBatcher). */
   progress: ProgressSink & { flush(): Promise<void> };
@@ -39,10 +41,11 @@ export interface LiveSessionDeps {
   onClosed: () => void;
   /**
    * A resumed session (another task ended it at shutdown, or died): where its chunk ledger and
-   * timeline continue; for Opus the stream's OpusHead (demuxed by the replay of its durable chunks);
-   * audio the engine hears again before the new chunks (from the last stored final to `audioMs`).
+   * timeline continue; the earlier part's audio the new recording part starts with (for Opus the
+   * packets and OpusHead demuxed by the replay of its durable chunks); audio the engine hears again
+   * before the new chunks (from the last stored final to `audioMs`).
    */
-  resumeFrom?: { ackSeq: number; audioMs: number; opusHead?: OpusHeadInfo; enginePrefill?: Buffer };
+  resumeFrom?: { ackSeq: number; audioMs: number; previous?: PreviousAudio; enginePrefill?: Buffer };
   /**
    * Durable checkpoints (docs/recordings.md): each chunk's audio once it is in the recording; the
    * acks report their `durableSeq`. Without them the session has no `durableSeq`.

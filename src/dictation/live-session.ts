@@ -1,20 +1,22 @@
 /**
  * One live session: its chunk path, timers and end (the class below says how it works).
  *
- * Why this file is over 300 lines: the chunk path (`chunk` → `process` → `store` → `feed` →
- * `writeFrame`, and `gap`) stays whole in one place while it is tuned for the ack latency (#14).
- * What stands alone lives beside it: the deps (live-session-deps.ts), the engine's results
- * (session-results.ts) and the recording's part of the end (session-end.ts).
+ * Why this file is over 300 lines: the chunk path (`chunk` → `process` → `recording.append` → ack,
+ * then `hear` → `feed` → `writeFrame`; and `gap`) and the end it must drain (`finish`, `abandon`)
+ * share the queue, the ordered feed and the ledger, and stay whole in one place. What stands alone
+ * lives beside it: the recording and its format (session-recording.ts), the deps
+ * (live-session-deps.ts), the engine's results (session-results.ts) and the recording's part of the
+ * end (session-end.ts).
  */
-import type { OpusHeadInfo, OpusPacket } from '../audio/index.js';
+import type { DecodedChunk } from '../audio/index.js';
 import { Framer, InvalidAudioError, LevelMeter, pcmMs } from '../audio/index.js';
 import { AppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
 import { errFields } from '../lib/logger.js';
-import type { RecordingWriter } from '../recordings/writer.js';
 import type { LiveSessionDeps } from './live-session-deps.js';
 import { PartialFilter } from './partial-filter.js';
 import { finishRecording } from './session-end.js';
+import { SessionRecording } from './session-recording.js';
 import { consumeResults } from './session-results.js';
 import type { EndReason, SessionProblem } from './types.js';
 
@@ -43,16 +45,17 @@ export class LiveSession {
   private readonly meter = new LevelMeter();
   private framesSinceLevel = 0;
   private readonly partials: PartialFilter;
-  private recording?: RecordingWriter;
-  private recordingOpening?: Promise<RecordingWriter>;
-  private opusHead?: OpusHeadInfo;
+  private readonly recording: SessionRecording;
+  /** The engine's feed of decoded chunks not yet heard, in chunk order (see `hear`). */
+  private feeding?: Promise<void>;
+  /** The stream did not decode: the session is ending with invalid_audio. */
+  private audioInvalid?: InvalidAudioError;
   private idleTimer?: NodeJS.Timeout;
   private readonly maxTimer: NodeJS.Timeout;
   private engineFailed?: AppError;
   private readonly consumer: Promise<void>;
   private ending?: Promise<{ durationMs: number }>;
   private endReason?: EndReason;
-  private storageWarned = false;
   /** Another task owns the session now (see `ownerTask`). */
   private fenced = false;
   private readonly log: Logger;
@@ -62,8 +65,14 @@ export class LiveSession {
     if (d.resumeFrom) {
       this.ackSeq = d.resumeFrom.ackSeq;
       this.audioMs = d.resumeFrom.audioMs;
-      if (d.resumeFrom.opusHead) this.opusHead = d.resumeFrom.opusHead;
     }
+    this.recording = new SessionRecording({
+      encoding: d.decoder.encoding,
+      open: d.openRecording,
+      ...(d.resumeFrom?.previous ? { previous: d.resumeFrom.previous } : {}),
+      notify: (p) => d.sink.error(p),
+      log: this.log,
+    });
     this.partials = new PartialFilter((r) => d.sink.partial({ segmentId: r.segmentId, text: r.text, startMs: r.startMs, endMs: r.endMs }));
     // The words the dead task's engine had not finalised are heard again (the engine's offset is
     // where this audio starts); the recording already holds it.
@@ -76,7 +85,9 @@ export class LiveSession {
     );
     this.armIdleTimer();
     this.maxTimer = setTimeout(() => void this.end('max_duration'), d.limits.maxSessionMs);
-    if (d.recordingOpensImmediately) void this.ensureRecording().catch(() => {});
+    // Opened at session:start, not at the first chunk (#15): 100 Opus sessions used to open their
+    // rows, spools and uploads in the same second as their first acks. A failure is retried then.
+    void this.recording.open().catch(() => {});
     d.checkpoints?.once('fenced', () => {
       this.fenced = true;
       void this.end('server_shutdown');
@@ -141,19 +152,11 @@ export class LiveSession {
     if (toSeq <= this.ackSeq) return this.ackSeq; // already declared or received
     if (fromSeq !== this.ackSeq + 1) throw new AppError('sequence_gap', undefined, { details: { ackSeq: this.ackSeq } });
     const ms = Math.max(0, Math.min(MAX_GAP_MS, Math.round(durationMs)));
+    await this.feeding; // the gap starts where the audio heard so far ends
     const atMs = Math.round(this.audioMs);
-    const silences: Buffer[] = [];
-    if (this.d.recordingOpensImmediately && ms > 0) {
-      const writer = await this.ensureRecording();
-      // Whole 100 ms frames keep the engine framing aligned; a second at a time bounds memory.
-      for (let left = Math.round(ms / 100) * 100; left > 0; left -= 1000) {
-        const silence = Buffer.alloc(Math.min(left, 1000) * 32);
-        await writer.appendPcm(silence);
-        this.audioMs += pcmMs(silence.length);
-        this.feed(silence);
-        silences.push(silence);
-      }
-    }
+    // PCM: the recording and the engine get the silence (whole 100 ms frames keep the engine framing aligned).
+    const silences = await this.recording.silence(ms);
+    for (const silence of silences) this.hear(silence);
     await this.d.repo.markGap({ transcriptionId: this.d.transcriptionId, fromSeq, toSeq, atMs, durationMs: ms, engine: this.d.engineName });
     this.ackSeq = toSeq;
     // The silence is the recording's audio for these seqs (an Opus gap has none).
@@ -168,88 +171,79 @@ export class LiveSession {
   }
 
   private async process(seq: number, data: Buffer): Promise<number> {
-    if (this.endReason) throw new AppError('session_ended');
+    if (this.endReason || this.audioInvalid) throw new AppError('session_ended');
     if (seq <= this.ackSeq) return this.ackSeq; // a resend of something we hold
     if (seq !== this.ackSeq + 1) {
       throw new AppError('sequence_gap', undefined, { details: { ackSeq: this.ackSeq } });
     }
-    let pcm: Buffer;
-    let packets: OpusPacket[];
+    let decoded: DecodedChunk<Buffer | Promise<Buffer>>;
     try {
-      // Opus is decoded in a worker thread (a promise); PCM needs no codec and stays synchronous.
-      const out = this.d.decoder.push(data);
-      if (out.head) this.opusHead = out.head;
-      packets = out.packets;
-      pcm = out.pcm instanceof Promise ? await out.pcm : out.pcm;
+      // Demuxing and PCM are synchronous; Opus PCM is a promise (decoded in a worker thread).
+      decoded = this.d.decoder.push(data);
     } catch (err) {
-      if (err instanceof InvalidAudioError) {
-        this.log.warn({ seq, reason: err.reason }, 'invalid_audio');
-        this.d.sink.error({ code: 'invalid_audio', message: err.message, fatal: true });
-        void this.end('error', 'invalid_audio');
-        throw err;
-      }
-      throw err;
+      throw this.invalidAudio(err, seq);
     }
-    await this.store(pcm, packets);
+    // Handled in `hear`, which a chunk the recording refused never reaches.
+    if (decoded.pcm instanceof Promise) decoded.pcm.catch(() => {});
+    // Durable before ack: the chunk's PCM (WAV) or Opus packets (Ogg) are in the recording's spool.
+    const checkpoint = await this.recording.append(data, decoded);
     this.ackSeq = seq;
-    // PCM sessions checkpoint what their WAV holds; Opus sessions the bytes as received (checkpoints.ts).
-    this.d.checkpoints?.add(seq, this.d.recordingOpensImmediately ? pcm : data);
-    this.audioMs += (pcm.length / 2 / 16_000) * 1000;
+    this.d.checkpoints?.add(seq, checkpoint);
     this.armIdleTimer();
-    this.feed(pcm);
+    // Opus is acknowledged without waiting for its decoding: the engine hears it once decoded.
+    this.hear(decoded.pcm);
     await this.engineCatchUp();
     this.d.progress.note(this.d.transcriptionId, this.ackSeq, this.audioMs);
     return this.ackSeq;
   }
 
   /**
+   * The engine hears each chunk's PCM in chunk order: PCM at once (no promise on that path), Opus
+   * once the worker decoded it and every earlier chunk was heard. A chunk that does not decode ends
+   * the session with invalid_audio (its packets are stored and acknowledged; nothing after it is heard).
+   */
+  private hear(pcm: Buffer | Promise<Buffer>): void {
+    if (!(pcm instanceof Promise) && !this.feeding) return this.account(pcm);
+    const next = (this.feeding ?? Promise.resolve())
+      .then(() => pcm)
+      .then(
+        (b) => {
+          if (this.audioInvalid) return;
+          this.account(b);
+          this.d.progress.note(this.d.transcriptionId, this.ackSeq, this.audioMs);
+        },
+        (err: unknown) => void this.invalidAudio(err),
+      );
+    this.feeding = next;
+    void next.then(() => {
+      if (this.feeding === next) this.feeding = undefined;
+    });
+  }
+
+  private account(pcm: Buffer): void {
+    this.audioMs += pcmMs(pcm.length);
+    this.feed(pcm);
+  }
+
+  /** Undecodable input ends the session (fatal `invalid_audio`, keeping what was stored); returns `err`. */
+  private invalidAudio(err: unknown, seq?: number): unknown {
+    if (!(err instanceof InvalidAudioError) || this.audioInvalid) return err;
+    this.audioInvalid = err;
+    this.log.warn({ ...(seq !== undefined ? { seq } : {}), reason: err.reason }, 'invalid_audio');
+    this.d.sink.error({ code: 'invalid_audio', message: err.message, fatal: true });
+    void this.end('error', 'invalid_audio');
+    return err;
+  }
+
+  /**
    * Throttles a client that sends faster than the engine decodes: the ack waits while more than
-   * MAX_ENGINE_BACKLOG_MS is queued in the engine. The chunk is already stored; only the pace changes.
+   * MAX_ENGINE_BACKLOG_MS is queued in the engine (until it is not, or the engine's results end).
+   * The chunk is already stored; only the pace changes. No promise while under the limit (the hot path).
    */
   private async engineCatchUp(): Promise<void> {
-    const backlog = this.d.stream.backlogMs;
-    if (!backlog) return;
-    while (!this.endReason && !this.engineFailed && backlog.call(this.d.stream) > MAX_ENGINE_BACKLOG_MS) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
-  /** Durable before ack: PCM input stores the received PCM; Opus input its demuxed packets. */
-  private async store(pcm: Buffer, packets: OpusPacket[]): Promise<void> {
-    if (this.d.recordingOpensImmediately) {
-      const writer = await this.ensureRecording();
-      // Stored at the client's rate would need the raw bytes; we keep the 16 kHz PCM the
-      // recording was opened with (see openRecording in the session manager).
-      await writer.appendPcm(pcm);
-      return;
-    }
-    if (packets.length === 0) return;
-    if (!this.opusHead) throw new AppError('invalid_audio', 'Opus packets arrived before the OpusHead.');
-    const writer = await this.ensureRecording();
-    await writer.appendOpus(packets);
-  }
-
-  private ensureRecording(): Promise<RecordingWriter> {
-    this.recordingOpening ??= this.d.openRecording(this.opusHead).then((w) => {
-      this.recording = w;
-      w.on('warning', () => {
-        if (this.storageWarned) return;
-        this.storageWarned = true;
-        this.d.sink.error({ code: 'storage_unavailable', message: 'The recording store is unreachable; audio is kept on the server and uploaded when it returns.', fatal: false });
-      });
-      w.on('recovered', () => {
-        this.storageWarned = false;
-      });
-      w.on('failed', (err) => {
-        this.d.sink.error({ code: 'storage_unavailable', message: 'Failed to save audio file.', fatal: false });
-        this.log.error({ code: err.code }, 'recording_failed');
-      });
-      return w;
-    });
-    this.recordingOpening.catch(() => {
-      this.recordingOpening = undefined; // let the next chunk try again
-    });
-    return this.recordingOpening;
+    const s = this.d.stream;
+    if (this.engineFailed || !s.whenBacklogBelow || !((s.backlogMs?.() ?? 0) > MAX_ENGINE_BACKLOG_MS)) return;
+    await Promise.race([s.whenBacklogBelow(MAX_ENGINE_BACKLOG_MS), this.consumer]);
   }
 
   private feed(pcm: Buffer): void {
@@ -277,8 +271,9 @@ export class LiveSession {
     this.d.checkpoints?.close();
     this.d.stream.abort();
     await this.consumer;
-    if (this.recording || this.recordingOpening) {
-      await this.ensureRecording()
+    if (this.recording.started) {
+      await this.recording
+        .open()
         .then((w) => w.abort('another task took the session over'))
         .catch(() => {});
     }
@@ -307,6 +302,7 @@ export class LiveSession {
     clearTimeout(this.maxTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
     await this.queue;
+    await this.feeding;
     this.endReason = reason;
     let failureReason = failure;
     try {
@@ -317,10 +313,7 @@ export class LiveSession {
       } catch {
         /* a broken stream's tail is lost; what was acknowledged is already stored */
       }
-      if (tail.length > 0) {
-        this.audioMs += (tail.length / 2 / 16_000) * 1000;
-        this.feed(tail);
-      }
+      if (tail.length > 0) this.account(tail);
       const last = this.framer.flush();
       if (last) this.writeFrame(last);
 
@@ -335,7 +328,7 @@ export class LiveSession {
       if (this.engineFailed) failureReason ??= 'transcriber_unavailable';
 
       let status: 'completed' | 'failed' = 'completed';
-      if ((this.recording || this.recordingOpening) && !(await finishRecording(() => this.ensureRecording(), reason, this.d, this.log))) {
+      if (this.recording.started && !(await finishRecording(() => this.recording.open(), reason, this.d, this.log))) {
         status = 'failed';
         failureReason = 'recording_not_saved';
       }

@@ -2,9 +2,9 @@
  * The live sessions of this task: admission, launch, resume, handoff and drain.
  *
  * Why this file is over 300 lines: `launch()` builds the decoder, the engine stream, the recording
- * and the live session in one function (about 150 lines) that the chunk-path work (#14, #17 point 4:
- * the status holder) is still changing. What stands alone lives
- * beside it: admission (session-admission.ts), sockets and grace (session-attachments.ts) and the
+ * and the live session in one function (about 150 lines) that the chunk-path work (#14, #17 point 4)
+ * shaped (the decoder's results, the session's recording, notices without holders). What stands
+ * alone lives beside it: admission (session-admission.ts), sockets and grace (session-attachments.ts) and the
  * continuation of another task's session (session-continuation.ts).
  */
 import { randomUUID } from 'node:crypto';
@@ -14,7 +14,7 @@ import { withoutBidiControls } from '../lib/text.js';
 import type { Logger } from '../lib/logger.js';
 import { errFields } from '../lib/logger.js';
 import type { RecordingService } from '../recordings/service.js';
-import type { TranscriptionEngine, TranscriptionStream } from '../transcription/port.js';
+import type { EngineStatus, TranscriptionEngine, TranscriptionStream } from '../transcription/port.js';
 import type { DictationRepository } from './dictation-repo.js';
 import { LiveSession, type LiveSessionLimits } from './live-session.js';
 import { noopObserver, type DictationObserver } from './observer.js';
@@ -145,11 +145,10 @@ export class SessionManager {
     let admitted = false;
     try {
       const meter = (this.d.observer ?? noopObserver).sessionStarted();
-      const statusTarget: { sink?: SessionSink } = {};
       // Stretches may be reported before the transcription row exists: kept until it does.
       const degraded: { id?: string; early: Array<{ fromMs: number; toMs: number }> } = { early: [] };
       decoder = await createLiveDecoder({ encoding, sampleRate: p.sampleRate, channels: p.channels });
-      let previousPackets: OpusPacket[] = [];
+      const previousPackets: OpusPacket[] = [];
       let previousHead: OpusHeadInfo | undefined;
       let resume = p.resume;
       let enginePrefill: Buffer | undefined;
@@ -195,16 +194,7 @@ export class SessionManager {
             userId,
             // A continuation keeps the session's timeline and never reuses an earlier part's segment keys.
             ...(resume ? { offsetMs, segmentPrefix: `p${resume.part}-` } : {}),
-            onStatus: (st) => {
-              const notice: SessionProblem =
-                st.kind === 'failover'
-                  ? { code: 'transcriber_failover', message: 'The cloud speech engine is unavailable; the offline engine continues the transcript.', fatal: false }
-                  : { code: 'transcriber_recovered', message: 'The cloud speech engine is back and continues the transcript.', fatal: false };
-              // A session that starts on the fallback hears it before any socket is in its room:
-              // held until the first socket attaches.
-              if (statusTarget.sink && this.attachments.hasRoom(sessionId)) statusTarget.sink.error(notice);
-              else this.attachments.hold(sessionId, notice);
-            },
+            onStatus: (st) => this.notice(sessionId, engineNotice(st)),
             onDegraded: (st) => {
               if (degraded.id) this.recordDegraded(degraded.id, st);
               else degraded.early.push(st);
@@ -220,9 +210,7 @@ export class SessionManager {
       degraded.id = transcriptionId;
       for (const st of degraded.early.splice(0)) this.recordDegraded(transcriptionId, st);
       const sink = meter.sink(this.d.sinkFor(sessionId, transcriptionId));
-      statusTarget.sink = sink;
       const part = resume?.part ?? 0;
-      const previous = resume?.previousPcm;
       const session = new LiveSession({
         id: sessionId,
         transcriptionId,
@@ -230,29 +218,10 @@ export class SessionManager {
         engineName: this.d.engine.name,
         decoder,
         stream,
-        // PCM is stored as the 16 kHz mono WAV the engine heard: speech-grade and a third of 48 kHz.
-        recordingOpensImmediately: encoding === 'pcm_s16le',
-        openRecording: (head?: OpusHeadInfo) =>
-          (encoding === 'pcm_s16le'
-            ? this.d.recordings.open({ transcriptionId, encoding, sampleRate: 16000, partIndex: part }).then(async (w) => {
-                // A continuation's part holds the whole recording: the earlier part's audio first.
-                for (let i = 0; previous && i < previous.length; i += 1 << 20) await w.appendPcm(previous.subarray(i, i + (1 << 20)));
-                return w;
-              })
-            : this.d.recordings
-                .open({
-                  transcriptionId,
-                  encoding,
-                  partIndex: part,
-                  opusHead: { channels: head?.channels ?? 1, preSkip: head?.preSkip ?? 0, inputSampleRate: head?.inputSampleRate ?? 48000 },
-                })
-                .then(async (w) => {
-                  // A continuation after a crash: the durable packets first.
-                  for (let i = 0; i < previousPackets.length; i += 500) await w.appendOpus(previousPackets.slice(i, i + 500));
-                  previousPackets = [];
-                  return w;
-                })
-          ).then(meter.recording),
+        openRecording: () =>
+          this.d.recordings
+            .open(encoding === 'pcm_s16le' ? { transcriptionId, encoding, sampleRate: 16000, partIndex: part } : { transcriptionId, encoding, partIndex: part })
+            .then(meter.recording),
         checkpoints: this.d.recordings.checkpoints(transcriptionId, encoding === 'pcm_s16le' ? 'pcm' : 'wire', resume?.ackSeq ?? -1, this.d.taskId),
         onStoredForGood: () => void this.d.recordings.dropCheckpoints(transcriptionId, this.d.taskId),
         ownerTask: this.d.taskId,
@@ -264,7 +233,14 @@ export class SessionManager {
         onClosed: () => this.forget(sessionId),
         ...(this.d.observer ? { observer: this.d.observer } : {}),
         ...(resume
-          ? { resumeFrom: { ackSeq: resume.ackSeq, audioMs: resume.audioMs, ...(previousHead ? { opusHead: previousHead } : {}), ...(enginePrefill?.length ? { enginePrefill } : {}) } }
+          ? {
+              resumeFrom: {
+                ackSeq: resume.ackSeq,
+                audioMs: resume.audioMs,
+                previous: { ...(resume.previousPcm ? { pcm: resume.previousPcm } : {}), packets: previousPackets, ...(previousHead ? { head: previousHead } : {}) },
+                ...(enginePrefill?.length ? { enginePrefill } : {}),
+              },
+            }
           : {}),
       });
       this.sessions.set(sessionId, session);
@@ -286,6 +262,16 @@ export class SessionManager {
       // An admitted session is already in `sessions`: its count moves there without a gap.
       release();
     }
+  }
+
+  /**
+   * Tells the session's clients `n` now, or once its first socket attaches: a session that starts on
+   * the fallback hears of it before it exists here and before any socket is in its room.
+   */
+  private notice(sessionId: string, n: SessionProblem): void {
+    const session = this.sessions.get(sessionId);
+    if (session && this.attachments.hasRoom(sessionId)) session.notify(n);
+    else this.attachments.hold(sessionId, n);
   }
 
   /** Stores a degraded stretch for the repair pass (a few attempts; a loss only costs the repair). */
@@ -455,4 +441,11 @@ export class SessionManager {
     await this.progress.close();
     this.warnings.close();
   }
+}
+
+/** The notice of an engine change (failover to the offline engine, or back). */
+function engineNotice(st: EngineStatus): SessionProblem {
+  return st.kind === 'failover'
+    ? { code: 'transcriber_failover', message: 'The cloud speech engine is unavailable; the offline engine continues the transcript.', fatal: false }
+    : { code: 'transcriber_recovered', message: 'The cloud speech engine is back and continues the transcript.', fatal: false };
 }

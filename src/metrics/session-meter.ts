@@ -41,6 +41,7 @@ export class SessionMeter implements SessionObserver {
       end: () => inner.end(),
       abort: (reason?: Error) => inner.abort(reason),
       ...(inner.backlogMs ? { backlogMs: () => inner.backlogMs!() } : {}),
+      ...(inner.whenBacklogBelow ? { whenBacklogBelow: (ms: number) => inner.whenBacklogBelow!(ms) } : {}),
       [Symbol.asyncIterator]: (): AsyncIterator<TranscriptResult> => {
         const it = inner[Symbol.asyncIterator]();
         return {

@@ -18,7 +18,7 @@ import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 import { makeSpoolDir } from './spool.js';
 import { supersedeEarlierParts } from './supersede.js';
 import { WAV_HEADER_BYTES } from './wav.js';
-import { RecordingWriter } from './writer.js';
+import { isSupportedOpusHead, RecordingWriter } from './writer.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 
@@ -54,7 +54,8 @@ export const DEFAULT_UPLOAD_CONCURRENCY = 16;
 
 export type OpenOptions = (
   | { transcriptionId: string; encoding: 'pcm_s16le'; sampleRate: number }
-  | { transcriptionId: string; encoding: 'webm_opus' | 'ogg_opus'; opusHead: OpusParams }
+  /** Without `opusHead` the Ogg headers wait for `writer.setOpusHead` (a live session's first audio). */
+  | { transcriptionId: string; encoding: 'webm_opus' | 'ogg_opus'; opusHead?: OpusParams }
 ) & { /** > 0 when a session continues on another task (docs/resilience.md). */ partIndex?: number };
 
 /**
@@ -110,7 +111,7 @@ export function createRecordingService(options: RecordingServiceOptions) {
       if (o.encoding === 'pcm_s16le' && !(Number.isInteger(o.sampleRate) && o.sampleRate >= 8000 && o.sampleRate <= 192_000)) {
         throw new AppError('unsupported_audio_format', 'The PCM sample rate must be an integer from 8000 to 192000.');
       }
-      if (o.encoding !== 'pcm_s16le' && !(o.opusHead.channels >= 1 && o.opusHead.channels <= 2 && o.opusHead.preSkip >= 0 && o.opusHead.preSkip <= 0xffff)) {
+      if (o.encoding !== 'pcm_s16le' && o.opusHead && !isSupportedOpusHead(o.opusHead)) {
         throw new AppError('unsupported_audio_format', 'Only mono or stereo Opus is supported.');
       }
       const format: RecordingFormat = o.encoding === 'pcm_s16le' ? { container: 'wav', sampleRate: o.sampleRate } : { container: 'ogg' };

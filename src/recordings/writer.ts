@@ -101,7 +101,7 @@ export class RecordingWriter extends EventEmitter<WriterEvents> {
   private readonly abortController = new AbortController();
   private bytesAppended = 0;
   private samples48k = 0n;
-  private readonly preSkip: number;
+  private preSkip: number;
   private pcmBytes = 0;
   private ogg: OggOpusWriter | undefined;
   private fatal: AppError | undefined;
@@ -120,17 +120,31 @@ export class RecordingWriter extends EventEmitter<WriterEvents> {
     super();
     this.log = deps.logger.child({ recordingId, transcriptionId });
     this.preSkip = opus?.preSkip ?? 0;
-    if (format.container === 'ogg') {
-      if (!opus) throw new AppError('invalid_payload', 'Opus recordings need the OpusHead parameters.');
-      this.ogg = new OggOpusWriter(opus, Number.parseInt(recordingId.slice(0, 8), 16));
-    }
+    if (format.container === 'ogg' && opus) this.ogg = new OggOpusWriter(opus, Number.parseInt(recordingId.slice(0, 8), 16));
     // 'failed' is an ordinary event (not 'error'), so a writer without listeners never throws from emit.
   }
 
-  /** Writes the container's leading bytes (Ogg header pages) and starts the upload. */
+  /** Writes the container's leading bytes (Ogg header pages, when the OpusHead is known) and starts the upload. */
   async start(): Promise<void> {
     if (this.ogg) await this.appendPayload(this.ogg.headers());
     this.kickUploads();
+  }
+
+  /**
+   * An Ogg recording opened before its stream's OpusHead was known (a live session opens it at
+   * `session:start`; the head comes with the first audio): writes the Ogg header pages now, before
+   * any packet. A head after the first is ignored (the stream has one). Rejects with
+   * `unsupported_audio_format` for a head the Ogg mapping cannot hold, `storage_unavailable` like
+   * {@link appendOpus}.
+   */
+  setOpusHead(opus: OpusParams): Promise<void> {
+    if (this.format.container !== 'ogg') return Promise.reject(new AppError('invalid_payload', 'This recording takes PCM.'));
+    if (this.ogg) return Promise.resolve();
+    if (!isSupportedOpusHead(opus)) return Promise.reject(new AppError('unsupported_audio_format', 'Only mono or stereo Opus is supported.'));
+    const ogg = new OggOpusWriter(opus, Number.parseInt(this.recordingId.slice(0, 8), 16));
+    this.ogg = ogg;
+    this.preSkip = opus.preSkip;
+    return this.serialised(() => this.appendPayload(ogg.headers()));
   }
 
   status(): WriterStatus {
@@ -166,9 +180,10 @@ export class RecordingWriter extends EventEmitter<WriterEvents> {
    * Same durability contract as {@link appendPcm}.
    */
   appendOpus(packets: readonly OpusPacket[]): Promise<void> {
-    const ogg = this.ogg;
-    if (!ogg) return Promise.reject(new AppError('invalid_payload', 'This recording takes PCM.'));
+    if (this.format.container !== 'ogg') return Promise.reject(new AppError('invalid_payload', 'This recording takes PCM.'));
     if (packets.length === 0) return Promise.resolve();
+    const ogg = this.ogg;
+    if (!ogg) return Promise.reject(new AppError('invalid_audio', 'Opus packets arrived before the OpusHead.'));
     if (packets.some((p) => p.data.length === 0 || !Number.isInteger(p.samples48k) || p.samples48k <= 0 || p.samples48k > 5760)) {
       return Promise.reject(new AppError('invalid_audio', 'An Opus packet is empty or has an impossible duration.'));
     }
@@ -413,4 +428,9 @@ export class RecordingWriter extends EventEmitter<WriterEvents> {
       return value;
     });
   }
+}
+
+/** An OpusHead the Ogg mapping family 0 holds: mono or stereo, a 16-bit pre-skip. */
+export function isSupportedOpusHead(o: OpusParams): boolean {
+  return o.channels >= 1 && o.channels <= 2 && o.preSkip >= 0 && o.preSkip <= 0xffff;
 }

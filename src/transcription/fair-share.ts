@@ -71,6 +71,7 @@ export function shareByUser(engine: TranscriptionEngine, maxPerUser: number): Tr
         },
       };
       if (inner.backlogMs) stream.backlogMs = () => inner.backlogMs!();
+      if (inner.whenBacklogBelow) stream.whenBacklogBelow = (ms) => inner.whenBacklogBelow!(ms);
       return stream;
     },
     check: () => engine.check(),

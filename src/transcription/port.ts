@@ -110,6 +110,12 @@ export interface TranscriptionStream extends AsyncIterable<TranscriptResult> {
    * engine). The session holds back acks while it is large, so a fast client is throttled.
    */
   backlogMs?(): number;
+  /**
+   * With `backlogMs`: resolves once the backlog is at most `ms` (at once when it is), or the stream
+   * has ended or failed. The session awaits it before an ack while the backlog is over its limit,
+   * instead of polling `backlogMs`.
+   */
+  whenBacklogBelow?(ms: number): Promise<void>;
 }
 
 export interface TranscriptionEngine {

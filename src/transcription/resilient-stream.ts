@@ -191,6 +191,16 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
     return this.inner?.stream.backlogMs?.() ?? 0;
   }
 
+  /** Waits on the current inner stream's backlog; a stream replaced meanwhile is waited on in turn. */
+  async whenBacklogBelow(ms: number): Promise<void> {
+    for (;;) {
+      const inner = this.inner;
+      if (!inner?.stream.whenBacklogBelow || this.ending || this.aborted) return;
+      await inner.stream.whenBacklogBelow(ms);
+      if (this.inner === inner) return;
+    }
+  }
+
   async end(): Promise<void> {
     if (!this.ending && !this.aborted) {
       this.ending = true;

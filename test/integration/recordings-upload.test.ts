@@ -204,6 +204,38 @@ describe('recording writer (Opus packets → Ogg Opus)', () => {
   }, 60_000);
 });
 
+describe('an Ogg recording opened before its OpusHead (a live session opens it at session:start)', () => {
+  it('refuses packets before the head with invalid_audio, writes the header pages when the head comes, and stores the same bytes as one opened with the head', async () => {
+    const { store } = env.s3.store();
+    const service = createRecordingService({ db: env.db, store, spoolDir: env.spoolRoot, logger: silentLogger() });
+    const head = { channels: 1, preSkip: 312, inputSampleRate: 48000 };
+    const packets = Array.from({ length: 50 }, (_, i) => ({ data: Buffer.alloc(80 + i, i).fill(0xfc, 0, 1), samples48k: 960 }));
+    const stored: Buffer[] = [];
+    for (const early of [true, false]) {
+      const { transcriptionId } = await seedTranscription(env.db, { encoding: 'ogg_opus' });
+      const writer = early ? await service.open({ transcriptionId, encoding: 'ogg_opus' }) : await service.open({ transcriptionId, encoding: 'ogg_opus', opusHead: head });
+      if (early) {
+        await expect(writer.appendOpus(packets.slice(0, 1))).rejects.toMatchObject({ code: 'invalid_audio' });
+        await expect(writer.setOpusHead({ ...head, channels: 3 })).rejects.toMatchObject({ code: 'unsupported_audio_format' });
+        await writer.setOpusHead(head);
+        await writer.setOpusHead({ ...head, preSkip: 0 }); // a stream has one head: a second is ignored
+      }
+      await writer.appendOpus(packets);
+      const result = await writer.finish();
+      expect(Math.abs(result.durationMs! - (50 * 960 - 312) / 48)).toBeLessThan(1);
+      stored.push(await getObject(store, result.objectKey));
+    }
+    // The same stream but for the serial number (random per recording): pages' headers differ there and in their CRC.
+    const strip = (b: Buffer) => {
+      const c = Buffer.from(b);
+      for (let at = c.indexOf('OggS'); at >= 0; at = c.indexOf('OggS', at + 4)) c.fill(0, at + 14, at + 26);
+      return c;
+    };
+    expect(stored[0]!.length).toBe(stored[1]!.length);
+    expect(strip(stored[0]!).equals(strip(stored[1]!))).toBe(true);
+  }, 60_000);
+});
+
 describe('recording part uploads across writers', () => {
   it('12 recordings stopping at once with uploadConcurrency 3: never more than 3 UploadPart requests in flight, and every recording is stored whole', async () => {
     const { store } = env.s3.store();

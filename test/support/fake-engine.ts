@@ -62,7 +62,11 @@ export class FakeEngine implements TranscriptionEngine {
 
   setFaults(faults: FakeFaults): void {
     this.faults = faults;
+    for (const wake of [...this.backlogWaiters]) wake();
   }
+
+  /** Streams waiting in whenBacklogBelow: each checks again when the faults change. */
+  private readonly backlogWaiters = new Set<() => void>();
 
   async start(options: StreamOptions): Promise<TranscriptionStream> {
     if (this.closed) throw new ProviderError('fake engine closed', { retryable: false, code: 'closed' });
@@ -97,6 +101,16 @@ export class FakeEngine implements TranscriptionEngine {
     return {
       [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator](),
       backlogMs: () => faults().backlogMs ?? 0,
+      whenBacklogBelow: (ms: number) =>
+        new Promise<void>((resolve) => {
+          const check = (): void => {
+            if (!done && (faults().backlogMs ?? 0) > ms) return;
+            this.backlogWaiters.delete(check);
+            resolve();
+          };
+          this.backlogWaiters.add(check);
+          check();
+        }),
       write(pcm: Buffer) {
         if (done || pcm.length === 0) return;
         record.audioBytes += pcm.length;

@@ -6,11 +6,12 @@
  */
 import { EventEmitter } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createDecoder, InvalidAudioError, type LiveAudioDecoder } from '../../../src/audio/index.js';
+import { createDecoder, InvalidAudioError, type LiveAudioDecoder, type OpusHeadInfo, type OpusPacket } from '../../../src/audio/index.js';
 import type { DictationRepository } from '../../../src/dictation/dictation-repo.js';
 import { LiveSession, type LiveSessionLimits } from '../../../src/dictation/live-session.js';
 import { AppError } from '../../../src/lib/app-error.js';
 import { createLogger } from '../../../src/lib/logger.js';
+import type { CheckpointWriter } from '../../../src/recordings/checkpoints.js';
 import type { RecordingWriter } from '../../../src/recordings/writer.js';
 import { ProviderError, type TranscriptionStream } from '../../../src/transcription/port.js';
 import { FakeEngine } from '../../support/fake-engine.js';
@@ -24,20 +25,31 @@ function speech(ms = 100): Buffer {
 
 /** A recording writer whose appends wait until the test releases them (`hold`), or go at once. */
 class FakeWriter extends EventEmitter {
+  /** PCM bytes (WAV) or packet counts (Ogg) of each append, in order. */
   appended: number[] = [];
+  heads: OpusHeadInfo[] = [];
   private held: Array<() => void> = [];
   hold = false;
   finishError?: Error;
   finished?: { timeoutMs?: number };
   aborted?: string;
   appendPcm(pcm: Buffer): Promise<void> {
+    return this.store(pcm.length);
+  }
+  async setOpusHead(head: OpusHeadInfo): Promise<void> {
+    this.heads.push(head);
+  }
+  appendOpus(packets: readonly OpusPacket[]): Promise<void> {
+    return this.store(packets.length);
+  }
+  private store(n: number): Promise<void> {
     if (!this.hold) {
-      this.appended.push(pcm.length);
+      this.appended.push(n);
       return Promise.resolve();
     }
     return new Promise((resolve) =>
       this.held.push(() => {
-        this.appended.push(pcm.length);
+        this.appended.push(n);
         resolve();
       }),
     );
@@ -81,7 +93,10 @@ async function makeSession(o: { limits?: Partial<LiveSessionLimits>; decoder?: L
     },
   };
   const noted: Array<[number, number]> = [];
+  const checkpointed: Array<[number, Buffer]> = [];
+  const checkpoints = { add: (seq: number, b: Buffer) => void checkpointed.push([seq, b]), once: () => {}, close: () => {}, flush: async () => {} };
   let closed = 0;
+  let opened = 0;
   const session = new LiveSession({
     id: 's1',
     transcriptionId: 't1',
@@ -89,8 +104,11 @@ async function makeSession(o: { limits?: Partial<LiveSessionLimits>; decoder?: L
     engineName: 'fake',
     decoder: o.decoder ?? (await createDecoder({ encoding: 'pcm_s16le', sampleRate: 16000 })),
     stream,
-    openRecording: async () => writer as unknown as RecordingWriter,
-    recordingOpensImmediately: true,
+    openRecording: async () => {
+      opened++;
+      return writer as unknown as RecordingWriter;
+    },
+    checkpoints: checkpoints as unknown as CheckpointWriter,
     repo: repo as unknown as DictationRepository,
     progress: { note: (_t, ackSeq, audioMs) => void noted.push([ackSeq, audioMs]), forget: () => {}, flush: async () => {} },
     sink: {
@@ -107,7 +125,7 @@ async function makeSession(o: { limits?: Partial<LiveSessionLimits>; decoder?: L
     logger: createLogger({ level: 'silent' }),
     onClosed: () => void closed++,
   });
-  return { session, engine, writer, events, order, finished, noted, closed: () => closed, ended: () => events.filter(([k]) => k === 'ended').map(([, p]) => (p as { reason: string }).reason) };
+  return { session, engine, writer, events, order, finished, noted, checkpointed, opened: () => opened, closed: () => closed, ended: () => events.filter(([k]) => k === 'ended').map(([, p]) => (p as { reason: string }).reason) };
 }
 
 const code = (p: Promise<unknown>) => p.then(() => 'resolved', (e: AppError) => e.code);
@@ -281,5 +299,144 @@ describe('LiveSession end', () => {
     await t.session.end('server_shutdown');
     expect(t.writer.finished).toEqual({ timeoutMs: 10_000 });
     expect(t.finished).toMatchObject([{ endReason: 'server_shutdown' }]);
+  });
+});
+
+/** A stream that keeps what it is written (the engine's side of the feed). */
+function listeningStream(): { stream: TranscriptionStream; heard: Buffer[] } {
+  const heard: Buffer[] = [];
+  let done!: () => void;
+  const over = new Promise<void>((r) => (done = r));
+  const stream: TranscriptionStream = {
+    write: (pcm) => void heard.push(pcm),
+    end: async () => done(),
+    abort: () => done(),
+    async *[Symbol.asyncIterator]() {
+      await over;
+    },
+  };
+  return { stream, heard };
+}
+
+/**
+ * An Opus decoder at the session's port: each push demuxes one packet at once (the OpusHead with
+ * the first) and its 100 ms of PCM (every sample = seq + 1) resolves when the test says.
+ */
+function opusDecoder() {
+  const head: OpusHeadInfo = { channels: 1, preSkip: 312, inputSampleRate: 48000, outputGain: 0, channelMappingFamily: 0, raw: Buffer.alloc(19) };
+  const decodes: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  let n = 0;
+  const decoder: LiveAudioDecoder = {
+    encoding: 'webm_opus',
+    push: (chunk) => {
+      const seq = n++;
+      const pcm = new Promise<Buffer>((resolve, reject) =>
+        decodes.push({ resolve: () => resolve(Buffer.alloc(3200, seq + 1)), reject }),
+      );
+      return { pcm, packets: [{ data: chunk, samples48k: 4800 }], ...(seq === 0 ? { head } : {}) };
+    },
+    end: () => Buffer.alloc(0),
+  };
+  return { decoder, decodes, head };
+}
+
+describe('LiveSession Opus chunks', () => {
+  it('acks an Opus chunk once its packets are in the recording, before its PCM is decoded; the engine hears the chunks in order whatever order they decode in', async () => {
+    const { decoder, decodes, head } = opusDecoder();
+    const { stream, heard } = listeningStream();
+    const t = await makeSession({ decoder, stream });
+    const wire = [Buffer.from('chunk-0'), Buffer.from('chunk-1'), Buffer.from('chunk-2')];
+    expect(await t.session.chunk(0, wire[0]!)).toBe(0);
+    expect(await t.session.chunk(1, wire[1]!)).toBe(1);
+    expect(await t.session.chunk(2, wire[2]!)).toBe(2);
+    // Stored (head first, then one packet per chunk) and checkpointed as received; nothing decoded yet.
+    expect(t.writer.heads).toEqual([head]);
+    expect(t.writer.appended).toEqual([1, 1, 1]);
+    expect(t.checkpointed).toEqual(wire.map((b, seq) => [seq, b]));
+    expect(heard).toEqual([]);
+    decodes[2]!.resolve();
+    decodes[1]!.resolve();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(heard).toEqual([]); // chunk 0 is not decoded yet: 1 and 2 wait for it
+    decodes[0]!.resolve();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(heard.map((f) => f[0])).toEqual([1, 2, 3]);
+    expect(t.session.audioMs).toBe(300);
+    await t.session.end('stopped');
+    expect(t.finished).toMatchObject([{ status: 'completed', durationMs: 300, ackSeq: 2 }]);
+  });
+
+  it('ends with invalid_audio when an acknowledged chunk does not decode: what is stored stays, nothing after it is heard, later chunks are refused', async () => {
+    const { decoder, decodes } = opusDecoder();
+    const { stream, heard } = listeningStream();
+    const t = await makeSession({ decoder, stream });
+    expect(await t.session.chunk(0, Buffer.from('a'))).toBe(0);
+    expect(await t.session.chunk(1, Buffer.from('b'))).toBe(1);
+    decodes[1]!.resolve();
+    decodes[0]!.reject(new InvalidAudioError('Opus packet does not decode'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await code(t.session.chunk(2, Buffer.from('c')))).toBe('session_ended');
+    await t.session.end('stopped');
+    expect(heard).toEqual([]);
+    expect(t.events.find(([k]) => k === 'error')).toEqual(['error', { code: 'invalid_audio', message: expect.any(String), fatal: true }]);
+    expect(t.finished).toMatchObject([{ endReason: 'error', failureReason: 'invalid_audio', ackSeq: 1 }]);
+    expect(t.writer.appended).toEqual([1, 1]);
+  });
+});
+
+describe('LiveSession recording', () => {
+  it('opens the recording at session start, before any chunk, once (Opus: the OpusHead waits for the first audio)', async () => {
+    const { decoder } = opusDecoder();
+    const t = await makeSession({ decoder });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.opened()).toBe(1);
+    expect(t.writer.heads).toEqual([]);
+    await t.session.chunk(0, Buffer.from('a'));
+    expect(t.opened()).toBe(1);
+    expect(t.writer.heads).toHaveLength(1);
+    const pcm = await makeSession();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(pcm.opened()).toBe(1);
+  });
+
+  it('checkpoints a PCM chunk as what its WAV got (the 16 kHz PCM, resampled from 48 kHz), not as received', async () => {
+    const t = await makeSession({ decoder: await createDecoder({ encoding: 'pcm_s16le', sampleRate: 48000 }) });
+    const wire = Buffer.alloc(9600, 1); // 100 ms at 48 kHz
+    await t.session.chunk(0, wire);
+    const [[seq, stored]] = t.checkpointed as [[number, Buffer]];
+    expect(seq).toBe(0);
+    expect(stored.length).toBe(t.writer.appended[0]);
+    expect(stored.length).toBeLessThan(wire.length / 2); // a third, less the resampler's delay
+  });
+});
+
+describe('LiveSession engine backlog', () => {
+  it('holds the ack while the engine is over 3 s behind, without polling, and acks once the engine says it caught up', async () => {
+    const { stream } = listeningStream();
+    let backlog = 5000;
+    let reads = 0;
+    let caughtUp!: () => void;
+    const waits: number[] = [];
+    stream.backlogMs = () => {
+      reads++;
+      return backlog;
+    };
+    stream.whenBacklogBelow = (ms) => {
+      waits.push(ms);
+      return new Promise<void>((r) => (caughtUp = r));
+    };
+    const t = await makeSession({ stream });
+    let acked: number | undefined;
+    const ack = t.session.chunk(0, speech()).then((a) => (acked = a));
+    await vi.advanceTimersByTimeAsync(4000);
+    expect(acked).toBeUndefined(); // stored, not acknowledged: the client waits
+    expect(t.writer.appended).toEqual([3200]);
+    expect(waits).toEqual([3000]);
+    expect(reads).toBe(1); // asked once, then told: no 50 ms poll
+    backlog = 2000;
+    caughtUp();
+    expect(await ack).toBe(0);
+    expect(await t.session.chunk(1, speech())).toBe(1); // under the limit: no wait at all
+    expect(waits).toEqual([3000]);
   });
 });

@@ -308,3 +308,25 @@ describe('SessionManager handoff and shutdown', () => {
     expect(t.notices(a.sessionId)).toEqual([{ ended: 'stopped' }]);
   });
 });
+
+describe('SessionManager engine notices', () => {
+  it('holds a failover heard while the session starts until its first socket attaches, then sends later changes at once', async () => {
+    const t = setup();
+    const start = t.engine.start.bind(t.engine);
+    let onStatus: Parameters<typeof t.engine.start>[0]['onStatus'];
+    t.engine.start = async (opts) => {
+      onStatus = opts.onStatus;
+      // Before the row, the sink and the session exist: the session starts on the fallback.
+      opts.onStatus?.({ kind: 'failover', from: 'aws', to: 'local' });
+      return start(opts);
+    };
+    const { sessionId } = await t.manager.start('a', PCM);
+    expect(t.notices(sessionId)).toEqual([]);
+    t.manager.attach(sessionId, 'socket-1');
+    expect(t.notices(sessionId)).toEqual([{ code: 'transcriber_failover', message: expect.any(String), fatal: false }]);
+    onStatus!({ kind: 'recovered', engine: 'aws' });
+    expect(t.notices(sessionId).map((n) => ('code' in n ? n.code : n.ended))).toEqual(['transcriber_failover', 'transcriber_recovered']);
+    t.manager.attach(sessionId, 'socket-2'); // nothing held any more: nothing sent twice
+    expect(t.notices(sessionId)).toHaveLength(2);
+  });
+});

@@ -155,11 +155,23 @@ export function createLocalEngine(options: LocalEngineOptions, logger: Logger): 
       let handle: Awaited<ReturnType<WorkerPool['open']>>;
       let sentSamples = 0;
       let processedSamples = 0;
+      const backlogMs = (): number => ((sentSamples - processedSamples) / 16_000) * 1000;
+      // Sessions waiting for the worker to catch up (whenBacklogBelow): checked as audio is processed.
+      let waiters: Array<{ ms: number; resolve: () => void }> = [];
+      const wake = (all: boolean): void => {
+        if (waiters.length === 0) return;
+        const now = backlogMs();
+        const stay = waiters.filter((w) => !all && now > w.ms);
+        for (const w of waiters) if (all || now <= w.ms) w.resolve();
+        waiters = stay;
+      };
+      void ended.then(() => wake(true));
       try {
         handle = await pool.open({
           onResult: (r) => queue.push(r),
           onProcessed: (samples) => {
             processedSamples += samples;
+            wake(false);
           },
           onVocabulary: (report) => {
             lastVocabulary = report;
@@ -191,8 +203,10 @@ export function createLocalEngine(options: LocalEngineOptions, logger: Logger): 
           sentSamples += bytes / 2;
           handle.send({ type: 'audio', pcm: ab }, [ab]);
         },
-        backlogMs(): number {
-          return ((sentSamples - processedSamples) / 16_000) * 1000;
+        backlogMs,
+        whenBacklogBelow(ms: number): Promise<void> {
+          if (state === 'done' || backlogMs() <= ms) return Promise.resolve();
+          return new Promise((resolve) => waiters.push({ ms, resolve }));
         },
         async end(): Promise<void> {
           if (state === 'open') {
