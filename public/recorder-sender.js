@@ -28,7 +28,8 @@
 
 /**
  * Which session the chunks belong to, stored with them so a reload can resume it.
- * @typedef {{ sessionId: string, transcriptionId: string, userId: string, encoding: AudioEncoding }} SessionMeta
+ * `capture` says how the page records it (recorder-capture.js), so a reload knows whether it can go on.
+ * @typedef {{ sessionId: string, transcriptionId: string, userId: string, encoding: AudioEncoding, capture?: 'opus' | 'mediarecorder' | 'pcm' }} SessionMeta
  */
 
 /**

@@ -10,7 +10,7 @@ import { fmtClock, fmtSeconds, fmtSpan } from './lib/format.js';
 import { mountLoginForm } from './lib/login-form.js';
 import { loadSettings, settings } from './lib/settings.js';
 import { SPECIALTIES } from './lib/specialties.js';
-import { captureEncoding, captureOpus, capturePcm, openMicrophone } from './recorder-capture.js';
+import { canContinue, captureOggOpus, captureOpus, capturePcm, capturePlan, openMicrophone } from './recorder-capture.js';
 import { ledgerStore, loadLedger } from './recorder-ledger.js';
 import { CHUNK_FRAMES, ChunkSender, FRAME_MS, RefusedError, resumeRetryDelay } from './recorder-sender.js';
 import * as view from './recorder-view.js';
@@ -37,6 +37,7 @@ const MESSAGES = {
   restored: 'The page was reloaded during a recording; it continues, and the audio not yet saved is being sent.',
   restored_no_mic: 'The page was reloaded during a recording; press Stop to save it, or allow the microphone to continue.',
   unsupported: 'This browser cannot record audio here. Use a current Chrome, Firefox, Edge or Safari.',
+  encoder_failed: 'The browser\'s audio encoder stopped. The audio recorded so far is being saved; press Stop, then Record again (tick "Lossless audio" if it happens again).',
 };
 
 /**
@@ -64,6 +65,8 @@ const state = {
   recording: false,
   /** @type {AudioEncoding} */
   encoding: 'pcm_s16le',
+  /** @type {import('./recorder-capture.js').CapturePlan['kind']} how this page records the session */
+  captureKind: 'pcm',
   startedAt: 0,
   /** @type {ReturnType<typeof setInterval> | undefined} */
   timer: undefined,
@@ -207,8 +210,10 @@ async function restoreFromDisk() {
   if (!saved || saved.meta.userId !== state.user?.id || sender.sessionId) return;
   const { nextSeq, ...meta } = saved.meta;
   const encoding = meta.encoding ?? 'pcm_s16le'; // a ledger written before the Opus fallback has none
+  // A ledger written before WebCodecs Opus has no capture kind: its Opus came from MediaRecorder.
+  const captureKind = meta.capture ?? (encoding === 'pcm_s16le' ? 'pcm' : 'mediarecorder');
   sender.restore({ ...meta, encoding }, nextSeq, saved.chunks);
-  Object.assign(state, { encoding, capturedMs: nextSeq * CHUNK_FRAMES * FRAME_MS, offline: true });
+  Object.assign(state, { encoding, captureKind, capturedMs: nextSeq * CHUNK_FRAMES * FRAME_MS, offline: true });
   showMessage('warn', MESSAGES.restored);
   void view.showEarlierLines(meta.transcriptionId);
   await beginCapture().catch(() => showMessage('warn', MESSAGES.restored_no_mic));
@@ -349,6 +354,30 @@ async function stopOther(session, button) {
 }
 
 // ---- recording ------------------------------------------------------------------------------------
+// "Lossless audio" sends 16 kHz PCM (about ten times the bytes of Opus) instead of Opus; the choice is
+// this browser's, kept across visits.
+const LOSSLESS_KEY = 'arogya.lossless';
+$('lossless', HTMLInputElement).checked = readPreference(LOSSLESS_KEY) === '1';
+$('lossless', HTMLInputElement).addEventListener('change', (e) => {
+  writePreference(LOSSLESS_KEY, /** @type {HTMLInputElement} */ (e.currentTarget).checked ? '1' : '0');
+});
+/** localStorage may be off (private mode, policy): the choice then lasts as long as the page. @param {string} key */
+function readPreference(key) {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+/** @param {string} key @param {string} value */
+function writePreference(key, value) {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    /* kept for this page only */
+  }
+}
+
 $('record').addEventListener('click', () => {
   if (isBusy($('record'))) return; // starting or saving: the press is ignored, the focus stays here
   if (state.recording) void stopRecording();
@@ -359,8 +388,9 @@ async function startRecording() {
   hideMessage();
   view.hideSaved();
   const user = state.user;
-  const encoding = captureEncoding();
-  if (!encoding || !user) return showMessage('error', MESSAGES.unsupported);
+  const plan = await capturePlan({ lossless: $('lossless', HTMLInputElement).checked });
+  if (!plan || !user) return showMessage('error', MESSAGES.unsupported);
+  const { encoding, kind: captureKind } = plan;
   /** @type {MediaStream} */
   let stream;
   try {
@@ -379,8 +409,8 @@ async function startRecording() {
       audio: encoding === 'pcm_s16le' ? { encoding, sampleRate: 16000, channels: 1 } : { encoding },
     });
     if (!res.ok) throw new RefusedError(res.error);
-    Object.assign(state, { encoding, capturedMs: 0, offline: false, stopping: false });
-    await sender.begin({ sessionId: res.sessionId, transcriptionId: res.transcriptionId, userId: user.id, encoding });
+    Object.assign(state, { encoding, captureKind, capturedMs: 0, offline: false, stopping: false });
+    await sender.begin({ sessionId: res.sessionId, transcriptionId: res.transcriptionId, userId: user.id, encoding, capture: captureKind });
     for (const p of state.early ?? []) if (p.sessionId === res.sessionId) showNotice(p);
   } catch (err) {
     stream.getTracks().forEach((t) => t.stop());
@@ -402,13 +432,18 @@ async function startRecording() {
  */
 async function beginCapture(micStream) {
   try {
-    // An Opus stream cannot be continued after a reload: its container header went with the page.
-    if (!micStream && state.encoding !== 'pcm_s16le') throw new Error('opus stream cannot restart');
+    // MediaRecorder's stream cannot be continued after a reload: its container header went with the
+    // page. PCM and the page's own Ogg pages can.
+    if (!micStream && !(await canContinue(state.captureKind, state.encoding))) throw new Error('opus stream cannot restart');
     const stream = micStream ?? (await openMicrophone());
-    state.capture =
-      state.encoding === 'pcm_s16le'
-        ? await capturePcm(stream, onFrame)
-        : captureOpus(stream, state.encoding, (chunk) => sender.queue(chunk), view.setLevel);
+    const sessionId = sender.sessionId;
+    if (state.captureKind === 'opus' && sessionId) {
+      state.capture = await captureOggOpus(stream, { sessionId, nextSeq: sender.seq }, onOpusChunk, view.setLevel, () => showMessage('error', MESSAGES.encoder_failed));
+    } else if (state.encoding === 'pcm_s16le') {
+      state.capture = await capturePcm(stream, onFrame);
+    } else {
+      state.capture = captureOpus(stream, /** @type {'webm_opus' | 'ogg_opus'} */ (state.encoding), (chunk) => sender.queue(chunk), view.setLevel);
+    }
   } finally {
     // Even without a microphone (a restored session), the session is live: Stop saves it.
     state.recording = true;
@@ -431,11 +466,22 @@ function onFrame(pcm, dbfs) {
 }
 
 /**
- * The timer shows the audio captured (PCM: 100 ms per frame), the same count the server saves as the
- * duration, so the two agree; MediaRecorder's Opus has no frame count here, so it uses the wall clock.
+ * One Ogg Opus page of the encoder's packets (200 ms).
+ * @param {Uint8Array} chunk
+ * @param {number} ms the audio it holds
+ */
+function onOpusChunk(chunk, ms) {
+  state.capturedMs += ms;
+  sender.queue(chunk);
+}
+
+/**
+ * The timer shows the audio captured (PCM: 100 ms per frame; WebCodecs Opus: 20 ms per packet), the
+ * same count the server saves as the duration, so the two agree; MediaRecorder's Opus has no frame
+ * count here, so it uses the wall clock.
  */
 function tick() {
-  const ms = state.encoding === 'pcm_s16le' || !state.capture ? state.capturedMs : performance.now() - state.startedAt;
+  const ms = state.captureKind !== 'mediarecorder' || !state.capture ? state.capturedMs : performance.now() - state.startedAt;
   view.setElapsed(ms, state.recording);
   if (state.signedOut) view.updateRelogin(signedOutText());
   else if (state.socket && !state.socket.connected) setConnection('reconnecting', `Reconnecting… ${bufferedSeconds()}`);
@@ -446,7 +492,7 @@ async function stopRecording() {
   view.setButton('saving');
   await stopCapture();
   sender.flush();
-  if (state.encoding !== 'pcm_s16le') state.capturedMs = performance.now() - state.startedAt;
+  if (state.captureKind === 'mediarecorder') state.capturedMs = performance.now() - state.startedAt;
   tick();
   clearInterval(state.timer);
   // Everything recorded must be acknowledged before the stop. While signed out the inline login is

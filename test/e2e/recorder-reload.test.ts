@@ -76,14 +76,15 @@ describe('recording page in Chromium', () => {
     expect(problems).toEqual([]);
 
     // One session, resumed rather than restarted, with every chunk from 0 to ackSeq and no gap.
-    const rows = await queryDb<{ id: string; status: string; end_reason: string; duration_ms: string; ack_seq: string }>(
+    const rows = await queryDb<{ id: string; status: string; end_reason: string; duration_ms: string; ack_seq: string; audio_encoding: string }>(
       t.databaseUrl,
-      'SELECT id, status, end_reason, duration_ms, ack_seq FROM transcriptions WHERE clinician_id = $1',
+      'SELECT id, status, end_reason, duration_ms, ack_seq, audio_encoding FROM transcriptions WHERE clinician_id = $1',
       [clinician.id],
     );
     expect(rows).toHaveLength(1);
     const tr = rows[0]!;
-    expect(tr).toMatchObject({ status: 'completed', end_reason: 'stopped' });
+    // The page's default, WebCodecs Opus in its own Ogg pages: the reloaded page continues the stream.
+    expect(tr).toMatchObject({ status: 'completed', end_reason: 'stopped', audio_encoding: 'ogg_opus' });
     const durationMs = Number(tr.duration_ms);
     // 2.5 s before the loss + 2 s offline (buffered, sent after the reload) + 2.5 s after it.
     expect(durationMs).toBeGreaterThan(6000);
