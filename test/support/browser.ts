@@ -53,3 +53,11 @@ export async function logInOnPage(page: Page, user: { username: string; password
   await form.getByRole('button', { name: 'Log in' }).click();
   await form.waitFor({ state: 'hidden' });
 }
+
+/**
+ * The least audio a recording page's session of `chunks` chunks holds when none is missing: every
+ * chunk is 200 ms but the last, which holds at least one 20 ms Opus packet (or one 100 ms PCM frame),
+ * and an Opus duration excludes the encoder's 6.5 ms pre-skip. With one chunk's audio missing the
+ * session holds at most (chunks − 1) × 200 ms, so this bound tells the two apart for every encoding.
+ */
+export const leastPageSessionMs = (chunks: number): number => (chunks - 1) * 200 + 20 - 7;
