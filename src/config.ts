@@ -83,6 +83,7 @@ export const configSchema = z.object({
   LOGIN_DELAY_MAX_MS: int(5 * 60 * 1000, 1),
 
   HEALTH_CACHE_MS: int(2000, 0),
+  WARM_UP_CHUNKS: int(300, 0),
   METRICS_TOKEN: optionalString,
   METRICS_LOG_INTERVAL_MS: int(60_000, 1000),
   LOG_REPEAT_WINDOW_MS: int(10_000, 100),

@@ -9,6 +9,7 @@ import { buildDomain, type DomainOverrides } from './composition/domain.js';
 import { buildEngines, type EngineOverrides } from './composition/engines.js';
 import { openInfra, type Infra } from './composition/infra.js';
 import { closeHttp, closeRealtime, SocketOutlet, wireRealtime } from './composition/realtime.js';
+import { warmUp, type WarmUpReport } from './composition/warm-up.js';
 import type { Config } from './config.js';
 import type { Pool } from './db/pool.js';
 import { migrationStatus } from './db/migrations.js';
@@ -47,6 +48,8 @@ export interface Service {
   taskId: string;
   /** Resilience counters (engine retries, failovers, resumes, gaps) for /metrics. */
   counters: Counters;
+  /** What the start-up warm-up ran before the service listened (undefined with WARM_UP_CHUNKS=0). */
+  warmUp?: WarmUpReport;
   /**
    * Starts the stop: `/health` 503, every live session told `server_shutdown`, ended and stored,
    * then this task's sockets closed so browsers reconnect to another task. The process keeps
@@ -60,13 +63,15 @@ export interface Service {
 /** Parts a caller (or a test) may supply instead of the ones built from config. */
 export interface ServiceOverrides extends EngineOverrides, DomainOverrides {
   healthChecks?: Record<string, HealthCheck>;
+  /** Replaces the start-up warm-up (tests: to hold the start while it runs). */
+  warmUp?: () => Promise<WarmUpReport>;
   apiRouters?: (io: AppServer) => Array<[string, Router]>;
 }
 
 /**
  * The composition root `main.ts` calls (tests too, with PORT=0), in steps: `openInfra` (database,
  * migrations, object store) → `buildEngines` → `buildDomain` (crash recovery, repairs, live
- * sessions) → `createApp(deps)` → `wireRealtime` → background work → `listen`. Each step pushes the
+ * sessions) → `createApp(deps)` → `wireRealtime` → background work → warm-up → `listen`. Each step pushes the
  * closers of what it opened on one stack, so a failed start closes exactly what was opened and the
  * stop runs newest first (docs/resilience.md): stop admitting and finish every live session →
  * close io/http → background work, domain, engines → the object store and the pool.
@@ -123,6 +128,9 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     const { drain } = wireRealtime(app, { db, logger, sessions: domain.sessions, outlet, health, metrics, audit });
 
     await startBackground(config, logger, shutdown, { metrics, health, ...domain });
+    // Step 7: the chunk path compiled before anyone can reach it: nothing listens, so /health does not
+    // answer and the load balancer sends nobody here until it is done (composition/warm-up.ts).
+    const warmed = await runWarmUp(config, logger, overrides.warmUp);
     const port = await listen(app, config);
     logger.info(
       { port, taskId: infra.taskId, database: infra.embeddedPostgres ? 'embedded' : 'external', storage: infra.embeddedS3 ? 'embedded' : 's3', engine: engines.engine.name },
@@ -150,6 +158,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       metrics,
       taskId: infra.taskId,
       counters,
+      ...(warmed ? { warmUp: warmed } : {}),
       drain,
       close: () => shutdown.run(config.SHUTDOWN_TIMEOUT_MS),
     };
@@ -214,7 +223,15 @@ async function startBackground(
   });
 }
 
-/** Step 7: listens on PORT (0 in tests); resolves the port. */
+/** The start-up warm-up (WARM_UP_CHUNKS; 0 skips it), logged with what it ran. */
+async function runWarmUp(config: Config, logger: Logger, override?: () => Promise<WarmUpReport>): Promise<WarmUpReport | undefined> {
+  if (!override && config.WARM_UP_CHUNKS === 0) return undefined;
+  const report = await (override ?? (() => warmUp({ engine: config.TRANSCRIBE_ENGINE, region: config.AWS_TRANSCRIBE_REGION, chunks: config.WARM_UP_CHUNKS }, logger)))();
+  logger.info({ ms: report.ms, frames: report.frames, decoded: report.decoded, transcribe: report.transcribe }, 'warm_up_done');
+  return report;
+}
+
+/** Step 8: listens on PORT (0 in tests); resolves the port. */
 async function listen(app: App, config: Config): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     app.server.once('error', reject);

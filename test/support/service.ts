@@ -53,6 +53,8 @@ export async function startTestService(
     // The repair pass would open engine streams after a test's session has ended (and count in its
     // engine's requests): on only where a test asks for it.
     REPAIR_CONCURRENCY: '0',
+    // The start-up warm-up costs seconds per service on a shared machine: on where a test asks for it.
+    WARM_UP_CHUNKS: '0',
     ...env,
   });
   const logs = new LogCapture();
