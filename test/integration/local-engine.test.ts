@@ -213,6 +213,31 @@ describe('offline engine stream cap', () => {
     }
   });
 
+  it('whenBacklogBelow resolves once the worker has caught up to the limit (not before), at once under it, and when the stream is aborted', async () => {
+    const engine = createLocalEngine({ workers: 1, spareDecoders: 0, search: 'fast' }, logger);
+    const opts = { sampleRate: 16000, specialty: 'PRIMARYCARE', type: 'DICTATION', languageCode: 'en-US' } as const;
+    try {
+      const s = await engine.start({ ...opts, sessionId: 'backlog' });
+      const pcm = readSharedPcm('real/jfk.wav'); // 11 s, written at once: the worker is seconds behind
+      for (let i = 0; i < pcm.length; i += 3200) s.write(pcm.subarray(i, i + 3200));
+      expect(s.backlogMs!()).toBeGreaterThan(5000);
+      const seen: number[] = [];
+      await s.whenBacklogBelow!(2000).then(() => seen.push(s.backlogMs!()));
+      expect(seen[0]).toBeLessThanOrEqual(2000);
+      expect(seen[0]).toBeGreaterThan(0); // woken as it crossed the limit, not at the end
+      let under = false;
+      await s.whenBacklogBelow!(5000).then(() => (under = true));
+      expect(under).toBe(true);
+      for (let i = 0; i < pcm.length; i += 3200) s.write(pcm.subarray(i, i + 3200));
+      const waiting = s.whenBacklogBelow!(0);
+      s.abort();
+      await waiting; // an aborted stream releases its waiters
+      for await (const _ of s) void _;
+    } finally {
+      await engine.close();
+    }
+  });
+
   it('defaults to five fast-search streams per worker', async () => {
     const engine = createLocalEngine({ workers: 1, spareDecoders: 0, search: 'fast' }, logger);
     const opts = { sampleRate: 16000, specialty: 'PRIMARYCARE', type: 'DICTATION', languageCode: 'en-US' } as const;
