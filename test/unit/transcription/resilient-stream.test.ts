@@ -311,3 +311,27 @@ describe('ResilientStream', () => {
     t.stream.abort();
   });
 });
+
+describe('ResilientStream backlog', () => {
+  it('whenBacklogBelow waits on the inner stream (an engine that queues locally) until it is under the limit, and resolves at once for one that does not queue', async () => {
+    const local = Named('local', { faults: { backlogMs: 5000 } });
+    const t = await open(local, undefined, {});
+    await feed(t.stream, 300);
+    expect(t.stream.backlogMs!()).toBe(5000);
+    let caughtUp = false;
+    const waiting = t.stream.whenBacklogBelow!(3000).then(() => (caughtUp = true));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(caughtUp).toBe(false);
+    local.setFaults({ backlogMs: 3000 });
+    await waiting;
+    expect(caughtUp).toBe(true);
+    await t.stream.end();
+    await t.done;
+
+    const r = await open(remote('aws', Named('aws')), undefined, {});
+    await feed(r.stream, 300);
+    await r.stream.whenBacklogBelow!(0); // no backlog reported: nothing to wait for
+    await r.stream.end();
+    await r.done;
+  });
+});
