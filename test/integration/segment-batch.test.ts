@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Pool } from '../../src/db/pool.js';
+import { DictationRepository } from '../../src/dictation/dictation-repo.js';
 import { SegmentBatcher } from '../../src/dictation/segment-batcher.js';
 import { SegmentRepository, type SegmentRow } from '../../src/dictation/segment-repo.js';
 import { createTestDatabase } from '../support/db.js';
@@ -190,5 +191,38 @@ describe('SegmentRepository batched finals on PostgreSQL', () => {
     expect(String((got[2] as PromiseRejectedResult).reason)).toMatch(/0x00/);
     expect(statements).toHaveLength(1 + 5);
     expect((await stored(ids)).map((r) => r.transcription_id).sort()).toEqual(ids.filter((_, i) => i !== 2).sort());
+  });
+  it('never deadlocks with the batched progress write over the same sessions: both lock in id order', async () => {
+    // Three live sessions whose rows lie on disk, and go to the progress write, in descending id
+    // order: locked in the order of the join, the progress write would take c before a while the
+    // segment batch takes a before c.
+    const [a, b, c] = ['a', 'b', 'c'].map((x) => `00000000-0000-4000-8000-00000000000${x}`) as [string, string, string];
+    const { userId } = await seedTranscription(pool, { ownerTask: 'task-a' });
+    for (const id of [c, b, a]) {
+      await pool.query(`INSERT INTO transcriptions (id, clinician_id, engine, audio_encoding, sample_rate, owner_task, last_audio_at) VALUES ($1, $2, 'aws', 'pcm_s16le', 16000, 'task-a', now())`, [id, userId]);
+    }
+    // With a table of real size the planner joins by index from the array, in the array's order.
+    await pool.query(`INSERT INTO transcriptions (clinician_id, engine, audio_encoding, status) SELECT $1, 'aws', 'pcm_s16le', 'completed' FROM generate_series(1, 2000)`, [userId]);
+    await pool.query('ANALYZE transcriptions');
+    const waiting = async (like: string) => (await pool.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1`, [like])).rowCount;
+    const segments = new SegmentRepository(pool);
+    const dictation = new DictationRepository(pool);
+    const other = await pool.connect();
+    try {
+      // Someone holds b (a claim's check, a checkpoint) while both statements start.
+      await other.query('BEGIN');
+      await other.query('SELECT 1 FROM transcriptions WHERE id = $1 FOR SHARE', [b]);
+      const progress = dictation.progress('task-a', [c, b, a].map((id) => ({ transcriptionId: id, ackSeq: 5, audioMs: 1000 })));
+      await expect.poll(() => waiting('%UPDATE transcriptions%'), { timeout: 10_000 }).toBe(1);
+      const batch = segments.insertMany([a, c].map((id) => ({ row: final(id, 0), ownerTask: 'task-a' })));
+      await expect.poll(() => waiting('%INSERT INTO transcript_segments%'), { timeout: 10_000 }).toBe(1);
+      await other.query('COMMIT');
+      const [p, s] = await Promise.allSettled([progress, batch]);
+      expect([p.status, s.status, String((p as PromiseRejectedResult).reason ?? (s as PromiseRejectedResult).reason ?? '')]).toEqual(['fulfilled', 'fulfilled', '']);
+    } finally {
+      other.release(true);
+    }
+    expect((await stored([a, c])).length).toBe(2);
+    expect((await pool.query(`SELECT count(*)::int AS n FROM transcriptions WHERE id = ANY($1) AND ack_seq = 5`, [[a, b, c]])).rows[0].n).toBe(3);
   });
 });
