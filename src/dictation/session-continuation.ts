@@ -1,9 +1,16 @@
-import { pcmMs } from '../audio/index.js';
+import { type LiveAudioDecoder, type OpusHeadInfo, type OpusPacket, pcmMs } from '../audio/index.js';
 import { AppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
 import type { RecordingService } from '../recordings/service.js';
 import type { DictationRepository, ResumableTranscription } from './dictation-repo.js';
+import type { PreviousAudio } from './session-recording.js';
 import type { StartRequest } from './types.js';
+
+/**
+ * Most audio a continuation after a crash transcribes again: from the end of the last final the dead
+ * task stored. A minute covers any utterance; the engine takes it faster than real time.
+ */
+export const MAX_REPLAY_MS = 60_000;
 
 /**
  * Continuing here a session another task held (session-manager.ts, docs/resilience.md): after that
@@ -125,4 +132,53 @@ async function continueFromCrash(host: ContinuationHost, userId: string, session
     await host.repo.releaseCrashedClaim(row.id, host.taskId, row.resumePart).catch(() => {});
     throw err;
   }
+}
+
+/**
+ * Where a launch starts from. A new session: the start of the timeline. A continuation: its resume
+ * point; after a crash with Opus, the dead task's durable chunks replayed through `decoder` (its
+ * demuxer and Opus state then continue at the chunk boundary the client resends from; the packets
+ * and head go into the new recording part, the PCM's length is the timeline); with `trim`, the
+ * engine hears again what the dead task's engine had not finalised (`trimTo(audioMs)` drops those
+ * segments and returns where the last stored final ends).
+ */
+export async function resumePoint(
+  decoder: LiveAudioDecoder,
+  request: LaunchRequest['resume'],
+  trimTo: (audioMs: number) => Promise<number>,
+): Promise<{ resume: LaunchRequest['resume']; offsetMs: number; enginePrefill?: Buffer; previous: PreviousAudio }> {
+  let resume = request;
+  let enginePrefill: Buffer | undefined;
+  let offsetMs = resume?.audioMs ?? 0;
+  const packets: OpusPacket[] = [];
+  let head: OpusHeadInfo | undefined;
+  if (resume?.previousWire) {
+    const tail: Buffer[] = [];
+    let tailBytes = 0;
+    let pcmBytes = 0;
+    for (let i = 0; i < resume.previousWire.length; i += 64 * 1024) {
+      const out = decoder.push(resume.previousWire.subarray(i, i + 64 * 1024));
+      head ??= out.head;
+      for (const packet of out.packets) packets.push(packet);
+      const pcm = out.pcm instanceof Promise ? await out.pcm : out.pcm;
+      pcmBytes += pcm.length;
+      tail.push(pcm);
+      tailBytes += pcm.length;
+      while (tailBytes - tail[0]!.length >= MAX_REPLAY_MS * 32) tailBytes -= tail.shift()!.length;
+    }
+    resume = { ...resume, audioMs: pcmMs(pcmBytes) };
+    enginePrefill = Buffer.concat(tail);
+  } else if (resume?.trim && resume.previousPcm) {
+    enginePrefill = resume.previousPcm.subarray(Math.max(0, resume.previousPcm.length - MAX_REPLAY_MS * 32));
+  }
+  if (resume?.trim) {
+    offsetMs = await trimTo(resume.audioMs);
+    const prefill = enginePrefill ?? Buffer.alloc(0);
+    // From the end of the last final the dead task stored to where the durable audio ends.
+    const keep = Math.max(0, Math.round((resume.audioMs - offsetMs) * 16)) * 2;
+    enginePrefill = prefill.subarray(Math.max(0, prefill.length - keep));
+    offsetMs = resume.audioMs - pcmMs(enginePrefill.length);
+  }
+  const previous: PreviousAudio = { ...(resume?.previousPcm ? { pcm: resume.previousPcm } : {}), packets, ...(head ? { head } : {}) };
+  return { resume, offsetMs, ...(enginePrefill ? { enginePrefill } : {}), previous };
 }

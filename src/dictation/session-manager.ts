@@ -2,13 +2,13 @@
  * The live sessions of this task: admission, launch, resume, handoff and drain.
  *
  * Why this file is over 300 lines: `launch()` builds the decoder, the engine stream, the recording
- * and the live session in one function (about 150 lines) that the chunk-path work (#14, #17 point 4)
+ * and the live session in one function (about 110 lines) that the chunk-path work (#14, #17 point 4)
  * shaped (the decoder's results, the session's recording, notices without holders). What stands
  * alone lives beside it: admission (session-admission.ts), sockets and grace (session-attachments.ts) and the
  * continuation of another task's session (session-continuation.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { createLiveDecoder, pcmMs, type OpusHeadInfo, type OpusPacket } from '../audio/index.js';
+import { createLiveDecoder } from '../audio/index.js';
 import { AppError } from '../lib/app-error.js';
 import { withoutBidiControls } from '../lib/text.js';
 import type { Logger } from '../lib/logger.js';
@@ -21,15 +21,9 @@ import { noopObserver, type DictationObserver } from './observer.js';
 import { ProgressBatcher } from './progress-batcher.js';
 import { SessionAdmission } from './session-admission.js';
 import { SessionAttachments } from './session-attachments.js';
-import { continueFromShutdown, type ContinuationHost, type LaunchRequest } from './session-continuation.js';
+import { continueFromShutdown, type ContinuationHost, type LaunchRequest, MAX_REPLAY_MS, resumePoint } from './session-continuation.js';
 import type { EndReason, LiveSessionInfo, SessionProblem, SessionSink, StartRequest } from './types.js';
 import { RepeatedWarnings } from '../lib/repeated-warnings.js';
-
-/**
- * Most audio a continuation after a crash transcribes again: from the end of the last final the dead
- * task stored. A minute covers any utterance; the engine takes it faster than real time.
- */
-const MAX_REPLAY_MS = 60_000;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** How many ended sessions a task remembers for `session_ended` answers. */
@@ -148,41 +142,10 @@ export class SessionManager {
       // Stretches may be reported before the transcription row exists: kept until it does.
       const degraded: { id?: string; early: Array<{ fromMs: number; toMs: number }> } = { early: [] };
       decoder = await createLiveDecoder({ encoding, sampleRate: p.sampleRate, channels: p.channels });
-      const previousPackets: OpusPacket[] = [];
-      let previousHead: OpusHeadInfo | undefined;
-      let resume = p.resume;
-      let enginePrefill: Buffer | undefined;
-      let offsetMs = resume?.audioMs ?? 0;
-      if (resume?.previousWire) {
-        // The dead task's Opus chunks through this decoder: its demuxer and Opus state continue at
-        // the chunk boundary the client resends from; the packets go into the new recording part.
-        const tail: Buffer[] = [];
-        let tailBytes = 0;
-        let pcmBytes = 0;
-        for (let i = 0; i < resume.previousWire.length; i += 64 * 1024) {
-          const out = decoder.push(resume.previousWire.subarray(i, i + 64 * 1024));
-          previousHead ??= out.head;
-          for (const packet of out.packets) previousPackets.push(packet);
-          const pcm = out.pcm instanceof Promise ? await out.pcm : out.pcm;
-          pcmBytes += pcm.length;
-          tail.push(pcm);
-          tailBytes += pcm.length;
-          while (tailBytes - tail[0]!.length >= MAX_REPLAY_MS * 32) tailBytes -= tail.shift()!.length;
-        }
-        resume = { ...resume, audioMs: pcmMs(pcmBytes) };
-        enginePrefill = Buffer.concat(tail);
-      } else if (resume?.trim && resume.previousPcm) {
-        enginePrefill = resume.previousPcm.subarray(Math.max(0, resume.previousPcm.length - MAX_REPLAY_MS * 32));
-      }
-      if (resume?.trim) {
-        const { id } = await p.create(sessionId);
-        offsetMs = await this.d.repo.trimForContinuation(id, resume.audioMs, MAX_REPLAY_MS);
-        const prefill = enginePrefill ?? Buffer.alloc(0);
-        // From the end of the last final the dead task stored to where the durable audio ends.
-        const keep = Math.max(0, Math.round((resume.audioMs - offsetMs) * 16)) * 2;
-        enginePrefill = prefill.subarray(Math.max(0, prefill.length - keep));
-        offsetMs = resume.audioMs - pcmMs(enginePrefill.length);
-      }
+      // A continuation after a crash: the dead task's durable audio replayed and trimmed (session-continuation.ts).
+      const { resume, offsetMs, enginePrefill, previous } = await resumePoint(decoder, p.resume, async (audioMs) =>
+        this.d.repo.trimForContinuation((await p.create(sessionId)).id, audioMs, MAX_REPLAY_MS),
+      );
       try {
         stream = meter.stream(
           await this.d.engine.start({
@@ -237,7 +200,7 @@ export class SessionManager {
               resumeFrom: {
                 ackSeq: resume.ackSeq,
                 audioMs: resume.audioMs,
-                previous: { ...(resume.previousPcm ? { pcm: resume.previousPcm } : {}), packets: previousPackets, ...(previousHead ? { head: previousHead } : {}) },
+                previous,
                 ...(enginePrefill?.length ? { enginePrefill } : {}),
               },
             }
