@@ -49,7 +49,7 @@ class OpusWorker {
     return id;
   }
 
-  decode(id: number, seq: number, packets: Buffer[], preSkip16k: number | undefined): Promise<Buffer> {
+  decode(id: number, seq: number, packets: readonly Uint8Array[], preSkip16k: number | undefined): Promise<Buffer> {
     // One ArrayBuffer of its own, transferred: a packet is a view into the chunk (or Node's shared
     // pool), and structured clone would copy the whole buffer behind each view.
     const lengths = packets.map((p) => p.length);
@@ -166,6 +166,38 @@ export async function createLiveDecoder(opts: DecoderOptions): Promise<LiveAudio
         if (!failed && decode) worker.close(id);
       }
       return Buffer.alloc(0);
+    },
+  };
+}
+
+/** Bare Opus packets to 16 kHz mono s16le PCM, off the event loop, for one stream of them. */
+export interface OpusPacketDecoder {
+  /** The PCM of `packets` (in order after every earlier call); rejects with {@link InvalidAudioError}. */
+  decode(packets: readonly Uint8Array[]): Promise<Buffer>;
+  /** Frees the decoder; later decodes reject. Idempotent. */
+  close(): void;
+}
+
+/**
+ * A decoder of bare packets in the shared worker, with its own Opus state: the engine wrapper
+ * decodes the Opus input of a session that passed it through to Transcribe (TRANSCRIBE_AUDIO=opus)
+ * only for a stream of an engine that takes PCM (the offline fallback), from the packets it replays
+ * on. No pre-skip is removed: the packets start mid-stream, and their PCM is exactly as long as they are.
+ */
+export function createOpusPacketDecoder(): OpusPacketDecoder {
+  const worker = opusWorker();
+  const id = worker.open();
+  let seq = 0;
+  let closed = false;
+  return {
+    decode(packets) {
+      if (closed) return Promise.reject(new Error('decoder is closed'));
+      return worker.decode(id, seq++, packets, undefined);
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      worker.close(id);
     },
   };
 }

@@ -22,6 +22,7 @@ export type CounterName =
   | 'engine_gave_up_total'
   /** Buffered audio dropped from the replay ring because it exceeded its cap (ms, not count). */
   | 'engine_replay_dropped_ms_total'
+  | 'engine_opus_decode_failures_total'
   /** A live session was picked up again by `session:resume`. Labels: where (local|cross_task). */
   | 'session_resumes_total'
   /** A live session ended because no socket came back within RESUME_GRACE_MS. */

@@ -196,6 +196,7 @@ const COUNTER_HELP: Record<CounterName, string> = {
   engine_idle_releases_total: 'Engine streams ended after ENGINE_IDLE_RELEASE_MS without speech (slot given back until speech resumes), by engine',
   engine_gave_up_total: 'Sessions whose engine gave up (retry budget spent, no fallback)',
   engine_replay_dropped_ms_total: 'Milliseconds of buffered audio dropped from the replay ring',
+  engine_opus_decode_failures_total: 'Chunks of Opus input that did not decode for an engine that takes PCM (the fallback of a passthrough session)',
   session_resumes_total: 'Live sessions resumed, by where (local or cross_task)',
   session_grace_expired_total: 'Live sessions ended because no socket came back within the grace period',
   audio_gap_ms_total: 'Milliseconds of audio clients declared lost',

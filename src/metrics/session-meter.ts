@@ -42,6 +42,19 @@ export class SessionMeter implements SessionObserver {
       abort: (reason?: Error) => inner.abort(reason),
       ...(inner.backlogMs ? { backlogMs: () => inner.backlogMs!() } : {}),
       ...(inner.whenBacklogBelow ? { whenBacklogBelow: (ms: number) => inner.whenBacklogBelow!(ms) } : {}),
+      ...(inner.writeOpus
+        ? {
+            writeOpus: (packets, head) => {
+              inner.writeOpus!(packets, head);
+              let samples = 0;
+              for (const p of packets) samples += p.samples48k;
+              const ms = samples / 48;
+              this.writtenMs += ms;
+              m.audioSeconds.inc(ms / 1000);
+              this.mark(this.writtenMs, performance.now());
+            },
+          }
+        : {}),
       [Symbol.asyncIterator]: (): AsyncIterator<TranscriptResult> => {
         const it = inner[Symbol.asyncIterator]();
         return {

@@ -4,6 +4,8 @@ import type { TranscriptionEngine } from './port.js';
 /** The settings the engine choice depends on (a subset of the app's Config). */
 export interface EngineConfig {
   TRANSCRIBE_ENGINE: 'local' | 'aws';
+  /** What Transcribe gets of Opus input (TRANSCRIBE_AUDIO); default `pcm`. */
+  TRANSCRIBE_AUDIO?: 'pcm' | 'opus' | undefined;
   AWS_REGION: string;
   /** Where Transcribe Medical streaming runs; AWS_REGION when unset. */
   AWS_TRANSCRIBE_REGION?: string | undefined;
@@ -30,7 +32,7 @@ export const FALLBACK_IDLE_STOP_MS = 5 * 60_000;
 export async function createEngine(config: EngineConfig, logger: Logger, role: 'primary' | 'fallback' = 'primary'): Promise<TranscriptionEngine> {
   if (config.TRANSCRIBE_ENGINE === 'aws') {
     const { createAwsTranscribeMedicalEngine } = await import('./providers/aws-transcribe-medical/index.js');
-    return createAwsTranscribeMedicalEngine({ region: config.AWS_TRANSCRIBE_REGION ?? config.AWS_REGION }, logger);
+    return createAwsTranscribeMedicalEngine({ region: config.AWS_TRANSCRIBE_REGION ?? config.AWS_REGION, audio: config.TRANSCRIBE_AUDIO ?? 'pcm' }, logger);
   }
   const { createLocalEngine } = await import('./providers/local/index.js');
   return createLocalEngine(

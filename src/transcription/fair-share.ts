@@ -22,6 +22,7 @@ export function shareByUser(engine: TranscriptionEngine, maxPerUser: number): Tr
     get name() {
       return engine.name;
     },
+    ...(engine.acceptsOpus ? { acceptsOpus: true } : {}),
     async start(options: StreamOptions): Promise<TranscriptionStream> {
       const userId = options.userId;
       if (userId === undefined) return engine.start(options);
@@ -72,6 +73,7 @@ export function shareByUser(engine: TranscriptionEngine, maxPerUser: number): Tr
       };
       if (inner.backlogMs) stream.backlogMs = () => inner.backlogMs!();
       if (inner.whenBacklogBelow) stream.whenBacklogBelow = (ms) => inner.whenBacklogBelow!(ms);
+      if (inner.writeOpus) stream.writeOpus = (packets, head) => inner.writeOpus!(packets, head);
       return stream;
     },
     check: () => engine.check(),

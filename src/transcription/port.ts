@@ -37,6 +37,27 @@ export interface StreamOptions {
    * nothing), reported once it is closed (wrapper only): the repair pass re-transcribes it.
    */
   onDegraded?: (stretch: { fromMs: number; toMs: number }) => void;
+  /**
+   * What the session will write: `pcm` (default, {@link TranscriptionStream.write}) or `ogg-opus`
+   * (Opus packets, {@link TranscriptionStream.writeOpus}). Only for an engine with
+   * {@link TranscriptionEngine.acceptsOpus}; adapters that take Opus then send it as Ogg Opus.
+   */
+  input?: 'pcm' | 'ogg-opus';
+}
+
+/** One Opus packet as demuxed from the client's WebM or Ogg, with its duration. */
+export interface OpusStreamPacket {
+  data: Uint8Array;
+  /** Duration in samples at 48 kHz (from the packet's TOC byte). */
+  samples48k: number;
+}
+
+/** What an Ogg Opus stream's OpusHead needs from the client's stream. */
+export interface OpusStreamHead {
+  channels: number;
+  /** Samples at 48 kHz the decoder discards at the start. */
+  preSkip: number;
+  inputSampleRate: number;
 }
 
 /** One term of a custom vocabulary, in the fields of Transcribe's table format. */
@@ -116,11 +137,22 @@ export interface TranscriptionStream extends AsyncIterable<TranscriptResult> {
    * instead of polling `backlogMs`.
    */
   whenBacklogBelow?(ms: number): Promise<void>;
+  /**
+   * Streams started with `input: 'ogg-opus'` only: pushes the Opus packets of one client chunk, in
+   * order, with the stream's OpusHead (the same on every call). Never blocks; the stream may keep
+   * the packets (the caller must not change them afterwards).
+   */
+  writeOpus?(packets: readonly OpusStreamPacket[], head: OpusStreamHead): void;
 }
 
 export interface TranscriptionEngine {
   /** Tag stored with every segment this engine produced, e.g. `local` or `aws`. */
   readonly name: string;
+  /**
+   * The engine takes Opus as it arrived (`input: 'ogg-opus'` and `writeOpus`), so a session with
+   * Opus input need not decode it (TRANSCRIBE_AUDIO=opus). Absent: PCM only.
+   */
+  readonly acceptsOpus?: boolean;
   /** Opens a stream. Rejects with {@link ProviderError}. */
   start(options: StreamOptions): Promise<TranscriptionStream>;
   /** Cheap readiness probe for /health; rejects when the engine cannot serve. */

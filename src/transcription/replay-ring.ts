@@ -1,13 +1,15 @@
 import { pcmMs } from '../audio/pcm.js';
+import type { OpusStreamHead, OpusStreamPacket } from './port.js';
 
-/** One PCM frame as written, at its session time. */
-export interface RingFrame {
+/** One write as kept, at its session time: a PCM frame, or one chunk's Opus packets (TRANSCRIBE_AUDIO=opus). */
+export type RingFrame = {
   /** Session ms of the frame's first sample. */
   startMs: number;
-  pcm: Buffer;
+  /** Its duration. */
+  ms: number;
   /** Louder than the speech threshold (for the watchdog and the idle release). */
   speech: boolean;
-}
+} & ({ pcm: Buffer; opus?: undefined } | { pcm?: undefined; opus: { packets: readonly OpusStreamPacket[]; head: OpusStreamHead } });
 
 /**
  * Finals may end a fraction of a millisecond past a frame's end (engine rounding): a frame ending
@@ -49,9 +51,17 @@ export class ReplayRing {
 
   /** Appends `pcm` (kept as is: the caller hands over a copy) at the write position. */
   push(pcm: Buffer, speech: boolean): RingFrame {
-    const frame = { startMs: this.written, pcm, speech };
+    const frame: RingFrame = { startMs: this.written, ms: pcmMs(pcm.length), pcm, speech };
     this.frames.push(frame);
-    this.written += pcmMs(pcm.length);
+    this.written += frame.ms;
+    return frame;
+  }
+
+  /** Appends one chunk's Opus packets (kept as they are), `ms` long, at the write position. */
+  pushOpus(packets: readonly OpusStreamPacket[], head: OpusStreamHead, ms: number, speech: boolean): RingFrame {
+    const frame: RingFrame = { startMs: this.written, ms, opus: { packets, head }, speech };
+    this.frames.push(frame);
+    this.written += ms;
     return frame;
   }
 
@@ -59,7 +69,7 @@ export class ReplayRing {
   dropCovered(coveredMs: number): void {
     while (this.frames.length > 0) {
       const f = this.frames[0]!;
-      if (f.startMs + pcmMs(f.pcm.length) > coveredMs + FRAME_EPSILON_MS) break;
+      if (f.startMs + f.ms > coveredMs + FRAME_EPSILON_MS) break;
       this.frames.shift();
     }
   }
@@ -70,7 +80,7 @@ export class ReplayRing {
    */
   keepLast(ms: number): number {
     let dropped = 0;
-    while (this.frames.length > 1 && this.written - this.frames[0]!.startMs > ms) dropped += pcmMs(this.frames.shift()!.pcm.length);
+    while (this.frames.length > 1 && this.written - this.frames[0]!.startMs > ms) dropped += this.frames.shift()!.ms;
     return dropped;
   }
 }

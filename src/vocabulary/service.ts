@@ -171,6 +171,7 @@ export class VocabularyService {
 export function withVocabulary(engine: TranscriptionEngine, vocabularies: Pick<VocabularyService, 'forStream'>, logger: Logger): TranscriptionEngine {
   return {
     name: engine.name,
+    ...(engine.acceptsOpus ? { acceptsOpus: true } : {}),
     async start(options) {
       let vocabulary = options.vocabulary;
       if (!vocabulary) {

@@ -16,6 +16,12 @@
  * session it starts, so a test can compare the stored transcript with the script word for word
  * across reconnects, failovers and repairs (`scriptWords(n)` is the expected text).
  *
+ * `MediaEncoding: ogg-opus` is accepted as the real service accepts it: every AudioEvent must hold
+ * whole Ogg pages of one logical Opus stream (capture pattern, version, CRC, serial, consecutive page
+ * numbers, OpusHead on the BOS page then OpusTags, and each audio page's granule position the sum of
+ * its packets' durations); the audio is decoded (opus-decoder, 16 kHz) and heard like PCM. A stream
+ * that breaks any rule ends with BadRequestException; what was found is in `requests[i].ogg`.
+ *
  * Usage:
  *   const server = await startTranscribeServer({ script: 'the patient reports chest pain' });
  *   const client = new TranscribeStreamingClient({ region: 'us-east-1', endpoint: server.url,
@@ -26,6 +32,9 @@
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { EventStreamCodec, type Message, type MessageHeaders } from '@smithy/core/event-streams';
+import { OpusDecoder } from 'opus-decoder';
+import { oggCrc } from '../../src/audio/ogg-demuxer.js';
+import { opusPacketSamples48k } from '../../src/audio/opus-packet.js';
 import type { VocabularyStandIn } from './transcribe-vocabularies.js';
 
 export interface TranscribeFaults {
@@ -126,6 +135,116 @@ export interface ReceivedRequest {
   /** Wall clock (ms) the request arrived, and when its outcome was decided (undefined while open). */
   startedAt: number;
   endedAt?: number;
+  /** `ogg-opus` streams: what the Ogg checker found. */
+  ogg?: OggReport;
+}
+
+/** What the stand-in found in an Ogg Opus stream. */
+export interface OggReport {
+  pages: number;
+  /** The OpusHead's channels and pre-skip, once its page arrived. */
+  head?: { channels: number; preSkip: number };
+  tags: boolean;
+  audioPackets: number;
+  /** Granule position of the last audio page. */
+  granule: number;
+  /** Ms of 16 kHz PCM the audio decoded to. */
+  decodedMs: number;
+  /** The first rule broken, if any (the stream was refused with BadRequestException). */
+  error?: string;
+}
+
+/**
+ * Checks an Ogg Opus stream event by event (see the header) and decodes its audio packets. Throws
+ * an Error naming the rule on the first bad page.
+ */
+class OggOpusChecker {
+  readonly report: OggReport = { pages: 0, tags: false, audioPackets: 0, granule: 0, decodedMs: 0 };
+  private serial?: number;
+  private seq = 0;
+  private granule = 0n;
+  private partial: Buffer[] = [];
+  private skip16k = 0;
+  constructor(private readonly opus: OpusDecoder<16000>) {}
+
+  /** One AudioEvent's bytes → the PCM its audio packets decode to. */
+  push(body: Buffer): Buffer {
+    const pcm: Int16Array[] = [];
+    let pos = 0;
+    while (pos < body.length) {
+      if (body.length - pos < 27 || body.toString('latin1', pos, pos + 4) !== 'OggS') throw new Error('not an Ogg page (or a page split across events)');
+      if (body[pos + 4] !== 0) throw new Error('Ogg version is not 0');
+      const nseg = body[pos + 26]!;
+      let len = 27 + nseg;
+      for (let i = 0; i < nseg && pos + 27 + i < body.length; i++) len += body[pos + 27 + i]!;
+      if (pos + len > body.length) throw new Error('Ogg page split across events');
+      const page = body.subarray(pos, pos + len);
+      if (oggCrc(page) !== page.readUInt32LE(22)) throw new Error('bad Ogg page CRC');
+      const flags = page[5]!;
+      const serial = page.readUInt32LE(14);
+      if (this.serial === undefined) {
+        if (!(flags & 0x02)) throw new Error('first page is not BOS');
+        this.serial = serial;
+      } else if (serial !== this.serial) throw new Error('second logical stream');
+      else if (flags & 0x02) throw new Error('BOS flag on a later page');
+      if (page.readUInt32LE(18) !== this.seq) throw new Error(`page sequence ${page.readUInt32LE(18)}, expected ${this.seq}`);
+      this.seq++;
+      const granule = page.readBigInt64LE(6);
+      let off = 27 + nseg;
+      let completed = 0;
+      for (let i = 0; i < nseg; i++) {
+        const lace = page[27 + i]!;
+        this.partial.push(page.subarray(off, off + lace));
+        off += lace;
+        if (lace === 255) continue;
+        const packet = Buffer.concat(this.partial);
+        this.partial = [];
+        completed++;
+        this.packet(packet, pcm);
+      }
+      if (this.report.pages < 2) {
+        if (granule !== 0n) throw new Error('header page granule is not 0');
+      } else if (completed > 0 && granule !== this.granule) throw new Error(`granule ${granule}, packets sum to ${this.granule}`);
+      else if (completed === 0 && granule !== -1n) throw new Error('page without a completed packet has a granule');
+      if (completed > 0 && this.report.pages >= 2) this.report.granule = Number(granule);
+      this.report.pages++;
+      pos += len;
+    }
+    const total = pcm.reduce((n, a) => n + a.length, 0);
+    const out = Buffer.alloc(total * 2);
+    let at = 0;
+    for (const a of pcm) {
+      out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
+      at += a.byteLength;
+    }
+    this.report.decodedMs += total / 16;
+    return out;
+  }
+
+  private packet(packet: Buffer, pcm: Int16Array[]): void {
+    if (!this.report.head) {
+      if (packet.length < 19 || packet.toString('latin1', 0, 8) !== 'OpusHead' || packet[8] !== 1) throw new Error('first packet is not OpusHead');
+      this.report.head = { channels: packet[9]!, preSkip: packet.readUInt16LE(10) };
+      this.skip16k = Math.round(this.report.head.preSkip / 3);
+      return;
+    }
+    if (!this.report.tags) {
+      if (packet.toString('latin1', 0, 8) !== 'OpusTags') throw new Error('second packet is not OpusTags');
+      this.report.tags = true;
+      return;
+    }
+    this.granule += BigInt(opusPacketSamples48k(packet));
+    this.report.audioPackets++;
+    const res = this.opus.decodeFrame(packet);
+    if (res.errors.length > 0) throw new Error('Opus packet does not decode');
+    const ch = res.channelData[0];
+    if (!ch) return;
+    const start = Math.min(this.skip16k, res.samplesDecoded);
+    this.skip16k -= start;
+    const out = new Int16Array(res.samplesDecoded - start);
+    for (let i = 0; i < out.length; i++) out[i] = Math.max(-32768, Math.min(32767, Math.round(ch[start + i]! * 32768)));
+    pcm.push(out);
+  }
 }
 
 export interface TranscribeServer {
@@ -206,7 +325,7 @@ export async function startTranscribeServer(options: TranscribeServerOptions = {
     s.on('close', () => sessions.delete(s));
   });
 
-  server.on('stream', (stream, headers) => {
+  server.on('stream', async (stream, headers) => {
     stream.on('error', () => {});
     const h = (name: string) => {
       const v = headers[name];
@@ -272,7 +391,11 @@ export async function startTranscribeServer(options: TranscribeServerOptions = {
       ...(rec.type ? { 'x-amzn-transcribe-type': rec.type } : {}),
     });
 
-    const bytesPerMs = (rec.sampleRate * 2) / 1000;
+    const opusDecoder = rec.mediaEncoding === 'ogg-opus' ? new OpusDecoder({ sampleRate: 16000, channels: 1 }) : undefined;
+    const ogg = opusDecoder ? new OggOpusChecker(opusDecoder) : undefined;
+    if (ogg) rec.ogg = ogg.report;
+    // Ogg Opus is heard as the 16 kHz PCM it decodes to.
+    const bytesPerMs = ogg ? 32 : (rec.sampleRate * 2) / 1000;
     let audioMs = 0;
     let speechMs = 0;
     let segment = 0;
@@ -391,6 +514,7 @@ export async function startTranscribeServer(options: TranscribeServerOptions = {
       }
     }, Math.min(1000, idleTimeoutMs / 4));
 
+    if (opusDecoder) await opusDecoder.ready;
     stream.on('data', (chunk: Buffer) => {
       if (done) return;
       for (const outer of reader.push(chunk)) {
@@ -406,9 +530,20 @@ export async function startTranscribeServer(options: TranscribeServerOptions = {
         lastEventAt = now;
         rec.audioEvents++;
         rec.audioBytes += inner.body.length;
-        const ms = inner.body.length / bytesPerMs;
+        let audio: Uint8Array = inner.body;
+        if (ogg) {
+          try {
+            audio = ogg.push(Buffer.from(inner.body.buffer, inner.body.byteOffset, inner.body.byteLength));
+          } catch (err) {
+            ogg.report.error = (err as Error).message;
+            send(exceptionFrame('BadRequestException', `Invalid Ogg Opus: ${ogg.report.error}`));
+            finish('exception');
+            return;
+          }
+        }
+        const ms = audio.length / bytesPerMs;
         audioMs += ms;
-        if (countSilence || !isSilence(inner.body)) speechMs += ms;
+        if (countSilence || !isSilence(audio)) speechMs += ms;
         const f = faults;
         if (f.stallAfterAudioMs !== undefined && audioMs >= f.stallAfterAudioMs) {
           rec.outcome = 'stalled';
@@ -433,7 +568,7 @@ export async function startTranscribeServer(options: TranscribeServerOptions = {
           finish('exception');
           return;
         }
-        if (options.keyed) hearKeyed(inner.body);
+        if (options.keyed) hearKeyed(audio);
         else emitProgress();
       }
     });
@@ -455,6 +590,7 @@ export async function startTranscribeServer(options: TranscribeServerOptions = {
     });
     stream.on('close', () => {
       clearInterval(idleTimer);
+      opusDecoder?.free();
       if (!done) {
         done = true;
         if (rec.outcome === 'open') rec.outcome = 'client_closed';

@@ -106,6 +106,7 @@ describe('loadConfig values', () => {
     ['DB_SSL', ['disable', 'require', 'verify-full']],
     ['TRANSCRIBE_ENGINE', ['local', 'aws']],
     ['TRANSCRIBE_FALLBACK', ['local', 'none']],
+    ['TRANSCRIBE_AUDIO', ['pcm', 'opus']],
     ['COOKIE_SECURE', ['auto', 'true', 'false']],
   ] as const)('accepts every value of %s and nothing else', (key, values) => {
     const base = { SESSION_SECRET: SECRET32, DATABASE_URL: 'postgres://db', S3_BUCKET: 'bucket' };

@@ -8,7 +8,7 @@ function pcm(ms: number, fill = 0): Buffer {
 
 /** The ring's frames as [startMs, ms, first byte]. */
 function frames(ring: ReplayRing): Array<[number, number, number]> {
-  return [...ring].map((f) => [f.startMs, f.pcm.length / 32, f.pcm[0]!]);
+  return [...ring].map((f) => [f.startMs, f.pcm!.length / 32, f.pcm![0]!]);
 }
 
 /** A ring holding ten 100 ms frames from `startMs`, frame i filled with i. */
@@ -24,7 +24,7 @@ describe('ReplayRing', () => {
     expect(ring.writtenMs).toBe(5000);
     expect(ring.startMs).toBe(5000); // empty: a replay starts at the write position
     const first = ring.push(pcm(100, 1), true);
-    expect(first).toEqual({ startMs: 5000, pcm: pcm(100, 1), speech: true });
+    expect(first).toEqual({ startMs: 5000, ms: 100, pcm: pcm(100, 1), speech: true });
     ring.push(pcm(20, 2), false);
     ring.push(Buffer.alloc(16, 3), false); // 8 samples: half a millisecond
     expect(frames(ring)).toEqual([

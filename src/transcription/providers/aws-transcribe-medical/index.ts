@@ -9,9 +9,21 @@
  * the Ogg Opus input (#15, TRANSCRIBE_AUDIO) is being added to this class by another change.
  */
 import type { MedicalTranscriptResultStream, TranscribeStreamingClient } from '@aws-sdk/client-transcribe-streaming';
+import { randomInt } from 'node:crypto';
 import { pcmMs } from '../../../audio/pcm.js';
 import type { Logger } from '../../../lib/logger.js';
-import { ProviderError, type PhiEntity, type StreamOptions, type TranscriptionEngine, type TranscriptionStream, type TranscriptResult, type Word } from '../../port.js';
+import { OggOpusWriter } from '../../../recordings/ogg-opus.js';
+import {
+  ProviderError,
+  type OpusStreamHead,
+  type OpusStreamPacket,
+  type PhiEntity,
+  type StreamOptions,
+  type TranscriptionEngine,
+  type TranscriptionStream,
+  type TranscriptResult,
+  type Word,
+} from '../../port.js';
 import { ResultQueue } from '../../result-queue.js';
 import { awsClientConfig } from './client-config.js';
 import { toProviderError } from './errors.js';
@@ -36,9 +48,21 @@ export interface AwsTranscribeMedicalOptions {
   startWindowMs?: number;
   /** How long `end()` waits for the service to finish after the last audio. Default 15000. */
   endTimeoutMs?: number;
+  /**
+   * TRANSCRIBE_AUDIO: `opus` lets a stream started with `input: 'ogg-opus'` send the session's Opus
+   * packets as Ogg Opus (`MediaEncoding: ogg-opus`) instead of 16 kHz PCM. Default `pcm`.
+   */
+  audio?: 'pcm' | 'opus';
 }
 
 const SILENCE = Buffer.alloc(3200); // 100 ms at 16 kHz
+/**
+ * 100 ms of Opus silence for the keep-alive of an Ogg Opus stream: five 20 ms CELT frames of the
+ * packet encoders send for digital silence (TOC 0xF8: CELT fullband 20 ms mono, one frame).
+ */
+const OPUS_SILENCE: OpusStreamPacket[] = Array.from({ length: 5 }, () => ({ data: Uint8Array.of(0xf8, 0xff, 0xfe), samples48k: 960 }));
+/** The OpusHead of a keep-alive sent before the session's first packet told us its own. */
+const DEFAULT_OPUS_HEAD: OpusStreamHead = { channels: 1, preSkip: 0, inputSampleRate: 48000 };
 /**
  * At most 500 ms of 16 kHz audio per AudioEvent: every frame of one client chunk (250 ms = 2–3 frames
  * of 100 ms) fits in one event. At 8,000 bytes a 3-frame chunk took two, 1.5 events per chunk on
@@ -65,9 +89,15 @@ export function createAwsTranscribeMedicalEngine(options: AwsTranscribeMedicalOp
     return loading;
   };
 
+  const acceptsOpus = options.audio === 'opus';
   return {
     name: 'aws',
-    async start(opts: StreamOptions): Promise<TranscriptionStream> {
+    acceptsOpus,
+    async start(requested: StreamOptions): Promise<TranscriptionStream> {
+      // PCM unless this engine was configured for Opus: an `ogg-opus` request to a PCM engine is a
+      // caller's mistake that would otherwise surface as audio the service cannot decode.
+      if (requested.input === 'ogg-opus' && !acceptsOpus) throw new ProviderError('Transcribe Medical: configured for PCM (TRANSCRIBE_AUDIO=pcm)', { retryable: false, code: 'opus_not_enabled' });
+      const opts = requested;
       const { sdk, client } = await clientOnce();
       const open = async (o: StreamOptions) => {
         const stream = new AwsStream(o, options, log);
@@ -113,6 +143,10 @@ class AwsStream implements TranscriptionStream {
   private readonly queue = new ResultQueue<TranscriptResult>();
   private readonly controller = new AbortController();
   private readonly audio: Buffer[] = [];
+  /** Ogg Opus input (`input: 'ogg-opus'`): the page writer, made with the first packets' head. */
+  private readonly opus: boolean;
+  private ogg?: OggOpusWriter;
+  private oggHead?: OpusStreamHead;
   private wakeAudio: (() => void) | undefined;
   private inputEnded = false;
   /** The SDK has taken every queued chunk and the end of input. */
@@ -132,13 +166,15 @@ class AwsStream implements TranscriptionStream {
     private readonly log: Logger,
   ) {
     this.done = new Promise((r) => (this.markDone = r));
+    this.opus = opts.input === 'ogg-opus';
   }
 
   async open(sdk: Sdk, client: TranscribeStreamingClient): Promise<void> {
     const command = new sdk.StartMedicalStreamTranscriptionCommand({
       LanguageCode: 'en-US',
-      MediaEncoding: 'pcm',
-      MediaSampleRateHertz: 16000,
+      // Ogg Opus is decoded by the service at its own rate: the sample rate is the 48 kHz Opus
+      // always decodes to (Transcribe accepts 16-48 kHz for ogg-opus).
+      ...(this.opus ? { MediaEncoding: 'ogg-opus' as const, MediaSampleRateHertz: 48000 } : { MediaEncoding: 'pcm' as const, MediaSampleRateHertz: 16000 }),
       Specialty: this.opts.specialty,
       Type: this.opts.type,
       ...(this.opts.type === 'CONVERSATION' ? { ShowSpeakerLabel: true } : {}),
@@ -202,9 +238,34 @@ class AwsStream implements TranscriptionStream {
 
   write(pcm: Buffer): void {
     if (this.inputEnded || this.aborted || pcm.length === 0) return;
+    if (this.opus) throw new Error('a stream started with input ogg-opus takes writeOpus, not write');
     this.audio.push(pcm);
     this.lastWriteAt = Date.now();
     this.wakeAudio?.();
+  }
+
+  /**
+   * One client chunk's packets as Ogg pages (the OpusHead and OpusTags pages first), queued as one
+   * audio event: the pages are whole, so the service never sees a page split across events.
+   */
+  writeOpus(packets: readonly OpusStreamPacket[], head: OpusStreamHead): void {
+    if (this.inputEnded || this.aborted || packets.length === 0) return;
+    if (!this.opus) throw new Error('writeOpus needs a stream started with input ogg-opus');
+    this.audio.push(this.oggPages(packets, head));
+    this.lastWriteAt = Date.now();
+    this.wakeAudio?.();
+  }
+
+  /** Pages of `packets`, after the header pages when the stream has none yet; counts their time. */
+  private oggPages(packets: readonly OpusStreamPacket[], head: OpusStreamHead): Buffer {
+    let headers: Buffer | undefined;
+    if (!this.ogg) {
+      this.oggHead = head;
+      this.ogg = new OggOpusWriter({ channels: head.channels, preSkip: head.preSkip, inputSampleRate: head.inputSampleRate }, randomInt(1, 0x7fffffff));
+      headers = this.ogg.headers();
+    }
+    const body = this.ogg.packets(packets);
+    return headers ? Buffer.concat([headers, body]) : body;
   }
 
   async end(): Promise<void> {
@@ -245,7 +306,7 @@ class AwsStream implements TranscriptionStream {
         // each event is signed, framed with CRCs and written to the HTTP/2 stream, so under load this
         // halves the per-frame cost without delaying any audio.
         const chunk = this.takeQueued();
-        this.sentMs += pcmMs(chunk.length);
+        this.sentMs = this.opus ? this.oggMs() : this.sentMs + pcmMs(chunk.length);
         yield { AudioEvent: { AudioChunk: chunk } };
         continue;
       }
@@ -263,12 +324,20 @@ class AwsStream implements TranscriptionStream {
       });
       this.wakeAudio = undefined;
       if (!woke && !this.inputEnded && this.audio.length === 0) {
-        this.injected.push({ atMs: this.sentMs, ms: pcmMs(SILENCE.length) });
-        this.sentMs += pcmMs(SILENCE.length);
+        const silence = this.opus ? this.oggPages(OPUS_SILENCE, this.oggHead ?? DEFAULT_OPUS_HEAD) : SILENCE;
+        const ms = this.opus ? this.oggMs() - this.sentMs : pcmMs(SILENCE.length);
+        this.injected.push({ atMs: this.sentMs, ms });
+        this.sentMs += ms;
         this.lastWriteAt = Date.now();
-        yield { AudioEvent: { AudioChunk: SILENCE } };
+        yield { AudioEvent: { AudioChunk: silence } };
       }
     }
+  }
+
+  /** Ms of Ogg Opus audio paged so far, as the service times it (after the pre-skip). */
+  private oggMs(): number {
+    if (!this.ogg) return 0;
+    return Math.max(0, Number(this.ogg.granulePosition) - (this.oggHead?.preSkip ?? 0)) / 48;
   }
 
   private takeQueued(): Buffer {
