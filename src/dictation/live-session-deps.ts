@@ -31,6 +31,12 @@ export interface LiveSessionDeps {
    * format is the decoder's (session-recording.ts).
    */
   openRecording: () => Promise<RecordingWriter>;
+  /**
+   * Opus input that goes to the engine as it arrived (`writeOpus`; TRANSCRIBE_AUDIO=opus with an
+   * engine that `acceptsOpus`): the decoder gives no PCM, the session time runs on the packets'
+   * durations, and no level events are sent (the page meters its microphone itself).
+   */
+  opusPassthrough?: boolean;
   repo: DictationRepository;
   /** Where progress goes after every stored chunk (written in batches; see ProgressBatcher). */
   progress: ProgressSink & { flush(): Promise<void> };

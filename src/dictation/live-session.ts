@@ -8,7 +8,7 @@
  * (live-session-deps.ts), the engine's results (session-results.ts) and the recording's part of the
  * end (session-end.ts).
  */
-import type { DecodedChunk } from '../audio/index.js';
+import type { DecodedChunk, OpusHeadInfo } from '../audio/index.js';
 import { Framer, InvalidAudioError, LevelMeter, pcmMs } from '../audio/index.js';
 import { AppError } from '../lib/app-error.js';
 import type { Logger } from '../lib/logger.js';
@@ -39,6 +39,9 @@ export class LiveSession {
   readonly startedAt = Date.now();
   ackSeq = -1;
   audioMs = 0;
+  /** Opus passthrough: the stream's OpusHead and the 48 kHz samples of its packets so far (pre-skip included). */
+  private opusHead?: OpusHeadInfo;
+  private opusSamples = 0;
   private backlogBytes = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly framer = new Framer();
@@ -191,7 +194,8 @@ export class LiveSession {
     this.d.checkpoints?.add(seq, checkpoint);
     this.armIdleTimer();
     // Opus is acknowledged without waiting for its decoding: the engine hears it once decoded.
-    this.hear(decoded.pcm);
+    if (this.d.opusPassthrough) this.passOpus(decoded);
+    else this.hear(decoded.pcm);
     await this.engineCatchUp();
     this.d.progress.note(this.d.transcriptionId, this.ackSeq, this.audioMs);
     return this.ackSeq;
@@ -218,6 +222,17 @@ export class LiveSession {
     void next.then(() => {
       if (this.feeding === next) this.feeding = undefined;
     });
+  }
+
+  /** Opus to the engine as it arrived: session time from the packets, after the pre-skip (as decoding would). */
+  private passOpus({ packets, head }: DecodedChunk<unknown>): void {
+    if (head) this.opusHead = head;
+    if (packets.length === 0 || !this.opusHead) return;
+    let samples = 0;
+    for (const p of packets) samples += p.samples48k;
+    this.opusSamples += samples;
+    this.audioMs = Math.max(0, this.opusSamples - this.opusHead.preSkip) / 48;
+    if (!this.engineFailed) this.d.stream.writeOpus!(packets, this.opusHead);
   }
 
   private account(pcm: Buffer): void {

@@ -141,7 +141,10 @@ export class SessionManager {
       const meter = (this.d.observer ?? noopObserver).sessionStarted();
       // Stretches may be reported before the transcription row exists: kept until it does.
       const degraded: { id?: string; early: Array<{ fromMs: number; toMs: number }> } = { early: [] };
-      decoder = await createLiveDecoder({ encoding, sampleRate: p.sampleRate, channels: p.channels });
+      // Opus to an engine that takes it (TRANSCRIBE_AUDIO=opus) is not decoded here; a continuation
+      // decodes (its prefill is the dead task's audio as PCM).
+      const passthrough = encoding !== 'pcm_s16le' && !p.resume && this.d.engine.acceptsOpus === true;
+      decoder = await createLiveDecoder({ encoding, sampleRate: p.sampleRate, channels: p.channels, ...(passthrough ? { decode: false } : {}) });
       // A continuation after a crash: the dead task's durable audio replayed and trimmed (session-continuation.ts).
       const { resume, offsetMs, enginePrefill, previous } = await resumePoint(decoder, p.resume, async (audioMs) =>
         this.d.repo.trimForContinuation((await p.create(sessionId)).id, audioMs, MAX_REPLAY_MS),
@@ -155,6 +158,7 @@ export class SessionManager {
             languageCode: 'en-US',
             sessionId,
             userId,
+            ...(passthrough ? { input: 'ogg-opus' as const } : {}),
             // A continuation keeps the session's timeline and never reuses an earlier part's segment keys.
             ...(resume ? { offsetMs, segmentPrefix: `p${resume.part}-` } : {}),
             onStatus: (st) => this.notice(sessionId, engineNotice(st)),
@@ -181,6 +185,7 @@ export class SessionManager {
         engineName: this.d.engine.name,
         decoder,
         stream,
+        ...(passthrough ? { opusPassthrough: true } : {}),
         openRecording: () =>
           this.d.recordings
             .open(encoding === 'pcm_s16le' ? { transcriptionId, encoding, sampleRate: 16000, partIndex: part } : { transcriptionId, encoding, partIndex: part })
