@@ -124,21 +124,22 @@ export async function createLiveDecoder(opts: DecoderOptions): Promise<LiveAudio
   let head: OpusHeadInfo | undefined;
   let seq = 0;
   let ended = false;
-  let failed = false;
+  let failed: InvalidAudioError | undefined;
   const source = opusPacketSource(opts.encoding, (h) => {
     preSkipToSend = Math.round(h.preSkip / 3);
     head = h;
   });
   const fail = (err: unknown): never => {
-    failed = true;
-    if (decode) worker.close(id);
-    if (err instanceof InvalidAudioError) throw err;
-    throw new InvalidAudioError('undecodable Opus stream', err);
+    if (!failed && decode) worker.close(id);
+    failed ??= err instanceof InvalidAudioError ? err : new InvalidAudioError('undecodable Opus stream', err);
+    throw failed;
   };
   return {
     encoding: opts.encoding,
     push(chunk) {
-      if (ended || failed) throw new Error('decoder is closed');
+      if (ended) throw new Error('decoder is closed');
+      // Once a chunk failed to decode, a later one (queued before that was known) fails the same way.
+      if (failed) throw failed;
       const packets: OpusPacket[] = [];
       try {
         for (const data of source.push(chunk)) packets.push({ data, samples48k: opusPacketSamples48k(data) });

@@ -76,6 +76,14 @@ describe.each([
       err = e;
     }
     expect(err).toBeInstanceOf(InvalidAudioError);
+    // A chunk pushed after the failure (a session queues chunks while the worker decodes) gets the same error.
+    let again: unknown;
+    try {
+      dec.push(bytes.subarray(cut, cut + 100));
+    } catch (e) {
+      again = e;
+    }
+    expect(again).toBe(err);
     dec.end();
   });
 
