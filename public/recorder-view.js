@@ -140,7 +140,12 @@ export function hideRelogin() {
 /** @type {Map<string, HTMLElement>} segmentId → element */
 const partials = new Map();
 let follow = true; // keep the newest line in view until the reader scrolls away
-let programmatic = false;
+/**
+ * Where keepLive last scrolled to: a scroll event that finds the page there is the page's own. (A
+ * flag cleared on the next animation frame instead lost the reader's scroll when it landed in the
+ * same frame as a new line: test/e2e/recorder-live-view.test.ts failed 1 run in 2 on the phone.)
+ */
+let ownScrollY = -1;
 
 export function clearTranscript() {
   $('transcript').replaceChildren();
@@ -192,16 +197,15 @@ function keepLive() {
   const last = $('transcript').lastElementChild;
   if (!last) return;
   if (follow) {
-    programmatic = true;
-    last.scrollIntoView({ block: 'end' });
-    requestAnimationFrame(() => (programmatic = false));
+    last.scrollIntoView({ block: 'end' }); // instant (no smooth scrolling in styles.css): scrollY is final
+    ownScrollY = window.scrollY;
   } else $('jump-live').hidden = false;
 }
 
 window.addEventListener(
   'scroll',
   () => {
-    if (programmatic) return;
+    if (window.scrollY === ownScrollY) return;
     const gap = document.documentElement.scrollHeight - (window.scrollY + window.innerHeight);
     follow = gap < 80;
     if (follow) $('jump-live').hidden = true;
