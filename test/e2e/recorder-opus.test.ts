@@ -110,7 +110,7 @@ describe('recording page audio encoding in Chromium', () => {
     }, `/api/transcriptions/${row.id}/audio`);
     expect(Math.abs(played * 1000 - row.duration_ms)).toBeLessThan(500);
     expect(problems).toEqual([]);
-  });
+  }, 120_000);
 
   it('sends 16 kHz PCM when "Lossless audio" is ticked, and the page remembers the choice', async () => {
     const user = await t.createUser('clinician');
@@ -129,7 +129,7 @@ describe('recording page audio encoding in Chromium', () => {
     expect(bytesPerMin).toBeGreaterThan(PCM_BYTES_PER_MIN * 0.95);
     expect(bytesPerMin).toBeLessThan(PCM_BYTES_PER_MIN * 1.1);
     expect(problems).toEqual([]);
-  });
+  }, 90_000);
 
   it('falls back to MediaRecorder WebM Opus where WebCodecs is missing', async () => {
     const user = await t.createUser('clinician');
@@ -143,5 +143,5 @@ describe('recording page audio encoding in Chromium', () => {
     console.log(`page → server, WebM Opus (MediaRecorder): ${Math.round(bytesPerMin / 1000)} kB/min over ${row.duration_ms} ms`);
     expect(bytesPerMin).toBeLessThan(PCM_BYTES_PER_MIN * 0.2);
     expect(problems).toEqual([]);
-  });
+  }, 90_000);
 });
