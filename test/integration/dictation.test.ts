@@ -90,6 +90,8 @@ describe('a live session over Socket.IO (scripted engine)', () => {
     const { c } = await clientFor(t);
     const encoded = await encodeOpus('real/1089-134691-0001.wav', container);
     const started = ok(await c.start({ audio: { encoding: container === 'webm' ? 'webm_opus' : 'ogg_opus' } }));
+    // The recording (row, spool, multipart upload) opens at session:start, before any chunk (#15).
+    await expect.poll(async () => (await queryDb<{ upload_state: string }>(t.databaseUrl, 'SELECT upload_state FROM recordings WHERE transcription_id = $1', [started.transcriptionId]))[0]?.upload_state).toBe('uploading');
     // MediaRecorder timeslices: ~1 kB chunks, only the first carries the header.
     const chunks: Buffer[] = [];
     for (let i = 0; i < encoded.length; i += 1000) chunks.push(encoded.subarray(i, i + 1000));
