@@ -16,6 +16,9 @@
  *   resampler), Ogg Opus and WebM Opus (the demuxers, the decoding worker's round trip, its WASM);
  * - the framer and the level meter on the decoded PCM;
  * - the engine wrapper (retry ring, offsets, per-user share) around an in-memory engine;
+ * - Socket.IO (its packet parser with binary attachments, engine.io, ws framing): 100 ms binary
+ *   events with acks between a throw-away server on 127.0.0.1 (port 0, closed at once, acks only)
+ *   and a client in this process;
  * - for `aws`: the real Transcribe streaming client with a request handler that stays in the
  *   process: every audio event is marshalled, signed and CRC'd as on the wire, and scripted result
  *   events are parsed back.
@@ -47,6 +50,8 @@ export interface WarmUpReport {
   frames: number;
   /** `aws`: audio events signed and marshalled by the SDK, and result events it parsed. */
   transcribe?: { audioEvents: number; signedBytes: number; results: number };
+  /** Binary events with acks through Socket.IO (parser, engine.io, ws) on a loopback server of its own. */
+  socketIo?: { acks: number };
 }
 
 const CHUNK_MS = 200;
@@ -109,6 +114,9 @@ export async function warmUp(o: WarmUpOptions, logger: Logger): Promise<WarmUpRe
   await step('webm_opus', () => decode('webm_opus', 'webm_opus', undefined, webmOpus(opusChunks)));
   await step('engine_wrapper', async () => {
     report.frames = await throughWrapper(frames, logger);
+  });
+  await step('socket_io', async () => {
+    report.socketIo = await socketIoRoundTrips(frames.slice(0, chunks));
   });
   if (o.engine === 'aws') {
     await step('transcribe_sdk', async () => {
@@ -266,4 +274,36 @@ async function transcribeSdk(region: string, frames: Buffer[]): Promise<NonNulla
   }
   // The end-of-stream frame (an empty signed event) is counted with the audio events: not audio.
   return { audioEvents: Math.max(0, audioEvents - 1), signedBytes, results: parsed };
+}
+
+/**
+ * `audio:chunk`-shaped events (a binary attachment and an ack) from a socket.io-client to a Socket.IO
+ * server of this process's socket.io module, both on loopback: the same parser and engine.io code the
+ * real server runs per chunk. The server only acks; it is closed before the service listens.
+ */
+async function socketIoRoundTrips(frames: Buffer[]): Promise<{ acks: number }> {
+  const [{ Server }, { io: connect }, http] = await Promise.all([import('socket.io'), import('socket.io-client'), import('node:http')]);
+  const server = http.createServer();
+  const io = new Server(server, { serveClient: false, cors: { origin: false } });
+  io.on('connection', (socket) => {
+    socket.on('audio:chunk', (p: { seq: number }, ack: (r: unknown) => void) => ack({ ok: true, ackSeq: p.seq }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const client = connect(`http://127.0.0.1:${port}`, { transports: ['websocket'], reconnection: false, forceNew: true });
+  let acks = 0;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', resolve);
+      client.once('connect_error', reject);
+    });
+    for (let seq = 0; seq < frames.length; seq++) {
+      const r = (await client.timeout(5000).emitWithAck('audio:chunk', { sessionId: 'warm-up', seq, data: frames[seq] })) as { ok?: boolean };
+      if (r?.ok) acks++;
+    }
+  } finally {
+    client.close();
+    await new Promise<void>((resolve) => io.close(() => resolve()));
+  }
+  return { acks };
 }

@@ -8,7 +8,7 @@ import { startTestService } from '../support/service.js';
 const quiet = () => createLogger({ level: 'warn' }, new LogCapture());
 
 describe('start-up warm-up (src/composition/warm-up.ts)', () => {
-  it('runs the real chunk path on synthetic audio: every decoder, the framer, the engine wrapper, and the Transcribe SDK signing and parsing in the process', async () => {
+  it('runs the real chunk path on synthetic audio: every decoder, the framer, the engine wrapper, Socket.IO acks on loopback, and the Transcribe SDK signing and parsing in the process', async () => {
     const logs = new LogCapture();
     const r = await warmUp({ engine: 'aws', region: 'us-east-1', chunks: 30 }, createLogger({ level: 'debug' }, logs));
     // 16 kHz PCM is passed through: 30 chunks of 200 ms, 6,400 bytes each.
@@ -28,6 +28,8 @@ describe('start-up warm-up (src/composition/warm-up.ts)', () => {
     // signature and date headers, the prelude and the CRCs) and parsed one result per chunk back.
     expect(r.transcribe).toMatchObject({ audioEvents: 30, results: 30 });
     expect(r.transcribe!.signedBytes).toBeGreaterThan(30 * (3200 + 100));
+    // Binary events acked through Socket.IO on loopback, one per chunk.
+    expect(r.socketIo).toEqual({ acks: 30 });
     expect(logs.text()).not.toContain('warm_up_step_failed');
   }, 120_000);
 
