@@ -47,7 +47,7 @@ export const configSchema = z.object({
   TRANSCRIBE_ENGINE: z.enum(['local', 'aws']).default('local'),
   // What Transcribe gets of an Opus session: its Opus as Ogg Opus (nothing decoded here) or 16 kHz
   // PCM. The default is the measured choice (docs/audio-and-engines.md, "Opus to Transcribe").
-  TRANSCRIBE_AUDIO: z.enum(['pcm', 'opus']).default('pcm'),
+  TRANSCRIBE_AUDIO: z.enum(['pcm', 'opus']).default('opus'),
   MAX_SESSIONS: int(100, 1),
   MAX_SESSIONS_PER_USER: int(4, 1),
   IDLE_TIMEOUT_MS: int(300_000, 1),

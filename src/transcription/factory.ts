@@ -4,7 +4,7 @@ import type { TranscriptionEngine } from './port.js';
 /** The settings the engine choice depends on (a subset of the app's Config). */
 export interface EngineConfig {
   TRANSCRIBE_ENGINE: 'local' | 'aws';
-  /** What Transcribe gets of Opus input (TRANSCRIBE_AUDIO); default `pcm`. */
+  /** What Transcribe gets of Opus input (TRANSCRIBE_AUDIO); `pcm` when unset here (the config's default is `opus`). */
   TRANSCRIBE_AUDIO?: 'pcm' | 'opus' | undefined;
   AWS_REGION: string;
   /** Where Transcribe Medical streaming runs; AWS_REGION when unset. */
