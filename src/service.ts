@@ -227,7 +227,7 @@ async function startBackground(
 async function runWarmUp(config: Config, logger: Logger, override?: () => Promise<WarmUpReport>): Promise<WarmUpReport | undefined> {
   if (!override && config.WARM_UP_CHUNKS === 0) return undefined;
   const report = await (override ?? (() => warmUp({ engine: config.TRANSCRIBE_ENGINE, region: config.AWS_TRANSCRIBE_REGION, chunks: config.WARM_UP_CHUNKS }, logger)))();
-  logger.info({ ms: report.ms, frames: report.frames, decoded: report.decoded, transcribe: report.transcribe }, 'warm_up_done');
+  logger.info({ ms: report.ms, frames: report.frames, decoded: report.decoded, socketIo: report.socketIo, transcribe: report.transcribe }, 'warm_up_done');
   return report;
 }
 

@@ -79,6 +79,7 @@ describe('start-up warm-up (src/composition/warm-up.ts)', () => {
       const msgs = t.logs.entries.map((e) => e.msg);
       expect(msgs).toContain('warm_up_done');
       expect(msgs.indexOf('warm_up_done')).toBeLessThan(msgs.indexOf('service_listening'));
+      expect(t.logs.entries.find((e) => e.msg === 'warm_up_done')).toMatchObject({ socketIo: { acks: 12 }, transcribe: { audioEvents: 12, results: 12 } });
     } finally {
       await t.close();
     }
