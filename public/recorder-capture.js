@@ -111,18 +111,33 @@ function audioGraph(stream) {
  * @returns {Promise<Capture>}
  */
 export async function capturePcm(stream, onFrame) {
+  const release = await workletFrames(stream, onFrame);
+  return {
+    async stop() {
+      release();
+    },
+  };
+}
+
+/**
+ * The worklet graph PCM and WebCodecs capture share: every 100 ms frame (16 kHz, 16-bit) and its
+ * level go to `onFrame`. Resolves with `release`, which disconnects the graph, stops the microphone
+ * and closes the context.
+ * @param {MediaStream} stream
+ * @param {(pcm: ArrayBuffer, dbfs: number) => void} onFrame
+ * @returns {Promise<() => void>}
+ */
+async function workletFrames(stream, onFrame) {
   const { ctx, source } = audioGraph(stream);
   await ctx.audioWorklet.addModule('/pcm-worklet.js');
   const node = new AudioWorkletNode(ctx, 'pcm-downsampler');
   node.port.onmessage = ({ data }) => onFrame(data.pcm, data.dbfs);
   source.connect(node);
-  return {
-    async stop() {
-      source.disconnect();
-      node.port.onmessage = null;
-      stream.getTracks().forEach((t) => t.stop());
-      void ctx.close();
-    },
+  return () => {
+    source.disconnect();
+    node.port.onmessage = null;
+    stream.getTracks().forEach((t) => t.stop());
+    void ctx.close();
   };
 }
 
@@ -172,25 +187,17 @@ export async function captureOggOpus(stream, { sessionId, nextSeq }, onChunk, on
     },
   });
   encoder.configure(OPUS_CONFIG);
-  const { ctx, source } = audioGraph(stream);
-  await ctx.audioWorklet.addModule('/pcm-worklet.js');
-  const node = new AudioWorkletNode(ctx, 'pcm-downsampler');
   let frames = 0;
-  node.port.onmessage = ({ data }) => {
-    onLevel(data.dbfs);
+  const release = await workletFrames(stream, (pcm, dbfs) => {
+    onLevel(dbfs);
     if (failed || encoder.state !== 'configured') return;
-    const pcm = /** @type {ArrayBuffer} */ (data.pcm);
     const audio = new AudioData({ format: 's16', sampleRate: RATE, numberOfChannels: 1, numberOfFrames: pcm.byteLength / 2, timestamp: frames++ * FRAME_MS * 1000, data: pcm });
     encoder.encode(audio);
     audio.close();
-  };
-  source.connect(node);
+  });
   return {
     async stop() {
-      source.disconnect();
-      node.port.onmessage = null;
-      stream.getTracks().forEach((t) => t.stop());
-      void ctx.close();
+      release();
       if (!failed && encoder.state === 'configured') {
         // The encoder holds the last frames until flushed; they are the end of the recording.
         await encoder.flush().catch(() => {});
