@@ -217,13 +217,7 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
     const speech = (this.o.watchdogMs > 0 || this.o.idleReleaseMs > 0) && rmsDbfs(frame) > SPEECH_DBFS;
     this.ring.push(frame, speech);
     this.capRing();
-    if (speech) {
-      this.spokeAt = Date.now();
-      if (this.released) {
-        this.speechSinceRelease = true;
-        this.wakeIdle?.();
-      }
-    } else if (this.released && !this.speechSinceRelease && !this.inner) this.trimSilence();
+    this.noteSpeech(speech);
     const inner = this.inner;
     if (this.live && inner) {
       inner.stream.write(frame);
@@ -240,6 +234,17 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
     const speech = opusSpeech(packets);
     const frame = this.ring.pushOpus(packets, head, samples / 48, speech);
     this.capRing();
+    this.noteSpeech(speech);
+    const inner = this.inner;
+    if (this.live && inner) {
+      this.send(inner, frame);
+      if (speech) inner.speechMs += frame.ms;
+      this.watchdog(inner);
+    }
+  }
+
+  /** What a written frame tells the idle release: speech wakes a released stream, silence trims its ring. */
+  private noteSpeech(speech: boolean): void {
     if (speech) {
       this.spokeAt = Date.now();
       if (this.released) {
@@ -247,12 +252,6 @@ class ResilientStream implements TranscriptionStream, ProbeTarget {
         this.wakeIdle?.();
       }
     } else if (this.released && !this.speechSinceRelease && !this.inner) this.trimSilence();
-    const inner = this.inner;
-    if (this.live && inner) {
-      this.send(inner, frame);
-      if (speech) inner.speechMs += frame.ms;
-      this.watchdog(inner);
-    }
   }
 
   /** One ring frame to a stream: as it is, or (Opus to a PCM engine) decoded, in order, off-thread. */
