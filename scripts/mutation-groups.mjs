@@ -12,7 +12,7 @@ export const groups = {
   'audio-webm-demuxer': { mutate: ['src/audio/webm-demuxer.ts'], tests: ['test/unit/audio/webm-demuxer.test.ts'] },
   'audio-framer': { mutate: ['src/audio/framer.ts', 'src/audio/pcm.ts'], tests: ['test/unit/audio/framer.test.ts', 'test/unit/audio/framer-level.test.ts'] },
   'audio-wav': { mutate: ['src/audio/wav.ts'], tests: ['test/unit/audio/wav.test.ts'] },
-  'recordings-ogg-opus': { mutate: ['src/recordings/ogg-opus.ts'], tests: ['test/unit/recordings-formats.test.ts', 'test/unit/recordings/ogg-opus.test.ts'] },
+  'audio-ogg-opus': { mutate: ['src/audio/ogg-opus.ts'], tests: ['test/unit/recordings-formats.test.ts', 'test/unit/recordings/ogg-opus.test.ts'] },
   'recordings-wav': { mutate: ['src/recordings/wav.ts'], tests: ['test/unit/recordings-formats.test.ts', 'test/unit/recordings/wav.test.ts'] },
   'recordings-range': { mutate: ['src/recordings/range.ts'], tests: ['test/unit/recordings-formats.test.ts', 'test/unit/recordings/range.test.ts'] },
   'recordings-spool': { mutate: ['src/recordings/spool.ts'], tests: ['test/unit/recordings-formats.test.ts', 'test/unit/recordings/spool.test.ts'] },

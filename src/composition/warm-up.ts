@@ -28,7 +28,7 @@ import { crc32 } from 'node:zlib';
 import { createLiveDecoder, Framer, LevelMeter, type AudioEncoding } from '../audio/index.js';
 import type { Logger } from '../lib/logger.js';
 import { errFields } from '../lib/logger.js';
-import { OggOpusWriter } from '../recordings/ogg-opus.js';
+import { OggOpusWriter } from '../audio/ogg-opus.js';
 import { ResultQueue } from '../transcription/result-queue.js';
 import { createResilientEngine } from '../transcription/resilient-stream.js';
 import { shareByUser } from '../transcription/fair-share.js';

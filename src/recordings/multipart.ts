@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RecordingFormat, UploadedPart } from '../db/recordings-repository.js';
 import { NoSuchUploadError, type ObjectStore } from '../storage/object-store.js';
-import { lastPageOffset, markEndOfStream, OggOpusInspector } from './ogg-opus.js';
+import { lastPageOffset, markEndOfStream, OggOpusInspector } from '../audio/ogg-opus.js';
 import { PermanentError } from './retry.js';
 import { parseWavHeader, WAV_HEADER_BYTES, wavHeader } from './wav.js';
 

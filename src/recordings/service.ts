@@ -11,7 +11,7 @@ import { Semaphore } from '../lib/semaphore.js';
 import { readObject, type ObjectStore } from '../storage/object-store.js';
 import { CheckpointWriter, deleteCheckpoints, durableChain, readCheckpoints, sweepCheckpoints } from './checkpoints.js';
 import { abortUpload, contentTypeFor } from './multipart.js';
-import type { OpusParams } from './ogg-opus.js';
+import type { OpusParams } from '../audio/ogg-opus.js';
 import { parseRange } from './range.js';
 import { recoverRecording, type RecoveryOutcome } from './recovery.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';

@@ -13,7 +13,7 @@ import type { Logger } from '../lib/logger.js';
 import type { Semaphore } from '../lib/semaphore.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { abortUpload, completeUpload, createUpload, inspectObject, partBody, uploadPart, type ObjectFacts } from './multipart.js';
-import { OggOpusWriter, type OpusPacket, type OpusParams } from './ogg-opus.js';
+import { OggOpusWriter, type OpusPacket, type OpusParams } from '../audio/ogg-opus.js';
 import { PermanentError, withRetry, type RetryPolicy } from './retry.js';
 import { partFileName, readSpoolPart, SpoolPartWriter } from './spool.js';
 import { WAV_HEADER_BYTES } from './wav.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TONE_AMPLITUDE, TONE_HZ } from '../../src/transcripts/phi/redact-detail.js';
 import { OggDemuxer } from '../../src/audio/ogg-demuxer.js';
-import { opusPacketSamples48k } from '../../src/recordings/ogg-opus.js';
+import { opusPacketSamples48k } from '../../src/audio/opus-packet.js';
 import { encodeOpus, readSharedPcm } from '../support/audio.js';
 import type { HttpClient } from '../support/http.js';
 import { seedTranscription, storeRecording } from '../support/seed.js';

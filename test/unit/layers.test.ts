@@ -9,7 +9,8 @@ import { MetricsObserver } from '../../src/metrics/observer.js';
  * The layering the code relies on (README "Layout"), checked by reading the sources: the domain and
  * the adapters import no entry point (http, Express, Socket.IO) and no metrics code (they report
  * through the observer port), and the S3 SDK is imported by the S3 adapter alone (the object-store
- * port). A module that breaks one of these fails here with its file and import.
+ * port), and the engines and audio formats import no domain or storage code. A module that breaks
+ * one of these fails here with its file and import.
  */
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -34,6 +35,13 @@ describe('layers', () => {
     const inner = ['src/dictation', 'src/recordings', 'src/transcription', 'src/storage', 'src/vocabulary', 'src/db'].flatMap(sources);
     expect(inner.length).toBeGreaterThan(30);
     expect(importsMatching(inner, /^\.\.\/(metrics|http)\/|^(express|socket\.io)$/)).toEqual([]);
+  });
+
+  it('the engines and the audio formats import no domain or storage code', () => {
+    // Audio formats (decoding, Ogg writing) sit under every layer that moves audio: the engines use
+    // them, and never the recordings, the dictation domain or the database.
+    const lower = ['src/transcription', 'src/audio'].flatMap(sources);
+    expect(importsMatching(lower, /^(\.\.\/)+(recordings|dictation|db|storage)\//)).toEqual([]);
   });
 
   it('only the S3 adapter imports the S3 SDK', () => {

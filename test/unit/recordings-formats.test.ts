@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { OggOpusInspector, OggOpusWriter, oggCrc, opusPacketSamples48k } from '../../src/recordings/ogg-opus.js';
+import { OggOpusInspector, OggOpusWriter, oggCrc } from '../../src/audio/ogg-opus.js';
+import { InvalidAudioError } from '../../src/audio/errors.js';
+import { opusPacketSamples48k } from '../../src/audio/opus-packet.js';
 import { parseRange } from '../../src/recordings/range.js';
 import { readSpoolPart, SpoolCorruptError, SpoolPartWriter } from '../../src/recordings/spool.js';
 import { parseWavHeader, wavHeader } from '../../src/recordings/wav.js';
@@ -56,8 +58,8 @@ describe('Opus packet duration from the TOC byte (RFC 6716 §3.1)', () => {
   });
 
   it('rejects empty and over-long packets', () => {
-    expect(() => opusPacketSamples48k(new Uint8Array())).toThrow(RangeError);
-    expect(() => opusPacketSamples48k(Uint8Array.from([0xfb, 0x07]))).toThrow(RangeError); // 7 × 20 ms > 120 ms
+    expect(() => opusPacketSamples48k(new Uint8Array())).toThrow(InvalidAudioError);
+    expect(() => opusPacketSamples48k(Uint8Array.from([0xfb, 0x07]))).toThrow(InvalidAudioError); // 7 × 20 ms > 120 ms
   });
 });
 

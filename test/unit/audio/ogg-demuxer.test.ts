@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidAudioError } from '../../../src/audio/errors.js';
 import { OggDemuxer, oggCrc } from '../../../src/audio/ogg-demuxer.js';
-import { OggOpusWriter, oggCrc as referenceCrc } from '../../../src/recordings/ogg-opus.js';
+import { OggOpusWriter, oggCrc as referenceCrc } from '../../../src/audio/ogg-opus.js';
 
 /** Byte offsets of the pages of a well-formed Ogg stream. */
 function pageOffsets(buf: Buffer): number[] {

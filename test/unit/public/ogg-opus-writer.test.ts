@@ -9,7 +9,8 @@ import { OggOpusWriter, concat, oggCrc, opusHead, serialFor } from '../../../pub
 import { createDecoder } from '../../../src/audio/decoder.js';
 import { OggDemuxer, oggCrc as serverOggCrc } from '../../../src/audio/ogg-demuxer.js';
 import { parseOpusHead } from '../../../src/audio/opus-packet.js';
-import { OggOpusInspector, opusPacketSamples48k } from '../../../src/recordings/ogg-opus.js';
+import { OggOpusInspector } from '../../../src/audio/ogg-opus.js';
+import { opusPacketSamples48k } from '../../../src/audio/opus-packet.js';
 import { encodeOpus, randomChunks, readSharedPcm } from '../../support/audio.js';
 
 const FILE = 'real/1089-134686-0000.wav';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OggDemuxer, oggCrc as independentCrc } from '../../../src/audio/ogg-demuxer.js';
-import { lastPageOffset, markEndOfStream, OggOpusInspector, OggOpusWriter, oggCrc, opusPacketSamples48k } from '../../../src/recordings/ogg-opus.js';
+import { lastPageOffset, markEndOfStream, OggOpusInspector, OggOpusWriter, oggCrc } from '../../../src/audio/ogg-opus.js';
+import { opusPacketSamples48k } from '../../../src/audio/opus-packet.js';
 
 interface Page {
   offset: number;
@@ -160,28 +161,6 @@ describe('OggOpusInspector', () => {
     const tagsFirst = new OggOpusInspector();
     expect(() => tagsFirst.push(buf.subarray(second))).toThrow('first Ogg page is not OpusHead');
     expect(() => new OggOpusInspector().end()).toThrow('Ogg stream has no OpusHead');
-  });
-});
-
-describe('opusPacketSamples48k (recordings)', () => {
-  const UNITS = [4, 8, 16, 24, 4, 8, 16, 24, 4, 8, 16, 24, 4, 8, 4, 8, 1, 2, 4, 8, 1, 2, 4, 8, 1, 2, 4, 8, 1, 2, 4, 8];
-
-  it('gives every configuration and frame-count code its duration', () => {
-    for (let config = 0; config < 32; config++) {
-      const units = UNITS[config]!;
-      expect(opusPacketSamples48k(Uint8Array.of(config << 3)), `config ${config}`).toBe(units * 120);
-      if (units <= 24) expect(opusPacketSamples48k(Uint8Array.of((config << 3) | 1))).toBe(units * 240);
-      expect(opusPacketSamples48k(Uint8Array.of((config << 3) | 2))).toBe(units * 240);
-      expect(opusPacketSamples48k(Uint8Array.of((config << 3) | 3, 0x80 | Math.floor(48 / units)))).toBe(Math.floor(48 / units) * units * 120);
-    }
-  });
-
-  it('refuses empty, count-less, zero-frame and over-120 ms packets with RangeError', () => {
-    expect(() => opusPacketSamples48k(new Uint8Array())).toThrow('empty Opus packet');
-    expect(() => opusPacketSamples48k(Uint8Array.of(0xfb))).toThrow('Opus code 3 packet without a frame count');
-    expect(() => opusPacketSamples48k(Uint8Array.of(0xfb, 0))).toThrow('malformed Opus packet');
-    expect(() => opusPacketSamples48k(Uint8Array.of(0xfb, 7))).toThrow(RangeError);
-    expect(opusPacketSamples48k(Uint8Array.of(0xfb, 6))).toBe(5760);
   });
 });
 

@@ -12,7 +12,7 @@ import type { MedicalTranscriptResultStream, TranscribeStreamingClient } from '@
 import { randomInt } from 'node:crypto';
 import { pcmMs } from '../../../audio/pcm.js';
 import type { Logger } from '../../../lib/logger.js';
-import { OggOpusWriter } from '../../../recordings/ogg-opus.js';
+import { OggOpusWriter } from '../../../audio/ogg-opus.js';
 import {
   ProviderError,
   type OpusStreamHead,

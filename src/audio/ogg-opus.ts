@@ -224,27 +224,3 @@ export class OggOpusInspector {
     return samples > 0n ? Number((samples * 1000n) / 48000n) : 0;
   }
 }
-
-/**
- * The duration of an Opus packet in 48 kHz samples, from its TOC byte (RFC 6716 §3.1), for
- * callers whose demuxer hands out bare packets. Throws on an empty or malformed packet.
- */
-export function opusPacketSamples48k(packet: Uint8Array): number {
-  const toc = packet[0];
-  if (toc === undefined) throw new RangeError('empty Opus packet');
-  const config = toc >> 3;
-  // Frame length in 1/400 s (2.5 ms) units.
-  const units = config < 12 ? [4, 8, 16, 24][config % 4]! : config < 16 ? [4, 8][config % 2]! : [1, 2, 4, 8][config % 4]!;
-  const code = toc & 0x03;
-  let frames: number;
-  if (code === 0) frames = 1;
-  else if (code < 3) frames = 2;
-  else {
-    const count = packet[1];
-    if (count === undefined) throw new RangeError('Opus code 3 packet without a frame count');
-    frames = count & 0x3f;
-  }
-  const samples = frames * units * 120;
-  if (frames === 0 || samples > 5760) throw new RangeError('malformed Opus packet');
-  return samples;
-}
