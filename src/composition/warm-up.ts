@@ -8,8 +8,11 @@
  * for the first time in the same second: the decoder, the framer and level meter, the engine
  * stream's wrapper, the Transcribe SDK's event signing and marshalling, the result parsing, and each
  * of them compiles while acks wait. The first second of 100 WebM sessions had 500 of 500 acks over
- * 50 ms (2026-11-30, /work/wt/webm-100-baseline.json: [500, 500, 500, 226, 0, …]), of PCM 129–293
+ * 50 ms (2026-11-30, `acksOver50msBySecond` [500, 500, 500, 226, 0, …]), of PCM 129–293
  * (BENCHMARKS.md); the profile's long tasks there were V8 compiling and interpreting these functions.
+ *
+ * Why this file is just over 300 lines: one pass per part of the chunk path (decoders, engine wrapper,
+ * Socket.IO, the Transcribe SDK), each with the synthetic input it needs; they share the report.
  *
  * What runs (nothing leaves the process; no database row, object, file or Transcribe stream):
  * - each input encoding's decoder, fed 200 ms chunks: 16 kHz PCM (a copy), 48 kHz PCM (the
