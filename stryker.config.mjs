@@ -22,7 +22,9 @@ export default {
   plugins: ['@stryker-mutator/vitest-runner'],
   vitest: { configFile: 'vitest.mutation.config.ts', related: false },
   mutate: group.mutate,
-  testFiles: group.tests,
+  // The group's test files are vitest.mutation.config.ts's include, not `testFiles` here: Stryker
+  // gives every mutant a test filter when `testFiles` is set and then never activates a static mutant
+  // (module-level code) before its module loads, so all of them survived.
   coverageAnalysis: 'perTest',
   // MUTATION_ALL_KILLERS=1 runs every covering test of a mutant, so the report's killedBy says which
   // test files catch it (e.g. to score the tests a module had before new ones were added).
