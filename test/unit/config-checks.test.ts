@@ -134,3 +134,52 @@ describe('loadConfig values', () => {
     ]);
   });
 });
+
+describe('loadConfig exact values', () => {
+  it('throws a ConfigError named so, each problem as `KEY: message`', () => {
+    try {
+      loadConfig({ PORT: 'abc' });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).name).toBe('ConfigError');
+      expect((err as ConfigError).problems).toHaveLength(1);
+      expect((err as ConfigError).problems[0]).toMatch(/^PORT: \S/);
+    }
+  });
+
+  it('keeps the session idle limit within the session age, equal allowed', () => {
+    expect(problems({ SESSION_IDLE_MS: '600000', SESSION_MAX_AGE_MS: '600000' })).toEqual([]);
+    expect(problems({ SESSION_IDLE_MS: '600001', SESSION_MAX_AGE_MS: '600000' })).toEqual(['SESSION_IDLE_MS: must not exceed SESSION_MAX_AGE_MS']);
+  });
+
+  it('uses these defaults for the time limits, the listen address and the audio sent to Transcribe', () => {
+    expect(loadConfig({})).toMatchObject({
+      HOST: '127.0.0.1',
+      TRANSCRIBE_AUDIO: 'opus',
+      SESSION_IDLE_MS: 28_800_000,
+      SESSION_MAX_AGE_MS: 43_200_000,
+      LOGIN_WINDOW_MS: 900_000,
+      LOGIN_DELAY_MAX_MS: 300_000,
+      TRANSCRIBE_VOCABULARY_PREFIX: 'arogya-',
+      REPAIR_SPEED: 1,
+    });
+  });
+
+  it('accepts a vocabulary prefix of up to 150 letters, digits, dots, underscores and dashes only', () => {
+    for (const ok of ['', 'a', 'my.clinic_2-', 'p'.repeat(150)]) expect(loadConfig({ TRANSCRIBE_VOCABULARY_PREFIX: ok }).TRANSCRIBE_VOCABULARY_PREFIX, ok).toBe(ok);
+    for (const bad of ['p'.repeat(151), 'a b', 'a/b', '/ab', 'ab/']) expect(problems({ TRANSCRIBE_VOCABULARY_PREFIX: bad }).join(), bad).toMatch(/^TRANSCRIBE_VOCABULARY_PREFIX: /);
+  });
+
+  it('accepts a repair speed from 0.1 to 100', () => {
+    for (const ok of ['0.1', '2.5', '100']) expect(loadConfig({ REPAIR_SPEED: ok }).REPAIR_SPEED, ok).toBe(Number(ok));
+    for (const bad of ['0.09', '100.5']) expect(problems({ REPAIR_SPEED: bad }).join(), bad).toMatch(/^REPAIR_SPEED: /);
+  });
+
+  it('takes the ECS metadata endpoint trimmed, and blank as none', () => {
+    const demo = { ALLOW_EMBEDDED_IN_PRODUCTION: 'true' };
+    expect(loadConfig({ ...demo, ECS_CONTAINER_METADATA_URI_V4: ' http://169.254.170.2/v4/abc ' }).ecsMetadataUri).toBe('http://169.254.170.2/v4/abc');
+    expect(loadConfig({ ...demo, ECS_CONTAINER_METADATA_URI_V4: '   ' }).ecsMetadataUri).toBeUndefined();
+    expect(loadConfig({}).ecsMetadataUri).toBeUndefined();
+  });
+});
