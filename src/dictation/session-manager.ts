@@ -139,8 +139,9 @@ export class SessionManager {
     let admitted = false;
     try {
       const meter = (this.d.observer ?? noopObserver).sessionStarted();
-      // Stretches may be reported before the transcription row exists: kept until it does.
-      const degraded: { id?: string; early: Array<{ fromMs: number; toMs: number }> } = { early: [] };
+      // Stretches may be reported before the transcription row exists: each waits for it.
+      let rowCreated!: (transcriptionId: string) => void;
+      const row = new Promise<string>((resolve) => (rowCreated = resolve));
       // Opus to an engine that takes it (TRANSCRIBE_AUDIO=opus) is not decoded here; a continuation
       // decodes (its prefill is the dead task's audio as PCM).
       const passthrough = encoding !== 'pcm_s16le' && !p.resume && this.d.engine.acceptsOpus === true;
@@ -162,10 +163,7 @@ export class SessionManager {
             // A continuation keeps the session's timeline and never reuses an earlier part's segment keys.
             ...(resume ? { offsetMs, segmentPrefix: `p${resume.part}-` } : {}),
             onStatus: (st) => this.notice(sessionId, engineNotice(st)),
-            onDegraded: (st) => {
-              if (degraded.id) this.recordDegraded(degraded.id, st);
-              else degraded.early.push(st);
-            },
+            onDegraded: (st) => void row.then((transcriptionId) => this.recordDegraded(transcriptionId, st)),
           }),
         );
       } catch (err) {
@@ -174,8 +172,7 @@ export class SessionManager {
         throw new AppError('transcriber_unavailable', undefined, { cause: err, retryable: true });
       }
       const { id: transcriptionId } = await p.create(sessionId);
-      degraded.id = transcriptionId;
-      for (const st of degraded.early.splice(0)) this.recordDegraded(transcriptionId, st);
+      rowCreated(transcriptionId);
       const sink = meter.sink(this.d.sinkFor(sessionId, transcriptionId));
       const part = resume?.part ?? 0;
       const session = new LiveSession({

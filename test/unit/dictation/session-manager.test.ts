@@ -40,7 +40,14 @@ class FakeCheckpoints extends EventEmitter {
   close() {}
 }
 
-function setup(o: { limits?: Partial<SessionManagerDeps['limits']>; resumable?: ResumableTranscription | undefined; handoff?: (userId: string, sessionId: string) => Promise<boolean> } = {}) {
+function setup(
+  o: {
+    limits?: Partial<SessionManagerDeps['limits']>;
+    resumable?: ResumableTranscription | undefined;
+    handoff?: (userId: string, sessionId: string) => Promise<boolean>;
+    repairs?: SessionManagerDeps['repairs'];
+  } = {},
+) {
   const engine = new FakeEngine();
   const counters = new Counters();
   const rows: Array<{ id: string; clinicianId: string }> = [];
@@ -99,6 +106,7 @@ function setup(o: { limits?: Partial<SessionManagerDeps['limits']>; resumable?: 
     logger: createLogger({ level: 'silent' }),
     sinkFor: sink,
     ...(o.handoff ? { requestHandoff: o.handoff } : {}),
+    ...(o.repairs ? { repairs: o.repairs } : {}),
   });
   return {
     manager,
@@ -328,5 +336,26 @@ describe('SessionManager engine notices', () => {
     expect(t.notices(sessionId).map((n) => ('code' in n ? n.code : n.ended))).toEqual(['transcriber_failover', 'transcriber_recovered']);
     t.manager.attach(sessionId, 'socket-2'); // nothing held any more: nothing sent twice
     expect(t.notices(sessionId)).toHaveLength(2);
+  });
+
+  it('stores a degraded stretch reported before the transcription row exists under that row, once it does, and later ones at once', async () => {
+    const stretches: Array<[string, number, number]> = [];
+    const t = setup({ repairs: { add: async (id, fromMs, toMs) => void stretches.push([id, fromMs, toMs]) } });
+    const start = t.engine.start.bind(t.engine);
+    let onDegraded: Parameters<typeof t.engine.start>[0]['onDegraded'];
+    t.engine.start = async (opts) => {
+      onDegraded = opts.onDegraded;
+      opts.onDegraded?.({ fromMs: 0, toMs: 1200 }); // before the row: the engine is still starting
+      return start(opts);
+    };
+    const { transcriptionId } = await t.manager.start('a', PCM);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(stretches).toEqual([[transcriptionId, 0, 1200]]);
+    onDegraded!({ fromMs: 5000, toMs: 6000 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(stretches).toEqual([
+      [transcriptionId, 0, 1200],
+      [transcriptionId, 5000, 6000],
+    ]);
   });
 });
