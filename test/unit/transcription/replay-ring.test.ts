@@ -38,6 +38,22 @@ describe('ReplayRing', () => {
     expect([...ring].map((f) => f.speech)).toEqual([true, false, false]);
   });
 
+  it('keeps a chunk\'s Opus packets as they are, at the write position, after PCM frames too', () => {
+    const ring = new ReplayRing(1000);
+    const head = { channels: 1, preSkip: 312, inputSampleRate: 48_000 };
+    const packets = [{ data: Uint8Array.of(0x78, 1), samples48k: 960 }];
+    expect(ring.pushOpus(packets, head, 200, true)).toEqual({ startMs: 1000, ms: 200, opus: { packets, head }, speech: true });
+    ring.push(pcm(100, 7), false);
+    const last = ring.pushOpus([], head, 60, false);
+    expect(last).toEqual({ startMs: 1300, ms: 60, opus: { packets: [], head }, speech: false });
+    expect([...ring].map((f) => [f.startMs, f.ms])).toEqual([
+      [1000, 200],
+      [1200, 100],
+      [1300, 60],
+    ]);
+    expect(ring.writtenMs).toBe(1360);
+  });
+
   it('keeps the frame holding the covered point and everything after it', () => {
     const ring = tenFrames();
     ring.dropCovered(250);
