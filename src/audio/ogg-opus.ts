@@ -5,22 +5,11 @@
  * positions is seekable and its duration is the last granule position (minus pre-skip) / 48 kHz.
  */
 
-/** CRC-32 of Ogg: polynomial 0x04c11db7, not reflected, initial value 0, no final xor. */
-const OGG_CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let i = 0; i < 256; i++) {
-    let r = i << 24;
-    for (let j = 0; j < 8; j++) r = r & 0x80000000 ? ((r << 1) ^ 0x04c11db7) >>> 0 : (r << 1) >>> 0;
-    t[i] = r >>> 0;
-  }
-  return t;
-})();
+import { oggCrc } from './ogg-demuxer.js';
 
-export function oggCrc(buf: Uint8Array): number {
-  let crc = 0;
-  for (const b of buf) crc = ((crc << 8) ^ OGG_CRC_TABLE[((crc >>> 24) ^ b) & 0xff]!) >>> 0;
-  return crc >>> 0;
-}
+// One Ogg CRC for the demuxer and the muxer: it reads the page's CRC field as zero, so a page is
+// checked in place and a page being written needs no zeroing first.
+export { oggCrc };
 
 export interface OpusParams {
   channels: number;
@@ -63,7 +52,6 @@ export function markEndOfStream(buf: Buffer, offset: number): void {
   let len = 27 + nSegs;
   for (let i = 0; i < nSegs; i++) len += buf[offset + 27 + i]!;
   buf[offset + 5] = buf[offset + 5]! | HEADER_TYPE_EOS;
-  buf.writeUInt32LE(0, offset + 22);
   buf.writeUInt32LE(oggCrc(buf.subarray(offset, offset + len)), offset + 22);
 }
 
@@ -197,10 +185,8 @@ export class OggOpusInspector {
       let len = 27 + nSegs;
       for (let i = 0; i < nSegs; i++) len += this.pending[pos + 27 + i]!;
       if (this.pending.length - pos < len) break;
-      const pg = Buffer.from(this.pending.subarray(pos, pos + len));
-      const crc = pg.readUInt32LE(22);
-      pg.writeUInt32LE(0, 22);
-      if (oggCrc(pg) !== crc) throw new Error(`Ogg page CRC mismatch at byte ${this.offset + pos}`);
+      const pg = this.pending.subarray(pos, pos + len);
+      if (oggCrc(pg) !== pg.readUInt32LE(22)) throw new Error(`Ogg page CRC mismatch at byte ${this.offset + pos}`);
       if (this.pages === 0) {
         const body = pg.subarray(27 + nSegs);
         if (body.toString('latin1', 0, 8) !== 'OpusHead') throw new Error('first Ogg page is not OpusHead');
