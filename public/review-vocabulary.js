@@ -36,11 +36,17 @@ export function initVocabulary({ flash }) {
 export async function loadVocabulary() {
   const err = $('vocabulary-error');
   err.hidden = true;
-  state.specialty = $('v-specialty', HTMLSelectElement).value;
+  const select = $('v-specialty', HTMLSelectElement);
+  const specialty = select.value;
   try {
-    show(vocabularyOf(await api('GET', `/api/admin/vocabularies/${state.specialty}`)));
+    const vocabulary = vocabularyOf(await api('GET', `/api/admin/vocabularies/${specialty}`));
+    // The route's load of the default specialty may answer after the admin picked another one:
+    // only the answer for the specialty selected now may fill the table.
+    if (select.value !== specialty) return;
+    state.specialty = specialty;
+    show(vocabulary);
   } catch (e) {
-    showError(e);
+    if (select.value === specialty) showError(e);
   }
 }
 

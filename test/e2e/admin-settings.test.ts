@@ -64,7 +64,7 @@ describe('admin settings for review in Chromium', () => {
     }
   });
 
-  it('an admin adds two terms to the Cardiology vocabulary and saves: the API has them, a reload shows them, and a removed term is gone after the next save', SLOW, async () => {
+  it('an admin adds two terms to the Cardiology vocabulary and saves: the API has them, a new visit shows them (also when the load of the default specialty answers last), and a removed term is gone after the next save', SLOW, async () => {
     const admin = await t.createUser('admin');
     const { page, problems } = await watchedPage(browser);
     try {
@@ -96,10 +96,24 @@ describe('admin settings for review in Chromium', () => {
         ],
       });
 
-      await page.reload();
+      // The view's own load of the default specialty answers late, after Cardiology's: the table
+      // must keep what the admin selected.
+      let lateAnswered = false;
+      await page.route('**/api/admin/vocabularies/PRIMARYCARE', async (route) => {
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        await route.continue();
+        lateAnswered = true;
+      });
+      // A new navigation, not a reload: Chromium may restore the select's value on reload.
+      await page.goto('about:blank');
+      await page.goto(`${t.url}/review.html#/vocabulary`);
       await expect.poll(() => page.locator('#vocabulary-view').isVisible()).toBe(true);
       await page.locator('#v-specialty').selectOption('CARDIOLOGY');
       await expect.poll(() => page.locator('#v-terms tr').count()).toBe(2);
+      await expect.poll(() => lateAnswered, { timeout: 10_000 }).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(await page.locator('#v-terms tr').count()).toBe(2);
+      await page.unroute('**/api/admin/vocabularies/PRIMARYCARE');
       expect(await page.locator('#v-terms tr').first().getByLabel('Phrase').inputValue()).toBe('tirzepatide');
       await page.locator('#v-terms tr').first().getByRole('button', { name: 'Remove' }).click();
       await page.locator('#v-save').click();
