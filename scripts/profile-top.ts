@@ -2,11 +2,11 @@
  * Summarises a V8 .cpuprofile (from `npm run bench -- --cpu-prof DIR`): self time by function and
  * by package/file, and total (inclusive) time by function, top N.
  *
- *   npx tsx scripts/profile-top.ts FILE.cpuprofile [--top N] [--after REGEX] [--window MS] [--long-tasks N]
+ *   npx tsx scripts/profile-top.ts FILE.cpuprofile [--top N] [--after REGEX] [--skip MS] [--window MS] [--long-tasks N]
  *
  * `--after REGEX` starts the summary at the first sample whose stack has a frame matching REGEX
- * (function name or file), e.g. `live-session` for the first audio chunk; `--window MS` ends it
- * that long after. Without them the whole process life is summarised.
+ * (function name or file), e.g. `live-session` for the first audio chunk; `--skip MS` moves that
+ * start later (to compare the first seconds with the steady state); `--window MS` ends it that long after. Without them the whole process life is summarised.
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -18,7 +18,7 @@ interface Node {
 }
 const { values: o, positionals } = parseArgs({
   allowPositionals: true,
-  options: { top: { type: 'string', default: '25' }, after: { type: 'string' }, window: { type: 'string' }, 'long-tasks': { type: 'string' } },
+  options: { top: { type: 'string', default: '25' }, after: { type: 'string' }, window: { type: 'string' }, 'long-tasks': { type: 'string' }, skip: { type: 'string' } },
 });
 const file = positionals[0];
 if (!file) throw new Error('usage: profile-top.ts FILE.cpuprofile [--top N] [--after REGEX] [--window MS]');
@@ -43,6 +43,7 @@ if (o.after) {
   if (i < 0) throw new Error(`no sample matches ${o.after}`);
   from = at[i]!;
 }
+if (o.skip) from += Number(o.skip) * 1000;
 const to = o.window ? from + Number(o.window) * 1000 : Infinity;
 
 const where = (url: string) => {

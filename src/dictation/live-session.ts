@@ -62,6 +62,13 @@ export class LiveSession {
   /** Another task owns the session now (see `ownerTask`). */
   private fenced = false;
   private readonly log: Logger;
+  /**
+   * Settles (never rejects) once the recording's first open is over, opened or failed: the start
+   * is acknowledged after it, so its work (row, spool, upload) is not still running on the event
+   * loop while the first chunks of this and the other sessions that started with it wait for acks.
+   * A failed open is retried at the first chunk, which is not acknowledged until it succeeds.
+   */
+  readonly recordingOpened: Promise<void>;
 
   constructor(private readonly d: LiveSessionDeps) {
     this.log = d.logger.child({ sessionId: d.id, transcriptionId: d.transcriptionId });
@@ -90,7 +97,10 @@ export class LiveSession {
     this.maxTimer = setTimeout(() => void this.end('max_duration'), d.limits.maxSessionMs);
     // Opened at session:start, not at the first chunk (#15): 100 Opus sessions used to open their
     // rows, spools and uploads in the same second as their first acks. A failure is retried then.
-    void this.recording.open().catch(() => {});
+    this.recordingOpened = this.recording.open().then(
+      () => undefined,
+      () => undefined,
+    );
     d.checkpoints?.once('fenced', () => {
       this.fenced = true;
       void this.end('server_shutdown');

@@ -52,7 +52,10 @@ export class SessionAdmission {
     this.check(userId);
     this.reserved += 1;
     this.reservedBy.set(userId, (this.reservedBy.get(userId) ?? 0) + 1);
+    let released = false;
     return () => {
+      if (released) return; // once: a second call must not free another start's place
+      released = true;
       this.reserved -= 1;
       const left = (this.reservedBy.get(userId) ?? 1) - 1;
       if (left > 0) this.reservedBy.set(userId, left);

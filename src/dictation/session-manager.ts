@@ -210,6 +210,8 @@ export class SessionManager {
       });
       this.sessions.set(sessionId, session);
       admitted = true;
+      release(); // counted in `sessions` from here, not twice while the recording opens
+      await session.recordingOpened;
       this.d.logger.info({ sessionId, transcriptionId, encoding, engine: this.d.engine.name, live: this.sessions.size, part, ...(resume ? { ackSeq: resume.ackSeq } : {}) }, p.resume ? 'session_continued' : 'session_started');
       return { sessionId, transcriptionId };
     } catch (err) {

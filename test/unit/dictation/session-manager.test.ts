@@ -46,6 +46,8 @@ function setup(
     resumable?: ResumableTranscription | undefined;
     handoff?: (userId: string, sessionId: string) => Promise<boolean>;
     repairs?: SessionManagerDeps['repairs'];
+    /** Runs before each recording open resolves: to hold it, or to fail it. */
+    beforeOpen?: () => Promise<void>;
   } = {},
 ) {
   const engine = new FakeEngine();
@@ -81,6 +83,7 @@ function setup(
   };
   const recordings = {
     open: async (p: { transcriptionId: string; partIndex: number }) => {
+      await o.beforeOpen?.();
       const writer = new FakeWriter();
       opened.push({ transcriptionId: p.transcriptionId, partIndex: p.partIndex, writer });
       return writer;
@@ -127,6 +130,43 @@ beforeEach(() => {
 });
 afterEach(() => {
   vi.useRealTimers();
+});
+
+describe('SessionManager start and the recording', () => {
+  it('acknowledges a start once its recording is open, so that work is not left running under the first chunks; the place counts once meanwhile', async () => {
+    const gates: Array<() => void> = [];
+    const t = setup({ limits: { maxSessions: 2 }, beforeOpen: () => new Promise<void>((resolve) => gates.push(resolve)) });
+    let acked = false;
+    const first = t.manager.start('a', PCM).then((r) => ((acked = true), r));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(gates).toHaveLength(1);
+    expect(acked).toBe(false);
+    // A second start while the first recording opens: two places, not three (one counted twice).
+    const second = t.manager.start('b', PCM);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.manager.liveCount).toBe(2);
+    gates[0]!();
+    const { sessionId } = await first;
+    expect(t.opened).toHaveLength(1);
+    expect(t.manager.get('a', sessionId).transcriptionId).toBe(t.opened[0]!.transcriptionId);
+    gates[1]!();
+    await second;
+    expect(t.opened).toHaveLength(2);
+  });
+
+  it('still starts when the recording cannot open yet; the first chunk opens it and is acknowledged only then', async () => {
+    let failures = 1;
+    const t = setup({
+      beforeOpen: async () => {
+        if (failures-- > 0) throw new AppError('storage_unavailable');
+      },
+    });
+    const { sessionId } = await t.manager.start('a', PCM);
+    expect(t.opened).toHaveLength(0);
+    expect(await t.manager.get('a', sessionId).chunk(0, Buffer.alloc(3200))).toBe(0);
+    expect(t.opened).toHaveLength(1);
+    expect(t.opened[0]!.writer.appended).toBe(3200);
+  });
 });
 
 describe('SessionManager admission', () => {
