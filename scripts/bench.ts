@@ -1,11 +1,12 @@
 /**
  * Live-session benchmark: `npm run bench -- [--sessions N] [--seconds S] [--engine aws|local]
  *   [--encoding pcm_s16le|webm_opus|ogg_opus] [--chunk-ms 200] [--ramp-seconds 0.2] [--engine-delay-ms 0] [--cpu-prof DIR]
- *   [--node-arg=--trace-gc ...] [--service-output FILE]
+ *   [--node-arg=--trace-gc ...] [--service-output FILE] [--reference] [--embedded-store]
  *   [--search [--search-start 2 --search-step 2 --search-max 40]]`
  *
- * Starts the service as a child process on embedded defaults (temp DATA_DIR, its own PostgreSQL and
- * S3-API store); for `aws` also a local HTTP/2 server speaking Transcribe's event-stream protocol
+ * Starts the service as a child process on embedded defaults (temp DATA_DIR, its own PostgreSQL),
+ * recording to an S3-API store in a process of its own (scripts/lib/object-store.ts; with
+ * `--embedded-store` the one `npm start` runs in a worker thread of the service); for `aws` also a local HTTP/2 server speaking Transcribe's event-stream protocol
  * (test/support/transcribe-server.ts) that answers with scripted text at a fixed pace. Creates users
  * with the CLI, then runs scripts/bench-load.ts in a separate process (N socket.io-client sessions
  * paced at real time) while sampling the service's CPU and memory from /proc.
@@ -14,6 +15,7 @@
  * stays on 127.0.0.1; every child is killed on exit, error or signal.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { freePort } from '../src/lib/free-port.js';
 import { SERVICE_V8_FLAGS } from '../src/lib/node-flags.js';
@@ -27,6 +29,10 @@ import type { LoadPlan } from './bench-load.js';
 import { cpuSeconds, pidsOf, readPostmasterPid, rssPeakKb, treeRssKb } from './lib/proc.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** The key pair the object store checks and the service signs with (the Transcribe stand-in takes any). */
+const STORE_KEY = { accessKeyId: 'AROGYABENCH', secretAccessKey: randomBytes(30).toString('base64url') };
+/** The object store's process while it runs (its CPU is the harness's). */
+let objectStorePid: number | undefined;
 
 const { values: a } = parseArgs({
   options: {
@@ -44,6 +50,7 @@ const { values: a } = parseArgs({
     users: { type: 'string' },
     'start-concurrency': { type: 'string' },
     reference: { type: 'boolean', default: false },
+    'embedded-store': { type: 'boolean', default: false },
     search: { type: 'boolean', default: false },
     'search-start': { type: 'string', default: '2' },
     'search-step': { type: 'string', default: '2' },
@@ -85,6 +92,44 @@ interface ServiceChild {
   url: string;
   lines: string[];
   exited: Promise<number | null>;
+}
+
+interface ObjectStore {
+  endpoint: string;
+  bucket: string;
+  close(): Promise<void>;
+}
+
+/** scripts/lib/object-store.ts in a child process: the S3-API store the service records to. */
+async function startObjectStore(dir: string): Promise<ObjectStore> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'lib', 'object-store.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, STORE_DIR: dir, STORE_KEY_ID: STORE_KEY.accessKeyId, STORE_SECRET: STORE_KEY.secretAccessKey },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  children.add(proc);
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const ready = await new Promise<{ endpoint: string; bucket: string }>((resolve, reject) => {
+    let buf = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString('utf8');
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(JSON.parse(buf.slice(0, nl)) as { endpoint: string; bucket: string });
+    });
+    proc.once('exit', (code) => reject(new Error(`the object store exited before it was ready (code ${code})`)));
+  });
+  objectStorePid = proc.pid;
+  return {
+    ...ready,
+    close: async () => {
+      objectStorePid = undefined;
+      proc.stdin!.end();
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000).unref();
+      await exited;
+      clearTimeout(timer);
+      children.delete(proc);
+    },
+  };
 }
 
 async function startServiceProcess(env: Record<string, string>, nodeArgs: string[], entry = 'src/main.ts'): Promise<ServiceChild> {
@@ -176,7 +221,7 @@ async function runLoad(svc: ServiceChild, users: Array<{ username: string; passw
   const servicePid = svc.proc.pid!;
   const pgPid = readPostmasterPid(dataDir);
   let last: string | undefined;
-  type Sample = { t: number; svc: number; pg: number; load: number; own: number };
+  type Sample = { t: number; svc: number; pg: number; load: number; own: number; store: number };
   let phaseStart: Sample | undefined;
   let phaseEnd: Sample | undefined;
   let startSignal: Sample | undefined;
@@ -194,7 +239,8 @@ async function runLoad(svc: ServiceChild, users: Array<{ username: string; passw
     const pgPids = pgPid ? pidsOf(pgPid) : [];
     svcRssPeakKb = Math.max(svcRssPeakKb, treeRssKb(svcPids, 'rss'));
     pgRssPeakKb = Math.max(pgRssPeakKb, treeRssKb(pgPids, 'pss'));
-    return { t, svc: cpuSeconds(svcPids, servicePid), pg: cpuSeconds(pgPids, pgPid), load: loadCpu, own: (own.user + own.system) / 1e6 };
+    const storeCpu = objectStorePid ? cpuSeconds(pidsOf(objectStorePid), objectStorePid) : 0;
+    return { t, svc: cpuSeconds(svcPids, servicePid), pg: cpuSeconds(pgPids, pgPid), load: loadCpu, own: (own.user + own.system) / 1e6, store: storeCpu };
   };
   const sampler = setInterval(sample, 1000);
   const phases: Promise<void>[] = [];
@@ -247,7 +293,7 @@ async function runLoad(svc: ServiceChild, users: Array<{ username: string; passw
     cpuMsPerSession: startSignal && started > 0 ? { service: round(((allStopped.svc - startSignal.svc) * 1000) / started, 10), postgres: round(((allStopped.pg - startSignal.pg) * 1000) / started, 10), total: round(((allStopped.svc + allStopped.pg - startSignal.svc - startSignal.pg) * 1000) / started, 10) } : null,
     cpuCores: { service: svcCores, postgres: pgCores, total: svcCores !== null && pgCores !== null ? Math.round((svcCores + pgCores) * 1000) / 1000 : null, overSeconds: Math.round(wall * 10) / 10 },
     // Not the service's, but on the same cores: the load generator and this process (Transcribe stand-in).
-    harnessCpuCores: phaseStart && phaseEnd ? { loadGenerator: cores(phaseEnd.load - phaseStart.load), transcribeStandIn: cores(phaseEnd.own - phaseStart.own) } : null,
+    harnessCpuCores: phaseStart && phaseEnd ? { loadGenerator: cores(phaseEnd.load - phaseStart.load), transcribeStandIn: cores(phaseEnd.own - phaseStart.own), ...(objectStorePid ? { objectStore: cores(phaseEnd.store - phaseStart.store) } : {}) } : null,
     rssPeakMb: { service: Math.round(Math.max(svcRssPeakKb, rssPeakKb(servicePid)) / 1024), postgresPss: Math.round(pgRssPeakKb / 1024) },
     eventLoopDelayP99Ms: metricsAfter.get('arogya_event_loop_delay_ms{stat="p99"}') ?? null,
     eventLoopDelayMaxMs: metricsAfter.get('arogya_event_loop_delay_ms{stat="max"}') ?? null,
@@ -276,6 +322,7 @@ async function main(): Promise<void> {
     }
   });
   let transcribe: TranscribeServer | undefined;
+  let store: ObjectStore | undefined;
   const maxSessions = a.search ? Number(a['search-max']) : (sessionsArg ?? (engine === 'aws' ? 100 : 8));
   const env: Record<string, string> = {
     DATA_DIR: dataDir,
@@ -290,8 +337,22 @@ async function main(): Promise<void> {
     cleanups.push(() => transcribe?.close());
     Object.assign(env, {
       AWS_ENDPOINT_URL_TRANSCRIBE_STREAMING: transcribe.url,
-      AWS_ACCESS_KEY_ID: 'bench',
-      AWS_SECRET_ACCESS_KEY: 'bench',
+      AWS_ACCESS_KEY_ID: STORE_KEY.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: STORE_KEY.secretAccessKey,
+      AWS_EC2_METADATA_DISABLED: 'true',
+    });
+  }
+  // S3 is a service apart from the task: the store runs in a process of its own and its CPU is the
+  // harness's, like the Transcribe stand-in's. --embedded-store keeps `npm start`'s store, a worker
+  // thread of the service process (~0.11 core at 100 sessions, counted as the service's).
+  if (!a['embedded-store']) {
+    store = await startObjectStore(path.join(root, 'store'));
+    cleanups.push(() => store?.close());
+    Object.assign(env, {
+      S3_BUCKET: store.bucket,
+      AWS_ENDPOINT_URL_S3: store.endpoint,
+      AWS_ACCESS_KEY_ID: STORE_KEY.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: STORE_KEY.secretAccessKey,
       AWS_EC2_METADATA_DISABLED: 'true',
     });
   }
