@@ -124,9 +124,21 @@ export class RecordingWriter extends EventEmitter<WriterEvents> {
     // 'failed' is an ordinary event (not 'error'), so a writer without listeners never throws from emit.
   }
 
-  /** Writes the container's leading bytes (Ogg header pages, when the OpusHead is known) and starts the upload. */
+  /**
+   * Creates the first spool part and writes the container's leading bytes (Ogg header pages, when
+   * the OpusHead is known), and starts the upload. The part is created here, at the open, not by the
+   * first append: a live session opens its recording before its start is acknowledged, and 100 files
+   * created by the first chunks of 100 sessions that started together held their acks (BENCHMARKS.md).
+   */
   async start(): Promise<void> {
     if (this.ogg) await this.appendPayload(this.ogg.headers());
+    else {
+      try {
+        await this.rollPart();
+      } catch (err) {
+        throw this.failWith(new AppError('storage_unavailable', 'The recording could not be written to local storage.', { cause: err }));
+      }
+    }
     this.kickUploads();
   }
 

@@ -116,6 +116,19 @@ describe('recording writer (PCM → WAV, streamed multipart upload)', () => {
     }
   });
 
+  it('creates the first spool part when it opens, before any audio (a live session opens it before acknowledging the start); a recording that gets no audio is still discarded', async () => {
+    const { store } = env.s3.store();
+    const service = createRecordingService({ db: env.db, store, spoolDir: env.spoolRoot, logger: silentLogger() });
+    const { transcriptionId } = await seedTranscription(env.db);
+    const writer = await service.open({ transcriptionId, encoding: 'pcm_s16le', sampleRate: 16000 });
+    const dir = path.join(env.spoolRoot, writer.recordingId);
+    expect(fs.readdirSync(dir)).toHaveLength(1);
+    expect(fs.statSync(path.join(dir, fs.readdirSync(dir)[0]!)).size).toBe(0);
+    const result = await writer.finish();
+    expect(result.state).toBe('empty');
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+
   it('spools under owner-only permissions', async () => {
     const { store } = env.s3.store();
     const service = createRecordingService({ db: env.db, store, spoolDir: env.spoolRoot, logger: silentLogger() });
