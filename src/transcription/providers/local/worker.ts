@@ -128,7 +128,9 @@ port.on('message', (m: ToWorker) => {
         streams.clear();
         for (const d of spare.decoders.splice(0)) d.free();
         ps?.release();
-        process.exit(0);
+        // The thread ends by itself once its port is closed (nothing else is pending: refills stop
+        // when shuttingDown is set).
+        port.close();
     }
   } catch (err) {
     // The stream this message found, if any.
