@@ -29,7 +29,7 @@ import type { LoadPlan } from './bench-load.js';
 import { cpuSeconds, pidsOf, readPostmasterPid, rssPeakKb, treeRssKb } from './lib/proc.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-/** The key pair the object store checks and the service signs with (the Transcribe stand-in takes any). */
+/** The key pair the service signs with and the object store checks. */
 const STORE_KEY = { accessKeyId: 'AROGYABENCH', secretAccessKey: randomBytes(30).toString('base64url') };
 /** The object store's process while it runs (its CPU is the harness's). */
 let objectStorePid: number | undefined;
@@ -331,16 +331,15 @@ async function main(): Promise<void> {
     MAX_SESSIONS: String(Math.max(100, maxSessions)),
     LOGIN_MAX_PER_IP: '100000',
     AWS_REGION: 'us-east-1',
+    // One key pair for both stand-ins: the object store checks it, the Transcribe stand-in takes any.
+    AWS_ACCESS_KEY_ID: STORE_KEY.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: STORE_KEY.secretAccessKey,
+    AWS_EC2_METADATA_DISABLED: 'true',
   };
   if (engine === 'aws') {
     transcribe = await startTranscribeServer({ timeline: 'audio', resultDelayMs: engineDelayMs, wordsPerSecond: 2.5, wordsPerSegment: 6, partialEveryMs: 300 });
     cleanups.push(() => transcribe?.close());
-    Object.assign(env, {
-      AWS_ENDPOINT_URL_TRANSCRIBE_STREAMING: transcribe.url,
-      AWS_ACCESS_KEY_ID: STORE_KEY.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: STORE_KEY.secretAccessKey,
-      AWS_EC2_METADATA_DISABLED: 'true',
-    });
+    env.AWS_ENDPOINT_URL_TRANSCRIBE_STREAMING = transcribe.url;
   }
   // S3 is a service apart from the task: the store runs in a process of its own and its CPU is the
   // harness's, like the Transcribe stand-in's. --embedded-store keeps `npm start`'s store, a worker
@@ -348,13 +347,7 @@ async function main(): Promise<void> {
   if (!a['embedded-store']) {
     store = await startObjectStore(path.join(root, 'store'));
     cleanups.push(() => store?.close());
-    Object.assign(env, {
-      S3_BUCKET: store.bucket,
-      AWS_ENDPOINT_URL_S3: store.endpoint,
-      AWS_ACCESS_KEY_ID: STORE_KEY.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: STORE_KEY.secretAccessKey,
-      AWS_EC2_METADATA_DISABLED: 'true',
-    });
+    Object.assign(env, { S3_BUCKET: store.bucket, AWS_ENDPOINT_URL_S3: store.endpoint });
   }
   // The service's own V8 options first (as npm start and the image run it); --node-arg may override them.
   const nodeArgs: string[] = [...SERVICE_V8_FLAGS, ...(a['node-arg'] ?? [])];

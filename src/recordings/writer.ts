@@ -132,13 +132,7 @@ export class RecordingWriter extends EventEmitter<WriterEvents> {
    */
   async start(): Promise<void> {
     if (this.ogg) await this.appendPayload(this.ogg.headers());
-    else {
-      try {
-        await this.rollPart();
-      } catch (err) {
-        throw this.failWith(new AppError('storage_unavailable', 'The recording could not be written to local storage.', { cause: err }));
-      }
-    }
+    else await this.spooling(() => this.rollPart());
     this.kickUploads();
   }
 
@@ -272,16 +266,23 @@ export class RecordingWriter extends EventEmitter<WriterEvents> {
 
   private async appendPayload(payload: Buffer): Promise<void> {
     if (this.stateValue !== 'recording') throw new AppError('session_ended', 'The recording is no longer open.');
-    try {
+    await this.spooling(async () => {
       // Parts are sealed lazily, at the next append, so the part being filled always holds the
       // latest audio (finish then has exactly one data part to send).
       if (!this.current || this.currentBodyBytes >= this.deps.partSize) await this.rollPart();
       await this.current!.append(payload);
+    });
+    this.currentBodyBytes += payload.length;
+    this.bytesAppended += payload.length;
+  }
+
+  /** Runs spool work; a failure fails the recording with `storage_unavailable`. */
+  private async spooling(work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
     } catch (err) {
       throw this.failWith(new AppError('storage_unavailable', 'The recording could not be written to local storage.', { cause: err }));
     }
-    this.currentBodyBytes += payload.length;
-    this.bytesAppended += payload.length;
   }
 
   private async rollPart(): Promise<void> {
