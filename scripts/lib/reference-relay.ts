@@ -8,8 +8,13 @@
  * Socket.IO handshake refuses a socket without one, `session:start` opens a file and a Transcribe
  * Medical stream, each `audio:chunk` is appended to the file and acked after the append, then handed
  * to the stream as one audio event; results go back as `transcript:partial` / `transcript:final`.
- * No database, no object store, no decoding (Opus bytes are appended and sent as they came), no
- * framing, no checkpoints, no metrics. A bench tool, not part of the service (nothing in src/ uses it).
+ * No database, no object store, no decoding, no checkpoints, no metrics. A bench tool, not part of
+ * the service (nothing in src/ uses it).
+ *
+ * What goes to Transcribe is the least it accepts of each encoding: PCM as it came; Ogg Opus cut at
+ * page boundaries (an audio event holds whole pages: a page split across events ends the stream,
+ * as it does the service's); WebM Opus, which Transcribe does not take, remuxed to Ogg pages with
+ * the service's own demuxer and page writer (packets copied, never decoded).
  *
  * Run as a child process: `node --import tsx scripts/lib/reference-relay.ts` with PORT,
  * RELAY_DIR (where the files go), RELAY_USERS (JSON [{username,password}]), and the Transcribe
@@ -26,6 +31,9 @@ import { StartMedicalStreamTranscriptionCommand, TranscribeStreamingClient } fro
 import express from 'express';
 import session from 'express-session';
 import { Server, type Socket } from 'socket.io';
+import { OggOpusWriter } from '../../src/audio/ogg-opus.js';
+import { opusPacketSamples48k, parseOpusHead } from '../../src/audio/opus-packet.js';
+import { WebmDemuxer } from '../../src/audio/webm-demuxer.js';
 import { MAX_SOCKET_MESSAGE_BYTES } from '../../src/config/limits.js';
 import { SOCKET_IO_PING_INTERVAL_MS, SOCKET_IO_PING_TIMEOUT_MS } from '../../src/lib/timeouts.js';
 
@@ -40,6 +48,48 @@ interface RelaySession {
   ended: boolean;
   /** Resolves when the Transcribe stream has delivered its last result. */
   done: Promise<void>;
+  /** The chunk's bytes as Transcribe takes them (whole Ogg pages for Opus); may be empty. */
+  toStream: (chunk: Buffer) => Buffer;
+}
+
+/**
+ * Ogg bytes in any slicing → the whole pages each slice completes (the page header's segment table
+ * gives its length; nothing is checked or copied but a page cut by a slice's end).
+ */
+export function oggPageCutter(): (chunk: Buffer) => Buffer {
+  let pending = Buffer.alloc(0);
+  return (chunk) => {
+    const buf = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    let end = 0;
+    while (buf.length - end >= 27) {
+      const nseg = buf[end + 26]!;
+      if (buf.length - end < 27 + nseg) break;
+      let len = 27 + nseg;
+      for (let i = 0; i < nseg; i++) len += buf[end + 27 + i]!;
+      if (buf.length - end < len) break;
+      end += len;
+    }
+    pending = end === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(end));
+    return buf.subarray(0, end);
+  };
+}
+
+/** WebM Opus bytes in any slicing → Ogg Opus pages of the packets each slice completes. */
+export function webmToOgg(): (chunk: Buffer) => Buffer {
+  const demuxer = new WebmDemuxer();
+  let ogg: OggOpusWriter | undefined;
+  return (chunk) => {
+    const packets = demuxer.push(chunk);
+    if (packets.length === 0 || !demuxer.opusHead) return Buffer.alloc(0);
+    let headers: Buffer | undefined;
+    if (!ogg) {
+      const head = parseOpusHead(demuxer.opusHead);
+      ogg = new OggOpusWriter({ channels: head.channels, preSkip: head.preSkip, inputSampleRate: head.inputSampleRate }, 1);
+      headers = ogg.headers();
+    }
+    const pages = ogg.packets(packets.map((data) => ({ data, samples48k: opusPacketSamples48k(data) })));
+    return headers ? Buffer.concat([headers, pages]) : pages;
+  };
 }
 
 export interface RelayOptions {
@@ -85,8 +135,7 @@ export async function startReferenceRelay(o: RelayOptions): Promise<{ url: strin
     }
     const command = new StartMedicalStreamTranscriptionCommand({
       LanguageCode: 'en-US',
-      MediaEncoding: s.encoding === 'ogg_opus' ? 'ogg-opus' : 'pcm',
-      MediaSampleRateHertz: s.encoding === 'pcm_s16le' ? 16000 : 48000,
+      ...(s.encoding === 'pcm_s16le' ? { MediaEncoding: 'pcm' as const, MediaSampleRateHertz: 16000 } : { MediaEncoding: 'ogg-opus' as const, MediaSampleRateHertz: 48000 }),
       Specialty: 'PRIMARYCARE',
       Type: 'DICTATION',
       ContentIdentificationType: 'PHI',
@@ -114,7 +163,9 @@ export async function startReferenceRelay(o: RelayOptions): Promise<{ url: strin
     socket.on('session:start', async (p: { audio?: { encoding?: string } }, ack: AckFn) => {
       const id = randomUUID();
       const file = await fs.promises.open(path.join(o.dir, `${id}.audio`), 'a');
-      const s: RelaySession = { file, bytes: 0, encoding: p?.audio?.encoding ?? 'pcm_s16le', audio: [], tail: Promise.resolve(), ended: false, done: Promise.resolve() };
+      const encoding = p?.audio?.encoding ?? 'pcm_s16le';
+      const toStream = encoding === 'ogg_opus' ? oggPageCutter() : encoding === 'webm_opus' ? webmToOgg() : (chunk: Buffer) => chunk;
+      const s: RelaySession = { file, bytes: 0, encoding, audio: [], tail: Promise.resolve(), ended: false, done: Promise.resolve(), toStream };
       sessions.set(id, s);
       s.done = startStream(id, s, socket.emit.bind(socket) as Socket['emit']);
       ack({ ok: true, sessionId: id, transcriptionId: id });
@@ -126,7 +177,9 @@ export async function startReferenceRelay(o: RelayOptions): Promise<{ url: strin
         await s.file.appendFile(p.data);
         s.bytes += p.data.length;
         ack({ ok: true, ackSeq: p.seq });
-        s.audio.push(p.data);
+        const audio = s.toStream(p.data);
+        if (audio.length === 0) return;
+        s.audio.push(audio);
         s.wake?.();
       });
       await s.tail;

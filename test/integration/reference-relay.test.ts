@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startReferenceRelay } from '../../scripts/lib/reference-relay.js';
+import { encodeOpus, randomChunks, readSharedPcm } from '../support/audio.js';
 import { DictationClient, ok } from '../support/dictation-client.js';
 import { startTranscribeServer, type TranscribeServer } from '../support/transcribe-server.js';
 
@@ -19,7 +20,8 @@ describe('reference relay', () => {
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-test-'));
-    transcribe = await startTranscribeServer({ timeline: 'audio', wordsPerSecond: 2.5, wordsPerSegment: 2, partialEveryMs: 300 });
+    // As the bench runs it: Ogg pages checked, Opus heard by its durations (not decoded).
+    transcribe = await startTranscribeServer({ timeline: 'audio', wordsPerSecond: 2.5, wordsPerSegment: 2, partialEveryMs: 300, decodeOpus: false });
     relay = await startReferenceRelay({ port: 0, dir, users, transcribe: { endpoint: transcribe.url, region: 'us-east-1', credentials: { accessKeyId: 't', secretAccessKey: 't' } } });
   });
   afterAll(async () => {
@@ -59,6 +61,30 @@ describe('reference relay', () => {
       expect(r).toMatchObject({ mediaEncoding: 'pcm', sampleRate: 16000, audioBytes: chunks * chunk.length, audioEvents: chunks, clientEnded: true });
     }
     for (const n of finals) expect(n).toBeGreaterThan(0);
+  });
+
+  // Transcribe takes whole Ogg pages in each audio event and no WebM at all: the relay does the
+  // least it takes (pages cut at their boundaries; WebM remuxed, not decoded), or its Opus "floor"
+  // is a stream the stand-in refused (every session a transcriber error, no Transcribe work at all).
+  it.each(['ogg', 'webm'] as const)('%s Opus chunks cut anywhere reach the stand-in as valid Ogg Opus, all of the audio, with finals back', async (container) => {
+    const rel = 'real/1089-134691-0001.wav';
+    const pcmMs = readSharedPcm(rel).length / 32;
+    const encoded = await encodeOpus(rel, container);
+    const chunks = randomChunks(encoded, 7, 1500);
+    const before = transcribe.requests.length;
+    const c = new DictationClient(relay.url, await login(users[0]!), {}, { record: true });
+    await c.connected();
+    const { sessionId } = ok(await c.request('session:start', { audio: { encoding: `${container}_opus` } }));
+    for (const [seq, data] of chunks.entries()) ok(await c.request('audio:chunk', { sessionId, seq, data }));
+    ok(await c.request('session:stop', { sessionId }));
+    c.close();
+    expect(fs.statSync(path.join(dir, `${sessionId}.audio`)).size).toBe(encoded.length);
+    const [stream] = transcribe.requests.slice(before);
+    expect(stream).toMatchObject({ mediaEncoding: 'ogg-opus', sampleRate: 48000, clientEnded: true });
+    expect(stream!.ogg?.error).toBeUndefined();
+    expect(stream!.ogg!.decodedMs).toBeGreaterThan(pcmMs - 100);
+    expect(c.received.errors).toEqual([]);
+    expect(c.received.finals.length).toBeGreaterThan(0);
   });
 
   it('refuses a socket without a session cookie, and a login with a wrong password', async () => {
