@@ -46,6 +46,7 @@ export interface AudioDecoder {
   /**
    * Feeds the next chunk (any boundaries). Returns the PCM, Opus packets and OpusHead it completed.
    * Throws {@link InvalidAudioError}; after that the decoder is unusable, and what was returned before stands.
+   * The chunk is not changed afterwards by the caller: 16 kHz PCM may come back as a view of it.
    */
   push(chunk: Buffer): DecodedChunk;
   /** End of input: returns the remaining PCM and frees the decoder. Idempotent. */
@@ -82,6 +83,11 @@ export async function createDecoder(opts: DecoderOptions): Promise<AudioDecoder>
   return createOpusDecoder(opts, opus);
 }
 
+/** True when `b` spans at least 90 % of its ArrayBuffer (keeping it keeps little else alive). */
+export function ownsMemory(b: Buffer): boolean {
+  return b.length >= 0.9 * b.buffer.byteLength;
+}
+
 function int16ToBuffer(samples: Int16Array): Buffer {
   return Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
 }
@@ -95,8 +101,10 @@ function createPcmDecoder(rate: number): AudioDecoder {
   let ended = false;
   const convert = (data: Buffer): Buffer => {
     if (data.length === 0) return Buffer.alloc(0);
-    // 16 kHz input is already what the engine takes: one copy, no per-sample work (the hot path).
-    if (rate === TARGET_RATE) return Buffer.from(data);
+    // 16 kHz input is already what the engine takes: no per-sample work (the hot path), and no
+    // copy of a chunk that has its memory to itself (a Socket.IO binary attachment: its ws frame,
+    // about 1 % more). A small view of a larger buffer is copied, or keeping it would keep the rest.
+    if (rate === TARGET_RATE) return ownsMemory(data) ? data : Buffer.from(data);
     const samples = new Int16Array(data.length / 2);
     for (let i = 0; i < samples.length; i++) samples[i] = data.readInt16LE(i * 2);
     return int16ToBuffer(resampler.push(samples));

@@ -61,6 +61,22 @@ describe('createDecoder pcm_s16le', () => {
     expect(pcm.equals(input)).toBe(true);
   });
 
+  it('gives back 16 kHz PCM without a copy when the chunk has its memory to itself, and copies a small view of a larger buffer (so the rest is not kept)', async () => {
+    const decoder = await createDecoder({ encoding: 'pcm_s16le', sampleRate: 16000 });
+    // A Socket.IO binary attachment: a view of its ws frame, a few bytes larger.
+    const frame = Buffer.alloc(6400 + 60, 7);
+    const chunk = frame.subarray(60);
+    const own = decoder.push(chunk).pcm;
+    expect(own.buffer).toBe(frame.buffer);
+    expect(own.byteOffset).toBe(chunk.byteOffset);
+    // 6,400 bytes of a 64 KiB read buffer: copied.
+    const big = Buffer.alloc(65536, 3);
+    const view = big.subarray(1000, 7400);
+    const copied = decoder.push(view).pcm;
+    expect(copied.buffer).not.toBe(big.buffer);
+    expect(copied.equals(view)).toBe(true);
+  });
+
   it.each([48000, 44100, 32000, 22050, 8000])('resamples %i Hz to 16 kHz keeping duration and a 1 kHz tone', async (rate) => {
     const input = tone(rate, 1000, 2);
     const { pcm } = await decodeAll('pcm_s16le', input, rate, rate);
