@@ -33,6 +33,9 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const STORE_KEY = { accessKeyId: 'AROGYABENCH', secretAccessKey: randomBytes(30).toString('base64url') };
 /** The object store's process while it runs (its CPU is the harness's). */
 let objectStorePid: number | undefined;
+/** The Transcribe stand-in (`--engine aws`): what it received is counted per run. */
+let standIn: TranscribeServer | undefined;
+const standInEvents = () => (standIn?.requests ?? []).reduce((n, r) => n + r.audioEvents, 0);
 
 const { values: a } = parseArgs({
   options: {
@@ -218,6 +221,7 @@ async function runLoad(svc: ServiceChild, users: Array<{ username: string; passw
   const load = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'bench-load.ts')], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
   children.add(load);
   load.stdin.end(JSON.stringify(plan));
+  const eventsBefore = standInEvents();
   const servicePid = svc.proc.pid!;
   const pgPid = readPostmasterPid(dataDir);
   let last: string | undefined;
@@ -301,6 +305,8 @@ async function runLoad(svc: ServiceChild, users: Array<{ username: string; passw
     captionLatencyServerMs: { p50: captionServer(0.5), p95: captionServer(0.95), p99: captionServer(0.99) },
     chunkAckServerMs: { p50: ackServer(0.5), p95: ackServer(0.95), p99: ackServer(0.99) },
     engineErrors: [...metricsAfter].filter(([k]) => k.startsWith('arogya_engine_errors_total')).reduce((s, [, v]) => s + v, 0),
+    // Audio events the Transcribe stand-in received per chunk sent (each is signed, CRC'd and framed).
+    transcribeEventsPerChunk: standIn && result.chunksSent > 0 ? round((standInEvents() - eventsBefore) / result.chunksSent, 100) : null,
   };
   return { load: result, server };
 }
@@ -341,6 +347,7 @@ async function main(): Promise<void> {
     // cores it measures (Ogg pages are still checked, and durations heard).
     transcribe = await startTranscribeServer({ timeline: 'audio', resultDelayMs: engineDelayMs, wordsPerSecond: 2.5, wordsPerSegment: 6, partialEveryMs: 300, decodeOpus: false });
     cleanups.push(() => transcribe?.close());
+    standIn = transcribe;
     env.AWS_ENDPOINT_URL_TRANSCRIBE_STREAMING = transcribe.url;
   }
   // S3 is a service apart from the task: the store runs in a process of its own and its CPU is the
@@ -461,6 +468,7 @@ function compareWithReference(svc: Summary, ref: RunResult): Record<string, unkn
       cpuMsPerSession: r.cpuMsPerSession,
       rssPeakMb: { service: rss(r) },
       harnessCpuCores: r.harnessCpuCores,
+      transcribeEventsPerChunk: r.transcribeEventsPerChunk,
       loadAverage1mAtEnd: os.loadavg()[0],
     },
     vsReference: failed
