@@ -118,36 +118,78 @@ export class OggOpusWriter {
   /**
    * Pages holding exactly these packets (the last page is closed, so the output is a whole
    * number of pages). A packet longer than a page continues on the next page.
+   *
+   * One allocation for all of them: the pages are laid out first (segment counts and body sizes,
+   * numbers only), then headers, lacing and packet bytes are written into one buffer. This runs
+   * twice for every Opus chunk (the recording and the Transcribe stream); building each page from
+   * per-segment views and concatenations made ~40 Buffer objects per WebM chunk.
    */
   packets(packets: readonly OpusPacket[]): Buffer {
-    const pages: Buffer[] = [];
-    let lacing: number[] = [];
-    let bodies: Uint8Array[] = [];
-    let continued = false;
+    // Pass 1: the pages' segment counts, body sizes, granules and continuation flags.
+    const layout: Array<{ segments: number; body: number; granule: bigint; continued: boolean }> = [];
+    let segments = 0;
+    let body = 0;
     let completedOnPage = false;
-    const flush = (nextContinued: boolean) => {
-      pages.push(page(continued ? HEADER_TYPE_CONTINUED : 0, completedOnPage ? this.granule : -1n, this.serial, this.seq++, lacing, Buffer.concat(bodies)));
-      lacing = [];
-      bodies = [];
-      continued = nextContinued;
+    let continued = false;
+    let granule = this.granule;
+    const close = (midPacket: boolean) => {
+      layout.push({ segments, body, granule: completedOnPage ? granule : -1n, continued });
+      segments = 0;
+      body = 0;
       completedOnPage = false;
+      continued = midPacket;
     };
     for (const p of packets) {
-      let rest = p.data;
+      let rest = p.data.length;
       // Lacing: 255 for every full segment, then the remainder (0 when the length is a multiple of 255).
-      for (;;) {
-        if (lacing.length === MAX_SEGMENTS) flush(true);
-        const take = Math.min(255, rest.length);
-        lacing.push(take);
-        bodies.push(rest.subarray(0, take));
-        rest = rest.subarray(take);
+      for (let first = true; ; first = false) {
+        if (segments === MAX_SEGMENTS) close(!first);
+        const take = Math.min(255, rest);
+        segments++;
+        body += take;
+        rest -= take;
         if (take < 255) break;
       }
-      this.granule += BigInt(p.samples48k);
+      granule += BigInt(p.samples48k);
       completedOnPage = true;
     }
-    if (lacing.length > 0) flush(false);
-    return Buffer.concat(pages);
+    if (segments > 0) close(false);
+    // Pass 2: write them.
+    let total = 0;
+    for (const l of layout) total += 27 + l.segments + l.body;
+    const out = Buffer.allocUnsafe(total);
+    let pos = 0;
+    let packet = 0;
+    let offset = 0; // into packets[packet].data
+    for (const l of layout) {
+      const start = pos;
+      out.write('OggS', pos, 'latin1');
+      out[pos + 4] = 0;
+      out[pos + 5] = l.continued ? HEADER_TYPE_CONTINUED : 0;
+      out.writeBigInt64LE(l.granule, pos + 6);
+      out.writeUInt32LE(this.serial, pos + 14);
+      out.writeUInt32LE(this.seq++ >>> 0, pos + 18);
+      out.writeUInt32LE(0, pos + 22);
+      out[pos + 26] = l.segments;
+      let lace = pos + 27;
+      pos = lace + l.segments;
+      for (let n = 0; n < l.segments; n++) {
+        const data = packets[packet]!.data;
+        const take = Math.min(255, data.length - offset);
+        out[lace++] = take;
+        if (offset === 0 && take === data.length) out.set(data, pos);
+        else out.set(data.subarray(offset, offset + take), pos);
+        pos += take;
+        offset += take;
+        if (take < 255) {
+          packet++;
+          offset = 0;
+        }
+      }
+      out.writeUInt32LE(oggCrc(out.subarray(start, pos)), start + 22);
+    }
+    this.granule = granule;
+    return out;
   }
 }
 

@@ -83,7 +83,9 @@ describe('OggOpusWriter', () => {
     const out = w.packets([pkt(64_770, 1), pkt(130_050, 2)]);
     expect(pages(out).map((p) => [p.flags, p.granule, p.lacing.length])).toEqual([
       [0, 960n, 255], // 254 × 255 + the 0 ending packet 1 (64 770 = 254 × 255)
-      [1, -1n, 255], // packet 2 continues: nothing ends here
+      // Packet 2 begins here: not flagged as continued (RFC 3533), though the page before is full.
+      // With the flag, libogg drops the page's first packet; the writer set it until 2026-11-30.
+      [0, -1n, 255],
       [1, -1n, 255],
       [1, 1920n, 1], // the 0 ending packet 2 (130 050 = 510 × 255)
     ]);
