@@ -35,7 +35,7 @@ import { OggOpusWriter } from '../audio/ogg-opus.js';
 import { ResultQueue } from '../transcription/result-queue.js';
 import { createResilientEngine } from '../transcription/resilient-stream.js';
 import { shareByUser } from '../transcription/fair-share.js';
-import type { TranscriptionEngine, TranscriptionStream, TranscriptResult } from '../transcription/port.js';
+import type { OpusStreamHead, OpusStreamPacket, TranscriptionEngine, TranscriptionStream, TranscriptResult } from '../transcription/port.js';
 
 export interface WarmUpOptions {
   /** The primary engine's name: `aws` also warms the Transcribe SDK. */
@@ -51,6 +51,10 @@ export interface WarmUpReport {
   decoded: Record<string, { chunks: number; pcmBytes: number }>;
   /** Frames through the framer, level meter and the engine wrapper. */
   frames: number;
+  /** Opus passed through (not decoded): chunks demuxed and Opus packets they gave, per input. */
+  passthrough?: Partial<Record<'ogg_opus' | 'webm_opus', { chunks: number; packets: number; withPackets: number }>>;
+  /** Chunks of Opus packets through the engine wrapper's writeOpus. */
+  opusChunks?: number;
   /** `aws`: audio events signed and marshalled by the SDK, and result events it parsed. */
   transcribe?: { audioEvents: number; signedBytes: number; results: number };
   /** Binary events with acks through Socket.IO (parser, engine.io, ws) on a loopback server of its own. */
@@ -115,8 +119,22 @@ export async function warmUp(o: WarmUpOptions, logger: Logger): Promise<WarmUpRe
   const opusChunks = Math.ceil(chunks / 6);
   await step('ogg_opus', () => decode('ogg_opus', 'ogg_opus', undefined, oggOpus(opusChunks)));
   await step('webm_opus', () => decode('webm_opus', 'webm_opus', undefined, webmOpus(opusChunks)));
+  // Opus passed through to the engine (TRANSCRIBE_AUDIO=opus) is not decoded, so its path runs at
+  // the PCM path's count (past the 500 calls after which V8 optimises): the demuxers on bytes cut
+  // anywhere (as MediaRecorder's timeslices and the network cut them), the page writer twice per
+  // chunk (the recording's and the stream's), and the engine wrapper's writeOpus. With only the
+  // decoding pass (a sixth of the chunks), 100 WebM sessions' first second had 345 of 500 acks over
+  // 50 ms (BENCHMARKS.md).
+  const passed: Array<{ packets: OpusStreamPacket[]; head: OpusStreamHead }> = [];
+  await step('ogg_opus_passthrough', async () => {
+    report.passthrough = { ...report.passthrough, ogg_opus: await passthrough('ogg_opus', recut(oggOpus(chunks)), passed) };
+  });
+  await step('webm_opus_passthrough', async () => {
+    report.passthrough = { ...report.passthrough, webm_opus: await passthrough('webm_opus', recut(webmOpus(chunks)), passed) };
+  });
   await step('engine_wrapper', async () => {
     report.frames = await throughWrapper(frames, logger);
+    report.opusChunks = await throughWrapper(passed, logger);
   });
   await step('socket_io', async () => {
     report.socketIo = await socketIoRoundTrips(frames.slice(0, chunks));
@@ -164,15 +182,56 @@ function webmOpus(n: number): Buffer[] {
   return out;
 }
 
-/** The live sessions' engine wrapper (resilience, per-user share) around an engine that keeps nothing. */
-async function throughWrapper(frames: Buffer[], logger: Logger): Promise<number> {
+/** The same bytes cut at other places: at 2/3 of each chunk's length, so elements and pages split. */
+function recut(chunks: Buffer[]): Buffer[] {
+  const all = Buffer.concat(chunks);
+  const out: Buffer[] = [];
+  const per = Math.max(1, Math.round((all.length / chunks.length) * (2 / 3)));
+  for (let at = 0; at < all.length; at += per) out.push(all.subarray(at, at + per));
+  return out;
+}
+
+/**
+ * Opus input as a passed-through session handles it: demuxed without decoding, each chunk's packets
+ * written as Ogg pages twice (the recording's writer and the Transcribe stream's), and kept for the
+ * engine wrapper's pass.
+ */
+async function passthrough(encoding: 'ogg_opus' | 'webm_opus', input: Buffer[], keep: Array<{ packets: OpusStreamPacket[]; head: OpusStreamHead }>): Promise<{ chunks: number; packets: number; withPackets: number }> {
+  const decoder = await createLiveDecoder({ encoding, decode: false });
+  const writers: OggOpusWriter[] = [];
+  let packets = 0;
+  const kept = keep.length;
+  let head: OpusStreamHead | undefined; // given once, possibly with a chunk that completes no packet
+  for (const c of input) {
+    const out = decoder.push(c);
+    if (out.head) {
+      head = out.head;
+      for (let i = 0; i < 2; i++) writers.push(new OggOpusWriter({ channels: head.channels, preSkip: head.preSkip, inputSampleRate: head.inputSampleRate }, 0x5eed + i));
+      for (const w of writers) w.headers();
+    }
+    if (out.packets.length === 0 || !head) continue;
+    for (const w of writers) w.packets(out.packets);
+    packets += out.packets.length;
+    keep.push({ packets: out.packets, head });
+  }
+  decoder.end();
+  return { chunks: input.length, packets, withPackets: keep.length - kept };
+}
+
+/**
+ * The live sessions' engine wrapper (resilience, per-user share) around an engine that keeps
+ * nothing: PCM frames through `write`, or chunks of Opus packets through `writeOpus`.
+ */
+async function throughWrapper(input: Buffer[] | Array<{ packets: OpusStreamPacket[]; head: OpusStreamHead }>, logger: Logger): Promise<number> {
   let written = 0;
   const sink: TranscriptionEngine = {
     name: 'warm-up',
+    acceptsOpus: true,
     async start(): Promise<TranscriptionStream> {
       const queue = new ResultQueue<TranscriptResult>();
       return {
         write: () => void written++,
+        writeOpus: () => void written++,
         end: async () => {
           queue.close();
           await queue.settled();
@@ -185,13 +244,17 @@ async function throughWrapper(frames: Buffer[], logger: Logger): Promise<number>
     close: async () => {},
   };
   const engine = createResilientEngine(shareByUser(sink, 4), undefined, {}, logger.child({ warmUp: true }));
-  const stream = await engine.start({ sampleRate: 16000, specialty: 'PRIMARYCARE', type: 'DICTATION', languageCode: 'en-US', sessionId: 'warm-up', userId: 'warm-up' });
+  const opus = input.length > 0 && !Buffer.isBuffer(input[0]);
+  const stream = await engine.start({ sampleRate: 16000, specialty: 'PRIMARYCARE', type: 'DICTATION', languageCode: 'en-US', sessionId: 'warm-up', userId: 'warm-up', ...(opus ? { input: 'ogg-opus' as const } : {}) });
   const consumed = (async () => {
     for await (const _ of stream) {
       /* nothing comes */
     }
   })();
-  for (const f of frames) stream.write(f);
+  if (!opus) for (const f of input as Buffer[]) stream.write(f);
+  else {
+    for (const c of input as Array<{ packets: OpusStreamPacket[]; head: OpusStreamHead }>) stream.writeOpus!(c.packets, c.head);
+  }
   await stream.end();
   await consumed;
   await engine.close();

@@ -21,6 +21,16 @@ describe('start-up warm-up (src/composition/warm-up.ts)', () => {
       expect(r.decoded[k]!.chunks, k).toBe(5);
       expect(r.decoded[k]!.pcmBytes, k).toBeGreaterThan(5 * 6400 - 1000);
     }
+    // Opus as a passed-through session takes it (TRANSCRIBE_AUDIO=opus): demuxed without decoding from
+    // bytes cut mid-element and mid-page (45 cuts of 30 chunks), every one of the 300 packets of 20 ms
+    // (the OpusHead and OpusTags are not audio), then through the wrapper's writeOpus, each cut that
+    // completed a packet.
+    for (const k of ['ogg_opus', 'webm_opus'] as const) {
+      expect(r.passthrough?.[k]?.packets, k).toBe(300);
+      expect(r.passthrough?.[k]?.chunks, k).toBe(45);
+    }
+    expect(r.opusChunks).toBe(r.passthrough!.ogg_opus!.withPackets + r.passthrough!.webm_opus!.withPackets);
+    expect(r.opusChunks).toBeGreaterThan(60);
     // Every whole 100 ms frame of all of it went through the framer, the meter and the wrapper.
     const pcm = Object.values(r.decoded).reduce((s, d) => s + d.pcmBytes, 0);
     expect(r.frames).toBe(Math.floor(pcm / 3200));
