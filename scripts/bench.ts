@@ -290,6 +290,7 @@ async function runLoad(svc: ServiceChild, users: Array<{ username: string; passw
   const round = (x: number, d = 1000) => Math.round(x * d) / d;
   const between = (x: Sample | undefined, y: Sample | undefined) => (x && y && y.t > x.t ? { service: round((y.svc - x.svc) / ((y.t - x.t) / 1000)), postgres: round((y.pg - x.pg) / ((y.t - x.t) / 1000)), total: round((y.svc + y.pg - x.svc - x.pg) / ((y.t - x.t) / 1000)), overSeconds: round((y.t - x.t) / 1000, 10) } : null);
   const started = (result as { sessionsStarted?: number }).sessionsStarted ?? 0;
+  const chunksSent = (result as { chunksSent?: number }).chunksSent ?? 0;
   const server = {
     // From STEADY_AFTER_MS into streaming to its end: the cost once every session is past its cold start.
     cpuCoresSteady: between(steadyStart, phaseEnd),
@@ -306,7 +307,7 @@ async function runLoad(svc: ServiceChild, users: Array<{ username: string; passw
     chunkAckServerMs: { p50: ackServer(0.5), p95: ackServer(0.95), p99: ackServer(0.99) },
     engineErrors: [...metricsAfter].filter(([k]) => k.startsWith('arogya_engine_errors_total')).reduce((s, [, v]) => s + v, 0),
     // Audio events the Transcribe stand-in received per chunk sent (each is signed, CRC'd and framed).
-    transcribeEventsPerChunk: standIn && result.chunksSent > 0 ? round((standInEvents() - eventsBefore) / result.chunksSent, 100) : null,
+    transcribeEventsPerChunk: standIn && chunksSent > 0 ? round((standInEvents() - eventsBefore) / chunksSent, 100) : null,
   };
   return { load: result, server };
 }
