@@ -122,7 +122,7 @@ export class OggOpusWriter {
    * One allocation for all of them: the pages are laid out first (segment counts and body sizes,
    * numbers only), then headers, lacing and packet bytes are written into one buffer. This runs
    * twice for every Opus chunk (the recording and the Transcribe stream); building each page from
-   * per-segment views and concatenations made ~40 Buffer objects per WebM chunk.
+   * per-segment views and concatenations made two Buffer objects per packet and three per page.
    */
   packets(packets: readonly OpusPacket[]): Buffer {
     // Pass 1: the pages' segment counts, body sizes, granules and continuation flags.
