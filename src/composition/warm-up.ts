@@ -11,14 +11,18 @@
  * 50 ms (2026-11-30, `acksOver50msBySecond` [500, 500, 500, 226, 0, …]), of PCM 129–293
  * (BENCHMARKS.md); the profile's long tasks there were V8 compiling and interpreting these functions.
  *
- * Why this file is just over 300 lines: one pass per part of the chunk path (decoders, engine wrapper,
- * Socket.IO, the Transcribe SDK), each with the synthetic input it needs; they share the report.
+ * Why this file is near 400 lines: one pass per part of the chunk path (decoders, Opus passthrough,
+ * engine wrapper, Socket.IO, the Transcribe SDK), each with the synthetic input it needs; they share
+ * the report.
  *
  * What runs (nothing leaves the process; no database row, object, file or Transcribe stream):
  * - each input encoding's decoder, fed 200 ms chunks: 16 kHz PCM (a copy), 48 kHz PCM (the
  *   resampler), Ogg Opus and WebM Opus (the demuxers, the decoding worker's round trip, its WASM);
+ * - Opus as a passed-through session takes it (TRANSCRIBE_AUDIO=opus): both demuxers without decoding
+ *   on bytes cut mid-element and mid-page, the Ogg page writer twice per chunk;
  * - the framer and the level meter on the decoded PCM;
- * - the engine wrapper (retry ring, offsets, per-user share) around an in-memory engine;
+ * - the engine wrapper (retry ring, offsets, per-user share) around an in-memory engine, with PCM
+ *   frames and with Opus packets;
  * - Socket.IO (its packet parser with binary attachments, engine.io, ws framing): 100 ms binary
  *   events with acks between a throw-away server on 127.0.0.1 (port 0, closed at once, acks only)
  *   and a client in this process;
