@@ -57,22 +57,15 @@ export class OggDemuxer {
       if (serial === this.serial) {
         if ((page[5]! & 0x01) === 0 && this.partial.length > 0) this.partial = [];
         let off = 27 + nseg;
-        let start = off; // where the packet being read began on this page
         for (let i = 0; i < nseg; i++) {
           const lace = page[27 + i]!;
+          this.partial.push(page.subarray(off, off + lace));
           off += lace;
-          if (lace === 255) continue;
-          // A packet within this page is a view of it (the bytes pushed are never changed
-          // afterwards: AudioDecoder.push); one begun on an earlier page is joined.
-          if (this.partial.length === 0) packets.push(page.subarray(start, off));
-          else {
-            this.partial.push(page.subarray(start, off));
+          if (lace < 255) {
             packets.push(Buffer.concat(this.partial));
             this.partial = [];
           }
-          start = off;
         }
-        if (start < off) this.partial.push(page.subarray(start, off));
       }
       pos += pageLen;
     }

@@ -132,9 +132,8 @@ export class WebmDemuxer {
         if (track.value !== this.opusTrack) return;
         const flags = body[track.length + 2]!;
         if ((flags & 0x06) !== 0) throw new InvalidAudioError('laced WebM blocks are not supported');
-        // A view, not a copy: the bytes pushed are never changed afterwards (AudioDecoder.push).
         const frame = body.subarray(track.length + 3);
-        if (frame.length > 0) packets.push(frame);
+        if (frame.length > 0) packets.push(Buffer.from(frame));
         break;
       }
       default:

@@ -90,15 +90,6 @@ describe('OggDemuxer', () => {
     }
   });
 
-  it('gives a packet within one page as a view of the bytes pushed, and joins one that spans pages', () => {
-    const { bytes, expected } = stream();
-    const got = new OggDemuxer().push(bytes);
-    expect(got.map((p) => p.length)).toEqual(expected.map((p) => p.length));
-    const spans = got.map((p) => p.length >= 255 * 255); // 70 000 bytes: more than one page's 255 segments
-    expect(spans.filter(Boolean)).toHaveLength(1);
-    got.forEach((p, i) => expect(p.buffer === bytes.buffer, `packet ${i}`).toBe(!spans[i]));
-  });
-
   it('gives each packet as soon as its page is complete, and nothing for a partial page', () => {
     const { bytes, expected } = stream();
     const [, second] = pageOffsets(bytes);
